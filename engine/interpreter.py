@@ -1,0 +1,98 @@
+"""Interpreter: the reference evaluator, a direct walk over the checked policy's expressions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import checked as c
+from engine import runtime
+from engine.checked import CheckedPolicy
+from engine.runtime import Facts, MissingFact, Outputs
+from engine.valuetypes import Value, WholeType
+from engine.visitor import Visitor
+
+_COMPARE = {
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+class Interpreter(Visitor[Any]):
+    """Evaluates rules by walking their typed expressions; simple on purpose, it is the oracle."""
+
+    def __init__(self, policy: CheckedPolicy) -> None:
+        self.policy = policy
+        self._rules = policy.rules + ((policy.otherwise,) if policy.otherwise else ())
+
+    # ------------------------------------------------------------ RuleEvaluator
+    def condition(self, index: int, facts: Facts) -> int:
+        for position, conjunct in enumerate(self._rules[index].conjuncts):
+            if not self.visit(conjunct.expr, facts):
+                return position
+        return -1
+
+    def outputs(self, index: int, facts: Facts) -> Outputs:
+        return tuple((name, self.visit(expr, facts)) for name, expr in self._rules[index].outputs)
+
+    def value(self, expr: c.CExpr, facts: Facts) -> Value:
+        """Evaluates one expression (used by the explainer as well)."""
+        return self.visit(expr, facts)  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------ expressions
+    def visit_FactRef(self, node: c.FactRef, facts: Facts) -> Value:
+        try:
+            return facts[node.name]
+        except KeyError:
+            raise MissingFact(node.name) from None
+
+    def visit_Const(self, node: c.Const, facts: Facts) -> Value:
+        return node.value
+
+    def visit_ListExpr(self, node: c.ListExpr, facts: Facts) -> Value:
+        return tuple(self.visit(item, facts) for item in node.items)
+
+    def visit_Not(self, node: c.Not, facts: Facts) -> bool:
+        return not self.visit(node.operand, facts)
+
+    def visit_Neg(self, node: c.Neg, facts: Facts) -> Value:
+        value = self.visit(node.operand, facts)
+        return -value if isinstance(node.type, WholeType) else runtime.neg(value)
+
+    def visit_Arith(self, node: c.Arith, facts: Facts) -> Value:
+        left = self.visit(node.left, facts)
+        right = self.visit(node.right, facts)
+        if isinstance(node.type, WholeType):
+            return {"+": left + right, "-": left - right, "*": left * right}[node.op]  # type: ignore[no-any-return]
+        return runtime.ARITH[node.op](left, right)
+
+    def visit_Compare(self, node: c.Compare, facts: Facts) -> bool:
+        left = self.visit(node.left, facts)
+        right = self.visit(node.right, facts)
+        return bool(_COMPARE[node.op](left, right))
+
+    def visit_InList(self, node: c.InList, facts: Facts) -> bool:
+        subject = self.visit(node.subject, facts)
+        found = subject in self.visit(node.options, facts)
+        return not found if node.negated else found
+
+    def visit_ListContains(self, node: c.ListContains, facts: Facts) -> bool:
+        subject = self.visit(node.subject, facts)
+        return self.visit(node.item, facts) in subject  # type: ignore[no-any-return]
+
+    def visit_Presence(self, node: c.Presence, facts: Facts) -> bool:
+        return (node.fact in facts) == node.present
+
+    def visit_Between(self, node: c.Between, facts: Facts) -> bool:
+        subject = self.visit(node.subject, facts)
+        low = self.visit(node.low, facts)
+        high = self.visit(node.high, facts)
+        return runtime.between(subject, low, high)
+
+    def visit_Logic(self, node: c.Logic, facts: Facts) -> bool:
+        if node.op == "and":
+            return all(self.visit(operand, facts) for operand in node.operands)
+        return any(self.visit(operand, facts) for operand in node.operands)

@@ -1,0 +1,268 @@
+"""Lowering: turns the Lark parse tree into `nodes`, decoding literals and keeping spans."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from lark import Token, Transformer, Tree, v_args
+from lark.exceptions import VisitError
+from lark.tree import Meta
+
+from engine import nodes as n
+from engine.diagnostics import Diagnostic, DiagnosticError
+from engine.source import Source, Span
+
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+
+
+class _LiteralError(Exception):
+    def __init__(self, code: str, message: str, span: Span, help: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.span, self.help = code, message, span, help
+
+
+def _span(meta: Meta) -> Span:
+    return Span(getattr(meta, "start_pos", 0), getattr(meta, "end_pos", 0))
+
+
+def _tspan(token: Token) -> Span:
+    start = token.start_pos or 0
+    return Span(start, token.end_pos if token.end_pos is not None else start + len(token))
+
+
+def decode_string(token: Token) -> str:
+    """Decodes a quoted text: only \\" \\\\ \\n and \\t are escapes; anything else is an error."""
+    raw = str(token)[1:-1]
+    out: list[str] = []
+    index = 0
+    while index < len(raw):
+        char = raw[index]
+        if char == "\\":
+            escaped = raw[index + 1 : index + 2]
+            if escaped not in _ESCAPES:
+                start = (token.start_pos or 0) + 1 + index
+                raise _LiteralError(
+                    "E004", f"unknown escape '\\{escaped}' in a quoted text", Span(start, start + 2),
+                    help='the escapes are \\" \\\\ \\n and \\t; write \\\\ for a backslash',
+                )
+            out.append(_ESCAPES[escaped])
+            index += 2
+        else:
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
+def _number(token: Token) -> n.Number:
+    text = str(token)
+    value: int | Decimal = Decimal(text) if "." in text else int(text)
+    return n.Number(value, text, _tspan(token))
+
+
+def _name(token: Token) -> n.Name:
+    return n.Name(str(token), _tspan(token))
+
+
+def _opt_string(token: Token | None) -> str | None:
+    return None if token is None else decode_string(token)
+
+
+@v_args(meta=True)
+class _Lower(Transformer[Token, Any]):
+    # ------------------------------------------------------------ file and header
+    def start(self, meta: Meta, children: list[Any]) -> n.PolicyFile:
+        return n.PolicyFile(children[0], tuple(children[1:]), _span(meta))
+
+    def header(self, meta: Meta, children: list[Any]) -> n.Header:
+        name, title, version = children
+        return n.Header(_name(name), _opt_string(title), version, _span(meta))
+
+    def version(self, meta: Meta, children: list[Any]) -> str:
+        return decode_string(children[0])
+
+    # ------------------------------------------------------------ declarations
+    def fact_decl(self, meta: Meta, children: list[Any]) -> n.FactDecl:
+        name, description, optional, type_ref, default = children
+        return n.FactDecl(_name(name), _opt_string(description), type_ref, optional is not None,
+                          default, _span(meta))
+
+    def optional(self, meta: Meta, children: list[Any]) -> bool:
+        return True
+
+    def default(self, meta: Meta, children: list[Any]) -> n.Expr:
+        return children[0]  # type: ignore[no-any-return]
+
+    def decision_decl(self, meta: Meta, children: list[Any]) -> n.DecisionDecl:
+        return n.DecisionDecl(_name(children[0]), _opt_string(children[1]), _span(meta))
+
+    def output_decl(self, meta: Meta, children: list[Any]) -> n.OutputDecl:
+        name, description, type_ref = children
+        return n.OutputDecl(_name(name), _opt_string(description), type_ref, _span(meta))
+
+    def resolve_first(self, meta: Meta, children: list[Any]) -> n.Resolve:
+        return n.Resolve("first match", _span(meta))
+
+    def resolve_unique(self, meta: Meta, children: list[Any]) -> n.Resolve:
+        return n.Resolve("unique", _span(meta))
+
+    def resolve_agreeing(self, meta: Meta, children: list[Any]) -> n.Resolve:
+        return n.Resolve("agreeing", _span(meta))
+
+    # ------------------------------------------------------------ types
+    def t_bool(self, meta: Meta, children: list[Any]) -> n.TypeRef:
+        return n.TypeRef("bool", span=_span(meta))
+
+    def t_text(self, meta: Meta, children: list[Any]) -> n.TypeRef:
+        return n.TypeRef("text", span=_span(meta))
+
+    def t_date(self, meta: Meta, children: list[Any]) -> n.TypeRef:
+        return n.TypeRef("date", span=_span(meta))
+
+    def t_whole(self, meta: Meta, children: list[Any]) -> n.TypeRef:
+        low, high = children[0] or (None, None)
+        return n.TypeRef("whole", minimum=low, maximum=high, span=_span(meta))
+
+    def t_amount(self, meta: Meta, children: list[Any]) -> n.TypeRef:
+        low, high = children[0] or (None, None)
+        return n.TypeRef("amount", minimum=low, maximum=high, span=_span(meta))
+
+    def t_enum(self, meta: Meta, children: list[Any]) -> n.TypeRef:
+        return n.TypeRef("enum", values=tuple(_name(t) for t in children), span=_span(meta))
+
+    def t_list(self, meta: Meta, children: list[Any]) -> n.TypeRef:
+        return n.TypeRef("list", element=children[0], span=_span(meta))
+
+    def b_range(self, meta: Meta, children: list[Any]) -> tuple[Any, Any]:
+        return children[0], children[1]
+
+    def b_least(self, meta: Meta, children: list[Any]) -> tuple[Any, Any]:
+        return children[0], children[1]
+
+    def b_most(self, meta: Meta, children: list[Any]) -> tuple[Any, Any]:
+        return None, children[0]
+
+    def signed(self, meta: Meta, children: list[Any]) -> n.Number:
+        minus, number = children
+        value = _number(number)
+        if minus is None:
+            return value
+        return n.Number(-value.value, "-" + value.text, _span(meta))
+
+    # ------------------------------------------------------------ rules
+    def rule(self, meta: Meta, children: list[Any]) -> n.Rule:
+        rule_id, title, condition, decision, outputs, reason, citation = children
+        return n.Rule(
+            _name(rule_id), _opt_string(title), condition, _name(decision), outputs or (),
+            n.Text(decode_string(reason), _tspan(reason)), citation, _span(meta),
+        )
+
+    def otherwise(self, meta: Meta, children: list[Any]) -> n.Otherwise:
+        decision, outputs, reason, citation = children
+        text = None if reason is None else n.Text(decode_string(reason), _tspan(reason))
+        return n.Otherwise(_name(decision), outputs or (), text, citation, _span(meta))
+
+    def with_clause(self, meta: Meta, children: list[Any]) -> tuple[n.Assignment, ...]:
+        return tuple(children)
+
+    def assignment(self, meta: Meta, children: list[Any]) -> n.Assignment:
+        return n.Assignment(_name(children[0]), children[1], _span(meta))
+
+    def citation(self, meta: Meta, children: list[Any]) -> n.Text:
+        return n.Text(decode_string(children[0]), _span(meta))
+
+    # ------------------------------------------------------------ expressions
+    def or_(self, meta: Meta, children: list[Any]) -> n.Binary:
+        return n.Binary("or", children[0], children[1], _span(meta))
+
+    def and_(self, meta: Meta, children: list[Any]) -> n.Binary:
+        return n.Binary("and", children[0], children[1], _span(meta))
+
+    def not_(self, meta: Meta, children: list[Any]) -> n.Unary:
+        return n.Unary("not", children[0], _span(meta))
+
+    def compare(self, meta: Meta, children: list[Any]) -> n.Binary:
+        left, op, right = children
+        return n.Binary(str(op), left, right, _span(meta))
+
+    def arith(self, meta: Meta, children: list[Any]) -> n.Binary:
+        left, op, right = children
+        return n.Binary(str(op), left, right, _span(meta))
+
+    def negate(self, meta: Meta, children: list[Any]) -> n.Unary:
+        return n.Unary("-", children[1], _span(meta))
+
+    def is_(self, meta: Meta, children: list[Any]) -> n.Is:
+        return n.Is(children[0], children[1], False, _span(meta))
+
+    def is_not(self, meta: Meta, children: list[Any]) -> n.Is:
+        return n.Is(children[0], children[1], True, _span(meta))
+
+    def is_missing(self, meta: Meta, children: list[Any]) -> n.Presence:
+        return n.Presence(children[0], False, _span(meta))
+
+    def is_present(self, meta: Meta, children: list[Any]) -> n.Presence:
+        return n.Presence(children[0], True, _span(meta))
+
+    def in_(self, meta: Meta, children: list[Any]) -> n.In:
+        return n.In(children[0], children[1], False, _span(meta))
+
+    def not_in(self, meta: Meta, children: list[Any]) -> n.In:
+        return n.In(children[0], children[1], True, _span(meta))
+
+    def contains(self, meta: Meta, children: list[Any]) -> n.Contains:
+        return n.Contains(children[0], children[1], _span(meta))
+
+    def between(self, meta: Meta, children: list[Any]) -> n.Between:
+        return n.Between(children[0], children[1], children[2], _span(meta))
+
+    def number(self, meta: Meta, children: list[Any]) -> n.Number:
+        return _number(children[0])
+
+    def date(self, meta: Meta, children: list[Any]) -> n.DateLit:
+        return n.DateLit(str(children[0]), _tspan(children[0]))
+
+    def string(self, meta: Meta, children: list[Any]) -> n.Text:
+        return n.Text(decode_string(children[0]), _tspan(children[0]))
+
+    def true(self, meta: Meta, children: list[Any]) -> n.Bool:
+        return n.Bool(True, _span(meta))
+
+    def false(self, meta: Meta, children: list[Any]) -> n.Bool:
+        return n.Bool(False, _span(meta))
+
+    def name(self, meta: Meta, children: list[Any]) -> n.Name:
+        return _name(children[0])
+
+    def list_(self, meta: Meta, children: list[Any]) -> n.ListLit:
+        items = tuple(c for c in children if c is not None)
+        return n.ListLit(items, _span(meta))
+
+
+_LOWER = _Lower()
+
+
+def lower(source: Source, tree: Tree[Token]) -> n.PolicyFile:
+    """Builds the node tree for a parse tree.
+
+    Raises:
+        DiagnosticError: for literals that are well-formed tokens but invalid (bad escapes).
+    """
+    try:
+        result = _LOWER.transform(tree)
+    except VisitError as error:
+        inner = error.orig_exc
+        if isinstance(inner, _LiteralError):
+            raise DiagnosticError(
+                [Diagnostic(inner.code, inner.message, source, inner.span, help=inner.help)]
+            ) from None
+        raise inner from None
+    assert isinstance(result, n.PolicyFile)
+    return result
+
+
+def parse_policy(source: Source) -> n.PolicyFile:
+    """Parses and lowers policy text; the one entry point later stages use."""
+    from engine.parser import parse_tree
+
+    return lower(source, parse_tree(source))

@@ -1,0 +1,124 @@
+"""Parser: turns policy text into a Lark parse tree, and syntax errors into diagnostics."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from engine.diagnostics import Diagnostic, DiagnosticError
+from engine.source import Source, Span
+
+#: How terminals are named in "expected ..." messages.
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "STRING": 'a quoted text ("...")',
+    "NUMBER": "a number",
+    "DATE": "a date (YYYY-MM-DD)",
+    "COMPARE": "a comparison (==, !=, <, <=, >, >=)",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "TIMES": "'*'",
+    "DIVIDE": "'/'",
+    "$END": "the end of the file",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def grammar_text() -> str:
+    """Returns the grammar shipped with the package (top-level `grammar/` in the repository)."""
+    return resources.files("engine.grammar").joinpath("policy.lark").read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        strict=True,
+    )
+
+
+def parse_tree(source: Source) -> Tree[Token]:
+    """Parses a whole policy file.
+
+    Raises:
+        DiagnosticError: with one syntax diagnostic (LALR stops at the first error).
+    """
+    try:
+        return _parser().parse(source.text)
+    except UnexpectedInput as error:
+        raise DiagnosticError([syntax_diagnostic(source, error)]) from None
+
+
+def describe_terminal(name: str) -> str:
+    if name in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[name]
+    for terminal in _parser().terminals:
+        if terminal.name == name:
+            if terminal.pattern.type == "str":
+                return f"'{terminal.pattern.value}'"
+            break
+    return name.lower()
+
+
+def _expected(names: set[str] | frozenset[str] | None) -> str:
+    if not names:
+        return ""
+    described = sorted({describe_terminal(n) for n in names})
+    if len(described) > 8:
+        described = described[:8] + ["..."]
+    return ", ".join(described)
+
+
+def _token_text(token: Token) -> str:
+    if token.type == "$END":
+        return "the end of the file"
+    text = str(token)
+    return f"'{text}'" if len(text) <= 30 else f"'{text[:27]}...'"
+
+
+def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
+    """Turns a Lark error into a diagnostic with a span, an 'expected' list and help."""
+    from engine.syntax_hints import hint_for  # a catalogue of common mistakes
+
+    hint = hint_for(source, error)
+    if isinstance(error, UnexpectedCharacters):
+        offset = error.pos_in_stream
+        char = source.text[offset : offset + 1]
+        if char == '"':
+            return Diagnostic(
+                "E004", "unclosed text: a quoted text must end with \" on the same line",
+                source, Span(offset, len(source.line_text(error.line)) + offset - error.column + 1),
+                help=hint or 'close the text with a double quote (")',
+            )
+        return Diagnostic(
+            "E002", f"unexpected character {char!r}", source, Span(offset, offset + 1),
+            help=hint or (f"expected {_expected(error.allowed)}" if error.allowed else None),
+        )
+    if isinstance(error, UnexpectedEOF):
+        end = len(source.text)
+        return Diagnostic(
+            "E003", "the file ends in the middle of a declaration", source,
+            Span(max(0, end - 1), end),
+            help=hint or f"expected {_expected(set(error.expected))}",
+        )
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    if token.type == "$END":
+        end = len(source.text.rstrip())
+        return Diagnostic(
+            "E003", "the file ends in the middle of a declaration", source,
+            Span(max(0, end - 1), max(end, 1)),
+            help=hint or f"expected {_expected(error.accepts or error.expected)}",
+        )
+    start = token.start_pos if token.start_pos is not None else 0
+    end = token.end_pos if token.end_pos is not None else start + 1
+    return Diagnostic(
+        "E001", f"unexpected {_token_text(token)}", source, Span(start, end),
+        help=hint or f"expected {_expected(error.accepts or error.expected)}",
+    )

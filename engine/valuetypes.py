@@ -1,0 +1,151 @@
+"""Value types: the types a fact, an output or an expression can have, and how values print."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Union
+
+#: A runtime value. Enumeration values and text are `str`; lists are tuples; amounts are
+#: `Decimal` and never `float`.
+Value = Union[bool, int, Decimal, str, datetime.date, tuple["Value", ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class BoolType:
+    def describe(self) -> str:
+        return "yes/no"
+
+
+@dataclass(frozen=True, slots=True)
+class WholeType:
+    minimum: int | None = None
+    maximum: int | None = None
+
+    def describe(self) -> str:
+        return "whole number" + _bounds_text(self.minimum, self.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class AmountType:
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+
+    def describe(self) -> str:
+        return "amount" + _bounds_text(self.minimum, self.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class TextType:
+    def describe(self) -> str:
+        return "text"
+
+
+@dataclass(frozen=True, slots=True)
+class DateType:
+    def describe(self) -> str:
+        return "date"
+
+
+@dataclass(frozen=True, slots=True)
+class EnumType:
+    """An enumeration; two enumerations are compatible when they list the same values."""
+
+    values: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(self.values)
+
+
+@dataclass(frozen=True, slots=True)
+class ListType:
+    element: Type
+
+    def describe(self) -> str:
+        return "list of " + self.element.describe()
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyListType:
+    """The type of the literal `[]`, compatible with any list type."""
+
+    def describe(self) -> str:
+        return "empty list"
+
+
+Type = Union[BoolType, WholeType, AmountType, TextType, DateType, EnumType, ListType, EmptyListType]
+
+NUMERIC = (WholeType, AmountType)
+
+
+def _bounds_text(minimum: object, maximum: object) -> str:
+    if minimum is not None and maximum is not None:
+        return f" from {minimum} to {maximum}"
+    if minimum is not None:
+        return f" at least {minimum}"
+    if maximum is not None:
+        return f" at most {maximum}"
+    return ""
+
+
+def is_numeric(t: Type) -> bool:
+    return isinstance(t, NUMERIC)
+
+
+def compatible(a: Type, b: Type) -> bool:
+    """Whether values of the two types can be compared for equality."""
+    if is_numeric(a) and is_numeric(b):
+        return True
+    if isinstance(a, EnumType) and isinstance(b, EnumType):
+        return set(a.values) == set(b.values)
+    if isinstance(a, (ListType, EmptyListType)) and isinstance(b, (ListType, EmptyListType)):
+        if isinstance(a, EmptyListType) or isinstance(b, EmptyListType):
+            return True
+        return compatible(a.element, b.element)
+    return type(a) is type(b)
+
+
+def assignable(value: Type, target: Type) -> bool:
+    """Whether a value of type `value` may be stored where `target` is declared."""
+    if isinstance(target, AmountType):
+        return is_numeric(value)
+    if isinstance(target, WholeType):
+        return isinstance(value, WholeType)
+    if isinstance(target, EnumType):
+        return isinstance(value, EnumType) and set(value.values) <= set(target.values)
+    if isinstance(target, ListType):
+        if isinstance(value, EmptyListType):
+            return True
+        return isinstance(value, ListType) and assignable(value.element, target.element)
+    return type(value) is type(target)
+
+
+def format_value(value: object) -> str:
+    """Formats a runtime value the same way in every renderer, so output is deterministic."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return value
+    return str(value)
+
+
+def to_json_value(value: object) -> object:
+    """Converts a runtime value to JSON: amounts become exact decimal strings, dates ISO text."""
+    if isinstance(value, bool) or isinstance(value, int):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [to_json_value(v) for v in value]
+    return value
