@@ -44,8 +44,10 @@ def check(source: Source, tree: n.PolicyFile) -> tuple[c.CheckedPolicy, list[Dia
     checker = _Checker(source)
     policy = checker.run(tree)
     diagnostics = sorted(checker.diagnostics, key=lambda d: (d.span.start if d.span else 0))
-    if any(d.is_error for d in diagnostics) or policy is None:
-        raise DiagnosticError(diagnostics)
+    errors = [d for d in diagnostics if d.is_error]
+    if errors or policy is None:
+        # Warnings such as "fact never used" are often echoes of an error; show errors alone.
+        raise DiagnosticError(errors)
     return policy, diagnostics
 
 

@@ -1,0 +1,185 @@
+"""CLI: the `policy` command, a thin shell over the library API (`engine.policy`, `engine.run`).
+
+Exit codes are a contract, documented in docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from engine import __version__
+from engine.diagnostics import Diagnostic, DiagnosticError, render_all
+from engine.policy import Policy
+from engine.render import RENDERERS
+from engine.run import PolicyCache, ScenarioResult, run_scenario
+
+EXIT_OK = 0
+EXIT_EXPECTATION = 1
+EXIT_INVALID = 2
+EXIT_USAGE = 3
+EXIT_INTERNAL = 4
+
+_SCENARIO_SUFFIXES = (".yaml", ".yml")
+
+
+class _PolicyGroup(click.Group):
+    """Runs commands with our exit codes, and turns any unexpected exception into a message."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        try:
+            code = super().main(args, prog_name or "policy", complete_var,
+                                standalone_mode=False, **extra)
+        except click.UsageError as error:
+            error.show()
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(EXIT_INVALID)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(EXIT_USAGE)
+        except BrokenPipeError:
+            # The reader went away (`policy eval ... | head`); that is not our error.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_OK)
+        except Exception as error:  # never show a traceback to a policy author
+            if os.environ.get("POLICY_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(error).__name__}: {error}\n"
+                       "help: this is a bug in the engine, not in your files; please report it "
+                       "with the command you ran (set POLICY_DEBUG=1 for a traceback)", err=True)
+            sys.exit(EXIT_INTERNAL)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+def _report(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
+    click.echo(render_all(diagnostics), err=True)
+
+
+def _scenario_files(paths: tuple[str, ...]) -> list[str]:
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = []
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                found += [os.path.join(root, n) for n in sorted(names)
+                          if n.endswith(_SCENARIO_SUFFIXES)]
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+@click.group(cls=_PolicyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="policy")
+def cli() -> None:
+    """Check, evaluate and explain rules-as-data policies."""
+
+
+@cli.command("eval")
+@click.argument("scenarios", nargs=-1, required=True)
+@click.option("--policy", "policy_path", metavar="PATH",
+              help="Evaluate against this policy instead of the scenario's own 'policy:'.")
+@click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text",
+              show_default=True, help="How to print the result.")
+@click.option("--engine", type=click.Choice(["compiled", "interpreted"]), default="compiled",
+              show_default=True, help="Evaluator to use; both give the same answers.")
+@click.pass_context
+def eval_command(ctx: click.Context, scenarios: tuple[str, ...], policy_path: str | None,
+                 fmt: str, engine: str) -> None:
+    """Decide each SCENARIO (a YAML file, or a folder of them) and explain why.
+
+    Exit status: 0 decided (and every 'expect' met), 1 an 'expect' was not met,
+    2 an invalid policy, scenario or fact set, or a refusal to decide.
+    """
+    cache = PolicyCache()
+    results: list[ScenarioResult] = []
+    code = EXIT_OK
+    files = _scenario_files(scenarios)
+    if not files:
+        raise click.UsageError("no scenario files found in " + ", ".join(scenarios))
+    for path in files:
+        try:
+            results.append(run_scenario(path, policy_path=policy_path,
+                                        engine=engine,  # type: ignore[arg-type]
+                                        cache=cache))
+        except DiagnosticError as error:
+            _report(error.diagnostics)
+            code = EXIT_INVALID
+    if results:
+        click.echo(RENDERERS[fmt](results), nl=False)
+    failed = [r for r in results if not r.met]
+    for result in failed:
+        click.echo(f"expectation not met: {result.scenario}: " + "; ".join(result.mismatches),
+                   err=True)
+    if failed and code == EXIT_OK:
+        code = EXIT_EXPECTATION
+    ctx.exit(code)
+
+
+@cli.command("check")
+@click.argument("policies", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.pass_context
+def check_command(ctx: click.Context, policies: tuple[str, ...], fmt: str) -> None:
+    """Parse and check each POLICY file without evaluating anything.
+
+    Exit status: 0 no errors (warnings allowed), 2 errors found.
+    """
+    found: list[Diagnostic] = []
+    code = EXIT_OK
+    for path in policies:
+        try:
+            found += Policy.load(path).warnings
+        except DiagnosticError as error:
+            found += error.diagnostics
+            code = EXIT_INVALID
+    if fmt == "json":
+        click.echo(json.dumps([d.to_json() for d in found], indent=2, ensure_ascii=False))
+    else:
+        if found:
+            _report(found)
+        errors = sum(1 for d in found if d.is_error)
+        click.echo(f"{len(policies)} checked: {errors} errors, {len(found) - errors} warnings",
+                   err=True)
+    ctx.exit(code)
+
+
+@cli.command("schema")
+@click.argument("policy_path", metavar="POLICY")
+@click.pass_context
+def schema_command(ctx: click.Context, policy_path: str) -> None:
+    """Print the JSON Schema of POLICY's facts (what a scenario's 'facts:' must satisfy)."""
+    try:
+        policy = Policy.load(policy_path)
+    except DiagnosticError as error:
+        _report(error.diagnostics)
+        ctx.exit(EXIT_INVALID)
+    click.echo(json.dumps(policy.schema(), indent=2, ensure_ascii=False))
+
+
+@cli.command("compile")
+@click.argument("policy_path", metavar="POLICY")
+@click.pass_context
+def compile_command(ctx: click.Context, policy_path: str) -> None:
+    """Print the Python code the compiler generates for POLICY (for reading and debugging)."""
+    try:
+        policy = Policy.load(policy_path)
+    except DiagnosticError as error:
+        _report(error.diagnostics)
+        ctx.exit(EXIT_INVALID)
+    click.echo(policy.generated_code(), nl=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main()
