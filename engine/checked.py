@@ -7,7 +7,6 @@ turned into a constant) and every expression carries its type and its source spa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from engine.source import Source, Span
 from engine.valuetypes import Type, Value
@@ -112,8 +111,8 @@ class Logic:
     span: Span = field(compare=False)
 
 
-CExpr = Union[FactRef, Const, ListExpr, Not, Neg, Arith, Compare, InList, ListContains, Presence,
-              Between, Logic]
+CExpr = (FactRef | Const | ListExpr | Not | Neg | Arith | Compare | InList | ListContains
+         | Presence | Between | Logic)
 
 # ---------------------------------------------------------------- declarations
 

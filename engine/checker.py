@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
+from typing import Any
 
 from engine import checked as c
 from engine import nodes as n
@@ -67,7 +68,8 @@ class _Checker(Visitor["c.CExpr | None"]):
     # ------------------------------------------------------------ reporting
     def error(self, code: str, message: str, span: Span, help: str | None = None,
               notes: tuple[str, ...] = ()) -> None:
-        self.diagnostics.append(Diagnostic(code, message, self.source, span, help=help, notes=notes))
+        self.diagnostics.append(
+            Diagnostic(code, message, self.source, span, help=help, notes=notes))
 
     def warn(self, code: str, message: str, span: Span, help: str | None = None) -> None:
         self.diagnostics.append(
@@ -133,7 +135,7 @@ class _Checker(Visitor["c.CExpr | None"]):
             source=self.source,
         )
 
-    def declare(self, table: dict[str, object], name: n.Name, kind: str, info: object) -> None:
+    def declare(self, table: dict[str, Any], name: n.Name, kind: str, info: object) -> None:
         if name.name in table:
             first = table[name.name]
             self.error("E105", f"{kind} '{name.name}' is declared twice", name.span,
@@ -149,7 +151,7 @@ class _Checker(Visitor["c.CExpr | None"]):
         default: Value | None = None
         if decl.default is not None:
             default = self.constant(decl.default, fact_type, f"the default of '{decl.name.name}'")
-        self.declare(self.facts, decl.name, "fact",  # type: ignore[arg-type]
+        self.declare(self.facts, decl.name, "fact",
                      c.FactInfo(decl.name.name, fact_type, decl.optional or default is not None,
                                 default, decl.description, decl.span))
 
@@ -523,7 +525,7 @@ class _Checker(Visitor["c.CExpr | None"]):
         if fact.default is not None or not fact.optional:
             why = "it has a default" if fact.default is not None else "it is required"
             self.warn("W004", f"'{fact.name}' is never missing: {why}", node.span,
-                      help=f"declare it 'optional' without a default, or drop this test")
+                      help="declare it 'optional' without a default, or drop this test")
         return c.Presence(fact.name, node.present, _BOOL, node.span)
 
     def visit_Between(self, node: n.Between, expect: Type | None) -> c.CExpr | None:
@@ -612,7 +614,7 @@ def _kind_words(kind: str) -> str:
             "list": "lists"}.get(kind, kind)
 
 
-def _declare_help(kind: str, name: str, known: dict[str, object]) -> str:
+def _declare_help(kind: str, name: str, known: Mapping[str, object]) -> str:
     if not known:
         return f"declare it first: {kind} {name} ..."
     listed = ", ".join(sorted(known)[:8]) + (", ..." if len(known) > 8 else "")

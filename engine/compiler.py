@@ -41,7 +41,7 @@ class _Codegen(Visitor[ast.expr]):
         if isinstance(value, _PLAIN_CONSTANTS) or (
             isinstance(value, tuple) and all(isinstance(v, _PLAIN_CONSTANTS) for v in value)
         ):
-            return ast.Constant(value)
+            return ast.Constant(value)  # type: ignore[arg-type]  # tuples of constants are valid
         assert isinstance(value, (Decimal, datetime.date, tuple))
         name = f"_k{len(self.pool)}"
         self.pool[name] = value
@@ -130,7 +130,7 @@ def _condition_function(gen: _Codegen, index: int, rule: CheckedRule,
 
 
 def _outputs_function(gen: _Codegen, index: int, rule: CheckedRule) -> ast.FunctionDef:
-    pairs = [ast.Tuple([ast.Constant(name), gen.visit(expr)], ast.Load())
+    pairs: list[ast.expr] = [ast.Tuple([ast.Constant(name), gen.visit(expr)], ast.Load())
              for name, expr in rule.outputs]
     body: list[ast.stmt] = [_at(ast.Return(ast.Tuple(pairs, ast.Load())), rule.line)]  # type: ignore[list-item]
     return _function(f"_o{index}", body, rule.line)

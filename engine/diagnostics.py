@@ -132,7 +132,8 @@ class Diagnostic:
         if self.source is not None and self.span is not None and line is not None:
             text = self.source.line_text(line)
             end_line, end_column = self.source.line_col(self.span.end)
-            width = (end_column - (column or 1)) if end_line == line else len(text) - (column or 1) + 1
+            start = column or 1
+            width = (end_column - start) if end_line == line else len(text) - start + 1
             gutter = str(line)
             lines.append(f"{' ' * len(gutter)} |")
             lines.append(f"{gutter} | {text.expandtabs(1)}")

@@ -1,4 +1,4 @@
-"""Explain: turns an evaluation into a structured trace: which rule decided and why the others did not.
+"""Explain: turns an evaluation into a trace: which rule decided, and why the others did not.
 
 The trace is data; `render` turns it into text, JSON or Markdown. It depends only on the
 policy, the facts and the evaluation's per-rule outcomes, so both evaluators explain alike.

@@ -66,7 +66,8 @@ class Interpreter(Visitor[Any]):
         left = self.visit(node.left, facts)
         right = self.visit(node.right, facts)
         if isinstance(node.type, WholeType):
-            return {"+": left + right, "-": left - right, "*": left * right}[node.op]  # type: ignore[no-any-return]
+            result: int = {"+": left + right, "-": left - right, "*": left * right}[node.op]
+            return result
         return runtime.ARITH[node.op](left, right)
 
     def visit_Compare(self, node: c.Compare, facts: Facts) -> bool:
@@ -81,7 +82,7 @@ class Interpreter(Visitor[Any]):
 
     def visit_ListContains(self, node: c.ListContains, facts: Facts) -> bool:
         subject = self.visit(node.subject, facts)
-        return self.visit(node.item, facts) in subject  # type: ignore[no-any-return]
+        return bool(self.visit(node.item, facts) in subject)
 
     def visit_Presence(self, node: c.Presence, facts: Facts) -> bool:
         return (node.fact in facts) == node.present

@@ -43,7 +43,8 @@ def decode_string(token: Token) -> str:
             if escaped not in _ESCAPES:
                 start = (token.start_pos or 0) + 1 + index
                 raise _LiteralError(
-                    "E004", f"unknown escape '\\{escaped}' in a quoted text", Span(start, start + 2),
+                    "E004", f"unknown escape '\\{escaped}' in a quoted text",
+                    Span(start, start + 2),
                     help='the escapes are \\" \\\\ \\n and \\t; write \\\\ for a backslash',
                 )
             out.append(_ESCAPES[escaped])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Union
 
 from engine.source import Span
 
@@ -15,7 +14,7 @@ _NOSPAN = Span(0, 0)
 
 
 def _span() -> Span:
-    return field(default=_NOSPAN, compare=False, repr=False)  # type: ignore[no-any-return]
+    return field(default=_NOSPAN, compare=False, repr=False)
 
 
 # ---------------------------------------------------------------- expressions
@@ -125,8 +124,8 @@ class Between:
     span: Span = _span()
 
 
-Expr = Union[Name, Number, Text, DateLit, Bool, ListLit, Unary, Binary, Is, In, Contains, Presence,
-             Between]
+Expr = (Name | Number | Text | DateLit | Bool | ListLit | Unary | Binary | Is | In | Contains
+        | Presence | Between)
 
 # ---------------------------------------------------------------- types
 
@@ -215,7 +214,7 @@ class Otherwise:
     span: Span = _span()
 
 
-Item = Union[FactDecl, DecisionDecl, OutputDecl, Resolve, Rule, Otherwise]
+Item = FactDecl | DecisionDecl | OutputDecl | Resolve | Rule | Otherwise
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
+from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -28,8 +29,17 @@ _TERMINAL_NAMES = {
 
 @functools.lru_cache(maxsize=1)
 def grammar_text() -> str:
-    """Returns the grammar shipped with the package (top-level `grammar/` in the repository)."""
-    return resources.files("engine.grammar").joinpath("policy.lark").read_text(encoding="utf-8")
+    """Returns the grammar shipped with the package (top-level `grammar/` in the repository).
+
+    An installed package has it as `engine.grammar`; a source checkout imported without
+    installing (the repository root on sys.path) reads `grammar/` beside `engine/`.
+    """
+    try:
+        return resources.files("engine.grammar").joinpath("policy.lark").read_text(
+            encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        checkout = Path(__file__).resolve().parent.parent / "grammar" / "policy.lark"
+        return checkout.read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=1)
@@ -88,12 +98,12 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
 
     hint = hint_for(source, error)
     if isinstance(error, UnexpectedCharacters):
-        offset = error.pos_in_stream
+        offset = error.pos_in_stream or 0
         char = source.text[offset : offset + 1]
         if char == '"':
             return Diagnostic(
                 "E004", "unclosed text: a quoted text must end with \" on the same line",
-                source, Span(offset, len(source.line_text(error.line)) + offset - error.column + 1),
+                source, Span(offset, offset + len(source.line_text(error.line)) - error.column + 1),
                 help=hint or 'close the text with a double quote (")',
             )
         return Diagnostic(

@@ -54,7 +54,8 @@ class Decision:
 class Policy:
     """A checked policy, ready to evaluate; build it with `load` or `from_text`."""
 
-    def __init__(self, checked: CheckedPolicy, warnings: list[Diagnostic], path: str | None) -> None:
+    def __init__(self, checked: CheckedPolicy, warnings: list[Diagnostic],
+                 path: str | None) -> None:
         self.checked = checked
         self.warnings = warnings
         self.path = path

@@ -72,7 +72,8 @@ def _text_one(result: ScenarioResult) -> str:
     lines.append(f"decision: {decision.decision}")
     rule = trace.decided_by
     if trace.by_default:
-        lines.append(f"rule:     otherwise (line {rule.line}): no rule applied, the default decided")
+        lines.append(f"rule:     otherwise (line {rule.line}): "
+                     "no rule applied, the default decided")
     else:
         title = f' "{rule.title}"' if rule.title else ""
         lines.append(f"rule:     {rule.id}{title} (line {rule.line})")

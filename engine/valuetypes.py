@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Union
 
 #: A runtime value. Enumeration values and text are `str`; lists are tuples; amounts are
 #: `Decimal` and never `float`.
-Value = Union[bool, int, Decimal, str, datetime.date, tuple["Value", ...]]
+Value = bool | int | Decimal | str | datetime.date | tuple["Value", ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +73,8 @@ class EmptyListType:
         return "empty list"
 
 
-Type = Union[BoolType, WholeType, AmountType, TextType, DateType, EnumType, ListType, EmptyListType]
+Type = (BoolType | WholeType | AmountType | TextType | DateType | EnumType | ListType
+        | EmptyListType)
 
 NUMERIC = (WholeType, AmountType)
 
