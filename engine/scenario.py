@@ -7,7 +7,9 @@ the facts themselves stay raw here and are validated against the policy's declar
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
@@ -28,6 +30,7 @@ SCENARIO_SCHEMA: dict[str, Any] = {
         "description": {"type": "string", "description": "what the scenario shows"},
         "policy": {
             "type": "string",
+            "minLength": 1,
             "description": "the policy file, relative to the scenario file",
         },
         "facts": {"type": "object", "description": "fact names and their values"},
@@ -162,7 +165,8 @@ def _translate(
     instance = error.instance
     found: list[tuple[JsonPath, Diagnostic]] = []
     if error.validator == "additionalProperties" and isinstance(instance, dict):
-        allowed = list(error.schema.get("properties", {}))
+        schema = error.schema
+        allowed = list(schema.get("properties", {})) if isinstance(schema, Mapping) else []
         for key in instance:
             if key in allowed:
                 continue
@@ -172,7 +176,8 @@ def _translate(
                 (key_path, _diagnostic(document, f"unknown key '{key}'", key_path, help=help_text))
             )
     elif error.validator == "required" and isinstance(instance, dict):
-        for key in error.validator_value:
+        required = error.validator_value if isinstance(error.validator_value, list) else []
+        for key in required:
             if key not in instance and key == "facts":
                 message = "missing 'facts': a scenario needs the facts to decide on"
             elif key not in instance:
@@ -185,11 +190,13 @@ def _translate(
     elif error.validator == "minProperties":
         message = "'expect' needs at least one of 'decision', 'rule' or 'outputs'"
         found.append((path, _diagnostic(document, message, path)))
+    elif error.validator == "minLength":
+        found.append((path, _diagnostic(document, f"'{path[-1]}' must not be empty", path)))
     elif error.validator == "type":
         key = str(path[-1]) if path else "the scenario"
         kind = _KEY_KINDS.get(key, "something else")
         help_text = None
-        if isinstance(instance, (bool, int)) and "text" in kind:
+        if isinstance(instance, (bool, int, Decimal)) and "text" in kind:
             help_text = "YAML reads this as a number or yes/no; put the value in quotes"
         elif instance is None:
             help_text = "give it a value or leave the key out"

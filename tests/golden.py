@@ -14,8 +14,9 @@ GOLDEN = ROOT / "golden"
 def _case(test_location: Any) -> str:
     """The scenario id a golden test is parametrized with, e.g. 'examples/refund/unpaid_cancel'."""
     nodename = str(test_location.nodename)
-    if "[" not in nodename:  # syrupy may ask about tests that are not golden tests
-        return f"_not_golden/{nodename}"
+    if not nodename.startswith("test_golden["):
+        # syrupy asks every test that takes a snapshot; only golden tests own files here.
+        return f"_not_golden/{nodename.replace('/', '_')}"
     return nodename[nodename.index("[") + 1 : nodename.rindex("]")]
 
 
@@ -34,7 +35,9 @@ class GoldenMarkdown(SingleFileSnapshotExtension):
         return cls.dirname(test_location=test_location)
 
     @classmethod
-    def get_file_basename(cls, *, test_location: Any, index: Any) -> str:
+    def get_snapshot_name(cls, *, test_location: Any, index: Any = 0) -> str:
+        # The name must equal the file's stem: syrupy compares the names it reads back from
+        # disk with the names tests used, and reports (and deletes) the ones that differ.
         return Path(_case(test_location)).name
 
     @classmethod

@@ -156,6 +156,11 @@ def test_policy_path_is_relative_to_the_scenario(
             id="outputs-is-a-list",
         ),
         pytest.param(
+            "facts: {}\npolicy: ''\n",
+            "$.policy", 2, "'policy' must not be empty", None,
+            id="policy-is-empty",
+        ),
+        pytest.param(
             "facts: {}\nexpect: {}\n",
             "$.expect", 2, "'expect' needs at least one of 'decision', 'rule' or 'outputs'", None,
             id="empty-expect",
