@@ -389,21 +389,22 @@ class _Checker(Visitor["c.CExpr | None"]):
                    expr.span, help="compare it with something, for example: x > 0 or x is value")
         return False
 
+    def visit_Logic(self, node: n.Logic, expect: Type | None) -> c.CExpr | None:
+        typed = [self.visit(operand, _BOOL) for operand in node.operands]
+        if any(t is None for t in typed):
+            return None
+        ok = [self.need_bool(t, f"'{node.op}'") for t in typed if t is not None]
+        if not all(ok):
+            return None
+        operands: list[c.CExpr] = []
+        for side in typed:
+            if isinstance(side, c.Logic) and side.op == node.op:
+                operands.extend(side.operands)  # `a and (b and c)` is `a and b and c`
+            elif side is not None:
+                operands.append(side)
+        return c.Logic(node.op, tuple(operands), _BOOL, node.span)
+
     def visit_Binary(self, node: n.Binary, expect: Type | None) -> c.CExpr | None:
-        if node.op in ("and", "or"):
-            left = self.visit(node.left, _BOOL)
-            right = self.visit(node.right, _BOOL)
-            if left is None or right is None:
-                return None
-            if not (self.need_bool(left, f"'{node.op}'") & self.need_bool(right, f"'{node.op}'")):
-                return None
-            operands: list[c.CExpr] = []
-            for side in (left, right):
-                if isinstance(side, c.Logic) and side.op == node.op:
-                    operands.extend(side.operands)
-                else:
-                    operands.append(side)
-            return c.Logic(node.op, tuple(operands), _BOOL, node.span)
         if node.op in ("+", "-", "*", "/"):
             return self.arithmetic(node)
         return self.comparison(node)

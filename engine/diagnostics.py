@@ -19,6 +19,7 @@ CODES: dict[str, str] = {
     "E003": "unexpected end of file",
     "E004": "invalid string literal",
     "E005": "invalid number or date literal",
+    "E006": "policy nested too deeply",
     # names (checker)
     "E101": "unknown fact",
     "E102": "unknown enumeration value",

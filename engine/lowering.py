@@ -173,11 +173,11 @@ class _Lower(Transformer[Token, Any]):
         return n.Text(decode_string(children[0]), _span(meta))
 
     # ------------------------------------------------------------ expressions
-    def or_(self, meta: Meta, children: list[Any]) -> n.Binary:
-        return n.Binary("or", children[0], children[1], _span(meta))
+    def or_(self, meta: Meta, children: list[Any]) -> n.Expr:
+        return children[0] if len(children) == 1 else n.Logic("or", tuple(children), _span(meta))
 
-    def and_(self, meta: Meta, children: list[Any]) -> n.Binary:
-        return n.Binary("and", children[0], children[1], _span(meta))
+    def and_(self, meta: Meta, children: list[Any]) -> n.Expr:
+        return children[0] if len(children) == 1 else n.Logic("and", tuple(children), _span(meta))
 
     def not_(self, meta: Meta, children: list[Any]) -> n.Unary:
         return n.Unary("not", children[0], _span(meta))

@@ -67,8 +67,17 @@ class Unary:
 
 
 @dataclass(frozen=True, slots=True)
+class Logic:
+    """`a and b and c` or `a or b or c`: two or more operands, kept flat."""
+
+    op: str
+    operands: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Binary:
-    """Arithmetic (`+ - * /`), comparison (`== != < <= > >=`) or logic (`and or`)."""
+    """Arithmetic (`+ - * /`) or comparison (`== != < <= > >=`)."""
 
     op: str
     left: Expr
@@ -124,8 +133,8 @@ class Between:
     span: Span = _span()
 
 
-Expr = (Name | Number | Text | DateLit | Bool | ListLit | Unary | Binary | Is | In | Contains
-        | Presence | Between)
+Expr = (Name | Number | Text | DateLit | Bool | ListLit | Unary | Logic | Binary | Is | In
+        | Contains | Presence | Between)
 
 # ---------------------------------------------------------------- types
 

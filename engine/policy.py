@@ -22,7 +22,7 @@ from engine.facts import FactValidator
 from engine.interpreter import Interpreter
 from engine.lowering import parse_policy
 from engine.runtime import Evaluation, EvaluationError, RuleEvaluator, resolve
-from engine.source import Source
+from engine.source import Source, Span
 from engine.valuetypes import Value
 
 Engine = Literal["compiled", "interpreted"]
@@ -72,8 +72,17 @@ class Policy:
             DiagnosticError: syntax, name or type errors, each with a position.
         """
         source = Source(name, text)
-        checked, warnings = check(source, parse_policy(source))
-        return cls(checked, warnings, None)
+        try:
+            checked, warnings = check(source, parse_policy(source))
+            policy = cls(checked, warnings, None)
+            policy.evaluator("compiled")  # compile now: a policy that loads also runs
+        except RecursionError:
+            raise DiagnosticError([Diagnostic(
+                "E006", "the policy nests parentheses or arithmetic too deeply to process", source,
+                Span(0, min(len(text), 1)),
+                help="write the condition with fewer nested levels; real conditions need "
+                     "only a few")]) from None
+        return policy
 
     @classmethod
     def load(cls, path: str) -> Policy:
