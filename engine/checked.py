@@ -6,6 +6,8 @@ turned into a constant) and every expression carries its type and its source spa
 
 from __future__ import annotations
 
+import datetime
+import functools
 from dataclasses import dataclass, field
 
 from engine.source import Source, Span
@@ -111,8 +113,44 @@ class Logic:
     span: Span = field(compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    table: str
+    key: CExpr
+    type: Type
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A built-in function (see `runtime.FUNCTIONS`); the name is checked against that list."""
+
+    function: str
+    args: tuple[CExpr, ...]
+    type: Type
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingDays:
+    start: CExpr
+    end: CExpr
+    excluding: CExpr | None
+    calendar: CExpr | None
+    type: Type
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DaysBetween:
+    start: CExpr
+    end: CExpr
+    type: Type
+    span: Span = field(compare=False)
+
+
 CExpr = (FactRef | Const | ListExpr | Not | Neg | Arith | Compare | InList | ListContains
-         | Presence | Between | Logic)
+         | Presence | Between | Logic | Lookup | Call | WorkingDays | DaysBetween)
 
 # ---------------------------------------------------------------- declarations
 
@@ -157,6 +195,95 @@ class OutputInfo:
 
 
 @dataclass(frozen=True)
+class Effective:
+    """The dates a rule or a table row is in effect, both included; None is open-ended."""
+
+    start: datetime.date | None
+    end: datetime.date | None
+
+    def contains(self, day: datetime.date) -> bool:
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+    def describe(self) -> str:
+        if self.start and self.end:
+            return f"effective from {self.start.isoformat()} until {self.end.isoformat()}"
+        if self.start:
+            return f"effective from {self.start.isoformat()}"
+        assert self.end is not None
+        return f"effective until {self.end.isoformat()}"
+
+
+@dataclass(frozen=True)
+class DefineInfo:
+    """A derived value: computed from facts at most once per evaluation, when first needed."""
+
+    name: str
+    type: Type
+    expr: CExpr
+    text: str
+    description: str | None
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class TableRowInfo:
+    keys: tuple[str, ...]  # empty for the default row
+    value: Value
+    effective: Effective | None
+    line: int
+
+    def label(self) -> str:
+        keys = ", ".join(self.keys) if self.keys else "default"
+        return keys + (f" ({self.effective.describe()})" if self.effective else "")
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    name: str
+    description: str | None
+    key_fact: str
+    type: Type
+    rows: tuple[TableRowInfo, ...]
+    span: Span = field(compare=False)
+
+    def find(self, key: str, as_of: datetime.date | None) -> TableRowInfo | None:
+        """The row for a key (or the default row) in effect on `as_of`."""
+        for wanted in (True, False):
+            for row in self.rows:
+                if (key in row.keys) == wanted and (wanted or not row.keys):
+                    if row.effective is None or (as_of is not None and
+                                                 row.effective.contains(as_of)):
+                        return row
+        return None
+
+    @property
+    def dated(self) -> bool:
+        return any(row.effective is not None for row in self.rows)
+
+
+@dataclass(frozen=True)
+class RequireInfo:
+    facts: tuple[str, ...]
+    when: CExpr | None
+    when_text: str | None
+    reason: str | None
+    line: int
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
+class EnsureInfo:
+    condition: CExpr
+    text: str
+    facts: tuple[str, ...]
+    when: CExpr | None
+    when_text: str | None
+    reason: str | None
+    line: int
+    span: Span = field(compare=False)
+
+
+@dataclass(frozen=True)
 class Conjunct:
     """One top-level `and` operand of a rule's condition, the unit the trace reports on.
 
@@ -174,7 +301,15 @@ class Conjunct:
 
 @dataclass(frozen=True)
 class CheckedRule:
-    """A rule, or the `otherwise` default (with id 'otherwise' and no conjuncts)."""
+    """A rule, an advisory, or the `otherwise` default (id 'otherwise', no conjuncts).
+
+    Args:
+        index: the rule's slot in the evaluators (rules, then `otherwise`, then advisories).
+        kind: 'rule', 'otherwise' or 'advisory'.
+        decision: the decision; for an advisory, the output it adds to.
+        outputs: the outputs it sets; for an advisory, one pair (output, list of items).
+        overrides: ids of the rules this rule is an exception to.
+    """
 
     index: int
     id: str
@@ -186,6 +321,16 @@ class CheckedRule:
     citation: str | None
     line: int
     span: Span = field(compare=False)
+    kind: str = "rule"
+    overrides: tuple[str, ...] = ()
+    effective: Effective | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name it: `rule 'x' (line 3)`."""
+        if self.kind == "otherwise":
+            return f"the 'otherwise' default (line {self.line})"
+        return f"{self.kind} '{self.id}' (line {self.line})"
 
 
 @dataclass(frozen=True)
@@ -202,6 +347,66 @@ class CheckedPolicy:
     rules: tuple[CheckedRule, ...]
     otherwise: CheckedRule | None
     source: Source = field(compare=False)
+    as_of: str | None = None
+    defines: tuple[DefineInfo, ...] = ()
+    tables: tuple[TableInfo, ...] = ()
+    requires: tuple[RequireInfo, ...] = ()
+    ensures: tuple[EnsureInfo, ...] = ()
+    advisories: tuple[CheckedRule, ...] = ()
+
+    @functools.cached_property
+    def first_match_order(self) -> tuple[CheckedRule, ...]:
+        """Rules in the order first match tries them: each rule after the exceptions to it."""
+        exceptions: dict[str, list[CheckedRule]] = {}
+        for rule in self.rules:
+            for target in rule.overrides:
+                exceptions.setdefault(target, []).append(rule)
+        placed: set[int] = set()
+        order: list[CheckedRule] = []
+
+        def place(rule: CheckedRule) -> None:
+            if rule.index in placed:
+                return
+            placed.add(rule.index)
+            for exception in exceptions.get(rule.id, ()):
+                place(exception)
+            order.append(rule)
+
+        for rule in self.rules:
+            place(rule)
+        return tuple(order)
+
+    @functools.cached_property
+    def overridden_by(self) -> dict[int, frozenset[int]]:
+        """For each rule index, the indexes of the rules it is an exception to, transitively."""
+        by_id: dict[str, list[CheckedRule]] = {}
+        for rule in self.rules:
+            by_id.setdefault(rule.id, []).append(rule)
+        closure: dict[int, frozenset[int]] = {}
+        for rule in self.rules:
+            found: set[int] = set()
+            stack = list(rule.overrides)
+            seen: set[str] = set()
+            while stack:
+                target = stack.pop()
+                if target in seen:
+                    continue
+                seen.add(target)
+                for other in by_id.get(target, ()):
+                    found.add(other.index)
+                    stack.extend(other.overrides)
+            closure[rule.index] = frozenset(found)
+        return closure
+
+    def units(self) -> tuple[CheckedRule, ...]:
+        """Everything an evaluator compiles, in slot order: rules, `otherwise`, advisories."""
+        return self.rules + ((self.otherwise,) if self.otherwise else ()) + self.advisories
+
+    def table(self, name: str) -> TableInfo:
+        for info in self.tables:
+            if info.name == name:
+                return info
+        raise KeyError(name)
 
     def fact(self, name: str) -> FactInfo:
         for info in self.facts:

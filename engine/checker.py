@@ -15,6 +15,7 @@ from engine.valuetypes import (
     AmountType,
     BoolType,
     DateType,
+    DurationType,
     EmptyListType,
     EnumType,
     ListType,
@@ -29,7 +30,9 @@ from engine.valuetypes import (
 from engine.visitor import Visitor
 
 _BOOL = BoolType()
-_ORDERED = (WholeType, AmountType, DateType)
+_ORDERED = (WholeType, AmountType, DateType, DurationType)
+_ROUNDING = ("round", "round_up", "round_down")
+_FUNCTIONS = _ROUNDING + ("min", "max", "abs", "count")
 _RESERVED_RULE_IDS = {"otherwise"}
 
 
@@ -64,6 +67,13 @@ class _Checker(Visitor["c.CExpr | None"]):
         self.decisions: dict[str, c.DecisionInfo] = {}
         self.outputs: dict[str, c.OutputInfo] = {}
         self.used_facts: set[str] = set()
+        self.tables: dict[str, c.TableInfo] = {}
+        self.defines: dict[str, c.DefineInfo] = {}
+        self.pending_defines: dict[str, n.Define] = {}
+        self.as_of: str | None = None
+        self.as_of_node: n.AsOf | None = None
+        self.rounded: set[int] = set()  # ids of divisions written inside round(...)
+        self.used_defines: set[str] = set()
 
     # ------------------------------------------------------------ reporting
     def error(self, code: str, message: str, span: Span, help: str | None = None,
@@ -84,7 +94,11 @@ class _Checker(Visitor["c.CExpr | None"]):
         strategy: n.Resolve | None = None
         otherwise: n.Otherwise | None = None
         rules: list[n.Rule] = []
+        later: list[n.Item] = []
         for item in tree.items:
+            if isinstance(item, (n.Define, n.Table, n.Require, n.Ensure, n.Advisory, n.AsOf)):
+                later.append(item)
+                continue
             if isinstance(item, n.FactDecl):
                 self.declare_fact(item)
             elif isinstance(item, n.DecisionDecl):
@@ -109,13 +123,30 @@ class _Checker(Visitor["c.CExpr | None"]):
             else:
                 rules.append(item)
 
+        # Tables, derived values and the as-of date come before anything that may use them.
+        for item in later:
+            if isinstance(item, n.AsOf):
+                self.declare_as_of(item)
+        for item in later:
+            if isinstance(item, n.Table):
+                self.declare_table(item)
+        for item in later:
+            if isinstance(item, n.Define):
+                self.declare_define(item)
+        requires = [self.check_require(i) for i in later if isinstance(i, n.Require)]
+        ensures = [self.check_ensure(i) for i in later if isinstance(i, n.Ensure)]
         checked_rules = self.check_rules(rules)
         checked_otherwise = None
         if otherwise is not None:
             checked_otherwise = self.check_decision_part(
                 len(checked_rules), "otherwise", None, (), otherwise.decision, otherwise.outputs,
-                otherwise.reason, otherwise.citation, otherwise.span)
-        else:
+                otherwise.reason, otherwise.citation, otherwise.span, kind="otherwise")
+        first_advisory = len(checked_rules) + (1 if otherwise is not None else 0)
+        advisories = [self.check_advisory(first_advisory + i, a) for i, a in
+                      enumerate(x for x in later if isinstance(x, n.Advisory))]
+        self.check_overrides(rules, checked_rules)
+        self.check_dated(checked_rules, advisories)
+        if otherwise is None:
             self.warn("W003", "the policy has no 'otherwise' default", tree.header.span,
                       help="when no rule matches, evaluation refuses to decide; add "
                            "'otherwise DECISION because \"...\"' to give a default")
@@ -133,6 +164,12 @@ class _Checker(Visitor["c.CExpr | None"]):
             rules=tuple(r for r in checked_rules if r is not None),
             otherwise=checked_otherwise,
             source=self.source,
+            as_of=self.as_of,
+            defines=tuple(self.defines.values()),
+            tables=tuple(self.tables.values()),
+            requires=tuple(r for r in requires if r is not None),
+            ensures=tuple(e for e in ensures if e is not None),
+            advisories=tuple(a for a in advisories if a is not None),
         )
 
     def declare(self, table: dict[str, Any], name: n.Name, kind: str, info: object) -> None:
@@ -191,10 +228,10 @@ class _Checker(Visitor["c.CExpr | None"]):
                 seen.setdefault(value.name, value)
             return EnumType(tuple(seen))
         assert ref.kind == "list" and ref.element is not None
-        if ref.element.kind not in ("enum", "text"):
-            self.error("E205", f"a list holds enumeration values or text, not "
+        if ref.element.kind not in ("enum", "text", "date"):
+            self.error("E205", f"a list holds enumeration values, text or dates, not "
                                f"{_kind_words(ref.element.kind)}", ref.element.span,
-                       help="write 'list of one of a, b, c' or 'list of text'")
+                       help="write 'list of one of a, b, c', 'list of text' or 'list of date'")
             return None
         element = self.type_of(ref.element, in_list=True)
         return None if element is None else ListType(element)
@@ -216,38 +253,55 @@ class _Checker(Visitor["c.CExpr | None"]):
 
     # ------------------------------------------------------------ rules
     def check_rules(self, rules: list[n.Rule]) -> list[c.CheckedRule | None]:
-        seen: dict[str, n.Rule] = {}
+        seen: dict[str, list[tuple[n.Rule, c.Effective | None]]] = {}
         out: list[c.CheckedRule | None] = []
         for rule in rules:
             rule_id = rule.id.name
             if rule_id in _RESERVED_RULE_IDS:
                 self.error("E110", f"'{rule_id}' is reserved and cannot be a rule id", rule.id.span)
-            if rule_id in seen:
-                self.error("E106", f"rule id '{rule_id}' is used twice", rule.id.span,
-                           help=f"the first rule '{rule_id}' is on line "
-                                f"{self.line(seen[rule_id].span)}; rule ids must be unique")
-            seen.setdefault(rule_id, rule)
-            condition = self.visit(rule.condition, _BOOL)
-            if condition is not None and not isinstance(condition.type, BoolType):
-                self.error("E202", f"a condition must be yes/no, but this is "
-                                   f"{condition.type.describe()}", rule.condition.span,
-                           help="compare it with something, for example: x > 0 or x is value")
-                condition = None
-            conjuncts = tuple(self.conjunct(e) for e in _conjuncts(condition)) if condition else ()
+            effective = self.effective(rule.effective)
+            for other, other_effective in seen.get(rule_id, []):
+                if effective is None or other_effective is None:
+                    self.error("E106", f"rule id '{rule_id}' is used twice", rule.id.span,
+                               help=f"the first rule '{rule_id}' is on line "
+                                    f"{self.line(other.span)}; rule ids must be unique, unless "
+                                    f"each version says when it is in effect")
+                elif _overlap(effective, other_effective):
+                    self.error("E106", f"two versions of rule '{rule_id}' are in effect on the "
+                                       f"same days", rule.effective.span if rule.effective
+                               else rule.id.span,
+                               help=f"the other version is on line {self.line(other.span)}; "
+                                    f"make their 'effective' dates not overlap")
+            seen.setdefault(rule_id, []).append((rule, effective))
+            conjuncts = self.condition(rule.condition)
             out.append(self.check_decision_part(
                 len(out), rule_id, rule.title, conjuncts, rule.decision, rule.outputs,
-                rule.reason, rule.citation, rule.span))
+                rule.reason, rule.citation, rule.span,
+                overrides=tuple(o.name for o in rule.overrides), effective=effective))
         return out
 
+    def condition(self, expr: n.Expr) -> tuple[c.Conjunct, ...]:
+        """Checks a rule's condition and splits it into its top-level `and` operands."""
+        condition = self.visit(expr, _BOOL)
+        if condition is not None and not isinstance(condition.type, BoolType):
+            self.error("E202", f"a condition must be yes/no, but this is "
+                               f"{condition.type.describe()}", expr.span,
+                       help="compare it with something, for example: x > 0 or x is value")
+            condition = None
+        return tuple(self.conjunct(e) for e in _conjuncts(condition)) if condition else ()
+
     def conjunct(self, expr: c.CExpr) -> c.Conjunct:
-        text = " ".join(self.source.snippet(expr.span).split())
-        facts = tuple(dict.fromkeys(_facts_read(expr)))
-        return c.Conjunct(expr, text, facts, expr.span)
+        return c.Conjunct(expr, self.text(expr), tuple(dict.fromkeys(_facts_read(expr))),
+                          expr.span)
+
+    def text(self, expr: c.CExpr | n.Expr) -> str:
+        return " ".join(self.source.snippet(expr.span).split())
 
     def check_decision_part(
         self, index: int, rule_id: str, title: str | None, conjuncts: tuple[c.Conjunct, ...],
         decision: n.Name, assignments: tuple[n.Assignment, ...], reason: n.Text | None,
-        citation: n.Text | None, span: Span,
+        citation: n.Text | None, span: Span, *, kind: str = "rule",
+        overrides: tuple[str, ...] = (), effective: c.Effective | None = None,
     ) -> c.CheckedRule | None:
         ok = True
         if decision.name not in self.decisions:
@@ -287,8 +341,208 @@ class _Checker(Visitor["c.CExpr | None"]):
             outputs=tuple(sorted(outputs.items(), key=lambda kv: order.index(kv[0]))),
             reason=reason.value if reason else None,
             citation=citation.value if citation else None,
-            line=self.line(span), span=span,
+            line=self.line(span), span=span, kind=kind, overrides=overrides,
+            effective=effective,
         )
+
+    # ------------------------------------------------------------ exceptions and dates
+    def check_overrides(self, rules: list[n.Rule], checked: list[c.CheckedRule | None]) -> None:
+        ids = {rule.id.name for rule in rules}
+        graph: dict[str, set[str]] = {}
+        for rule in rules:
+            for target in rule.overrides:
+                if target.name == rule.id.name:
+                    self.error("E112", f"rule '{target.name}' cannot override itself",
+                               target.span)
+                elif target.name not in ids:
+                    self.error("E111", f"unknown rule '{target.name}'", target.span,
+                               help=did_you_mean(target.name, ids)
+                               or "'overrides' names the rules this rule is an exception to")
+                else:
+                    graph.setdefault(rule.id.name, set()).add(target.name)
+        for rule in rules:
+            if _reaches(graph, rule.id.name, rule.id.name):
+                self.error("E112", f"rule '{rule.id.name}' is, through 'overrides', an "
+                                   f"exception to itself", rule.id.span,
+                           help="exceptions must form a hierarchy: a rule cannot both override "
+                                "and be overridden by the same rule")
+                break
+
+    def effective(self, node: n.Effective | None) -> c.Effective | None:
+        if node is None:
+            return None
+        start = self.date_value(node.start)
+        end = self.date_value(node.end)
+        if start is not None and end is not None and end < start:
+            self.error("E206", f"the period ends ({end.isoformat()}) before it starts "
+                               f"({start.isoformat()})", node.span)
+        return c.Effective(start, end)
+
+    def date_value(self, node: n.DateLit | None) -> datetime.date | None:
+        if node is None:
+            return None
+        typed = self.visit_DateLit(node, None)
+        return typed.value if isinstance(typed, c.Const) else None  # type: ignore[return-value]
+
+    def check_dated(self, rules: list[c.CheckedRule | None],
+                    advisories: list[c.CheckedRule | None]) -> None:
+        dated = [r for r in rules + advisories if r is not None and r.effective is not None]
+        dated_tables = [t for t in self.tables.values() if t.dated]
+        if (dated or dated_tables) and self.as_of is None:
+            first = dated[0].span if dated else dated_tables[0].span
+            self.error("E117", "rules or table rows say when they are in effect, but the policy "
+                               "does not say which date fact is today", first,
+                       help="declare the date fact that selects versions, for example: "
+                            "as of as_of_date")
+
+    def declare_as_of(self, item: n.AsOf) -> None:
+        if self.as_of_node is not None:
+            self.error("E109", "the policy says 'as of' twice", item.span)
+            return
+        self.as_of_node = item
+        fact = self.facts.get(item.fact.name)
+        if fact is None:
+            self.visit_Name(item.fact, None)  # unknown fact, with did-you-mean
+            return
+        if not isinstance(fact.type, DateType):
+            self.error("E117", f"'as of' needs a date fact; '{fact.name}' is "
+                               f"{fact.type.describe()}", item.fact.span)
+            return
+        self.used_facts.add(fact.name)
+        self.as_of = fact.name
+
+    # ------------------------------------------------------------ tables and derived values
+    def declare_table(self, item: n.Table) -> None:
+        name = item.name.name
+        if name in self.tables:
+            self.error("E105", f"table '{name}' is declared twice", item.name.span)
+            return
+        key_fact = self.facts.get(item.key.name)
+        value_type = self.type_of(item.type)
+        if key_fact is None:
+            self.visit_Name(item.key, None)
+            return
+        if not isinstance(key_fact.type, EnumType):
+            self.error("E114", f"a table is keyed by an enumeration fact; '{key_fact.name}' is "
+                               f"{key_fact.type.describe()}", item.key.span)
+            return
+        if value_type is None:
+            return
+        self.used_facts.add(key_fact.name)
+        values = key_fact.type.values
+        rows: list[c.TableRowInfo] = []
+        covered: set[str] = set()
+        has_default = False
+        for row in item.rows:
+            for key in row.keys:
+                if key.name not in values:
+                    self.error("E114", f"'{key.name}' is not a value of '{key_fact.name}'",
+                               key.span, help=did_you_mean(key.name, values)
+                               or f"the values are: {', '.join(values)}")
+            value = self.constant(row.value, value_type, f"a row of table '{name}'")
+            effective = self.effective(row.effective)
+            if value is None:
+                continue
+            for other in rows:
+                same_keys = set(other.keys) & {k.name for k in row.keys} or (
+                    not other.keys and not row.keys)
+                if same_keys and (other.effective is None or effective is None
+                                  or _overlap(effective, other.effective)):
+                    label = ", ".join(sorted(same_keys)) if isinstance(same_keys, set) \
+                        else "default"
+                    self.error("E114", f"table '{name}' has two rows for {label} in effect on "
+                                       f"the same days", row.span,
+                               help=f"the other row is on line {other.line}")
+            rows.append(c.TableRowInfo(tuple(k.name for k in row.keys), value, effective,
+                                       self.line(row.span)))
+            covered.update(k.name for k in row.keys)
+            has_default = has_default or not row.keys
+        missing = [v for v in values if v not in covered]
+        if missing and not has_default:
+            self.error("E115", f"table '{name}' has no row for {', '.join(missing)}", item.span,
+                       help="add a row for each, or a 'default = ...' row")
+        elif missing:
+            self.warn("W005", f"table '{name}' uses its default row for {', '.join(missing)}",
+                      item.span, help="add rows for them if the default is not meant for them")
+        self.tables[name] = c.TableInfo(name, item.description, key_fact.name, value_type,
+                                        tuple(rows), item.span)
+
+    def declare_define(self, item: n.Define) -> None:
+        name = item.name.name
+        if name in self.facts or name in self.defines:
+            self.error("E105", f"'{name}' is already declared", item.name.span,
+                       help="a derived value needs a name no fact or other value has")
+            return
+        value = self.visit(item.value, None)
+        if value is None:
+            return
+        self.defines[name] = c.DefineInfo(name, value.type, value, self.text(item.value),
+                                          item.description, item.span)
+
+    # ------------------------------------------------------------ input constraints
+    def guard(self, expr: n.Expr | None) -> tuple[c.CExpr | None, str | None, bool]:
+        if expr is None:
+            return None, None, True
+        typed = self.visit(expr, _BOOL)
+        if typed is None or not self.need_bool(typed, "'when'"):
+            return None, None, False
+        return typed, self.text(expr), True
+
+    def check_require(self, item: n.Require) -> c.RequireInfo | None:
+        ok = True
+        for name in item.facts:
+            fact = self.facts.get(name.name)
+            if fact is None:
+                self.visit_Name(name, None)
+                ok = False
+            elif fact.default is not None:
+                self.warn("W004", f"'{fact.name}' is never missing: it has a default", name.span)
+            else:
+                self.used_facts.add(fact.name)
+        when, when_text, guard_ok = self.guard(item.when)
+        if not (ok and guard_ok):
+            return None
+        return c.RequireInfo(tuple(n_.name for n_ in item.facts), when, when_text, item.reason,
+                             self.line(item.span), item.span)
+
+    def check_ensure(self, item: n.Ensure) -> c.EnsureInfo | None:
+        condition = self.visit(item.condition, _BOOL)
+        when, when_text, guard_ok = self.guard(item.when)
+        if condition is None or not self.need_bool(condition, "'ensure'") or not guard_ok:
+            return None
+        facts = tuple(dict.fromkeys(_facts_read(condition)))
+        return c.EnsureInfo(condition, self.text(item.condition), facts, when, when_text,
+                            item.reason, self.line(item.span), item.span)
+
+    # ------------------------------------------------------------ advisories
+    def check_advisory(self, index: int, item: n.Advisory) -> c.CheckedRule | None:
+        conjuncts = self.condition(item.condition)
+        effective = self.effective(item.effective)
+        info = self.outputs.get(item.output.name)
+        if info is None:
+            self.error("E104", f"unknown output '{item.output.name}'", item.output.span,
+                       help=did_you_mean(item.output.name, self.outputs)
+                       or _declare_help("output", item.output.name, self.outputs))
+            return None
+        if not isinstance(info.type, ListType):
+            self.error("E204", f"an advisory adds to a list output; '{info.name}' is "
+                               f"{info.type.describe()}", item.output.span)
+            return None
+        items = [self.visit(value, info.type.element) for value in item.items]
+        if any(i is None for i in items) or not conjuncts:
+            return None
+        for value, typed in zip(item.items, items, strict=True):
+            assert typed is not None
+            if not assignable(typed.type, info.type.element):
+                self.error("E204", f"'{info.name}' holds {info.type.element.describe()}, not "
+                                   f"{typed.type.describe()}", value.span)
+                return None
+        added = c.ListExpr(tuple(i for i in items if i is not None), info.type, item.span)
+        return c.CheckedRule(
+            index=index, id=item.id.name, title=item.title, conjuncts=conjuncts,
+            decision=info.name, outputs=((info.name, added),), reason=item.reason.value,
+            citation=item.citation.value if item.citation else None,
+            line=self.line(item.span), span=item.span, kind="advisory", effective=effective)
 
     def unused(self, rules: list[c.CheckedRule | None], otherwise: c.CheckedRule | None) -> None:
         returned = {r.decision for r in rules if r is not None}
@@ -298,6 +552,10 @@ class _Checker(Visitor["c.CExpr | None"]):
             if info.name not in returned:
                 self.warn("W001", f"decision '{info.name}' is never returned by any rule",
                           info.span, help="remove it, or write the rule that returns it")
+        for define in self.defines.values():
+            if define.name not in self.used_defines:
+                self.warn("W006", f"derived value '{define.name}' is never used", define.span,
+                          help="remove it, or use it in a rule")
         for fact in self.facts.values():
             if fact.name not in self.used_facts:
                 self.warn("W002", f"fact '{fact.name}' is never used", fact.span,
@@ -331,6 +589,14 @@ class _Checker(Visitor["c.CExpr | None"]):
         if fact is not None:
             self.used_facts.add(node.name)
             return c.FactRef(node.name, fact.type, node.span)
+        define = self.defines.get(node.name)
+        if define is not None:
+            self.used_defines.add(node.name)
+            return c.FactRef(node.name, define.type, node.span)
+        if node.name in self.tables:
+            self.error("E113", f"'{node.name}' is a table; look a value up in it", node.span,
+                       help=f"write: {node.name} for {self.tables[node.name].key_fact}")
+            return None
         if isinstance(expect, EnumType):
             self.error("E102", f"unknown value '{node.name}'; expected one of "
                                f"{', '.join(expect.values)}", node.span,
@@ -414,19 +680,36 @@ class _Checker(Visitor["c.CExpr | None"]):
         right = self.visit(node.right, None)
         if left is None or right is None:
             return None
-        if not (is_numeric(left.type) and is_numeric(right.type)):
-            bad = left if not is_numeric(left.type) else right
-            self.error("E203", f"'{node.op}' works on numbers and amounts, not "
-                               f"{bad.type.describe()}", bad.span)
+        if is_numeric(left.type) and is_numeric(right.type):
+            if node.op == "/" and id(node) not in self.rounded:
+                text = " ".join(self.source.snippet(node.span).split())
+                self.error("E209", "a division must say how its result is rounded", node.span,
+                           help=f"write round({text}, 2) for 2 decimal places (halves away "
+                                f"from zero), or round_down(...) / round_up(...)")
+                return None
+            whole = isinstance(left.type, WholeType) and isinstance(right.type, WholeType)
+            result: Type = WholeType() if whole and node.op != "/" else AmountType()
+            return c.Arith(node.op, left, right, result, node.span)
+        dated = _date_arithmetic(node.op, left.type, right.type)
+        if dated is None:
+            if isinstance(left.type, (DateType, DurationType)) or isinstance(
+                    right.type, (DateType, DurationType)):
+                self.error("E203", f"'{node.op}' cannot combine {left.type.describe()} and "
+                                   f"{right.type.describe()}", node.span,
+                           help="dates and durations combine as: date - date, date + 45 days, "
+                                "date - 2 weeks, 45 days + 1 day, 3 * 7 days")
+            else:
+                bad = left if not is_numeric(left.type) else right
+                self.error("E203", f"'{node.op}' works on numbers and amounts, not "
+                                   f"{bad.type.describe()}", bad.span)
             return None
-        whole = isinstance(left.type, WholeType) and isinstance(right.type, WholeType)
-        result: Type = WholeType() if whole and node.op != "/" else AmountType()
-        return c.Arith(node.op, left, right, result, node.span)
+        return c.Arith(node.op, left, right, dated, node.span)
 
     def pair(self, left: n.Expr, right: n.Expr) -> tuple[c.CExpr | None, c.CExpr | None]:
         """Checks two operands, letting a fact on either side give a bare value its enumeration."""
-        if isinstance(left, n.Name) and left.name not in self.facts and not (
-            isinstance(right, n.Name) and right.name not in self.facts
+        known = self.facts.keys() | self.defines.keys()
+        if isinstance(left, n.Name) and left.name not in known and not (
+            isinstance(right, n.Name) and right.name not in known
         ):
             right_typed = self.visit(right, None)
             left_typed = self.visit(left, right_typed.type if right_typed else None)
@@ -445,9 +728,14 @@ class _Checker(Visitor["c.CExpr | None"]):
         elif not (
             (is_numeric(left.type) and is_numeric(right.type))
             or (isinstance(left.type, DateType) and isinstance(right.type, DateType))
+            or (isinstance(left.type, DurationType) and isinstance(right.type, DurationType))
         ):
             if isinstance(left.type, _ORDERED) and isinstance(right.type, _ORDERED):
                 self.mismatch(node.op, left, right, node.span)
+                if {type(left.type), type(right.type)} & {DurationType}:
+                    self.diagnostics[-1] = Diagnostic(
+                        "E201", self.diagnostics[-1].message, self.source, node.span,
+                        help="write durations with their unit, for example: > 45 days")
             else:
                 bad = right if isinstance(left.type, _ORDERED) else left
                 self.error("E203", f"'{node.op}' orders numbers, amounts and dates, not "
@@ -516,6 +804,10 @@ class _Checker(Visitor["c.CExpr | None"]):
 
     def visit_Presence(self, node: n.Presence, expect: Type | None) -> c.CExpr | None:
         subject = node.subject
+        if isinstance(subject, n.Name) and subject.name in self.defines:
+            self.error("E208", f"'{subject.name}' is a derived value, never missing; test the "
+                               "facts it is computed from", subject.span)
+            return None
         if not isinstance(subject, n.Name) or subject.name not in self.facts:
             if isinstance(subject, n.Name):
                 return self.visit(subject, None)  # reports the unknown fact
@@ -537,7 +829,8 @@ class _Checker(Visitor["c.CExpr | None"]):
             return None
         for bound in (low, high):
             ok = (is_numeric(subject.type) and is_numeric(bound.type)) or (
-                isinstance(subject.type, DateType) and isinstance(bound.type, DateType))
+                isinstance(subject.type, DateType) and isinstance(bound.type, DateType)) or (
+                isinstance(subject.type, DurationType) and isinstance(bound.type, DurationType))
             if not ok:
                 self.error("E203", f"'between' needs numbers, amounts or dates; got "
                                    f"{subject.type.describe()} and {bound.type.describe()}",
@@ -546,7 +839,177 @@ class _Checker(Visitor["c.CExpr | None"]):
         return c.Between(subject, low, high, _BOOL, node.span)
 
 
+    # ------------------------------------------------------------ dates, tables, functions
+    def visit_Duration(self, node: n.Duration, expect: Type | None) -> c.CExpr:
+        return c.Const(datetime.timedelta(days=node.days), DurationType(), node.span)
+
+    def visit_DaysBetween(self, node: n.DaysBetween, expect: Type | None) -> c.CExpr | None:
+        what = "'days from ... to ...'"
+        start = self.need(node.start, DateType, "a date", what)
+        end = self.need(node.end, DateType, "a date", what)
+        if start is None or end is None:
+            return None
+        return c.DaysBetween(start, end, WholeType(), node.span)
+
+    def need(self, node: n.Expr | None, kind: type, words: str, what: str) -> c.CExpr | None:
+        if node is None:
+            return None
+        typed = self.visit(node, None)
+        if typed is not None and not isinstance(typed.type, kind):
+            self.error("E203", f"{what} needs {words}, not {typed.type.describe()}", node.span)
+            return None
+        return typed
+
+    def visit_WorkingDays(self, node: n.WorkingDays, expect: Type | None) -> c.CExpr | None:
+        what = "'working days from ... to ...'"
+        start = self.need(node.start, DateType, "a date", what)
+        end = self.need(node.end, DateType, "a date", what)
+        excluding = None
+        if node.excluding is not None:
+            excluding = self.visit(node.excluding, ListType(DateType()))
+            if excluding is not None and not (
+                isinstance(excluding.type, EmptyListType)
+                or (isinstance(excluding.type, ListType)
+                    and isinstance(excluding.type.element, DateType))
+            ):
+                self.error("E203", f"'excluding' needs a list of dates, not "
+                                   f"{excluding.type.describe()}", node.excluding.span)
+                return None
+            if excluding is None:
+                return None
+        calendar = self.need(node.calendar, TextType, "text (a country code such as \"DE\")",
+                             "'calendar'")
+        if node.calendar is not None and calendar is None:
+            return None
+        if isinstance(calendar, c.Const) and isinstance(calendar.value, str):
+            from engine.calendars import supported
+
+            if calendar.value not in supported():
+                self.error("E210", f"unknown holiday calendar '{calendar.value}'", calendar.span,
+                           help=did_you_mean(calendar.value, supported())
+                           or "use an ISO 3166 country code such as \"DE\" or \"RU\"")
+                return None
+        if start is None or end is None:
+            return None
+        return c.WorkingDays(start, end, excluding, calendar, WholeType(), node.span)
+
+    def visit_Lookup(self, node: n.Lookup, expect: Type | None) -> c.CExpr | None:
+        table = self.tables.get(node.table.name)
+        if table is None:
+            self.error("E113", f"unknown table '{node.table.name}'", node.table.span,
+                       help=did_you_mean(node.table.name, self.tables)
+                       or _declare_help("table", node.table.name, self.tables))
+            return None
+        key_type = self.facts[table.key_fact].type
+        key = self.visit(node.key, key_type)
+        if key is None:
+            return None
+        if not compatible(key.type, key_type):
+            self.error("E201", f"table '{table.name}' is keyed by {key_type.describe()}, not "
+                               f"{key.type.describe()}", node.key.span)
+            return None
+        return c.Lookup(table.name, key, table.type, node.span)
+
+    def visit_Call(self, node: n.Call, expect: Type | None) -> c.CExpr | None:
+        name = node.function.name
+        if name not in _FUNCTIONS:
+            self.error("E118", f"unknown function '{name}'", node.function.span,
+                       help=did_you_mean(name, _FUNCTIONS)
+                       or f"the functions are: {', '.join(_FUNCTIONS)}")
+            return None
+        if name in _ROUNDING:
+            return self.rounding(node)
+        args = [self.visit(arg, None) for arg in node.args]
+        if any(a is None for a in args):
+            return None
+        typed = [a for a in args if a is not None]
+        if name == "count":
+            if len(typed) != 1 or not isinstance(typed[0].type, (ListType, EmptyListType)):
+                return self.bad_call(node, "count(LIST) takes one list")
+            return c.Call(name, tuple(typed), WholeType(), node.span)
+        if name == "abs":
+            if len(typed) != 1 or not is_numeric(typed[0].type):
+                return self.bad_call(node, "abs(NUMBER) takes one number or amount")
+            return c.Call(name, tuple(typed), _plain_numeric(typed[0].type), node.span)
+        # min and max
+        if len(typed) < 2:
+            return self.bad_call(node, f"{name}(A, B, ...) takes two or more values")
+        kinds = {("number" if is_numeric(a.type) else type(a.type).__name__) for a in typed}
+        if len(kinds) != 1 or not isinstance(typed[0].type, _ORDERED):
+            return self.bad_call(node, f"{name} compares numbers, amounts, dates or durations "
+                                       f"of one kind")
+        result = typed[0].type
+        if is_numeric(result):
+            result = AmountType() if any(isinstance(a.type, AmountType) for a in typed) \
+                else WholeType()
+        return c.Call(name, tuple(typed), result, node.span)
+
+    def rounding(self, node: n.Call) -> c.CExpr | None:
+        name = node.function.name
+        if len(node.args) != 2:
+            return self.bad_call(node, f"{name}(VALUE, PLACES) takes a value and a number of "
+                                       f"decimal places")
+        value_node, places_node = node.args
+        if isinstance(value_node, n.Binary) and value_node.op == "/":
+            self.rounded.add(id(value_node))
+        value = self.visit(value_node, None)
+        places = self.visit(places_node, None)
+        if value is None or places is None:
+            return None
+        if not is_numeric(value.type):
+            return self.bad_call(node, f"{name} rounds a number or an amount, not "
+                                       f"{value.type.describe()}")
+        if not (isinstance(places, c.Const) and isinstance(places.value, int)
+                and not isinstance(places.value, bool) and 0 <= places.value <= 28):
+            return self.bad_call(node, "the number of decimal places is a whole number from "
+                                       "0 to 28, written as a literal")
+        return c.Call(name, (value, places), AmountType(), node.span)
+
+    def bad_call(self, node: n.Call, message: str) -> None:
+        self.error("E118", message, node.span)
+        return None
+
+
 # ---------------------------------------------------------------- helpers
+
+
+def _date_arithmetic(op: str, left: Type, right: Type) -> Type | None:
+    kinds = (type(left), type(right))
+    if op == "-" and kinds == (DateType, DateType):
+        return DurationType()
+    if op in "+-" and kinds == (DateType, DurationType):
+        return DateType()
+    if op == "+" and kinds == (DurationType, DateType):
+        return DateType()
+    if op in "+-" and kinds == (DurationType, DurationType):
+        return DurationType()
+    if op == "*" and kinds in ((DurationType, WholeType), (WholeType, DurationType)):
+        return DurationType()
+    return None
+
+
+def _plain_numeric(t: Type) -> Type:
+    return WholeType() if isinstance(t, WholeType) else AmountType()
+
+
+
+def _overlap(a: c.Effective, b: c.Effective) -> bool:
+    starts = [d for d in (a.start, b.start) if d is not None]
+    ends = [d for d in (a.end, b.end) if d is not None]
+    return not (starts and ends and max(starts) > min(ends))
+
+
+def _reaches(graph: dict[str, set[str]], start: str, target: str) -> bool:
+    seen: set[str] = set()
+    stack = list(graph.get(start, ()))
+    while stack:
+        node = stack.pop()
+        if node == target:
+            return True
+        if node not in seen:
+            seen.add(node)
+            stack.extend(graph.get(node, ()))
+    return False
 
 
 def _conjuncts(expr: c.CExpr) -> Iterator[c.CExpr]:

@@ -17,10 +17,10 @@ from typing import Any
 
 from engine import checked as c
 from engine import runtime
-from engine.checked import CheckedPolicy, CheckedRule
-from engine.runtime import Facts, MissingFact, Outputs
+from engine.checked import CheckedPolicy, CheckedRule, TableInfo
+from engine.runtime import Env, Facts, MissingFact, Outputs
 from engine.source import Source
-from engine.valuetypes import WholeType
+from engine.valuetypes import DateType, DurationType, Value, WholeType
 from engine.visitor import Visitor
 
 _CMP: dict[str, type[ast.cmpop]] = {
@@ -34,15 +34,25 @@ _PLAIN_CONSTANTS = (bool, int, str)
 class _Codegen(Visitor[ast.expr]):
     """Builds one expression; constants that `ast.Constant` cannot hold go into a pool."""
 
-    def __init__(self, pool: dict[str, object]) -> None:
+    def __init__(self, pool: dict[str, object], policy: CheckedPolicy) -> None:
         self.pool = pool
+        self.policy = policy
+
+    def constant_object(self, value: object) -> ast.expr:
+        """A pooled object (a table, a built-in function), reached by a generated name."""
+        for name, pooled in self.pool.items():
+            if pooled is value:
+                return ast.Name(name, ast.Load())
+        name = f"_k{len(self.pool)}"
+        self.pool[name] = value
+        return ast.Name(name, ast.Load())
 
     def constant(self, value: object) -> ast.expr:
         if isinstance(value, _PLAIN_CONSTANTS) or (
             isinstance(value, tuple) and all(isinstance(v, _PLAIN_CONSTANTS) for v in value)
         ):
             return ast.Constant(value)  # type: ignore[arg-type]  # tuples of constants are valid
-        assert isinstance(value, (Decimal, datetime.date, tuple))
+        assert isinstance(value, (Decimal, datetime.date, datetime.timedelta, tuple))
         name = f"_k{len(self.pool)}"
         self.pool[name] = value
         return ast.Name(name, ast.Load())
@@ -72,7 +82,7 @@ class _Codegen(Visitor[ast.expr]):
 
     def visit_Arith(self, node: c.Arith) -> ast.expr:
         left, right = self.visit(node.left), self.visit(node.right)
-        if isinstance(node.type, WholeType):
+        if isinstance(node.type, (WholeType, DateType, DurationType)):
             return ast.BinOp(left, _BINOP[node.op](), right)
         return self.call(_HELPERS[node.op], left, right)
 
@@ -94,6 +104,32 @@ class _Codegen(Visitor[ast.expr]):
     def visit_Between(self, node: c.Between) -> ast.expr:
         return self.call("_between", self.visit(node.subject), self.visit(node.low),
                          self.visit(node.high))
+
+    def visit_Lookup(self, node: c.Lookup) -> ast.expr:
+        table = self.constant_object(self.policy.table(node.table))
+        as_of = ast.Constant(self.policy.as_of)
+        return self.call("_lookup", table, self.visit(node.key), ast.Name("f", ast.Load()), as_of)
+
+    def visit_Call(self, node: c.Call) -> ast.expr:
+        if node.function in runtime.ROUNDING:
+            value_node, places_node = node.args
+            if isinstance(value_node, c.Arith) and value_node.op == "/":
+                value = self.call("_exact_div", self.visit(value_node.left),
+                                  self.visit(value_node.right))
+            else:
+                value = self.visit(value_node)
+            return self.call("_round", ast.Constant(node.function), value, self.visit(places_node))
+        function = self.constant_object(runtime.FUNCTIONS[node.function])
+        return ast.Call(function, [self.visit(arg) for arg in node.args], [])
+
+    def visit_WorkingDays(self, node: c.WorkingDays) -> ast.expr:
+        none = ast.Constant(None)
+        return self.call("_working_days", self.visit(node.start), self.visit(node.end),
+                         self.visit(node.excluding) if node.excluding else none,
+                         self.visit(node.calendar) if node.calendar else none)
+
+    def visit_DaysBetween(self, node: c.DaysBetween) -> ast.expr:
+        return self.call("_days_between", self.visit(node.start), self.visit(node.end))
 
     def visit_Logic(self, node: c.Logic) -> ast.expr:
         op: ast.boolop = ast.And() if node.op == "and" else ast.Or()
@@ -139,12 +175,15 @@ def _outputs_function(gen: _Codegen, index: int, rule: CheckedRule) -> ast.Funct
 def build_module(policy: CheckedPolicy) -> tuple[ast.Module, dict[str, object]]:
     """Returns the generated module and its constant pool (for inspection and tests)."""
     pool: dict[str, object] = {}
-    gen = _Codegen(pool)
-    rules = policy.rules + ((policy.otherwise,) if policy.otherwise else ())
+    gen = _Codegen(pool, policy)
     body: list[ast.stmt] = []
-    for index, rule in enumerate(rules):
-        body.append(_condition_function(gen, index, rule, policy.source))
-        body.append(_outputs_function(gen, index, rule))
+    for rule in policy.units():
+        body.append(_condition_function(gen, rule.index, rule, policy.source))
+        body.append(_outputs_function(gen, rule.index, rule))
+    for position, define in enumerate(policy.defines):
+        line = policy.source.line_col(define.span.start)[0]
+        value: ast.stmt = _at(ast.Return(gen.visit(define.expr)), line)  # type: ignore[assignment]
+        body.append(_function(f"_d{position}", [value], line))
     module = ast.Module(body=body, type_ignores=[])
     ast.fix_missing_locations(module)
     return module, pool
@@ -154,8 +193,16 @@ def generated_source(policy: CheckedPolicy) -> str:
     """The generated code as Python text, for reading and debugging (`policy compile`)."""
     module, pool = build_module(policy)
     header = [f"# generated from {policy.source.name}; constants: "
-              + ", ".join(f"{k} = {v!r}" for k, v in pool.items())] if pool else []
+              + ", ".join(f"{k} = {_shown(v)}" for k, v in pool.items())] if pool else []
     return "\n".join(header + [ast.unparse(module)]) + "\n"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, TableInfo):
+        return f"<table {value.name}>"
+    if callable(value):
+        return f"<function {getattr(value, '__name__', '?')}>"
+    return repr(value)
 
 
 class CompiledPolicy:
@@ -168,15 +215,20 @@ class CompiledPolicy:
             "__builtins__": {},
             "_add": runtime.add, "_sub": runtime.sub, "_mul": runtime.mul, "_div": runtime.div,
             "_neg": runtime.neg, "_between": runtime.between, "_contains": _contains,
+            "_lookup": runtime.lookup, "_round": runtime.round_value,
+            "_exact_div": runtime.exact_div, "_working_days": runtime.count_working_days,
+            "_days_between": runtime.days_between,
             **pool,
         }
         code = compile(module, f"<policy:{policy.source.name}>", "exec")
         exec(code, namespace)  # generated-code: built from ast nodes and constants only
-        count = len(policy.rules) + (1 if policy.otherwise else 0)
+        count = len(policy.units())
         self._conditions: tuple[Callable[[Facts], int], ...] = tuple(
             namespace[f"_c{i}"] for i in range(count))
         self._outputs: tuple[Callable[[Facts], Outputs], ...] = tuple(
             namespace[f"_o{i}"] for i in range(count))
+        self._derived: dict[str, Callable[[Facts], Value]] = {
+            define.name: namespace[f"_d{i}"] for i, define in enumerate(policy.defines)}
 
     def condition(self, index: int, facts: Facts) -> int:
         try:
@@ -187,6 +239,12 @@ class CompiledPolicy:
     def outputs(self, index: int, facts: Facts) -> Outputs:
         try:
             return self._outputs[index](facts)
+        except KeyError as error:
+            raise MissingFact(str(error.args[0])) from None
+
+    def derive(self, name: str, facts: Env) -> Value:
+        try:
+            return self._derived[name](facts)
         except KeyError as error:
             raise MissingFact(str(error.args[0])) from None
 

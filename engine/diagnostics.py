@@ -31,6 +31,14 @@ CODES: dict[str, str] = {
     "E108": "output assigned twice",
     "E109": "repeated policy section",
     "E110": "reserved name",
+    "E111": "unknown rule",
+    "E112": "exception cycle",
+    "E113": "unknown table",
+    "E114": "invalid table",
+    "E115": "table has no row for a value",
+    "E116": "derived value used before it is defined",
+    "E117": "invalid 'as of' date",
+    "E118": "unknown function or wrong arguments",
     # types (checker)
     "E201": "type mismatch",
     "E202": "condition is not yes/no",
@@ -40,6 +48,8 @@ CODES: dict[str, str] = {
     "E206": "invalid bounds",
     "E207": "invalid default value",
     "E208": "'is missing' needs a fact",
+    "E209": "division without rounding",
+    "E210": "unknown holiday calendar",
     # input data (facts, scenarios, YAML)
     "E301": "cannot read file",
     "E302": "invalid YAML",
@@ -48,17 +58,23 @@ CODES: dict[str, str] = {
     "E305": "unknown fact in input",
     "E306": "required fact is missing",
     "E307": "input too large",
+    "E308": "input constraint not met",
+    "E309": "fact required by a constraint is missing",
     # evaluation (runtime)
     "E401": "fact needed but missing",
     "E402": "several rules match under 'unique'",
     "E403": "matching rules disagree under 'agreeing'",
     "E404": "no rule matched and there is no 'otherwise'",
     "E405": "division by zero",
+    "E406": "table has no row for the key",
+    "E407": "holiday calendar cannot be used",
     # warnings
     "W001": "decision never returned",
     "W002": "fact never used",
     "W003": "no 'otherwise' default",
     "W004": "'is missing' can never be true",
+    "W005": "table values use the default row",
+    "W006": "derived value never used",
 }
 
 #: At most this many diagnostics are shown; the rest are summarised in one line.

@@ -6,18 +6,45 @@ policy, the facts and the evaluation's per-rule outcomes, so both evaluators exp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from engine import checked as c
 from engine.checked import CheckedPolicy, CheckedRule
 from engine.interpreter import Interpreter
-from engine.runtime import DivisionByZero, Evaluation, MissingFact
-from engine.valuetypes import AmountType, DateType, Value, WholeType, format_value
+from engine.runtime import (
+    CalendarProblem,
+    DivisionByZero,
+    Evaluation,
+    EvaluationError,
+    MissingFact,
+    NoRow,
+    RuleOutcome,
+    as_of_date,
+    environment,
+)
+from engine.valuetypes import (
+    AmountType,
+    DateType,
+    DurationType,
+    Value,
+    WholeType,
+    format_value,
+)
 
 #: How many near misses are shown when the default decided.
 CLOSEST = 3
 _ORDERING = {"<", "<=", ">", ">=", "==", "!="}
+
+
+@dataclass(frozen=True)
+class LookupTrace:
+    """A table lookup made by a condition: the key, the row found and its value."""
+
+    table: str
+    key: Value | None
+    row: str | None  # the row's label, None when no row was found
+    value: Value | None
 
 
 @dataclass(frozen=True)
@@ -27,9 +54,10 @@ class CheckTrace:
     Args:
         result: True or False; None when it could not be evaluated because a fact is missing
             (only in near misses, where conjuncts are tried one by one).
-        values: (fact, value) pairs; the value is None when the fact is missing.
+        values: (fact or derived value, value) pairs; the value is None when missing.
         display: the condition with the value written in where that reads well,
             for example `days_since_sent = 50 > 45`.
+        lookups: the table lookups it made.
     """
 
     text: str
@@ -38,11 +66,20 @@ class CheckTrace:
     result: bool | None
     values: tuple[tuple[str, Value | None], ...]
     display: str
+    lookups: tuple[LookupTrace, ...] = ()
 
 
 @dataclass(frozen=True)
 class RuleTrace:
-    """A rule and what happened to it: 'decided', 'agreed', 'did not apply' or 'not reached'."""
+    """A rule and what happened to it (statuses as in `runtime.RuleOutcome`).
+
+    Args:
+        kind: 'rule', 'advisory' or 'otherwise'.
+        by: for an overridden rule, the exception that took precedence.
+        overrides: the rules this rule is an exception to.
+        effective: when the rule is in effect, if it says.
+        adds: for an advisory, the output and the items it adds.
+    """
 
     id: str
     title: str | None
@@ -52,6 +89,11 @@ class RuleTrace:
     reason: str | None
     citation: str | None
     checks: tuple[CheckTrace, ...]
+    kind: str = "rule"
+    by: str | None = None
+    overrides: tuple[str, ...] = ()
+    effective: str | None = None
+    adds: tuple[Value, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,16 +115,60 @@ class FactTrace:
 
 
 @dataclass(frozen=True)
+class DerivedTrace:
+    """A derived value, with the expression it is computed from (None: it needs a missing fact)."""
+
+    name: str
+    text: str
+    value: Value | None
+    lookups: tuple[LookupTrace, ...] = ()
+
+
+@dataclass(frozen=True)
 class Trace:
     policy: CheckedPolicy
     facts: tuple[FactTrace, ...]
     decided_by: RuleTrace
     rules: tuple[RuleTrace, ...]
     closest: tuple[NearMiss, ...]
+    derived: tuple[DerivedTrace, ...] = ()
+    advisories: tuple[RuleTrace, ...] = ()
+    as_of: Value | None = None
 
     @property
     def by_default(self) -> bool:
         return self.decided_by.id == "otherwise"
+
+
+class _Scope:
+    """Values as the trace shows them: facts, and derived values computed when possible."""
+
+    def __init__(self, policy: CheckedPolicy, facts: Mapping[str, Value]) -> None:
+        self.policy = policy
+        self.facts = facts
+        self.interpreter = Interpreter(policy)
+        self.env = environment(policy, self.interpreter, facts)
+        self.defines = {d.name for d in policy.defines}
+        try:
+            self.as_of = as_of_date(policy, facts)
+        except EvaluationError:
+            self.as_of = None
+
+    def get(self, name: str) -> Value | None:
+        if name in self.facts:
+            return self.facts[name]
+        if name in self.defines:
+            return self.attempt(lambda: self.env[name])
+        return None
+
+    def attempt(self, compute: Callable[[], Value]) -> Value | None:
+        try:
+            return compute()
+        except (MissingFact, DivisionByZero, NoRow, CalendarProblem, EvaluationError):
+            return None
+
+    def value(self, expr: c.CExpr) -> Value | None:
+        return self.attempt(lambda: self.interpreter.value(expr, self.env))
 
 
 def explain(policy: CheckedPolicy, facts: Mapping[str, Value], given: set[str] | frozenset[str],
@@ -93,28 +179,17 @@ def explain(policy: CheckedPolicy, facts: Mapping[str, Value], given: set[str] |
         facts: the validated facts, defaults filled in.
         given: names of the facts the caller supplied (the others came from defaults).
     """
-    interpreter = Interpreter(policy)
-    by_id = {rule.id: rule for rule in policy.rules}
-    rules: list[RuleTrace] = []
-    for outcome in evaluation.outcomes:
-        rule = by_id[outcome.rule]
-        if outcome.status in ("decided", "agreed"):
-            checks = tuple(_check(policy, j, facts, True) for j in rule.conjuncts)
-        elif outcome.status == "did not apply":
-            assert outcome.failed_at is not None
-            checks = tuple(
-                _check(policy, j, facts, position != outcome.failed_at)
-                for position, j in enumerate(rule.conjuncts[: outcome.failed_at + 1])
-            )
-        else:
-            checks = ()
-        rules.append(_rule_trace(rule, outcome.status, checks))
+    scope = _Scope(policy, facts)
+    units = policy.units()
+    rules = tuple(_outcome_trace(scope, units[o.index], o) for o in evaluation.outcomes)
+    advisories = tuple(_outcome_trace(scope, units[o.index], o) for o in evaluation.advisories)
     if evaluation.rule == "otherwise":
         assert policy.otherwise is not None
         decided_by = _rule_trace(policy.otherwise, "decided", ())
-        closest = _closest(policy, interpreter, facts)
+        closest = _closest(scope)
     else:
-        decided_by = next(r for r in rules if r.id == evaluation.rule)
+        decided_by = next(r for r, o in zip(rules, evaluation.outcomes, strict=True)
+                          if o.index == evaluation.index)
         closest = ()
     fact_traces = tuple(
         FactTrace(info.name, facts.get(info.name),
@@ -122,50 +197,97 @@ def explain(policy: CheckedPolicy, facts: Mapping[str, Value], given: set[str] |
                                                       else "missing"))
         for info in policy.facts
     )
-    return Trace(policy, fact_traces, decided_by, tuple(rules), closest)
+    derived = tuple(
+        DerivedTrace(d.name, d.text, scope.get(d.name),
+                     tuple(_lookup(scope, node) for node in _walk(d.expr)
+                           if isinstance(node, c.Lookup)))
+        for d in policy.defines)
+    return Trace(policy, fact_traces, decided_by, rules, closest, derived, advisories,
+                 scope.as_of)
 
 
-def _rule_trace(rule: CheckedRule, status: str, checks: tuple[CheckTrace, ...]) -> RuleTrace:
+def _outcome_trace(scope: _Scope, rule: CheckedRule, outcome: RuleOutcome) -> RuleTrace:
+    if outcome.status in ("decided", "agreed", "overridden", "added"):
+        checks = tuple(_check(scope, j, True) for j in rule.conjuncts)
+    elif outcome.status == "did not apply":
+        assert outcome.failed_at is not None
+        checks = tuple(
+            _check(scope, j, position != outcome.failed_at)
+            for position, j in enumerate(rule.conjuncts[: outcome.failed_at + 1])
+        )
+    else:
+        checks = ()
+    return _rule_trace(rule, outcome.status, checks, outcome.by)
+
+
+def _rule_trace(rule: CheckedRule, status: str, checks: tuple[CheckTrace, ...],
+                by: str | None = None) -> RuleTrace:
+    adds: tuple[Value, ...] = ()
+    if rule.kind == "advisory":
+        (_, items), = rule.outputs
+        assert isinstance(items, c.ListExpr)
+        adds = tuple(item.value for item in items.items if isinstance(item, c.Const))
     return RuleTrace(rule.id, rule.title, rule.line, status, rule.decision, rule.reason,
-                     rule.citation, checks)
+                     rule.citation, checks, rule.kind, by, rule.overrides,
+                     rule.effective.describe() if rule.effective else None, adds)
 
 
-def _check(policy: CheckedPolicy, conjunct: c.Conjunct, facts: Mapping[str, Value],
-           result: bool | None) -> CheckTrace:
+def _check(scope: _Scope, conjunct: c.Conjunct, result: bool | None) -> CheckTrace:
+    policy = scope.policy
     line, column = policy.source.line_col(conjunct.span.start)
-    values = tuple((name, facts.get(name)) for name in conjunct.facts)
+    values = tuple((name, scope.get(name)) for name in conjunct.facts)
+    lookups = tuple(_lookup(scope, node) for node in _walk(conjunct.expr)
+                    if isinstance(node, c.Lookup))
     return CheckTrace(conjunct.text, line, column, result, values,
-                      _display(policy, conjunct, facts))
+                      _display(scope, conjunct), lookups)
 
 
-def _display(policy: CheckedPolicy, conjunct: c.Conjunct, facts: Mapping[str, Value]) -> str:
+def _lookup(scope: _Scope, node: c.Lookup) -> LookupTrace:
+    table = scope.policy.table(node.table)
+    key = scope.value(node.key)
+    row = table.find(key, scope.as_of) if isinstance(key, str) else None
+    return LookupTrace(table.name, key, row.label() if row else None,
+                       row.value if row else None)
+
+
+def _walk(expr: c.CExpr) -> Iterator[c.CExpr]:
+    yield expr
+    for name in getattr(expr, "__slots__", ()):
+        child = getattr(expr, name)
+        children = child if isinstance(child, tuple) else (child,)
+        for item in children:
+            if hasattr(item, "span") and hasattr(item, "type") and name != "type":
+                yield from _walk(item)
+
+
+def _display(scope: _Scope, conjunct: c.Conjunct) -> str:
     expr = conjunct.expr
     if (isinstance(expr, c.Compare) and expr.op in _ORDERING and isinstance(expr.left, c.FactRef)
-            and expr.left.name in facts and _is_ordered(expr)):
-        subject = policy.source.snippet(expr.left.span)
-        if conjunct.text.startswith(subject):
+            and _is_ordered(expr)):
+        value = scope.get(expr.left.name)
+        subject = scope.policy.source.snippet(expr.left.span)
+        if value is not None and conjunct.text.startswith(subject):
             rest = conjunct.text[len(subject):].lstrip()
-            return f"{subject} = {format_value(facts[expr.left.name])} {rest}"
+            return f"{subject} = {format_value(value)} {rest}"
     return conjunct.text
 
 
 def _is_ordered(expr: c.Compare) -> bool:
     # `request is goods_not_received` reads best as written; numbers and dates read best
     # with their value in place: `days_since_sent = 50 > 45`.
-    return isinstance(expr.left.type, WholeType | AmountType | DateType)
+    return isinstance(expr.left.type, WholeType | AmountType | DateType | DurationType)
 
 
-def _closest(policy: CheckedPolicy, interpreter: Interpreter,
-             facts: Mapping[str, Value]) -> tuple[NearMiss, ...]:
+def _closest(scope: _Scope) -> tuple[NearMiss, ...]:
     misses: list[tuple[float, int, NearMiss]] = []
-    for rule in policy.rules:
+    for rule in scope.policy.rules:
+        if rule.effective is not None and (scope.as_of is None or
+                                           not rule.effective.contains(scope.as_of)):
+            continue
         checks = []
         for conjunct in rule.conjuncts:
-            try:
-                result: bool | None = bool(interpreter.value(conjunct.expr, facts))
-            except (MissingFact, DivisionByZero):
-                result = None
-            checks.append(_check(policy, conjunct, facts, result))
+            value = scope.value(conjunct.expr)
+            checks.append(_check(scope, conjunct, None if value is None else bool(value)))
         held = sum(1 for check in checks if check.result)
         total = len(checks)
         if total and held:

@@ -7,8 +7,8 @@ from typing import Any
 from engine import checked as c
 from engine import runtime
 from engine.checked import CheckedPolicy
-from engine.runtime import Facts, MissingFact, Outputs
-from engine.valuetypes import Value, WholeType
+from engine.runtime import Env, Facts, MissingFact, Outputs
+from engine.valuetypes import DateType, DurationType, Value, WholeType
 from engine.visitor import Visitor
 
 _COMPARE = {
@@ -26,7 +26,8 @@ class Interpreter(Visitor[Any]):
 
     def __init__(self, policy: CheckedPolicy) -> None:
         self.policy = policy
-        self._rules = policy.rules + ((policy.otherwise,) if policy.otherwise else ())
+        self._rules = policy.units()
+        self._defines = {d.name: d.expr for d in policy.defines}
 
     # ------------------------------------------------------------ RuleEvaluator
     def condition(self, index: int, facts: Facts) -> int:
@@ -37,6 +38,9 @@ class Interpreter(Visitor[Any]):
 
     def outputs(self, index: int, facts: Facts) -> Outputs:
         return tuple((name, self.visit(expr, facts)) for name, expr in self._rules[index].outputs)
+
+    def derive(self, name: str, facts: Env) -> Value:
+        return self.visit(self._defines[name], facts)  # type: ignore[no-any-return]
 
     def value(self, expr: c.CExpr, facts: Facts) -> Value:
         """Evaluates one expression (used by the explainer as well)."""
@@ -65,9 +69,12 @@ class Interpreter(Visitor[Any]):
     def visit_Arith(self, node: c.Arith, facts: Facts) -> Value:
         left = self.visit(node.left, facts)
         right = self.visit(node.right, facts)
-        if isinstance(node.type, WholeType):
-            result: int = {"+": left + right, "-": left - right, "*": left * right}[node.op]
-            return result
+        if isinstance(node.type, (WholeType, DateType, DurationType)):
+            if node.op == "+":
+                return left + right  # type: ignore[no-any-return]
+            if node.op == "-":
+                return left - right  # type: ignore[no-any-return]
+            return left * right  # type: ignore[no-any-return]
         return runtime.ARITH[node.op](left, right)
 
     def visit_Compare(self, node: c.Compare, facts: Facts) -> bool:
@@ -92,6 +99,35 @@ class Interpreter(Visitor[Any]):
         low = self.visit(node.low, facts)
         high = self.visit(node.high, facts)
         return runtime.between(subject, low, high)
+
+    def visit_Lookup(self, node: c.Lookup, facts: Facts) -> Value:
+        key = self.visit(node.key, facts)
+        return runtime.lookup(self.policy.table(node.table), key, facts, self.policy.as_of)
+
+    def visit_Call(self, node: c.Call, facts: Facts) -> Value:
+        if node.function in runtime.ROUNDING:
+            value_node, places_node = node.args
+            if isinstance(value_node, c.Arith) and value_node.op == "/":
+                left = self.visit(value_node.left, facts)
+                right = self.visit(value_node.right, facts)
+                exact: Any = runtime.exact_div(left, right)
+            else:
+                exact = self.visit(value_node, facts)
+            return runtime.round_value(node.function, exact, self.visit(places_node, facts))
+        args = [self.visit(arg, facts) for arg in node.args]
+        return runtime.FUNCTIONS[node.function](*args)  # type: ignore[return-value]
+
+    def visit_WorkingDays(self, node: c.WorkingDays, facts: Facts) -> Value:
+        start = self.visit(node.start, facts)
+        end = self.visit(node.end, facts)
+        excluding = None if node.excluding is None else self.visit(node.excluding, facts)
+        calendar = None if node.calendar is None else self.visit(node.calendar, facts)
+        return runtime.count_working_days(start, end, excluding, calendar)
+
+    def visit_DaysBetween(self, node: c.DaysBetween, facts: Facts) -> Value:
+        start = self.visit(node.start, facts)
+        end = self.visit(node.end, facts)
+        return runtime.days_between(start, end)
 
     def visit_Logic(self, node: c.Logic, facts: Facts) -> bool:
         if node.op == "and":

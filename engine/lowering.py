@@ -150,13 +150,62 @@ class _Lower(Transformer[Token, Any]):
             return value
         return n.Number(-value.value, "-" + value.text, _span(meta))
 
+    def as_of(self, meta: Meta, children: list[Any]) -> n.AsOf:
+        return n.AsOf(_name(children[0]), _span(meta))
+
+    def define(self, meta: Meta, children: list[Any]) -> n.Define:
+        name, description, value = children
+        return n.Define(_name(name), _opt_string(description), value, _span(meta))
+
+    def table_decl(self, meta: Meta, children: list[Any]) -> n.Table:
+        name, description, key, type_ref, *rows = children
+        return n.Table(_name(name), _opt_string(description), _name(key), type_ref, tuple(rows),
+                       _span(meta))
+
+    def table_row(self, meta: Meta, children: list[Any]) -> n.TableRow:
+        keys, value, effective = children
+        return n.TableRow(keys, value, effective, _span(meta))
+
+    def row_values(self, meta: Meta, children: list[Any]) -> tuple[n.Name, ...]:
+        return tuple(_name(t) for t in children)
+
+    def row_default(self, meta: Meta, children: list[Any]) -> tuple[n.Name, ...]:
+        return ()
+
+    def require(self, meta: Meta, children: list[Any]) -> n.Require:
+        *facts, when, reason = children
+        return n.Require(tuple(_name(t) for t in facts), when, _opt_string(reason), _span(meta))
+
+    def ensure(self, meta: Meta, children: list[Any]) -> n.Ensure:
+        condition, when, reason = children
+        return n.Ensure(condition, when, _opt_string(reason), _span(meta))
+
+    def effective_from(self, meta: Meta, children: list[Any]) -> n.Effective:
+        start, end = children
+        return n.Effective(n.DateLit(str(start), _tspan(start)),
+                           None if end is None else n.DateLit(str(end), _tspan(end)), _span(meta))
+
+    def effective_until(self, meta: Meta, children: list[Any]) -> n.Effective:
+        return n.Effective(None, n.DateLit(str(children[0]), _tspan(children[0])), _span(meta))
+
     # ------------------------------------------------------------ rules
     def rule(self, meta: Meta, children: list[Any]) -> n.Rule:
-        rule_id, title, condition, decision, outputs, reason, citation = children
+        rule_id, title, overrides, effective, condition, decision, outputs, reason, citation = \
+            children
         return n.Rule(
             _name(rule_id), _opt_string(title), condition, _name(decision), outputs or (),
-            n.Text(decode_string(reason), _tspan(reason)), citation, _span(meta),
+            n.Text(decode_string(reason), _tspan(reason)), citation, overrides or (), effective,
+            _span(meta),
         )
+
+    def overrides(self, meta: Meta, children: list[Any]) -> tuple[n.Name, ...]:
+        return tuple(_name(t) for t in children)
+
+    def advisory(self, meta: Meta, children: list[Any]) -> n.Advisory:
+        rule_id, title, effective, condition, *items, output, reason, citation = children
+        return n.Advisory(_name(rule_id), _opt_string(title), effective, condition, tuple(items),
+                          _name(output), n.Text(decode_string(reason), _tspan(reason)), citation,
+                          _span(meta))
 
     def otherwise(self, meta: Meta, children: list[Any]) -> n.Otherwise:
         decision, outputs, reason, citation = children
@@ -219,6 +268,33 @@ class _Lower(Transformer[Token, Any]):
 
     def number(self, meta: Meta, children: list[Any]) -> n.Number:
         return _number(children[0])
+
+    def duration(self, meta: Meta, children: list[Any]) -> n.Duration:
+        number, unit = children
+        if "." in str(number):
+            raise _LiteralError("E005", f"a duration is a whole number of {unit}, not {number}",
+                                _span(meta), help=f"write, for example, 45 {unit}")
+        days = int(str(number)) * (7 if unit == "weeks" else 1)
+        return n.Duration(days, f"{number} {unit}", _span(meta))
+
+    def days(self, meta: Meta, children: list[Any]) -> str:
+        return "days"
+
+    def weeks(self, meta: Meta, children: list[Any]) -> str:
+        return "weeks"
+
+    def lookup(self, meta: Meta, children: list[Any]) -> n.Lookup:
+        return n.Lookup(_name(children[0]), children[1], _span(meta))
+
+    def call(self, meta: Meta, children: list[Any]) -> n.Call:
+        return n.Call(_name(children[0]), tuple(children[1:]), _span(meta))
+
+    def working_days(self, meta: Meta, children: list[Any]) -> n.WorkingDays:
+        start, end, excluding, calendar = children
+        return n.WorkingDays(start, end, excluding, calendar, _span(meta))
+
+    def days_between(self, meta: Meta, children: list[Any]) -> n.DaysBetween:
+        return n.DaysBetween(children[0], children[1], _span(meta))
 
     def date(self, meta: Meta, children: list[Any]) -> n.DateLit:
         return n.DateLit(str(children[0]), _tspan(children[0]))

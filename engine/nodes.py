@@ -133,8 +133,55 @@ class Between:
     span: Span = _span()
 
 
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """`45 days`, `2 weeks`: a number of calendar days."""
+
+    days: int
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """`table for key`: the table row for the key's value."""
+
+    table: Name
+    key: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A built-in function: round, round_up, round_down, min, max, abs, count."""
+
+    function: Name
+    args: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingDays:
+    """`working days from A to B [excluding H] [calendar C]`."""
+
+    start: Expr
+    end: Expr
+    excluding: Expr | None
+    calendar: Expr | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class DaysBetween:
+    """`days from A to B`: calendar days, B minus A, as a whole number."""
+
+    start: Expr
+    end: Expr
+    span: Span = _span()
+
+
 Expr = (Name | Number | Text | DateLit | Bool | ListLit | Unary | Logic | Binary | Is | In
-        | Contains | Presence | Between)
+        | Contains | Presence | Between | Duration | Lookup | Call | WorkingDays | DaysBetween)
 
 # ---------------------------------------------------------------- types
 
@@ -196,6 +243,71 @@ class Resolve:
 
 
 @dataclass(frozen=True, slots=True)
+class Effective:
+    """`effective from A until B`: both ends included; either may be open."""
+
+    start: DateLit | None
+    end: DateLit | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class AsOf:
+    """`as of FACT`: the date fact that selects the versions in effect."""
+
+    fact: Name
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Define:
+    name: Name
+    description: str | None
+    value: Expr
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    """One row; no keys means the default row."""
+
+    keys: tuple[Name, ...]
+    value: Expr
+    effective: Effective | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: Name
+    description: str | None
+    key: Name  # the enumeration fact whose values key the rows
+    type: TypeRef
+    rows: tuple[TableRow, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Require:
+    """`require a, b when CONDITION`: the facts must be given when the condition holds."""
+
+    facts: tuple[Name, ...]
+    when: Expr | None
+    reason: str | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Ensure:
+    """`ensure CONDITION when GUARD`: the facts must be consistent before any rule runs."""
+
+    condition: Expr
+    when: Expr | None
+    reason: str | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     output: Name
     value: Expr
@@ -211,6 +323,23 @@ class Rule:
     outputs: tuple[Assignment, ...]
     reason: Text
     citation: Text | None
+    overrides: tuple[Name, ...] = ()
+    effective: Effective | None = None
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
+class Advisory:
+    """`advise ID when CONDITION then add VALUE, ... to OUTPUT`: collected, never deciding."""
+
+    id: Name
+    title: str | None
+    effective: Effective | None
+    condition: Expr
+    items: tuple[Expr, ...]
+    output: Name
+    reason: Text
+    citation: Text | None
     span: Span = _span()
 
 
@@ -223,7 +352,8 @@ class Otherwise:
     span: Span = _span()
 
 
-Item = FactDecl | DecisionDecl | OutputDecl | Resolve | Rule | Otherwise
+Item = (FactDecl | DecisionDecl | OutputDecl | Resolve | AsOf | Define | Table | Require | Ensure
+        | Rule | Advisory | Otherwise)
 
 
 @dataclass(frozen=True, slots=True)

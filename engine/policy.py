@@ -16,6 +16,7 @@ from typing import Any, Literal
 from engine.checked import CheckedPolicy
 from engine.checker import check
 from engine.compiler import CompiledPolicy, generated_source
+from engine.constraints import check_constraints
 from engine.diagnostics import Diagnostic, DiagnosticError
 from engine.explain import Trace, explain
 from engine.facts import FactValidator
@@ -114,7 +115,11 @@ class Policy:
         Raises:
             DiagnosticError: every problem, each naming the JSON path of the bad value.
         """
-        return self.validator.validate(facts, file=file, locate=locate, prefix=prefix)
+        typed = self.validator.validate(facts, file=file, locate=locate, prefix=prefix)
+        problems = check_constraints(self.checked, typed, file=file, locate=locate, prefix=prefix)
+        if problems:
+            raise DiagnosticError(problems)
+        return typed
 
     # ------------------------------------------------------------ evaluation
     def evaluator(self, engine: Engine = "compiled") -> RuleEvaluator:

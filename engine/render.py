@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from engine.explain import CheckTrace, RuleTrace, Trace
+from engine.explain import CheckTrace, LookupTrace, RuleTrace, Trace
 from engine.run import ScenarioResult
 from engine.valuetypes import format_value, to_json_value
 
@@ -23,7 +23,35 @@ _OUTCOME_WORDS = {
     "agreed": "matched and agreed",
     "did not apply": "did not apply",
     "not reached": "not reached: an earlier rule decided (first match)",
+    "overridden": "matched, but overridden",
+    "not in effect": "not in effect",
+    "added": "added",
 }
+
+
+def _outcome(rule: RuleTrace, trace: Trace) -> str:
+    words = _OUTCOME_WORDS[rule.status]
+    if rule.status == "overridden":
+        return f"{words} by exception '{rule.by}'"
+    if rule.status == "not in effect":
+        day = f" on {format_value(trace.as_of)}" if trace.as_of is not None else ""
+        return f"{words}{day} ({rule.effective})"
+    return words
+
+
+def _lookups(check: CheckTrace) -> str:
+    return _lookup_text(check.lookups)
+
+
+def _lookup_text(lookups: tuple[LookupTrace, ...]) -> str:
+    parts = []
+    for lookup in lookups:
+        if lookup.row is None:
+            parts.append(f"{lookup.table} for {_value(lookup.key)}: no row")
+        else:
+            parts.append(f"{lookup.table} for {_value(lookup.key)} = {_value(lookup.value)} "
+                         f"(row {lookup.row})")
+    return "; ".join(parts)
 
 # ------------------------------------------------------------------ shared wording
 
@@ -68,6 +96,8 @@ def _text_one(result: ScenarioResult) -> str:
     if result.description:
         lines.append(f"  {result.description}")
     lines.append(f"policy:   {_policy_line(trace, trace.policy.source.name)}")
+    if trace.as_of is not None:
+        lines.append(f"as of:    {format_value(trace.as_of)}")
     lines.append("")
     lines.append(f"decision: {decision.decision}")
     rule = trace.decided_by
@@ -77,6 +107,10 @@ def _text_one(result: ScenarioResult) -> str:
     else:
         title = f' "{rule.title}"' if rule.title else ""
         lines.append(f"rule:     {rule.id}{title} (line {rule.line})")
+    if rule.effective:
+        lines.append(f"version:  {rule.effective}")
+    if rule.overrides:
+        lines.append(f"exception to: {', '.join(rule.overrides)}")
     if rule.reason:
         lines.append(f"because:  {rule.reason}")
     if rule.citation:
@@ -88,12 +122,25 @@ def _text_one(result: ScenarioResult) -> str:
         lines.append("")
         lines.append("why it applies:")
         lines.extend(_text_check(check) for check in rule.checks)
-    others = [r for r in trace.rules if r.id != rule.id]
+    others = [r for r in trace.rules if r is not rule]
     if others:
         lines.append("")
         lines.append("other rules:")
         for other in others:
-            lines.append(_text_other(other))
+            lines.append(_text_other(other, trace))
+    if trace.advisories:
+        lines.append("")
+        lines.append("advisories:")
+        for advisory in trace.advisories:
+            lines.append(_text_advisory(advisory, trace))
+    if trace.derived:
+        lines.append("")
+        lines.append("derived values:")
+        for derived in trace.derived:
+            shown = "(not computed: it needs a missing fact)" if derived.value is None \
+                else format_value(derived.value)
+            lookups = "".join(f"; {part}" for part in [_lookup_text(derived.lookups)] if part)
+            lines.append(f"  {derived.name} = {shown}   ({derived.text}{lookups})")
     if trace.closest:
         lines.append("")
         lines.append("closest rules:")
@@ -118,19 +165,28 @@ def _text_one(result: ScenarioResult) -> str:
 
 
 def _text_check(check: CheckTrace) -> str:
-    values = _values(check)
+    values = "; ".join(part for part in (_values(check), _lookups(check)) if part)
     suffix = f"   ({values})" if values else ""
     return f"  {_result_word(check.result):<6} {check.display}{suffix}   [line {check.line}]"
 
 
-def _text_other(rule: RuleTrace) -> str:
-    head = f"  {rule.id} (line {rule.line}): {_OUTCOME_WORDS[rule.status]}"
+def _text_other(rule: RuleTrace, trace: Trace) -> str:
+    head = f"  {rule.id} (line {rule.line}): {_outcome(rule, trace)}"
     failed = _failed(rule)
     if failed is None:
         return head
-    values = _values(failed)
+    values = "; ".join(part for part in (_values(failed), _lookups(failed)) if part)
     suffix = f" ({values})" if values else ""
     return f"{head}: {failed.display} is false{suffix}"
+
+
+def _text_advisory(advisory: RuleTrace, trace: Trace) -> str:
+    if advisory.status == "added":
+        items = ", ".join(format_value(i) for i in advisory.adds)
+        reason = f": {advisory.reason}" if advisory.reason else ""
+        return f"  {advisory.id} (line {advisory.line}): added {items} to " \
+               f"{advisory.decision}{reason}"
+    return _text_other(advisory, trace)
 
 
 # ------------------------------------------------------------------ JSON
@@ -166,6 +222,12 @@ def to_json(result: ScenarioResult) -> dict[str, Any]:
             "rules": [_json_rule(rule) for rule in trace.rules],
             "closest": [{"rule": _json_rule(m.rule), "held": m.held, "total": m.total}
                         for m in trace.closest],
+            "advisories": [_json_rule(a) for a in trace.advisories],
+            "derived": [{"name": d.name, "expression": d.text,
+                         "value": to_json_value(d.value),
+                         "lookups": [_json_lookup(lookup) for lookup in d.lookups]}
+                        for d in trace.derived],
+            "as_of": to_json_value(trace.as_of),
         },
     }
     if result.expectation is not None:
@@ -189,6 +251,11 @@ def _json_rule(rule: RuleTrace) -> dict[str, Any]:
         "decision": rule.decision,
         "reason": rule.reason,
         "citation": rule.citation,
+        "kind": rule.kind,
+        "overridden_by": rule.by,
+        "overrides": list(rule.overrides),
+        "effective": rule.effective,
+        "adds": [to_json_value(item) for item in rule.adds],
         "conditions": [
             {
                 "condition": check.text,
@@ -197,10 +264,16 @@ def _json_rule(rule: RuleTrace) -> dict[str, Any]:
                 "column": check.column,
                 "result": check.result,
                 "values": {name: to_json_value(value) for name, value in check.values},
+                "lookups": [_json_lookup(lookup) for lookup in check.lookups],
             }
             for check in rule.checks
         ],
     }
+
+
+def _json_lookup(lookup: LookupTrace) -> dict[str, Any]:
+    return {"table": lookup.table, "key": to_json_value(lookup.key), "row": lookup.row,
+            "value": to_json_value(lookup.value)}
 
 
 def render_json(results: Sequence[ScenarioResult]) -> str:
@@ -244,6 +317,12 @@ def _md_one(result: ScenarioResult) -> str:
         f"| Decision | `{decision.decision}` |",
         f"| Rule | {decided}, line {rule.line} |",
     ]
+    if trace.as_of is not None:
+        out.append(f"| As of | {format_value(trace.as_of)} |")
+    if rule.effective:
+        out.append(f"| Version | {_md(rule.effective)} |")
+    if rule.overrides:
+        out.append(f"| Exception to | {', '.join(f'`{o}`' for o in rule.overrides)} |")
     if rule.reason:
         out.append(f"| Because | {_md(rule.reason)} |")
     if rule.citation:
@@ -259,7 +338,7 @@ def _md_one(result: ScenarioResult) -> str:
         out += ["", "### Why it applies", "", "| | Condition | Values | Line |",
                 "|---|---|---|---|"]
         out += [_md_check(check) for check in rule.checks]
-    others = [r for r in trace.rules if r.id != rule.id]
+    others = [r for r in trace.rules if r is not rule]
     if others:
         out += ["", "### Other rules", "", "| Rule | Line | Outcome | First failing condition |",
                 "|---|---|---|---|"]
@@ -269,8 +348,28 @@ def _md_one(result: ScenarioResult) -> str:
             if failed is not None:
                 values = _values(failed)
                 detail = _code(failed.display) + (f" ({_md(values)})" if values else "")
-            out.append(f"| `{other.id}` | {other.line} | {_OUTCOME_WORDS[other.status]} | "
+            out.append(f"| `{other.id}` | {other.line} | {_md(_outcome(other, trace))} | "
                        f"{detail} |")
+    if trace.advisories:
+        out += ["", "### Advisories", "", "| Advisory | Line | Outcome | Detail |",
+                "|---|---|---|---|"]
+        for advisory in trace.advisories:
+            if advisory.status == "added":
+                items = ", ".join(f"`{format_value(i)}`" for i in advisory.adds)
+                detail = f"adds {items} to `{advisory.decision}`" + (
+                    f": {_md(advisory.reason)}" if advisory.reason else "")
+            else:
+                failed = _failed(advisory)
+                detail = _code(failed.display) if failed else ""
+            out.append(f"| `{advisory.id}` | {advisory.line} | "
+                       f"{_md(_outcome(advisory, trace))} | {detail} |")
+    if trace.derived:
+        out += ["", "### Derived values", "", "| Name | Value | Computed from |", "|---|---|---|"]
+        for derived in trace.derived:
+            value = "" if derived.value is None else _code(format_value(derived.value))
+            lookups = _lookup_text(derived.lookups)
+            found = f"; {_md(lookups)}" if lookups else ""
+            out.append(f"| `{derived.name}` | {value} | {_code(derived.text)}{found} |")
     if trace.closest:
         out += ["", "### Closest rules", ""]
         for miss in trace.closest:
@@ -289,7 +388,8 @@ def _md_one(result: ScenarioResult) -> str:
 
 def _md_check(check: CheckTrace) -> str:
     mark = {True: "✅", False: "❌", None: "❔"}[check.result]
-    values = _values(check, skip_shown=False)
+    values = "; ".join(part for part in (_values(check, skip_shown=False), _lookups(check))
+                       if part)
     return f"| {mark} | {_code(check.display)} | {_md(values)} | {check.line} |"
 
 

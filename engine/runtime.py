@@ -7,13 +7,17 @@ according to the policy's declared strategy, so both evaluators follow the same 
 
 from __future__ import annotations
 
+import datetime
 import decimal
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import Protocol
 
-from engine.checked import CheckedPolicy, CheckedRule
+from engine.calendars import CalendarError, working_days
+from engine.checked import CheckedPolicy, CheckedRule, TableInfo
 from engine.valuetypes import Value
 
 #: Amount arithmetic runs in this context whatever the caller's thread context is, so results
@@ -86,37 +90,158 @@ def between(value: object, low: object, high: object) -> bool:
 
 ARITH = {"+": add, "-": sub, "*": mul, "/": div}
 
+def _fraction(value: int | Decimal) -> Fraction:
+    return Fraction(value)
+
+
+def _rounded(value: Fraction, places: int, mode: str) -> Decimal:
+    """Rounds an exact rational to `places` decimals: half away from zero, up, or down."""
+    scaled = value * 10**places
+    negative = scaled < 0
+    magnitude = -scaled if negative else scaled
+    if mode == "round":
+        whole = math.floor(magnitude + Fraction(1, 2))
+    elif mode == "round_up":
+        whole = math.ceil(magnitude)
+    else:
+        whole = math.floor(magnitude)
+    digits = tuple(int(d) for d in str(whole))
+    return Decimal((1 if negative and whole else 0, digits, -places))
+
+
+def round_value(mode: str, value: int | Decimal | Fraction, places: int) -> Decimal:
+    """Rounds exactly; a division inside `round(...)` is computed as an exact fraction first."""
+    exact = value if isinstance(value, Fraction) else _fraction(value)
+    return _rounded(exact, places, mode)
+
+
+def exact_div(a: int | Decimal, b: int | Decimal) -> Fraction:
+    """An exact quotient, only ever passed straight to `round_value`."""
+    if b == 0:
+        raise DivisionByZero()
+    return _fraction(a) / _fraction(b)
+
+
+def minimum(*values: object) -> object:
+    return min(values)  # type: ignore[type-var]
+
+
+def maximum(*values: object) -> object:
+    return max(values)  # type: ignore[type-var]
+
+
+def absolute(value: int | Decimal) -> int | Decimal:
+    return abs(value)
+
+
+def count(values: tuple[object, ...]) -> int:
+    return len(values)
+
+
+def days_between(start: datetime.date, end: datetime.date) -> int:
+    return (end - start).days
+
+
+ROUNDING = ("round", "round_up", "round_down")
+
+#: Built-in functions by name; generated code reaches them only through this table.
+FUNCTIONS: dict[str, Callable[..., object]] = {
+    "min": minimum, "max": maximum, "abs": absolute, "count": count,
+}
+
+
+class NoRow(Exception):
+    """A table has no row (and no default row) in effect for a key."""
+
+    def __init__(self, table: str, key: str, as_of: datetime.date | None) -> None:
+        super().__init__(table)
+        self.table, self.key, self.as_of = table, key, as_of
+
+
+def lookup(table: TableInfo, key: str, facts: Facts, as_of_fact: str | None) -> Value:
+    """The value of the table row for `key` in effect on the as-of date."""
+    as_of = None
+    if table.dated and as_of_fact is not None:
+        if as_of_fact not in facts:
+            raise MissingFact(as_of_fact)
+        as_of = facts[as_of_fact]
+        assert isinstance(as_of, datetime.date)
+    row = table.find(key, as_of)
+    if row is None:
+        raise NoRow(table.name, key, as_of)
+    return row.value
+
+
+def count_working_days(start: datetime.date, end: datetime.date,
+                       excluding: tuple[datetime.date, ...] | None, calendar: str | None) -> int:
+    try:
+        return working_days(start, end, excluding or (), calendar)
+    except CalendarError as error:
+        raise CalendarProblem(str(error)) from None
+
+
+class CalendarProblem(Exception):
+    """A calendar could not be used during evaluation."""
+
+
+class Env(dict[str, Value]):
+    """The facts of one evaluation; derived values are computed on first use and kept."""
+
+    __slots__ = ("_derive", "_names")
+
+    def __init__(self, facts: Facts, derive: Callable[[str, Env], Value],
+                 names: frozenset[str]) -> None:
+        super().__init__(facts)
+        self._derive = derive
+        self._names = names
+
+    def __missing__(self, key: str) -> Value:
+        if key in self._names:
+            value = self._derive(key, self)
+            self[key] = value
+            return value
+        raise KeyError(key)
+
+
 # ---------------------------------------------------------------- resolution
 
 
 class RuleEvaluator(Protocol):
-    """The two questions an evaluator answers; both evaluators implement this."""
+    """The questions an evaluator answers; both evaluators implement this."""
 
     def condition(self, index: int, facts: Facts) -> int:
-        """Returns the index of the first conjunct that is false, or -1 when all hold.
+        """Returns the index of the first conjunct of unit `index` that is false, or -1.
 
         Raises:
             MissingFact: a conjunct read a fact that is absent.
-            DivisionByZero: an amount was divided by zero.
+            DivisionByZero, NoRow, CalendarProblem: see `resolve`.
         """
 
     def outputs(self, index: int, facts: Facts) -> Outputs:
-        """Returns the outputs of rule `index` (len(rules) is the `otherwise` default)."""
+        """Returns the outputs unit `index` sets (for an advisory: the items it adds)."""
+
+    def derive(self, name: str, facts: Env) -> Value:
+        """Computes a derived value (`define`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class RuleOutcome:
-    """What happened to one rule.
+    """What happened to one rule or advisory.
 
     Args:
-        status: 'decided', 'agreed' (matched and agreed with the decider), 'did not apply',
-            or 'not reached' (first match: an earlier rule decided).
+        status: 'decided', 'agreed' (matched and agreed with the decider), 'overridden'
+            (matched, but an exception that also matched took precedence), 'did not apply',
+            'not reached' (first match: an earlier rule decided), 'not in effect' (its
+            effective dates exclude the as-of date), and for advisories 'added'.
         failed_at: for 'did not apply', the index of the first false conjunct.
+        by: for 'overridden', the id of the exception that took precedence.
     """
 
     rule: str
     status: str
     failed_at: int | None = None
+    index: int = -1
+    by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,30 +251,62 @@ class Evaluation:
     decision: str
     rule: str  # a rule id, or "otherwise"
     outputs: Outputs
-    outcomes: tuple[RuleOutcome, ...]
+    outcomes: tuple[RuleOutcome, ...]  # one per rule, in file order
+    advisories: tuple[RuleOutcome, ...] = ()
+    index: int = -1  # the deciding unit
 
 
-def _ask(evaluator: RuleEvaluator, policy: CheckedPolicy, rule: CheckedRule, facts: Facts,
-         what: str) -> object:
+def _ask(evaluator: RuleEvaluator, rule: CheckedRule, facts: Facts, what: str) -> object:
     try:
         if what == "condition":
             return evaluator.condition(rule.index, facts)
         return evaluator.outputs(rule.index, facts)
     except MissingFact as missing:
-        where = "rule" if rule.id != "otherwise" else "the default"
-        label = f"rule '{rule.id}' (line {rule.line})" if rule.id != "otherwise" else \
-            f"the 'otherwise' default (line {rule.line})"
+        guard = "the default" if rule.kind == "otherwise" else f"the {rule.kind}"
         raise EvaluationError(
-            "E401", f"{label} needs fact '{missing.fact}', which is missing",
+            "E401", f"{rule.label} needs fact '{missing.fact}', which is missing",
             rules=(rule.id,), fact=missing.fact,
-            help=f"give '{missing.fact}' in the facts, or guard the {where} with "
+            help=f"give '{missing.fact}' in the facts, or guard {guard} with "
                  f"'{missing.fact} is present and ...'",
         ) from None
     except DivisionByZero:
         raise EvaluationError(
-            "E405", f"rule '{rule.id}' (line {rule.line}) divides by zero", rules=(rule.id,),
-            help="guard the division, for example: x != 0 and y / x > 1",
+            "E405", f"{rule.label} divides by zero", rules=(rule.id,),
+            help="guard the division, for example: x != 0 and round(y / x, 2) > 1",
         ) from None
+    except NoRow as error:
+        when = f" in effect on {error.as_of.isoformat()}" if error.as_of else ""
+        raise EvaluationError(
+            "E406", f"{rule.label} looks up '{error.key}' in table '{error.table}', which has "
+                    f"no row for it{when}", rules=(rule.id,),
+            help="add a row, or a 'default = ...' row, that covers this date") from None
+    except CalendarProblem as error:
+        raise EvaluationError("E407", f"{rule.label}: {error}", rules=(rule.id,)) from None
+
+
+def environment(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Facts:
+    """The facts as evaluation sees them: with derived values when the policy has any."""
+    if not policy.defines:
+        return facts
+    return Env(facts, evaluator.derive, frozenset(d.name for d in policy.defines))
+
+
+def as_of_date(policy: CheckedPolicy, facts: Facts) -> datetime.date | None:
+    """The as-of date, when some rule or advisory says when it is in effect."""
+    if policy.as_of is None or not any(u.effective for u in policy.units()):
+        return None
+    if policy.as_of not in facts:
+        raise EvaluationError(
+            "E401", f"the policy needs fact '{policy.as_of}' to know which rules are in effect",
+            fact=policy.as_of, help=f"give '{policy.as_of}' in the facts")
+    value = facts[policy.as_of]
+    assert isinstance(value, datetime.date)
+    return value
+
+
+def _overrides(policy: CheckedPolicy, winner: CheckedRule, loser: CheckedRule) -> bool:
+    """Whether `winner` is, directly or through other exceptions, an exception to `loser`."""
+    return loser.index in policy.overridden_by.get(winner.index, frozenset())
 
 
 def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Evaluation:
@@ -158,57 +315,121 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
     Raises:
         EvaluationError: a needed fact is missing, rules conflict, or nothing decides.
     """
-    rules = policy.rules
-    outcomes: list[RuleOutcome] = []
+    env = environment(policy, evaluator, facts)
+    today = as_of_date(policy, env)
+    first_match = policy.strategy == "first match"
+    outcomes: dict[int, RuleOutcome] = {}
     matched: list[CheckedRule] = []
-    for rule in rules:
-        failed = _ask(evaluator, policy, rule, facts, "condition")
+    for rule in policy.first_match_order:
+        if rule.effective is not None and (today is None or not rule.effective.contains(today)):
+            outcomes[rule.index] = RuleOutcome(rule.id, "not in effect", index=rule.index)
+            continue
+        failed = _ask(evaluator, rule, env, "condition")
         assert isinstance(failed, int)
         if failed < 0:
             matched.append(rule)
-            outcomes.append(RuleOutcome(rule.id, "matched"))
-            if policy.strategy == "first match":
+            if first_match:
                 break
         else:
-            outcomes.append(RuleOutcome(rule.id, "did not apply", failed))
-    if policy.strategy == "first match":
-        outcomes.extend(RuleOutcome(r.id, "not reached") for r in rules[len(outcomes):])
-    if not matched:
+            outcomes[rule.index] = RuleOutcome(rule.id, "did not apply", failed, rule.index)
+    winners = [r for r in matched if not any(_overrides(policy, w, r) for w in matched)]
+    for loser in matched:
+        if loser not in winners:
+            by = next(w for w in winners if _overrides(policy, w, loser))
+            outcomes[loser.index] = RuleOutcome(loser.id, "overridden", None, loser.index, by.id)
+    if first_match and winners:
+        _explain_overridden(policy, evaluator, env, today, winners[0], outcomes)
+    for rule in policy.rules:
+        if rule.index not in outcomes and rule not in matched:
+            status = "not in effect" if rule.effective is not None and (
+                today is None or not rule.effective.contains(today)) else "not reached"
+            outcomes[rule.index] = RuleOutcome(rule.id, status, index=rule.index)
+
+    if not winners:
         if policy.otherwise is None:
             raise EvaluationError(
                 "E404", "no rule matched and the policy has no 'otherwise' default",
                 help="add 'otherwise DECISION because \"...\"' to the policy")
-        outputs = _ask(evaluator, policy, policy.otherwise, facts, "outputs")
-        return Evaluation(policy.otherwise.decision, "otherwise", outputs,  # type: ignore[arg-type]
-                          tuple(outcomes))
-    decider = matched[0]
-    if policy.strategy == "unique" and len(matched) > 1:
-        names = " and ".join(f"'{r.id}' (line {r.line})" for r in matched)
-        raise EvaluationError(
-            "E402", f"rules {names} all match; the policy resolves with 'unique'",
-            rules=tuple(r.id for r in matched),
-            help="make the conditions exclude each other, or use 'resolve first match'")
-    outputs = _ask(evaluator, policy, decider, facts, "outputs")
+        decider = policy.otherwise
+    else:
+        decider = winners[0]
+        if policy.strategy == "unique" and len(winners) > 1:
+            names = " and ".join(f"'{r.id}' (line {r.line})" for r in winners)
+            raise EvaluationError(
+                "E402", f"rules {names} all match; the policy resolves with 'unique'",
+                rules=tuple(r.id for r in winners),
+                help="make the conditions exclude each other, declare one an exception "
+                     "('overrides'), or use 'resolve first match'")
+    outputs = _ask(evaluator, decider, env, "outputs")
+    assert isinstance(outputs, tuple)
     if policy.strategy == "agreeing":
-        for other in matched[1:]:
-            other_outputs = _ask(evaluator, policy, other, facts, "outputs")
+        for other in winners[1:]:
+            other_outputs = _ask(evaluator, other, env, "outputs")
+            assert isinstance(other_outputs, tuple)
             if other.decision != decider.decision or other_outputs != outputs:
                 raise EvaluationError(
                     "E403", f"rules '{decider.id}' (line {decider.line}) and '{other.id}' "
                             f"(line {other.line}) match but disagree: "
-                            f"{_describe(decider.decision, outputs)} against "  # type: ignore[arg-type]
-                            f"{_describe(other.decision, other_outputs)}",  # type: ignore[arg-type]
+                            f"{_describe(decider.decision, outputs)} against "
+                            f"{_describe(other.decision, other_outputs)}",
                     rules=(decider.id, other.id),
                     help="under 'resolve agreeing' matching rules must give the same decision "
                          "and outputs")
-    final = []
-    for outcome in outcomes:
-        if outcome.status == "matched":
-            status = "decided" if outcome.rule == decider.id else "agreed"
-            final.append(RuleOutcome(outcome.rule, status))
+    for rule in winners:
+        status = "decided" if rule is decider else "agreed"
+        outcomes[rule.index] = RuleOutcome(rule.id, status, index=rule.index)
+    advisories, outputs = _advise(policy, evaluator, env, today, outputs)
+    ordered = tuple(outcomes[r.index] for r in policy.rules)
+    return Evaluation(decider.decision, decider.id, outputs, ordered, advisories, decider.index)
+
+
+def _explain_overridden(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Facts,
+                        today: datetime.date | None, decider: CheckedRule,
+                        outcomes: dict[int, RuleOutcome]) -> None:
+    """First match: say whether the rules the decider is an exception to would have matched."""
+    for rule in policy.rules:
+        if rule.index in outcomes or rule is decider or not _overrides(policy, decider, rule):
+            continue
+        if rule.effective is not None and (today is None or not rule.effective.contains(today)):
+            continue
+        try:
+            failed = evaluator.condition(rule.index, env)
+        except (MissingFact, DivisionByZero, NoRow, CalendarProblem):
+            continue  # it stays 'not reached': first match never needed it
+        if failed < 0:
+            outcomes[rule.index] = RuleOutcome(rule.id, "overridden", None, rule.index, decider.id)
         else:
-            final.append(outcome)
-    return Evaluation(decider.decision, decider.id, outputs, tuple(final))  # type: ignore[arg-type]
+            outcomes[rule.index] = RuleOutcome(rule.id, "did not apply", failed, rule.index)
+
+
+def _advise(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Facts,
+            today: datetime.date | None, outputs: Outputs) -> tuple[tuple[RuleOutcome, ...],
+                                                                    Outputs]:
+    """Runs every advisory; each that matches adds its items to its list output."""
+    if not policy.advisories:
+        return (), outputs
+    values = dict(outputs)
+    outcomes: list[RuleOutcome] = []
+    for advisory in policy.advisories:
+        if advisory.effective is not None and (
+                today is None or not advisory.effective.contains(today)):
+            outcomes.append(RuleOutcome(advisory.id, "not in effect", index=advisory.index))
+            continue
+        failed = _ask(evaluator, advisory, env, "condition")
+        assert isinstance(failed, int)
+        if failed >= 0:
+            outcomes.append(RuleOutcome(advisory.id, "did not apply", failed, advisory.index))
+            continue
+        added = _ask(evaluator, advisory, env, "outputs")
+        assert isinstance(added, tuple)
+        for name, items in added:
+            current = values.get(name, ())
+            assert isinstance(current, tuple) and isinstance(items, tuple)
+            values[name] = current + tuple(i for i in items if i not in current)
+        outcomes.append(RuleOutcome(advisory.id, "added", index=advisory.index))
+    order = [o.name for o in policy.outputs]
+    merged = tuple(sorted(values.items(), key=lambda kv: order.index(kv[0])))
+    return tuple(outcomes), merged
 
 
 def _describe(decision: str, outputs: Outputs) -> str:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 #: A runtime value. Enumeration values and text are `str`; lists are tuples; amounts are
-#: `Decimal` and never `float`.
-Value = bool | int | Decimal | str | datetime.date | tuple["Value", ...]
+#: `Decimal` and never `float`; durations are `timedelta` in whole days.
+Value = bool | int | Decimal | str | datetime.date | datetime.timedelta | tuple["Value", ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,14 @@ class DateType:
 
 
 @dataclass(frozen=True, slots=True)
+class DurationType:
+    """A number of calendar days: `45 days`, or one date minus another."""
+
+    def describe(self) -> str:
+        return "duration"
+
+
+@dataclass(frozen=True, slots=True)
 class EnumType:
     """An enumeration; two enumerations are compatible when they list the same values."""
 
@@ -73,8 +81,8 @@ class EmptyListType:
         return "empty list"
 
 
-Type = (BoolType | WholeType | AmountType | TextType | DateType | EnumType | ListType
-        | EmptyListType)
+Type = (BoolType | WholeType | AmountType | TextType | DateType | DurationType | EnumType
+        | ListType | EmptyListType)
 
 NUMERIC = (WholeType, AmountType)
 
@@ -131,6 +139,8 @@ def format_value(value: object) -> str:
         return format(value, "f")
     if isinstance(value, datetime.date):
         return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return f"{value.days} day" if abs(value.days) == 1 else f"{value.days} days"
     if isinstance(value, tuple):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, str):
@@ -146,6 +156,8 @@ def to_json_value(value: object) -> object:
         return format(value, "f")
     if isinstance(value, datetime.date):
         return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return f"P{value.days}D"  # ISO 8601
     if isinstance(value, tuple):
         return [to_json_value(v) for v in value]
     return value
