@@ -47,10 +47,13 @@ MISTAKES: dict[str, list[str]] = {
     ],
 }
 
-_ITEM_KEYWORDS = ("fact", "decision", "output", "rule", "otherwise", "resolve")
+_ITEM_KEYWORDS = ("fact", "decision", "output", "rule", "otherwise", "resolve", "table",
+                  "define", "require", "ensure", "advise")
 _ALL_KEYWORDS = _ITEM_KEYWORDS + (
     "when", "then", "because", "with", "source", "and", "or", "not", "is", "in", "contains",
-    "between", "missing", "present", "optional", "default", "version", "policy",
+    "between", "missing", "present", "optional", "default", "version", "policy", "overrides",
+    "effective", "from", "until", "working", "days", "excluding", "calendar", "add", "to",
+    "end", "for",
 )
 
 
