@@ -269,6 +269,7 @@ class RequireInfo:
     reason: str | None
     line: int
     span: Span = field(compare=False)
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,7 @@ class EnsureInfo:
     reason: str | None
     line: int
     span: Span = field(compare=False)
+    label: str | None = None
 
 
 @dataclass(frozen=True)

@@ -503,7 +503,7 @@ class _Checker(Visitor["c.CExpr | None"]):
         if not (ok and guard_ok):
             return None
         return c.RequireInfo(tuple(n_.name for n_ in item.facts), when, when_text, item.reason,
-                             self.line(item.span), item.span)
+                             self.line(item.span), item.span, item.label)
 
     def check_ensure(self, item: n.Ensure) -> c.EnsureInfo | None:
         condition = self.visit(item.condition, _BOOL)
@@ -512,7 +512,7 @@ class _Checker(Visitor["c.CExpr | None"]):
             return None
         facts = tuple(dict.fromkeys(_facts_read(condition)))
         return c.EnsureInfo(condition, self.text(item.condition), facts, when, when_text,
-                            item.reason, self.line(item.span), item.span)
+                            item.reason, self.line(item.span), item.span, item.label)
 
     # ------------------------------------------------------------ advisories
     def check_advisory(self, index: int, item: n.Advisory) -> c.CheckedRule | None:

@@ -57,7 +57,7 @@ def check_constraints(policy: CheckedPolicy, facts: Mapping[str, Value], *, file
             if fact not in facts:
                 condition = f" when {require.when_text}" if require.when_text else ""
                 found.append(Diagnostic(
-                    "E309", f"fact '{fact}' is required{condition}",
+                    "E309", f"fact '{fact}' is required{condition}", label=require.label,
                     help=require.reason or f"give '{fact}' (policy line {require.line})",
                     **where(None)))  # type: ignore[arg-type]
     for ensure in policy.ensures:
@@ -70,7 +70,7 @@ def check_constraints(policy: CheckedPolicy, facts: Mapping[str, Value], *, file
         shown = f" ({values})" if values else ""
         first = next((name for name in ensure.facts if name in facts), None)
         found.append(Diagnostic(
-            "E308", f"the facts must satisfy '{ensure.text}'{shown}",
+            "E308", f"the facts must satisfy '{ensure.text}'{shown}", label=ensure.label,
             help=ensure.reason or f"see the 'ensure' on policy line {ensure.line}",
             **where(first)))  # type: ignore[arg-type]
     return found

@@ -115,6 +115,7 @@ class Diagnostic:
     column: int | None = None
     severity: Severity = Severity.ERROR
     notes: tuple[str, ...] = field(default=())
+    label: str | None = None  # a policy's own name for the refusal (`ensure ... else LABEL`)
 
     def __post_init__(self) -> None:
         if self.code not in CODES:  # pragma: no cover - programming error
@@ -145,6 +146,8 @@ class Diagnostic:
             if column is not None:
                 where += f":{column}"
         subject = f"{self.path}: " if self.path else ""
+        if self.label:
+            subject += f"{self.label}: "
         lines = [f"{self.severity.value}[{self.code}]: {where}: {subject}{self.message}"]
         if self.source is not None and self.span is not None and line is not None:
             text = self.source.line_text(line)
@@ -175,6 +178,7 @@ class Diagnostic:
             "path": self.path,
             "message": self.message,
             "help": self.help,
+            "label": self.label,
         }
 
 

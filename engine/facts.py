@@ -46,12 +46,15 @@ _LISTED_NAMES = 12
 _SHOWN_CHARS = 40
 
 
-def fact_schema(facts: Sequence[FactInfo], *, title: str | None = None) -> dict[str, Any]:
+def fact_schema(facts: Sequence[FactInfo], *, title: str | None = None,
+                nullable: bool = False) -> dict[str, Any]:
     """Builds the JSON Schema (draft 2020-12) that a fact set for these declarations obeys.
 
     Args:
         facts: the declared facts, in declaration order.
         title: an optional schema title, usually the policy's name.
+        nullable: allow null for optional facts without a default (null means "not given");
+            the published schema says so, the internal validator removes such nulls first.
 
     Returns:
         A JSON-serialisable schema; the same declarations always give the same schema.
@@ -62,6 +65,8 @@ def fact_schema(facts: Sequence[FactInfo], *, title: str | None = None) -> dict[
     properties: dict[str, Any] = {}
     for info in facts:
         prop = _type_schema(info.type)
+        if nullable and info.optional and info.default is None:
+            prop = {"anyOf": [prop, {"type": "null"}]}
         if info.description:
             prop["description"] = info.description
         if info.default is not None:
@@ -119,9 +124,13 @@ class FactValidator:
 
     def __init__(self, facts: Sequence[FactInfo], *, title: str | None = None) -> None:
         self.facts: tuple[FactInfo, ...] = tuple(facts)
-        self.schema: dict[str, Any] = fact_schema(self.facts, title=title)
+        self.schema: dict[str, Any] = fact_schema(self.facts, title=title, nullable=True)
+        self._strict_schema = fact_schema(self.facts, title=title)
         self._by_name = {info.name: info for info in self.facts}
-        self._validator = Draft202012Validator(self.schema, format_checker=FormatChecker())
+        self._validator = Draft202012Validator(self._strict_schema,
+                                               format_checker=FormatChecker())
+        self._nullable = frozenset(info.name for info in self.facts
+                                   if info.optional and info.default is None)
 
     def validate(
         self,
@@ -155,7 +164,10 @@ class FactValidator:
                 help="write one 'name: value' line per fact",
             )
             raise reporter.error()
-        data = {key: _plain(value) for key, value in data.items()}
+        # null for an optional fact without a default means "not given": the fact is absent,
+        # and a rule that needs it refuses to decide like for any absent fact.
+        data = {key: _plain(value) for key, value in data.items()
+                if not (value is None and key in self._nullable)}
         broken: set[object] = set()
         reported_required = False
         by_path: dict[JsonPath, list[ValidationError]] = {}

@@ -173,12 +173,14 @@ class _Lower(Transformer[Token, Any]):
         return ()
 
     def require(self, meta: Meta, children: list[Any]) -> n.Require:
-        *facts, when, reason = children
-        return n.Require(tuple(_name(t) for t in facts), when, _opt_string(reason), _span(meta))
+        *facts, when, label, reason = children
+        return n.Require(tuple(_name(t) for t in facts), when, _opt_string(reason),
+                         None if label is None else str(label), _span(meta))
 
     def ensure(self, meta: Meta, children: list[Any]) -> n.Ensure:
-        condition, when, reason = children
-        return n.Ensure(condition, when, _opt_string(reason), _span(meta))
+        condition, when, label, reason = children
+        return n.Ensure(condition, when, _opt_string(reason),
+                        None if label is None else str(label), _span(meta))
 
     def effective_from(self, meta: Meta, children: list[Any]) -> n.Effective:
         start, end = children

@@ -294,6 +294,7 @@ class Require:
     facts: tuple[Name, ...]
     when: Expr | None
     reason: str | None
+    label: str | None = None
     span: Span = _span()
 
 
@@ -304,6 +305,7 @@ class Ensure:
     condition: Expr
     when: Expr | None
     reason: str | None
+    label: str | None = None
     span: Span = _span()
 
 

@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from engine.diagnostics import render_all
 from engine.explain import CheckTrace, LookupTrace, RuleTrace, Trace
 from engine.run import ScenarioResult
 from engine.valuetypes import format_value, to_json_value
@@ -89,7 +90,25 @@ def render_text(results: Sequence[ScenarioResult]) -> str:
     return "\n".join(_text_one(result) for result in results)
 
 
+def _text_refusal(result: ScenarioResult) -> str:
+    lines = [f"scenario: {result.scenario}"]
+    if result.description:
+        lines.append(f"  {result.description}")
+    policy = result.policy.checked
+    lines.append(f"policy:   {policy.name}{f' {policy.version}' if policy.version else ''} "
+                 f"({policy.source.name})")
+    lines.append("")
+    lines.append("refused:  the policy does not decide on these facts")
+    lines.append(render_all(result.refusal))
+    lines.append("")
+    lines.append("expect:   met (refusal expected)" if result.met else "expect:   NOT MET")
+    lines.extend(f"  {mismatch}" for mismatch in result.mismatches)
+    return "\n".join(lines) + "\n"
+
+
 def _text_one(result: ScenarioResult) -> str:
+    if result.decision is None:
+        return _text_refusal(result)
     decision = result.decision
     trace = decision.trace
     lines = [f"scenario: {result.scenario}"]
@@ -192,8 +211,39 @@ def _text_advisory(advisory: RuleTrace, trace: Trace) -> str:
 # ------------------------------------------------------------------ JSON
 
 
+def _json_refusal(result: ScenarioResult) -> dict[str, Any]:
+    policy = result.policy.checked
+    return {
+        "format": JSON_FORMAT,
+        "format_version": JSON_VERSION,
+        "scenario": result.scenario,
+        "description": result.description,
+        "policy": {"name": policy.name, "title": policy.title, "version": policy.version,
+                   "file": policy.source.name, "resolve": policy.strategy},
+        "decision": None,
+        "refused": [d.to_json() for d in result.refusal],
+        "expect": _json_expect(result),
+    }
+
+
+def _json_expect(result: ScenarioResult) -> dict[str, Any] | None:
+    if result.expectation is None:
+        return None
+    expect = result.expectation
+    return {
+        "decision": expect.decision,
+        "rule": expect.rule,
+        "outputs": expect.outputs is not None,
+        "error": expect.error,
+        "met": result.met,
+        "mismatches": list(result.mismatches),
+    }
+
+
 def to_json(result: ScenarioResult) -> dict[str, Any]:
     """The documented JSON result (format `policy-engine/result`, version 1)."""
+    if result.decision is None:
+        return _json_refusal(result)
     decision = result.decision
     trace = decision.trace
     policy = trace.policy
@@ -231,14 +281,7 @@ def to_json(result: ScenarioResult) -> dict[str, Any]:
         },
     }
     if result.expectation is not None:
-        expect = result.expectation
-        data["expect"] = {
-            "decision": expect.decision,
-            "rule": expect.rule,
-            "outputs": expect.outputs is not None,
-            "met": result.met,
-            "mismatches": list(result.mismatches),
-        }
+        data["expect"] = _json_expect(result)
     return data
 
 
@@ -301,7 +344,23 @@ def render_markdown(results: Sequence[ScenarioResult]) -> str:
     return "\n".join(_md_one(result) for result in results)
 
 
+def _md_refusal(result: ScenarioResult) -> str:
+    out = [f"## {_md(result.scenario)}: refused", ""]
+    if result.description:
+        out += [f"> {_md(result.description)}", ""]
+    verdict = "met (refusal expected)" if result.met else "**not met**: " + "; ".join(
+        _md(m) for m in result.mismatches)
+    policy = result.policy.checked
+    out += ["| | |", "|---|---|",
+            f"| Policy | {_md(policy.name)} ({_md(policy.source.name)}) |",
+            "| Decision | none: the policy refuses to decide on these facts |",
+            f"| Expectation | {verdict} |", "", "```text", render_all(result.refusal), "```"]
+    return "\n".join(out) + "\n"
+
+
 def _md_one(result: ScenarioResult) -> str:
+    if result.decision is None:
+        return _md_refusal(result)
     decision = result.decision
     trace = decision.trace
     rule = trace.decided_by

@@ -24,9 +24,10 @@ class ScenarioResult:
     scenario: str
     description: str | None
     policy: Policy
-    decision: Decision
+    decision: Decision | None  # None when the policy refused to decide, as `expect` said
     expectation: Expectation | None
     mismatches: tuple[str, ...]
+    refusal: tuple[Diagnostic, ...] = ()
 
     @property
     def met(self) -> bool:
@@ -65,10 +66,24 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
             "E303", "the scenario names no policy", file=shown, path="$",
             help="add 'policy: path/to/file.policy' to the scenario, or pass --policy")])
     policy = (cache or PolicyCache()).get(chosen)
+    expected_error = scenario.expect.error if scenario.expect else None
     try:
         decision = policy.evaluate(scenario.facts, file=shown, locate=scenario.document.locate)
-    except EvaluationError as error:
-        raise DiagnosticError([evaluation_diagnostic(error, shown)]) from None
+    except (EvaluationError, DiagnosticError) as error:
+        refusal = error.diagnostics if isinstance(error, DiagnosticError) else (
+            evaluation_diagnostic(error, shown),)
+        if expected_error is None:
+            raise DiagnosticError(refusal) from None
+        matched = any(expected_error in (d.code, d.label) for d in refusal)
+        mismatches = () if matched else (
+            f"error: expected {expected_error}, got "
+            + ", ".join(d.label or d.code for d in refusal),)
+        return ScenarioResult(shown, scenario.description, policy, None, scenario.expect,
+                              mismatches, tuple(refusal))
+    if expected_error is not None:
+        return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
+                              (f"error: expected {expected_error}, got decision "
+                               f"{decision.decision}",))
     mismatches = compare(policy, scenario, decision)
     return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
                           tuple(mismatches))

@@ -41,9 +41,11 @@ SCENARIO_SCHEMA: dict[str, Any] = {
                 "decision": {"type": "string"},
                 "rule": {"type": "string"},
                 "outputs": {"type": "object"},
+                "error": {"type": "string", "minLength": 1},
             },
             "additionalProperties": False,
             "minProperties": 1,
+            "not": {"required": ["error", "decision"]},
         },
     },
     "required": ["facts"],
@@ -57,10 +59,11 @@ _KEY_KINDS = {
     "description": "text",
     "policy": "text (a file path)",
     "facts": "a mapping of fact names to values",
-    "expect": "a mapping with 'decision', 'rule' or 'outputs'",
+    "expect": "a mapping with 'decision', 'rule', 'outputs' or 'error'",
     "decision": "text (a decision name)",
     "rule": "text (a rule id)",
     "outputs": "a mapping of output names to values",
+    "error": "text (a diagnostic code such as E308, or a constraint's 'else' label)",
 }
 
 
@@ -77,6 +80,7 @@ class Expectation:
     decision: str | None
     rule: str | None
     outputs: dict[str, object] | None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ def load_scenario(path: str) -> Scenario:
             decision=expect.get("decision"),
             rule=expect.get("rule"),
             outputs=expect.get("outputs"),
+            error=expect.get("error"),
         )
     return Scenario(
         path=path,
@@ -188,7 +193,12 @@ def _translate(
                 ((*path, key), _diagnostic(document, message, path, help=None, at=(*path, key)))
             )
     elif error.validator == "minProperties":
-        message = "'expect' needs at least one of 'decision', 'rule' or 'outputs'"
+        message = "'expect' needs at least one of 'decision', 'rule', 'outputs' or 'error'"
+        found.append((path, _diagnostic(document, message, path)))
+    elif error.validator == "not" and not isinstance(instance, dict):
+        pass  # reported as a wrong type
+    elif error.validator == "not":
+        message = "'expect' gives both a decision and an error; a scenario expects one or the other"
         found.append((path, _diagnostic(document, message, path)))
     elif error.validator == "minLength":
         found.append((path, _diagnostic(document, f"'{path[-1]}' must not be empty", path)))

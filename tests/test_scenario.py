@@ -162,13 +162,14 @@ def test_policy_path_is_relative_to_the_scenario(
         ),
         pytest.param(
             "facts: {}\nexpect: {}\n",
-            "$.expect", 2, "'expect' needs at least one of 'decision', 'rule' or 'outputs'", None,
+            "$.expect", 2,
+            "'expect' needs at least one of 'decision', 'rule', 'outputs' or 'error'", None,
             id="empty-expect",
         ),
         pytest.param(
             "facts: {}\nexpect: refund\n",
-            "$.expect", 2, "'expect' must be a mapping with 'decision', 'rule' or 'outputs', "
-            "got text", None,
+            "$.expect", 2, "'expect' must be a mapping with 'decision', 'rule', 'outputs' or "
+            "'error', got text", None,
             id="expect-is-text",
         ),
     ],
