@@ -142,15 +142,17 @@ class WorkingDays:
 
 
 @dataclass(frozen=True, slots=True)
-class DaysBetween:
-    start: CExpr
-    end: CExpr
+class Conditional:
+    test: CExpr
+    then: CExpr
+    otherwise: CExpr
     type: Type
     span: Span = field(compare=False)
 
 
-CExpr = (FactRef | Const | ListExpr | Not | Neg | Arith | Compare | InList | ListContains
-         | Presence | Between | Logic | Lookup | Call | WorkingDays | DaysBetween)
+CExpr = (Conditional | FactRef | Const | ListExpr | Not | Neg | Arith | Compare | InList
+         | ListContains
+         | Presence | Between | Logic | Lookup | Call | WorkingDays)
 
 # ---------------------------------------------------------------- declarations
 
@@ -286,6 +288,16 @@ class EnsureInfo:
 
 
 @dataclass(frozen=True)
+class RefusalInfo:
+    """`otherwise refuse`: when no rule matches, the policy refuses to decide, on purpose."""
+
+    label: str | None
+    reason: str | None
+    citation: str | None
+    line: int
+
+
+@dataclass(frozen=True)
 class Conjunct:
     """One top-level `and` operand of a rule's condition, the unit the trace reports on.
 
@@ -355,6 +367,7 @@ class CheckedPolicy:
     requires: tuple[RequireInfo, ...] = ()
     ensures: tuple[EnsureInfo, ...] = ()
     advisories: tuple[CheckedRule, ...] = ()
+    refusal: RefusalInfo | None = None
 
     @functools.cached_property
     def first_match_order(self) -> tuple[CheckedRule, ...]:

@@ -128,8 +128,8 @@ class _Codegen(Visitor[ast.expr]):
                          self.visit(node.excluding) if node.excluding else none,
                          self.visit(node.calendar) if node.calendar else none)
 
-    def visit_DaysBetween(self, node: c.DaysBetween) -> ast.expr:
-        return self.call("_days_between", self.visit(node.start), self.visit(node.end))
+    def visit_Conditional(self, node: c.Conditional) -> ast.expr:
+        return ast.IfExp(self.visit(node.test), self.visit(node.then), self.visit(node.otherwise))
 
     def visit_Logic(self, node: c.Logic) -> ast.expr:
         op: ast.boolop = ast.And() if node.op == "and" else ast.Or()
@@ -217,7 +217,6 @@ class CompiledPolicy:
             "_neg": runtime.neg, "_between": runtime.between, "_contains": _contains,
             "_lookup": runtime.lookup, "_round": runtime.round_value,
             "_exact_div": runtime.exact_div, "_working_days": runtime.count_working_days,
-            "_days_between": runtime.days_between,
             **pool,
         }
         code = compile(module, f"<policy:{policy.source.name}>", "exec")

@@ -124,10 +124,10 @@ class Interpreter(Visitor[Any]):
         calendar = None if node.calendar is None else self.visit(node.calendar, facts)
         return runtime.count_working_days(start, end, excluding, calendar)
 
-    def visit_DaysBetween(self, node: c.DaysBetween, facts: Facts) -> Value:
-        start = self.visit(node.start, facts)
-        end = self.visit(node.end, facts)
-        return runtime.days_between(start, end)
+    def visit_Conditional(self, node: c.Conditional, facts: Facts) -> Value:
+        if self.visit(node.test, facts):
+            return self.visit(node.then, facts)  # type: ignore[no-any-return]
+        return self.visit(node.otherwise, facts)  # type: ignore[no-any-return]
 
     def visit_Logic(self, node: c.Logic, facts: Facts) -> bool:
         if node.op == "and":

@@ -214,6 +214,15 @@ class _Lower(Transformer[Token, Any]):
         text = None if reason is None else n.Text(decode_string(reason), _tspan(reason))
         return n.Otherwise(_name(decision), outputs or (), text, citation, _span(meta))
 
+    def otherwise_refuse(self, meta: Meta, children: list[Any]) -> n.Otherwise:
+        label, reason, citation = children
+        text = None if reason is None else n.Text(decode_string(reason), _tspan(reason))
+        return n.Otherwise(None, (), text, citation, _span(meta),
+                           None if label is None else str(label))
+
+    def conditional(self, meta: Meta, children: list[Any]) -> n.Conditional:
+        return n.Conditional(children[0], children[1], children[2], _span(meta))
+
     def with_clause(self, meta: Meta, children: list[Any]) -> tuple[n.Assignment, ...]:
         return tuple(children)
 
@@ -294,9 +303,6 @@ class _Lower(Transformer[Token, Any]):
     def working_days(self, meta: Meta, children: list[Any]) -> n.WorkingDays:
         start, end, excluding, calendar = children
         return n.WorkingDays(start, end, excluding, calendar, _span(meta))
-
-    def days_between(self, meta: Meta, children: list[Any]) -> n.DaysBetween:
-        return n.DaysBetween(children[0], children[1], _span(meta))
 
     def date(self, meta: Meta, children: list[Any]) -> n.DateLit:
         return n.DateLit(str(children[0]), _tspan(children[0]))

@@ -172,16 +172,18 @@ class WorkingDays:
 
 
 @dataclass(frozen=True, slots=True)
-class DaysBetween:
-    """`days from A to B`: calendar days, B minus A, as a whole number."""
+class Conditional:
+    """`if TEST then A else B`."""
 
-    start: Expr
-    end: Expr
+    test: Expr
+    then: Expr
+    otherwise: Expr
     span: Span = _span()
 
 
-Expr = (Name | Number | Text | DateLit | Bool | ListLit | Unary | Logic | Binary | Is | In
-        | Contains | Presence | Between | Duration | Lookup | Call | WorkingDays | DaysBetween)
+Expr = (Conditional | Name | Number | Text | DateLit | Bool | ListLit | Unary | Logic | Binary
+        | Is | In
+        | Contains | Presence | Between | Duration | Lookup | Call | WorkingDays)
 
 # ---------------------------------------------------------------- types
 
@@ -347,11 +349,14 @@ class Advisory:
 
 @dataclass(frozen=True, slots=True)
 class Otherwise:
-    decision: Name
+    """The default: a decision, or (`otherwise refuse`) an explicit refusal to decide."""
+
+    decision: Name | None
     outputs: tuple[Assignment, ...]
     reason: Text | None
     citation: Text | None
     span: Span = _span()
+    label: str | None = None
 
 
 Item = (FactDecl | DecisionDecl | OutputDecl | Resolve | AsOf | Define | Table | Require | Ensure

@@ -168,7 +168,7 @@ class Policy:
 
 def evaluation_diagnostic(error: EvaluationError, file: str) -> Diagnostic:
     """Turns a refusal to decide into a diagnostic naming the input file."""
-    return Diagnostic(error.code, error.message, file=file, help=error.help)
+    return Diagnostic(error.code, error.message, file=file, help=error.help, label=error.label)
 
 
 def read_text(path: str, limit: int) -> str:

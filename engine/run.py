@@ -75,7 +75,7 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
         if expected_error is None:
             raise DiagnosticError(refusal) from None
         matched = any(expected_error in (d.code, d.label) for d in refusal)
-        mismatches = () if matched else (
+        mismatches: tuple[str, ...] = () if matched else (
             f"error: expected {expected_error}, got "
             + ", ".join(d.label or d.code for d in refusal),)
         return ScenarioResult(shown, scenario.description, policy, None, scenario.expect,
@@ -84,9 +84,8 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
         return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
                               (f"error: expected {expected_error}, got decision "
                                f"{decision.decision}",))
-    mismatches = compare(policy, scenario, decision)
     return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
-                          tuple(mismatches))
+                          tuple(compare(policy, scenario, decision)))
 
 
 def compare(policy: Policy, scenario: Scenario, decision: Decision) -> list[str]:

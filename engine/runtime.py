@@ -46,8 +46,10 @@ class EvaluationError(Exception):
     """Evaluation refused to decide; carries a diagnostic code and the rules involved."""
 
     def __init__(self, code: str, message: str, *, rules: tuple[str, ...] = (),
-                 fact: str | None = None, help: str | None = None) -> None:
+                 fact: str | None = None, help: str | None = None,
+                 label: str | None = None) -> None:
         super().__init__(message)
+        self.label = label
         self.code = code
         self.message = message
         self.rules = rules
@@ -131,7 +133,7 @@ def maximum(*values: object) -> object:
 
 
 def absolute(value: int | Decimal) -> int | Decimal:
-    return abs(value)
+    return -value if value < 0 else value
 
 
 def count(values: tuple[object, ...]) -> int:
@@ -147,6 +149,7 @@ ROUNDING = ("round", "round_up", "round_down")
 #: Built-in functions by name; generated code reaches them only through this table.
 FUNCTIONS: dict[str, Callable[..., object]] = {
     "min": minimum, "max": maximum, "abs": absolute, "count": count,
+    "days_between": days_between,
 }
 
 
@@ -160,12 +163,13 @@ class NoRow(Exception):
 
 def lookup(table: TableInfo, key: str, facts: Facts, as_of_fact: str | None) -> Value:
     """The value of the table row for `key` in effect on the as-of date."""
-    as_of = None
+    as_of: datetime.date | None = None
     if table.dated and as_of_fact is not None:
         if as_of_fact not in facts:
             raise MissingFact(as_of_fact)
-        as_of = facts[as_of_fact]
-        assert isinstance(as_of, datetime.date)
+        day = facts[as_of_fact]
+        assert isinstance(day, datetime.date)
+        as_of = day
     row = table.find(key, as_of)
     if row is None:
         raise NoRow(table.name, key, as_of)
@@ -346,6 +350,13 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
             outcomes[rule.index] = RuleOutcome(rule.id, status, index=rule.index)
 
     if not winners:
+        if policy.refusal is not None:
+            refusal = policy.refusal
+            raise EvaluationError(
+                "E404", "no rule applies, and the policy refuses to decide (otherwise refuse, "
+                        f"line {refusal.line})" + (f": {refusal.reason}" if refusal.reason
+                                                   else ""),
+                label=refusal.label, help=refusal.citation)
         if policy.otherwise is None:
             raise EvaluationError(
                 "E404", "no rule matched and the policy has no 'otherwise' default",
