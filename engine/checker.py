@@ -535,9 +535,12 @@ class _Checker(ExpressionChecker):
                 self.warn("W006", f"derived value '{define.name}' is never used", define.span,
                           help="remove it, or use it in a rule")
         for fact in self.facts.values():
-            if fact.name not in self.used_facts:
-                self.warn("W002", f"fact '{fact.name}' is never used", fact.span,
-                          help="remove it, or use it in a rule")
+            # An optional fact no rule reads can still be part of an interface or a record;
+            # a required one makes every caller send data for nothing.
+            if fact.name not in self.used_facts and fact.required:
+                self.warn("W002", f"required fact '{fact.name}' is never used", fact.span,
+                          help="callers must send it for nothing: use it in a rule, make it "
+                               "optional, or remove it")
 
 # ---------------------------------------------------------------- helpers
 

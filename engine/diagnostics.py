@@ -70,7 +70,7 @@ CODES: dict[str, str] = {
     "E407": "holiday calendar cannot be used",
     # warnings
     "W001": "decision never returned",
-    "W002": "fact never used",
+    "W002": "required fact never used",
     "W003": "no 'otherwise' default",
     "W004": "'is missing' can never be true",
     "W005": "table values use the default row",

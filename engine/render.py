@@ -170,9 +170,12 @@ def _text_one(result: ScenarioResult) -> str:
     lines.append("")
     lines.append("facts:")
     for fact in trace.facts:
-        origin = "" if fact.origin == "given" else f"  ({fact.origin})"
-        lines.append(f"  {fact.name} = {_value(fact.value)}{origin}" if fact.origin != "missing"
-                     else f"  {fact.name}: (missing)")
+        if fact.origin != "missing":
+            origin = "" if fact.origin == "given" else f"  ({fact.origin})"
+            lines.append(f"  {fact.name} = {_value(fact.value)}{origin}")
+    missing = [fact.name for fact in trace.facts if fact.origin == "missing"]
+    if missing:
+        lines.append(f"  not given: {', '.join(missing)}")
     if result.expectation is not None:
         lines.append("")
         if result.met:
@@ -439,9 +442,12 @@ def _md_one(result: ScenarioResult) -> str:
             out.append("")
     out += ["", "### Facts", "", "| Fact | Value | |", "|---|---|---|"]
     for fact in trace.facts:
-        value = "" if fact.origin == "missing" else _code(_value(fact.value))
-        origin = "" if fact.origin == "given" else fact.origin
-        out.append(f"| `{fact.name}` | {value} | {origin} |")
+        if fact.origin != "missing":
+            origin = "" if fact.origin == "given" else fact.origin
+            out.append(f"| `{fact.name}` | {_code(_value(fact.value))} | {origin} |")
+    missing = [f"`{fact.name}`" for fact in trace.facts if fact.origin == "missing"]
+    if missing:
+        out += ["", f"Not given: {', '.join(missing)}"]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
