@@ -67,6 +67,7 @@ class CheckTrace:
     values: tuple[tuple[str, Value | None], ...]
     display: str
     lookups: tuple[LookupTrace, ...] = ()
+    derived: tuple[tuple[str, str], ...] = ()  # (derived value, how it came about)
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,11 @@ class _Scope:
             return self.attempt(lambda: self.env[name])
         return None
 
+    def why(self, name: str) -> str:
+        """How a derived value came about, e.g. `days_sent = 50 > 45` for `days_sent > 45`."""
+        define = next(d for d in self.policy.defines if d.name == name)
+        return _shown(self, define.expr, define.text)
+
     def attempt(self, compute: Callable[[], Value]) -> Value | None:
         try:
             return compute()
@@ -238,8 +244,9 @@ def _check(scope: _Scope, conjunct: c.Conjunct, result: bool | None) -> CheckTra
     values = tuple((name, scope.get(name)) for name in conjunct.facts)
     lookups = tuple(_lookup(scope, node) for node in _walk(conjunct.expr)
                     if isinstance(node, c.Lookup))
+    derived = tuple((name, scope.why(name)) for name in conjunct.facts if name in scope.defines)
     return CheckTrace(conjunct.text, line, column, result, values,
-                      _display(scope, conjunct), lookups)
+                      _display(scope, conjunct), lookups, derived)
 
 
 def _lookup(scope: _Scope, node: c.Lookup) -> LookupTrace:
@@ -261,15 +268,18 @@ def _walk(expr: c.CExpr) -> Iterator[c.CExpr]:
 
 
 def _display(scope: _Scope, conjunct: c.Conjunct) -> str:
-    expr = conjunct.expr
+    return _shown(scope, conjunct.expr, conjunct.text)
+
+
+def _shown(scope: _Scope, expr: c.CExpr, text: str) -> str:
     if (isinstance(expr, c.Compare) and expr.op in _ORDERING and isinstance(expr.left, c.FactRef)
             and _is_ordered(expr)):
         value = scope.get(expr.left.name)
         subject = scope.policy.source.snippet(expr.left.span)
-        if value is not None and conjunct.text.startswith(subject):
-            rest = conjunct.text[len(subject):].lstrip()
+        if value is not None and text.startswith(subject):
+            rest = text[len(subject):].lstrip()
             return f"{subject} = {format_value(value)} {rest}"
-    return conjunct.text
+    return text
 
 
 def _is_ordered(expr: c.Compare) -> bool:

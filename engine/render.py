@@ -67,7 +67,9 @@ def _policy_line(trace: Trace, path: str | None) -> str:
 def _values(check: CheckTrace, skip_shown: bool = True) -> str:
     shown = [(name, value) for name, value in check.values
              if not (skip_shown and check.display.startswith(f"{name} = "))]
-    return ", ".join(f"{name} = {_value(value)}" for name, value in shown)
+    why = dict(check.derived)
+    return ", ".join(f"{name} = {_value(value)}" + (f" [{why[name]}]" if name in why else "")
+                     for name, value in shown)
 
 
 def _value(value: object) -> str:
@@ -311,6 +313,7 @@ def _json_rule(rule: RuleTrace) -> dict[str, Any]:
                 "result": check.result,
                 "values": {name: to_json_value(value) for name, value in check.values},
                 "lookups": [_json_lookup(lookup) for lookup in check.lookups],
+                "derived": {name: why for name, why in check.derived},
             }
             for check in rule.checks
         ],

@@ -27,7 +27,7 @@ def test_python_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_policy_excerpt_is_from_a_shipped_policy() -> None:
     (excerpt,) = _blocks("policy")
-    assert excerpt in (ROOT / "policies/examples/refund.policy").read_text(encoding="utf-8")
+    assert excerpt in (ROOT / "policies/aliexpress/refund.policy").read_text(encoding="utf-8")
 
 
 def test_quick_start_commands_and_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
