@@ -180,6 +180,50 @@ def compile_command(ctx: click.Context, policy_path: str) -> None:
     click.echo(policy.generated_code(), nl=False)
 
 
+@cli.command("fmt")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--check", "check_only", is_flag=True,
+              help="Change nothing; show a diff and exit 1 when a file is not formatted.")
+@click.pass_context
+def fmt_command(ctx: click.Context, paths: tuple[str, ...], check_only: bool) -> None:
+    """Rewrite each POLICY file (or folder of them) in the canonical layout, keeping comments.
+
+    Exit status: 0 formatted (or, with --check, already formatted), 1 with --check when a
+    file would change, 2 a file does not parse.
+    """
+    from engine.formatter import format_policy, iter_changes
+    from engine.policy import MAX_POLICY_BYTES, display_path, read_text
+
+    files: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                files += [os.path.join(root, n) for n in sorted(names) if n.endswith(".policy")]
+        else:
+            files.append(path)
+    code = EXIT_OK
+    for path in files:
+        try:
+            text = read_text(path, MAX_POLICY_BYTES)
+            formatted = format_policy(text, display_path(path))
+        except DiagnosticError as error:
+            _report(error.diagnostics)
+            code = EXIT_INVALID
+            continue
+        if formatted == text:
+            continue
+        if check_only:
+            click.echo("".join(iter_changes(text, formatted, display_path(path))), nl=False)
+            click.echo(f"would reformat {display_path(path)}", err=True)
+            code = max(code, EXIT_EXPECTATION)
+        else:
+            with open(path, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(formatted)
+            click.echo(f"reformatted {display_path(path)}", err=True)
+    ctx.exit(code)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli.main()
