@@ -48,6 +48,9 @@ def parse_with_comments(source: Source) -> tuple[n.PolicyFile, list[tuple[int, s
     """Parses policy text and returns its tree and its comments as (offset, text)."""
     from lark.exceptions import UnexpectedInput
 
+    from engine.parser import parse_tree
+
+    parse_tree(source)  # the main parser's diagnostics, with their hints, come first
     parser, comments = _parser_with_comments()
     comments.found.clear()
     try:

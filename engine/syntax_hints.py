@@ -77,26 +77,34 @@ def hint_for(source: Source, error: UnexpectedInput) -> str | None:
     if key is None:
         return None
     loose: str | None = None
-    for label, (state, token_type) in _example_keys():
+    for label, (state, token_type, accepts) in _example_keys():
         if state == key[0]:
             if token_type == key[1]:
                 return label
             loose = loose or label
-    return loose
+    if loose is not None:
+        return loose
+    # The same mistake can leave the parser in another state (LALR states depend on what
+    # came before); the unexpected token and what was acceptable instead still match.
+    for label, (_, token_type, accepts) in _example_keys():
+        if token_type == key[1] and accepts == key[2]:
+            return label
+    return None
 
 
-def _state_key(error: UnexpectedInput) -> tuple[int, str] | None:
-    """The LALR state the parser was in and the type of the token it could not take."""
+def _state_key(error: UnexpectedInput) -> tuple[int, str, frozenset[str]] | None:
+    """The LALR state, the type of the token it could not take, and what it accepted."""
     state = getattr(error, "state", None)
     stack = getattr(state, "state_stack", None)
     if not stack:
         return None
     token = getattr(error, "token", None)
-    return stack[-1], (token.type if token is not None else "")
+    accepts = frozenset(getattr(error, "accepts", None) or getattr(error, "expected", ()) or ())
+    return stack[-1], (token.type if token is not None else ""), accepts
 
 
 @functools.lru_cache(maxsize=1)
-def _example_keys() -> tuple[tuple[str, tuple[int, str]], ...]:
+def _example_keys() -> tuple[tuple[str, tuple[int, str, frozenset[str]]], ...]:
     # Lark's own match_examples crashes in a debug log call when states match but accepted
     # tokens differ (lark 1.3), so the matching is done here on the parser state directly.
     keys = []
