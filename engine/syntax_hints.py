@@ -77,7 +77,7 @@ def hint_for(source: Source, error: UnexpectedInput) -> str | None:
     if key is None:
         return None
     loose: str | None = None
-    for label, (state, token_type, accepts) in _example_keys():
+    for label, (state, token_type, _) in _example_keys():
         if state == key[0]:
             if token_type == key[1]:
                 return label
