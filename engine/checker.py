@@ -22,6 +22,7 @@ from engine.valuetypes import (
     Type,
     Value,
     WholeType,
+    article,
     assignable,
 )
 
@@ -100,9 +101,11 @@ class _Checker(ExpressionChecker):
         for item in later:
             if isinstance(item, n.Table):
                 self.declare_table(item)
+        self.later_defines = {item.name.name: item for item in later if isinstance(item, n.Define)}
         for item in later:
             if isinstance(item, n.Define):
                 self.declare_define(item)
+                self.later_defines.pop(item.name.name, None)
         requires = [self.check_require(i) for i in later if isinstance(i, n.Require)]
         ensures = [self.check_ensure(i) for i in later if isinstance(i, n.Ensure)]
         checked_rules = self.check_rules(rules)
@@ -162,6 +165,7 @@ class _Checker(ExpressionChecker):
     def declare_fact(self, decl: n.FactDecl) -> None:
         fact_type = self.type_of(decl.type)
         if fact_type is None:
+            self.broken.add(decl.name.name)  # already reported; uses of it say nothing more
             return
         default: Value | None = None
         if decl.default is not None:
@@ -175,7 +179,7 @@ class _Checker(ExpressionChecker):
         if typed is None:
             return None
         if not assignable(typed.type, target):
-            self.error("E207", f"{what} must be {target.describe()}, not {typed.type.describe()}",
+            self.error("E207", f"{what} must be {article(target)}, not {article(typed.type)}",
                        expr.span)
             return None
         value = _constant_value(typed)
@@ -184,7 +188,7 @@ class _Checker(ExpressionChecker):
                        help="write a number, a quoted text, yes/no, a date, a value or a list")
             return None
         if not _within(value, target):
-            self.error("E207", f"{what} is outside {target.describe()}", expr.span)
+            self.error("E207", f"{what} is outside {article(target)}", expr.span)
             return None
         return value
 
@@ -263,7 +267,7 @@ class _Checker(ExpressionChecker):
         condition = self.visit(expr, _BOOL)
         if condition is not None and not isinstance(condition.type, BoolType):
             self.error("E202", f"a condition must be yes/no, but this is "
-                               f"{condition.type.describe()}", expr.span,
+                               f"{article(condition.type)}", expr.span,
                        help="compare it with something, for example: x > 0 or x is value")
             condition = None
         return tuple(self.conjunct(e) for e in _conjuncts(condition)) if condition else ()
@@ -307,8 +311,8 @@ class _Checker(ExpressionChecker):
                 continue
             if not assignable(value.type, info.type):
                 ok = False
-                self.error("E204", f"output '{name}' is {info.type.describe()}, but this is "
-                                   f"{value.type.describe()}", assignment.value.span)
+                self.error("E204", f"output '{name}' is {article(info.type)}, but this is "
+                                   f"{article(value.type)}", assignment.value.span)
                 continue
             outputs[name] = value
         if not ok:
@@ -384,7 +388,7 @@ class _Checker(ExpressionChecker):
             return
         if not isinstance(fact.type, DateType):
             self.error("E117", f"'as of' needs a date fact; '{fact.name}' is "
-                               f"{fact.type.describe()}", item.fact.span)
+                               f"{article(fact.type)}", item.fact.span)
             return
         self.used_facts.add(fact.name)
         self.as_of = fact.name
@@ -397,12 +401,13 @@ class _Checker(ExpressionChecker):
             return
         key_fact = self.facts.get(item.key.name)
         value_type = self.type_of(item.type)
+        self.broken.add(name)  # until the table is complete, uses of it say nothing more
         if key_fact is None:
             self.visit_Name(item.key, None)
             return
         if not isinstance(key_fact.type, EnumType):
             self.error("E114", f"a table is keyed by an enumeration fact; '{key_fact.name}' is "
-                               f"{key_fact.type.describe()}", item.key.span)
+                               f"{article(key_fact.type)}", item.key.span)
             return
         if value_type is None:
             return
@@ -444,6 +449,7 @@ class _Checker(ExpressionChecker):
                       item.span, help="add rows for them if the default is not meant for them")
         self.tables[name] = c.TableInfo(name, item.description, key_fact.name, value_type,
                                         tuple(rows), item.span)
+        self.broken.discard(name)
 
     def declare_define(self, item: n.Define) -> None:
         name = item.name.name
@@ -453,6 +459,7 @@ class _Checker(ExpressionChecker):
             return
         value = self.visit(item.value, None)
         if value is None:
+            self.broken.add(name)
             return
         self.defines[name] = c.DefineInfo(name, value.type, value, self.text(item.value),
                                           item.description, item.span)
@@ -504,7 +511,7 @@ class _Checker(ExpressionChecker):
             return None
         if not isinstance(info.type, ListType):
             self.error("E204", f"an advisory adds to a list output; '{info.name}' is "
-                               f"{info.type.describe()}", item.output.span)
+                               f"{article(info.type)}", item.output.span)
             return None
         items = [self.visit(value, info.type.element) for value in item.items]
         if any(i is None for i in items) or not conjuncts:
@@ -512,8 +519,8 @@ class _Checker(ExpressionChecker):
         for value, typed in zip(item.items, items, strict=True):
             assert typed is not None
             if not assignable(typed.type, info.type.element):
-                self.error("E204", f"'{info.name}' holds {info.type.element.describe()}, not "
-                                   f"{typed.type.describe()}", value.span)
+                self.error("E204", f"'{info.name}' holds {article(info.type.element)}, not "
+                                   f"{article(typed.type)}", value.span)
                 return None
         added = c.ListExpr(tuple(i for i in items if i is not None), info.type, item.span)
         return c.CheckedRule(

@@ -25,6 +25,7 @@ from engine.valuetypes import (
     TextType,
     Type,
     WholeType,
+    article,
     assignable,
     compatible,
     is_numeric,
@@ -50,6 +51,8 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         self.used_facts: set[str] = set()
         self.used_defines: set[str] = set()
         self.rounded: set[int] = set()  # ids of divisions written inside round(...)
+        self.broken: set[str] = set()  # declared, but with an error already reported
+        self.later_defines: dict[str, n.Define] = {}  # derived values not checked yet
 
     # ------------------------------------------------------------ reporting
     def error(self, code: str, message: str, span: Span, help: str | None = None,
@@ -101,6 +104,15 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             self.error("E113", f"'{node.name}' is a table; look a value up in it", node.span,
                        help=f"write: {node.name} for {self.tables[node.name].key_fact}")
             return None
+        if node.name in self.broken:
+            return None
+        if node.name in self.later_defines:
+            later = self.later_defines[node.name]
+            line = self.source.line_col(later.span.start)[0]
+            self.error("E116", f"derived value '{node.name}' is used before it is defined",
+                       node.span, help=f"it is defined on line {line}; move that 'define' above "
+                                       f"this line (a derived value cannot use itself)")
+            return None
         if isinstance(expect, EnumType):
             self.error("E102", f"unknown value '{node.name}'; expected one of "
                                f"{', '.join(expect.values)}", node.span,
@@ -127,7 +139,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         first = typed[0].type
         for item in typed[1:]:
             if not compatible(first, item.type):
-                self.error("E201", f"a list mixes {first.describe()} and {item.type.describe()}",
+                self.error("E201", f"a list mixes {article(first)} and {article(item.type)}",
                            item.span)
                 return None
         if isinstance(first, (ListType, EmptyListType)):
@@ -146,8 +158,8 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if not self.need_bool(test, "'if'"):
             return None
         if not compatible(then.type, otherwise.type):
-            self.error("E201", f"'then' gives {then.type.describe()} but 'else' gives "
-                               f"{otherwise.type.describe()}", node.span,
+            self.error("E201", f"'then' gives {article(then.type)} but 'else' gives "
+                               f"{article(otherwise.type)}", node.span,
                        help="both branches of 'if' must give the same kind of value")
             return None
         result = then.type
@@ -168,7 +180,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if operand is None:
             return None
         if not is_numeric(operand.type):
-            self.error("E203", f"'-' needs a number, not {operand.type.describe()}", node.span)
+            self.error("E203", f"'-' needs a number, not {article(operand.type)}", node.span)
             return None
         result: Type = WholeType() if isinstance(operand.type, WholeType) else AmountType()
         return c.Neg(operand, result, node.span)
@@ -176,7 +188,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
     def need_bool(self, expr: c.CExpr, what: str) -> bool:
         if isinstance(expr.type, BoolType):
             return True
-        self.error("E202", f"{what} needs a yes/no condition, but this is {expr.type.describe()}",
+        self.error("E202", f"{what} needs a yes/no condition, but this is {article(expr.type)}",
                    expr.span, help="compare it with something, for example: x > 0 or x is value")
         return False
 
@@ -219,14 +231,14 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if dated is None:
             if isinstance(left.type, (DateType, DurationType)) or isinstance(
                     right.type, (DateType, DurationType)):
-                self.error("E203", f"'{node.op}' cannot combine {left.type.describe()} and "
-                                   f"{right.type.describe()}", node.span,
+                self.error("E203", f"'{node.op}' cannot combine {article(left.type)} and "
+                                   f"{article(right.type)}", node.span,
                            help="dates and durations combine as: date - date, date + 45 days, "
                                 "date - 2 weeks, 45 days + 1 day, 3 * 7 days")
             else:
                 bad = left if not is_numeric(left.type) else right
                 self.error("E203", f"'{node.op}' works on numbers and amounts, not "
-                                   f"{bad.type.describe()}", bad.span)
+                                   f"{article(bad.type)}", bad.span)
             return None
         return c.Arith(node.op, left, right, dated, node.span)
 
@@ -264,14 +276,20 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             else:
                 bad = right if isinstance(left.type, _ORDERED) else left
                 self.error("E203", f"'{node.op}' orders numbers, amounts and dates, not "
-                                   f"{bad.type.describe()}", bad.span,
+                                   f"{article(bad.type)}", bad.span,
                            help="use 'is' or '==' to compare values that have no order")
             return None
         return c.Compare(node.op, left, right, _BOOL, node.span)
 
     def mismatch(self, op: str, left: c.CExpr, right: c.CExpr, span: Span) -> None:
-        self.error("E201", f"cannot compare {left.type.describe()} with {right.type.describe()} "
-                           f"using '{op}'", span)
+        help = None
+        enum, text = (left, right) if isinstance(left.type, EnumType) else (right, left)
+        if isinstance(enum.type, EnumType) and isinstance(text, c.Const) and \
+                isinstance(text.type, TextType):
+            help = f"enumeration values are written without quotes, for example: " \
+                   f"{self.source.snippet(enum.span)} is {enum.type.values[0]}"
+        self.error("E201", f"cannot compare {article(left.type)} with {article(right.type)} "
+                           f"using '{op}'", span, help=help)
 
     def visit_Is(self, node: n.Is, expect: Type | None) -> c.CExpr | None:
         subject, value = self.pair(node.subject, node.value)
@@ -280,7 +298,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if is_numeric(subject.type) or isinstance(subject.type, (DateType, ListType)):
             op = "!=" if node.negated else "=="
             self.error("E203", f"'is' compares enumeration values, yes/no and text, not "
-                               f"{subject.type.describe()}", node.span,
+                               f"{article(subject.type)}", node.span,
                        help=f"use '{op}' for numbers, amounts and dates")
             return None
         if not compatible(subject.type, value.type):
@@ -293,7 +311,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if subject is None:
             return None
         if isinstance(subject.type, (ListType, EmptyListType, BoolType)):
-            self.error("E203", f"'in' tests one value, not {subject.type.describe()}", node.span,
+            self.error("E203", f"'in' tests one value, not {article(subject.type)}", node.span,
                        help="to test a list, write: LIST contains VALUE")
             return None
         options = self.visit(node.options, ListType(subject.type))
@@ -302,7 +320,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if isinstance(options.type, EmptyListType):
             pass
         elif not isinstance(options.type, ListType):
-            self.error("E203", f"'in' needs a list after it, not {options.type.describe()}",
+            self.error("E203", f"'in' needs a list after it, not {article(options.type)}",
                        options.span, help="write the options in brackets: x in [a, b]")
             return None
         elif not compatible(subject.type, options.type.element):
@@ -316,7 +334,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             return None
         if not isinstance(subject.type, ListType):
             self.error("E203", f"'contains' needs a list on its left, not "
-                               f"{subject.type.describe()}", subject.span,
+                               f"{article(subject.type)}", subject.span,
                        help="to test one value against options, write: VALUE in [a, b]")
             return None
         item = self.visit(node.item, subject.type.element)
@@ -358,7 +376,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                 isinstance(subject.type, DurationType) and isinstance(bound.type, DurationType))
             if not ok:
                 self.error("E203", f"'between' needs numbers, amounts or dates; got "
-                                   f"{subject.type.describe()} and {bound.type.describe()}",
+                                   f"{article(subject.type)} and {article(bound.type)}",
                            node.span)
                 return None
         return c.Between(subject, low, high, _BOOL, node.span)
@@ -373,7 +391,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             return None
         typed = self.visit(node, None)
         if typed is not None and not isinstance(typed.type, kind):
-            self.error("E203", f"{what} needs {words}, not {typed.type.describe()}", node.span)
+            self.error("E203", f"{what} needs {words}, not {article(typed.type)}", node.span)
             return None
         return typed
 
@@ -390,7 +408,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                     and isinstance(excluding.type.element, DateType))
             ):
                 self.error("E203", f"'excluding' needs a list of dates, not "
-                                   f"{excluding.type.describe()}", node.excluding.span)
+                                   f"{article(excluding.type)}", node.excluding.span)
                 return None
             if excluding is None:
                 return None
@@ -412,6 +430,8 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
 
     def visit_Lookup(self, node: n.Lookup, expect: Type | None) -> c.CExpr | None:
         table = self.tables.get(node.table.name)
+        if table is None and node.table.name in self.broken:
+            return None
         if table is None:
             self.error("E113", f"unknown table '{node.table.name}'", node.table.span,
                        help=did_you_mean(node.table.name, self.tables)
@@ -422,8 +442,8 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if key is None:
             return None
         if not compatible(key.type, key_type):
-            self.error("E201", f"table '{table.name}' is keyed by {key_type.describe()}, not "
-                               f"{key.type.describe()}", node.key.span)
+            self.error("E201", f"table '{table.name}' is keyed by {article(key_type)}, not "
+                               f"{article(key.type)}", node.key.span)
             return None
         return c.Lookup(table.name, key, table.type, node.span)
 
@@ -479,7 +499,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             return None
         if not is_numeric(value.type):
             return self.bad_call(node, f"{name} rounds a number or an amount, not "
-                                       f"{value.type.describe()}")
+                                       f"{article(value.type)}")
         if not (isinstance(places, c.Const) and isinstance(places.value, int)
                 and not isinstance(places.value, bool) and 0 <= places.value <= 28):
             return self.bad_call(node, "the number of decimal places is a whole number from "

@@ -452,6 +452,11 @@ def _mismatch_help(t: Type, value: object) -> str | None:
         return did_you_mean(value, t.values)
     if isinstance(t, (TextType, EnumType)) and isinstance(value, (bool, int, Decimal)):
         return "YAML reads this as a number or yes/no; put the value in quotes"
+    if isinstance(t, BoolType) and isinstance(value, str) and value.lower() in (
+            "yes", "no", "true", "false"):
+        return f"'{value}' in quotes is text; write {value.lower()} without quotes"
+    if isinstance(t, WholeType) and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return "a number in quotes is text; write the number without quotes"
     if isinstance(t, DateType) and isinstance(value, str) and _DATE_RE.fullmatch(value):
         return "there is no such day in the calendar"
     if isinstance(t, AmountType) and isinstance(value, str) and not _AMOUNT_RE.fullmatch(value):

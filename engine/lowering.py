@@ -284,7 +284,9 @@ class _Lower(Transformer[Token, Any]):
         number, unit = children
         if "." in str(number):
             raise _LiteralError("E005", f"a duration is a whole number of {unit}, not {number}",
-                                _span(meta), help=f"write, for example, 45 {unit}")
+                                _span(meta),
+                                help="write a whole number of days or weeks, for example "
+                                     "10 days instead of 1.5 weeks")
         days = int(str(number)) * (7 if unit == "weeks" else 1)
         return n.Duration(days, f"{number} {unit}", _span(meta))
 

@@ -27,6 +27,27 @@ _TERMINAL_NAMES = {
 }
 
 
+#: Characters people type from habit or from a word processor, and what to write instead.
+_CHARACTER_HELP = {
+    "\u201c": 'use straight double quotes (") around text',
+    "\u201d": 'use straight double quotes (") around text',
+    "\u2018": "use straight double quotes (\") around text, not single quotes",
+    "\u2019": "use straight double quotes (\") around text, not single quotes",
+    "'": "use double quotes (\") around text, not single quotes",
+    "\u2265": "write >= for 'at least'",
+    "\u2264": "write <= for 'at most'",
+    "\u2260": "write != for 'not equal'",
+    "&": "write 'and' to join conditions",
+    "|": "write 'or' to join conditions",
+    "!": "write 'not' before a condition, or != for 'not equal'",
+    "\u20ac": "amounts are plain numbers without a currency sign, for example 12.50",
+    "$": "amounts are plain numbers without a currency sign, for example 12.50",
+    "%": "write a percentage as a multiplication, for example amount_paid * 0.05",
+    ";": "conditions are joined with 'and' or 'or'; there is no ';'",
+    "\t": None,
+}
+
+
 @functools.lru_cache(maxsize=1)
 def grammar_text() -> str:
     """Returns the grammar shipped with the package (top-level `grammar/` in the repository).
@@ -104,11 +125,12 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
             return Diagnostic(
                 "E004", "unclosed text: a quoted text must end with \" on the same line",
                 source, Span(offset, offset + len(source.line_text(error.line)) - error.column + 1),
-                help=hint or 'close the text with a double quote (")',
+                help='close the text with a double quote (")',
             )
         return Diagnostic(
             "E002", f"unexpected character {char!r}", source, Span(offset, offset + 1),
-            help=hint or (f"expected {_expected(error.allowed)}" if error.allowed else None),
+            help=_CHARACTER_HELP.get(char) or hint
+            or (f"expected {_expected(error.allowed)}" if error.allowed else None),
         )
     if isinstance(error, UnexpectedEOF):
         end = len(source.text)

@@ -260,22 +260,25 @@ class Evaluation:
     index: int = -1  # the deciding unit
 
 
-def _ask(evaluator: RuleEvaluator, rule: CheckedRule, facts: Facts, what: str) -> object:
+def _ask(evaluator: RuleEvaluator, rule: CheckedRule, facts: Facts, what: str,
+         where: str = "") -> object:
     try:
         if what == "condition":
             return evaluator.condition(rule.index, facts)
         return evaluator.outputs(rule.index, facts)
     except MissingFact as missing:
         guard = "the default" if rule.kind == "otherwise" else f"the {rule.kind}"
+        label = rule.label.replace("(line ", f"({where}:" if where else "(line ")
         raise EvaluationError(
-            "E401", f"{rule.label} needs fact '{missing.fact}', which is missing",
+            "E401", f"{label} needs fact '{missing.fact}', which is missing",
             rules=(rule.id,), fact=missing.fact,
             help=f"give '{missing.fact}' in the facts, or guard {guard} with "
                  f"'{missing.fact} is present and ...'",
         ) from None
     except DivisionByZero:
         raise EvaluationError(
-            "E405", f"{rule.label} divides by zero", rules=(rule.id,),
+            "E405", f"{rule.label.replace('(line ', f'({where}:' if where else '(line ')} "
+                    "divides by zero", rules=(rule.id,),
             help="guard the division, for example: x != 0 and round(y / x, 2) > 1",
         ) from None
     except NoRow as error:
@@ -328,7 +331,7 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
         if rule.effective is not None and (today is None or not rule.effective.contains(today)):
             outcomes[rule.index] = RuleOutcome(rule.id, "not in effect", index=rule.index)
             continue
-        failed = _ask(evaluator, rule, env, "condition")
+        failed = _ask(evaluator, rule, env, "condition", policy.source.name)
         assert isinstance(failed, int)
         if failed < 0:
             matched.append(rule)
@@ -366,16 +369,17 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
         decider = winners[0]
         if policy.strategy == "unique" and len(winners) > 1:
             names = " and ".join(f"'{r.id}' (line {r.line})" for r in winners)
+            count = "both" if len(winners) == 2 else "all"
             raise EvaluationError(
-                "E402", f"rules {names} all match; the policy resolves with 'unique'",
+                "E402", f"rules {names} {count} match; the policy resolves with 'unique'",
                 rules=tuple(r.id for r in winners),
                 help="make the conditions exclude each other, declare one an exception "
                      "('overrides'), or use 'resolve first match'")
-    outputs = _ask(evaluator, decider, env, "outputs")
+    outputs = _ask(evaluator, decider, env, "outputs", policy.source.name)
     assert isinstance(outputs, tuple)
     if policy.strategy == "agreeing":
         for other in winners[1:]:
-            other_outputs = _ask(evaluator, other, env, "outputs")
+            other_outputs = _ask(evaluator, other, env, "outputs", policy.source.name)
             assert isinstance(other_outputs, tuple)
             if other.decision != decider.decision or other_outputs != outputs:
                 raise EvaluationError(
@@ -426,12 +430,12 @@ def _advise(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Facts,
                 today is None or not advisory.effective.contains(today)):
             outcomes.append(RuleOutcome(advisory.id, "not in effect", index=advisory.index))
             continue
-        failed = _ask(evaluator, advisory, env, "condition")
+        failed = _ask(evaluator, advisory, env, "condition", policy.source.name)
         assert isinstance(failed, int)
         if failed >= 0:
             outcomes.append(RuleOutcome(advisory.id, "did not apply", failed, advisory.index))
             continue
-        added = _ask(evaluator, advisory, env, "outputs")
+        added = _ask(evaluator, advisory, env, "outputs", policy.source.name)
         assert isinstance(added, tuple)
         for name, items in added:
             current = values.get(name, ())

@@ -76,14 +76,9 @@ def hint_for(source: Source, error: UnexpectedInput) -> str | None:
     key = _state_key(error)
     if key is None:
         return None
-    loose: str | None = None
     for label, (state, token_type, _) in _example_keys():
-        if state == key[0]:
-            if token_type == key[1]:
-                return label
-            loose = loose or label
-    if loose is not None:
-        return loose
+        if state == key[0] and token_type == key[1]:
+            return label
     # The same mistake can leave the parser in another state (LALR states depend on what
     # came before); the unexpected token and what was acceptable instead still match.
     for label, (_, token_type, accepts) in _example_keys():

@@ -97,6 +97,15 @@ def _bounds_text(minimum: object, maximum: object) -> str:
     return ""
 
 
+def article(t: Type) -> str:
+    """A type as a message says it: 'a whole number at least 0', 'an amount', 'yes/no'."""
+    if isinstance(t, (BoolType, TextType, EnumType)):
+        return t.describe()
+    if isinstance(t, (AmountType, EmptyListType)):
+        return "an " + t.describe()
+    return "a " + t.describe()
+
+
 def is_numeric(t: Type) -> bool:
     return isinstance(t, NUMERIC)
 

@@ -255,6 +255,11 @@ def _syntax_error(exc: MarkedYAMLError, name: str) -> DiagnosticError:
     help_text = None
     if "'\\t'" in problem:
         help_text = "YAML indents with spaces; replace the tab characters"
+    elif "mapping values are not allowed" in problem:
+        help_text = ("check the indentation of this line against the one above, and put text "
+                     "that contains ': ' in quotes")
+    elif "could not find expected ':'" in problem:
+        help_text = "each line of a mapping reads 'name: value', with a space after the colon"
     diagnostic = Diagnostic(
         "E302",
         problem,
