@@ -204,6 +204,51 @@ def _test_text(outcomes: list[Any], verbose: bool) -> None:
         click.echo(RENDERERS["text"]([outcome.result]), nl=False)
 
 
+@cli.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--scenarios", "scenario_paths", multiple=True, metavar="PATH",
+              help="Scenario files or folders (default: the 'scenarios' folder beside NEW).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True)
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any scenario changes.")
+@click.pass_context
+def diff_command(ctx: click.Context, old: str, new: str, scenario_paths: tuple[str, ...],
+                 fmt: str, fail_on_change: bool) -> None:
+    """Show what changing OLD into NEW does to every scenario, and which rules changed.
+
+    OLD and NEW are policy files or git revisions, such as main:policies/x.policy.
+    Exit status: 0 compared, 1 with --fail-on-change when a scenario changed, 2 a version
+    could not be read.
+    """
+    from engine.diff import (
+        default_scenarios,
+        diff_json,
+        diff_policies,
+        load_version,
+        render_diff_markdown,
+        render_diff_text,
+    )
+
+    try:
+        before, after = load_version(old), load_version(new)
+    except DiagnosticError as error:
+        _report(error.diagnostics)
+        ctx.exit(EXIT_INVALID)
+    chosen = list(scenario_paths) or [default_scenarios(new)]
+    result = diff_policies(before, after, chosen)
+    if not result.scenarios:
+        click.echo(f"warning: no scenario files in {', '.join(chosen)}; only rules are compared "
+                   "(pass --scenarios)", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(diff_json(result), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(render_diff_markdown(result), nl=False)
+    else:
+        click.echo(render_diff_text(result), nl=False)
+    ctx.exit(EXIT_EXPECTATION if fail_on_change and result.changes else EXIT_OK)
+
+
 @cli.command("check")
 @click.argument("policies", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",

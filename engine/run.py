@@ -48,11 +48,14 @@ class PolicyCache:
 
 
 def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = "compiled",
-                 cache: PolicyCache | None = None) -> ScenarioResult:
+                 cache: PolicyCache | None = None, policy: Policy | None = None,
+                 ignore_expect: bool = False) -> ScenarioResult:
     """Loads a scenario, evaluates it, and checks its expectation.
 
     Args:
         policy_path: overrides the scenario's own `policy:`.
+        policy: an already loaded policy to use instead (for example another version of it).
+        ignore_expect: only decide; a refusal is returned as a result, not raised.
 
     Raises:
         DiagnosticError: the scenario, its policy or its facts are invalid, or the policy
@@ -60,18 +63,23 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
     """
     scenario = load_scenario(path)
     shown = display_path(path)
-    chosen = policy_path or scenario.policy
-    if chosen is None:
-        raise DiagnosticError([Diagnostic(
-            "E303", "the scenario names no policy", file=shown, path="$",
-            help="add 'policy: path/to/file.policy' to the scenario, or pass --policy")])
-    policy = (cache or PolicyCache()).get(chosen)
-    expected_error = scenario.expect.error if scenario.expect else None
+    if policy is None:
+        chosen = policy_path or scenario.policy
+        if chosen is None:
+            raise DiagnosticError([Diagnostic(
+                "E303", "the scenario names no policy", file=shown, path="$",
+                help="add 'policy: path/to/file.policy' to the scenario, or pass --policy")])
+        policy = (cache or PolicyCache()).get(chosen)
+    expect = None if ignore_expect else scenario.expect
+    expected_error = expect.error if expect else None
     try:
         decision = policy.evaluate(scenario.facts, file=shown, locate=scenario.document.locate)
     except (EvaluationError, DiagnosticError) as error:
         refusal = error.diagnostics if isinstance(error, DiagnosticError) else (
             evaluation_diagnostic(error, shown),)
+        if ignore_expect:
+            return ScenarioResult(shown, scenario.description, policy, None, None, (),
+                                  tuple(refusal))
         if expected_error is None:
             raise DiagnosticError(refusal) from None
         matched = any(expected_error in (d.code, d.label) for d in refusal)
@@ -80,6 +88,8 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
             + ", ".join(d.label or d.code for d in refusal),)
         return ScenarioResult(shown, scenario.description, policy, None, scenario.expect,
                               mismatches, tuple(refusal))
+    if ignore_expect:
+        return ScenarioResult(shown, scenario.description, policy, decision, None, ())
     if expected_error is not None:
         return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
                               (f"error: expected {expected_error}, got decision "
