@@ -118,8 +118,10 @@ class _Expr(Visitor[tuple[str, int]]):
 
     def visit_Logic(self, node: n.Logic) -> tuple[str, int]:
         strength = _OR if node.op == "or" else _AND
-        # A nested and/or keeps its parentheses, so the tree stays exactly the same.
-        parts = [self.text(operand, strength + 1) for operand in node.operands]
+        # A nested and/or keeps its parentheses, so the tree stays exactly the same; an 'and'
+        # inside an 'or' gets them too, since people misread that precedence.
+        parts = [f"({self.text(operand)})" if isinstance(operand, n.Logic)
+                 else self.text(operand, strength + 1) for operand in node.operands]
         return f" {node.op} ".join(parts), strength
 
     def visit_Binary(self, node: n.Binary) -> tuple[str, int]:
@@ -202,6 +204,41 @@ def _type(ref: n.TypeRef) -> str:
     return words
 
 
+def _broken(expr: n.Expr, prefix: str, indent: str) -> list[str]:
+    """Prints a condition after `prefix`, one operand of a long and/or per line; operands that
+    are and/or themselves break inside their parentheses, aligned after them."""
+    text = prefix + _EXPR.text(expr)
+    if len(text) <= WIDTH or not isinstance(expr, n.Logic):
+        return [text]
+    lines: list[str] = []
+    strength = _OR if expr.op == "or" else _AND
+    for index, operand in enumerate(expr.operands):
+        lead = prefix if index == 0 else f"{indent}{expr.op} "
+        if isinstance(operand, n.Logic):
+            inner = _broken(operand, lead + "(", " " * len(lead + "("))
+            inner[-1] += ")"
+            lines += inner
+        else:
+            lines.append(lead + _EXPR.text(operand, strength + 1))
+    return lines
+
+
+def _fill(text: str, first: str, rest: str) -> list[str]:
+    """Breaks a long comma-separated text into lines no wider than WIDTH, at the commas."""
+    words = text.split(", ")
+    lines: list[str] = []
+    current = first
+    for index, word in enumerate(words):
+        piece = word + ("," if index < len(words) - 1 else "")
+        if current.strip() and len(current) + 1 + len(piece) > WIDTH:
+            lines.append(current.rstrip())
+            current = rest + piece
+        else:
+            current = current + (" " if current.strip() else "") + piece
+    lines.append(current.rstrip())
+    return lines
+
+
 def _effective(node: n.Effective) -> str:
     if node.start and node.end:
         return f"effective from {node.start.value} until {node.end.value}"
@@ -263,7 +300,7 @@ class _Printer:
     def wrap(head: str, tail: str) -> list[str]:
         if len(head) + 1 + len(tail) <= WIDTH:
             return [f"{head} {tail}"]
-        return [head, INDENT + tail]
+        return [head] + _fill(tail, INDENT, INDENT * 2)
 
     def item_FactDecl(self, item: n.FactDecl) -> list[str]:
         type_text = ("optional " if item.optional else "") + _type(item.type)
@@ -288,8 +325,12 @@ class _Printer:
                          _EXPR.text(item.value))
 
     def item_Table(self, item: n.Table) -> list[str]:
-        head = f"table {item.name.name}{_title(item.description)} by {item.key.name}:"
-        lines = self.wrap(head, _type(item.type))
+        head = f"table {item.name.name}{_title(item.description)}"
+        keyed = f"by {item.key.name}: {_type(item.type)}"
+        if len(head) + 1 + len(keyed) <= WIDTH:
+            lines = [f"{head} {keyed}"]
+        else:
+            lines = [head, INDENT * 2 + keyed]
         for row in item.rows:
             keys = ", ".join(k.name for k in row.keys) if row.keys else "default"
             text = f"{INDENT}{keys} = {_EXPR.text(row.value)}"
@@ -320,12 +361,8 @@ class _Printer:
         return lines
 
     def condition(self, keyword: str, expr: n.Expr) -> list[str]:
-        """`when A and B`, with one conjunct a line when it does not fit."""
-        text = f"{INDENT}{keyword} {_EXPR.text(expr)}"
-        if len(text) <= WIDTH or not (isinstance(expr, n.Logic) and expr.op == "and"):
-            return [text]
-        parts = [_EXPR.text(operand, _AND + 1) for operand in expr.operands]
-        return [f"{INDENT}{keyword} {parts[0]}"] + [f"{INDENT * 2}and {p}" for p in parts[1:]]
+        """`when A and B`, broken before each `and`/`or` when it does not fit a line."""
+        return _broken(expr, f"{INDENT}{keyword} ", INDENT * 2)
 
     def outputs(self, decision: str, outputs: tuple[n.Assignment, ...]) -> list[str]:
         if not outputs:
