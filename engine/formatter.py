@@ -416,7 +416,11 @@ class _Printer:
                 lines = [f"otherwise {item.decision.name}"] + self.outputs(
                     item.decision.name, item.outputs)[1:]
         if item.reason is not None:
-            lines.append(f"{INDENT}because {_quote(item.reason.value)}")
+            reason = f"because {_quote(item.reason.value)}"
+            if len(lines) == 1 and len(lines[0]) + 1 + len(reason) <= WIDTH:
+                lines[0] += " " + reason  # a short default reads best on one line
+            else:
+                lines.append(INDENT + reason)
         if item.citation is not None:
             lines.append(f"{INDENT}source {_quote(item.citation.value)}")
         return lines
