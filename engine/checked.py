@@ -413,6 +413,12 @@ class CheckedPolicy:
             closure[rule.index] = frozenset(found)
         return closure
 
+    @functools.cached_property
+    def amount_outputs(self) -> frozenset[str]:
+        from engine.valuetypes import AmountType
+
+        return frozenset(o.name for o in self.outputs if isinstance(o.type, AmountType))
+
     def units(self) -> tuple[CheckedRule, ...]:
         """Everything an evaluator compiles, in slot order: rules, `otherwise`, advisories."""
         return self.rules + ((self.otherwise,) if self.otherwise else ()) + self.advisories

@@ -190,6 +190,9 @@ class _Checker(ExpressionChecker):
         if not _within(value, target):
             self.error("E207", f"{what} is outside {article(target)}", expr.span)
             return None
+        if isinstance(target, AmountType) and isinstance(value, int) \
+                and not isinstance(value, bool):
+            return Decimal(value)  # an amount is a Decimal, even when written as 0
         return value
 
     # ------------------------------------------------------------ types

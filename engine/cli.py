@@ -236,7 +236,8 @@ def diff_command(ctx: click.Context, old: str, new: str, scenario_paths: tuple[s
         _report(error.diagnostics)
         ctx.exit(EXIT_INVALID)
     chosen = list(scenario_paths) or [default_scenarios(new)]
-    result = diff_policies(before, after, chosen)
+    own = None if scenario_paths else (new if os.path.exists(new) else None)
+    result = diff_policies(before, after, chosen, only_for=own)
     if not result.scenarios:
         click.echo(f"warning: no scenario files in {', '.join(chosen)}; only rules are compared "
                    "(pass --scenarios)", err=True)

@@ -144,10 +144,33 @@ def _rule_texts(policy: Policy) -> dict[str, tuple[int, str]]:
     return texts
 
 
-def diff_policies(old: Policy, new: Policy, scenario_paths: list[str]) -> PolicyDiff:
-    """Evaluates every scenario under both versions and compares rules."""
+def scenarios_of(paths: list[str], policy_file: str) -> list[str]:
+    """The scenario files under `paths` whose own `policy:` is `policy_file`."""
+    from engine.scenario import load_scenario
+
+    wanted = os.path.realpath(policy_file)
+    chosen = []
+    for path in discover(paths):
+        try:
+            named = load_scenario(path).policy
+        except DiagnosticError:
+            chosen.append(path)  # reported under both versions
+            continue
+        if named is not None and os.path.realpath(named) == wanted:
+            chosen.append(path)
+    return chosen
+
+
+def diff_policies(old: Policy, new: Policy, scenario_paths: list[str],
+                  only_for: str | None = None) -> PolicyDiff:
+    """Evaluates every scenario under both versions and compares rules.
+
+    Args:
+        only_for: keep only the scenarios whose `policy:` names this file (used when the
+            scenarios come from the folder beside the policy, which may serve several).
+    """
     changes = []
-    files = discover(scenario_paths)
+    files = scenarios_of(scenario_paths, only_for) if only_for else discover(scenario_paths)
     for path in files:
         before, after = _side(path, old), _side(path, new)
         what = _what(before, after)

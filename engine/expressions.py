@@ -307,7 +307,16 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         return c.Compare("!=" if node.negated else "==", subject, value, _BOOL, node.span)
 
     def visit_In(self, node: n.In, expect: Type | None) -> c.CExpr | None:
-        subject = self.visit(node.subject, None)
+        known = self.facts.keys() | self.defines.keys()
+        if isinstance(node.subject, n.Name) and node.subject.name not in known and \
+                isinstance(node.options, n.Name) and node.options.name in known:
+            # `photo in evidence`: the list fact gives the bare value its enumeration
+            options_first = self.visit(node.options, None)
+            element = options_first.type.element if options_first is not None and isinstance(
+                options_first.type, ListType) else None
+            subject = self.visit(node.subject, element)
+        else:
+            subject = self.visit(node.subject, None)
         if subject is None:
             return None
         if isinstance(subject.type, (ListType, EmptyListType, BoolType)):

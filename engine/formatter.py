@@ -69,7 +69,7 @@ def format_policy(text: str, name: str = "<policy>") -> str:
     """
     source = Source(name, text)
     tree, comments = parse_with_comments(source)
-    return _Printer(comments).file(tree)
+    return _Printer(comments, text).file(tree)
 
 
 # ---------------------------------------------------------------- expressions
@@ -256,8 +256,14 @@ def _title(text: str | None) -> str:
 
 
 class _Printer:
-    def __init__(self, comments: list[tuple[int, str]]) -> None:
+    def __init__(self, comments: list[tuple[int, str]], text: str) -> None:
         self.comments = sorted(comments)
+        self.text = text
+
+    def trailing(self, end: int) -> list[str]:
+        """Comments written at the end of an item's last line stay with that item."""
+        newline = self.text.find("\n", end)
+        return self.comments_before(len(self.text) if newline < 0 else newline)
 
     def comments_before(self, offset: int) -> list[str]:
         taken = [text for at, text in self.comments if at < offset]
@@ -278,7 +284,7 @@ class _Printer:
         previous: type | None = None
         for item in tree.items:
             comments = self.comments_before(item.span.end)
-            printed = self.item(item)
+            printed = self.item(item) + self.trailing(item.span.end)
             # Declarations of one kind stay together; rules and other blocks stand apart.
             grouped = isinstance(item, (n.FactDecl, n.DecisionDecl, n.OutputDecl)) and \
                 type(item) is previous and not comments

@@ -359,7 +359,8 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
                 "E404", "no rule applies, and the policy refuses to decide (otherwise refuse, "
                         f"line {refusal.line})" + (f": {refusal.reason}" if refusal.reason
                                                    else ""),
-                label=refusal.label, help=refusal.citation)
+                label=refusal.label,
+                help=f"source: {refusal.citation}" if refusal.citation else None)
         if policy.otherwise is None:
             raise EvaluationError(
                 "E404", "no rule matched and the policy has no 'otherwise' default",
@@ -394,6 +395,7 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
         status = "decided" if rule is decider else "agreed"
         outcomes[rule.index] = RuleOutcome(rule.id, status, index=rule.index)
     advisories, outputs = _advise(policy, evaluator, env, today, outputs)
+    outputs = _typed_outputs(policy, outputs)
     ordered = tuple(outcomes[r.index] for r in policy.rules)
     return Evaluation(decider.decision, decider.id, outputs, ordered, advisories, decider.index)
 
@@ -445,6 +447,15 @@ def _advise(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Facts,
     order = [o.name for o in policy.outputs]
     merged = tuple(sorted(values.items(), key=lambda kv: order.index(kv[0])))
     return tuple(outcomes), merged
+
+
+def _typed_outputs(policy: CheckedPolicy, outputs: Outputs) -> Outputs:
+    """An amount output written as a whole number (`refund = 0`) is still an amount."""
+    amounts = policy.amount_outputs
+    if not amounts or not any(name in amounts and type(value) is int for name, value in outputs):
+        return outputs
+    return tuple((name, Decimal(value) if name in amounts and type(value) is int else value)
+                 for name, value in outputs)
 
 
 def _describe(decision: str, outputs: Outputs) -> str:

@@ -42,7 +42,7 @@ def test_layout_of_a_small_policy() -> None:
     assert format_policy(messy) == (
         'policy p "P"\nversion "1"\n\n# the only fact\nfact x: whole number at least 0\n\n'
         'decision d\ndecision e "E"\n\nrule r\n  when x > 1 and (x < 5 or x == 9)\n  then d\n'
-        '  because "r"\n\notherwise e because "no"\n\n# trailing\n'
+        '  because "r"\n\notherwise e because "no"\n# trailing\n'
     )
 
 

@@ -1,0 +1,266 @@
+"""docs/errors.md, the catalogue of diagnostics, covers every code and its examples are true.
+
+The catalogue has one section per code of `engine.diagnostics.CODES`, in the same order, headed
+`## CODE: title` with the title from CODES. Its fenced blocks follow these conventions:
+
+- ```policy-error (or ```policy): the wrong example. For a code E0xx, E1xx or E2xx it is a policy
+  that `Policy.from_text` refuses with that code; for a warning W0xx, a policy that checks and
+  has that warning. (```policy-error is the convention of docs/language.md: tests/test_docs.py
+  checks that every ```policy block of docs/*.md has no errors.)
+- For an input or evaluation code (E3xx, E4xx) the wrong example is a ```policy block, saved as
+  `example.policy`, and a ```scenario block, saved as `scenario.yaml` beside it, which
+  `run_scenario("scenario.yaml")` refuses with that code. E307 (input too large) cannot be shown
+  literally: its section has only a ```text block, and the test writes a file over the limit.
+- The ```text block right after the wrong example is exactly what the engine prints for it
+  (`render_all` of the diagnostics: the errors, or the warnings).
+- ```policy-fixed: the fix; it checks without errors and without the section's own code. In an
+  E3xx or E4xx section, the wrong scenario run against the fixed policy is decided.
+- ```scenario-fixed: a corrected scenario, decided when run against the section's policy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine.diagnostics import CODES, Diagnostic, DiagnosticError, render_all
+from engine.policy import Policy
+from engine.run import run_scenario
+from engine.yamldata import MAX_BYTES
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+EXAMPLE_POLICY = "example.policy"
+EXAMPLE_SCENARIO = "scenario.yaml"
+WRONG_POLICY = ("policy-error", "policy")
+HEADING = re.compile(r"^## (?P<code>[A-Z][0-9]{3}): (?P<title>.+)$")
+CODE_LIKE = re.compile(r"^## [A-Z][0-9]{3}\b")
+
+#: Codes the engine never reports today, and why; their examples are expected to fail, strictly,
+#: so that the day the code is reported the test says to take it off this list.
+NOT_REPORTED: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced block; `line` is the 1-based line of its opening fence."""
+
+    info: str
+    text: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Section:
+    code: str
+    title: str
+    line: int
+    blocks: tuple[Block, ...]
+
+    def first(self, *infos: str) -> Block | None:
+        return next((b for b in self.blocks if b.info in infos), None)
+
+    def after(self, block: Block) -> Block | None:
+        position = self.blocks.index(block)
+        return self.blocks[position + 1] if position + 1 < len(self.blocks) else None
+
+
+def _parse(text: str) -> tuple[list[Section], list[str]]:
+    """Returns the code sections and the level-2 headings that look like a code but are not
+    written as `## CODE: title`."""
+    lines = text.split("\n")
+    sections: list[Section] = []
+    malformed: list[str] = []
+    current: tuple[str, str, int] | None = None
+    blocks: list[Block] = []
+
+    def close() -> None:
+        if current is not None:
+            sections.append(Section(*current, tuple(blocks)))
+
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("```"):
+            end = index + 1
+            while end < len(lines) and lines[end].rstrip() != "```":
+                end += 1
+            assert end < len(lines), f"errors.md:{index + 1}: unclosed fenced block"
+            body = "\n".join(lines[index + 1 : end]) + "\n"
+            blocks.append(Block(line[3:].strip(), body, index + 1))
+            index = end + 1
+            continue
+        if line.startswith("## "):
+            close()
+            match = HEADING.match(line)
+            current = (match["code"], match["title"], index + 1) if match else None
+            blocks = []
+            if match is None and CODE_LIKE.match(line):
+                malformed.append(f"errors.md:{index + 1}: {line}")
+        index += 1
+    close()
+    return sections, malformed
+
+
+SECTIONS, MALFORMED = _parse(DOC.read_text(encoding="utf-8"))
+BY_CODE = {section.code: section for section in SECTIONS}
+FIXED_POLICIES = [s for s in SECTIONS if s.first("policy-fixed")]
+FIXED_SCENARIOS = [s for s in SECTIONS if s.first("scenario-fixed")]
+
+
+def _uses_scenario(code: str) -> bool:
+    return code[:2] in ("E3", "E4")
+
+
+def _section(code: str) -> Section:
+    assert code in BY_CODE, f"docs/errors.md has no section '## {code}: {CODES[code]}'"
+    return BY_CODE[code]
+
+
+def _check(text: str) -> tuple[Diagnostic, ...]:
+    """The errors of a policy, or its warnings when it has no errors."""
+    try:
+        return tuple(Policy.from_text(text, EXAMPLE_POLICY).warnings)
+    except DiagnosticError as error:
+        return error.diagnostics
+
+
+def _run(folder: Path, scenario: str, policy: str | None = None) -> tuple[Diagnostic, ...]:
+    """Runs `scenario.yaml` in `folder` (the working directory); () when it is decided."""
+    if policy is not None:
+        (folder / EXAMPLE_POLICY).write_text(policy, encoding="utf-8")
+    (folder / EXAMPLE_SCENARIO).write_text(scenario, encoding="utf-8")
+    try:
+        run_scenario(EXAMPLE_SCENARIO)
+    except DiagnosticError as error:
+        return error.diagnostics
+    return ()
+
+
+def _too_large_scenario() -> str:
+    padding = "# " + "x" * MAX_BYTES + "\n"
+    return f"policy: {EXAMPLE_POLICY}\nfacts: {{}}\n{padding}"
+
+
+def _wrong_example(section: Section) -> tuple[Block | None, Block | None]:
+    """The wrong example's policy and scenario blocks (None when the section has none)."""
+    policy = section.first(*WRONG_POLICY)
+    scenario = section.first("scenario") if _uses_scenario(section.code) else None
+    return policy, scenario
+
+
+def _reported(section: Section, folder: Path) -> tuple[Diagnostic, ...]:
+    """What the engine reports for the section's wrong example."""
+    if section.code == "E307":
+        return _run(folder, _too_large_scenario())
+    policy, scenario = _wrong_example(section)
+    assert policy is not None, f"errors.md:{section.line}: {section.code} has no wrong example"
+    if _uses_scenario(section.code):
+        assert scenario is not None, f"errors.md:{section.line}: no ```scenario block"
+        return _run(folder, scenario.text, policy.text)
+    return _check(policy.text)
+
+
+def _code_params() -> list[object]:
+    return [
+        pytest.param(code, id=code, marks=pytest.mark.xfail(reason=NOT_REPORTED[code], strict=True))
+        if code in NOT_REPORTED
+        else pytest.param(code, id=code)
+        for code in CODES
+    ]
+
+
+# ---------------------------------------------------------------- the sections
+
+
+@pytest.mark.parametrize("code", list(CODES), ids=list(CODES))
+def test_every_code_has_a_section(code: str) -> None:
+    section = _section(code)
+    assert section.title == CODES[code], f"errors.md:{section.line}: the title is not CODES'"
+
+
+def test_every_section_names_a_real_code_in_order() -> None:
+    assert MALFORMED == [], "headings that look like a code must read '## CODE: title'"
+    unknown = [f"errors.md:{s.line}: {s.code}" for s in SECTIONS if s.code not in CODES]
+    assert unknown == []
+    assert [s.code for s in SECTIONS] == list(CODES), "one section per code, in CODES order"
+
+
+# ---------------------------------------------------------------- the wrong examples
+
+
+@pytest.mark.parametrize("code", _code_params())
+def test_wrong_example_produces_its_code(
+    code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    reported = _reported(_section(code), tmp_path)
+    assert code in [d.code for d in reported], render_all(reported) or "nothing reported"
+    if code.startswith("W"):
+        assert not any(d.is_error for d in reported), render_all(reported)
+
+
+@pytest.mark.parametrize("code", list(CODES), ids=list(CODES))
+def test_wrong_example_shows_what_the_engine_prints(
+    code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    section = _section(code)
+    if code == "E307":
+        shown = section.first("text")
+    else:
+        policy, scenario = _wrong_example(section)
+        last = scenario or policy
+        assert last is not None, f"errors.md:{section.line}: {code} has no wrong example"
+        shown = section.after(last)
+    assert shown is not None and shown.info == "text", (
+        f"errors.md:{section.line}: a ```text block must follow the wrong example of {code}"
+    )
+    monkeypatch.chdir(tmp_path)
+    printed = render_all(_reported(section, tmp_path)) + "\n"
+    if os.environ.get("ERRORS_UPDATE") and printed != shown.text:
+        # Refresh the catalogue after a deliberate message change; review the diff.
+        lines = DOC.read_text(encoding="utf-8").split("\n")
+        start = shown.line  # the line after the opening fence (0-based index)
+        end = start + shown.text.count("\n")
+        lines[start:end] = printed.rstrip("\n").split("\n")
+        DOC.write_text("\n".join(lines), encoding="utf-8")
+        return
+    assert printed == shown.text
+
+
+# ---------------------------------------------------------------- the fixes
+
+
+@pytest.mark.parametrize("section", FIXED_POLICIES, ids=[s.code for s in FIXED_POLICIES])
+def test_fixed_policy_checks(
+    section: Section, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed = section.first("policy-fixed")
+    assert fixed is not None
+    try:
+        warnings = Policy.from_text(fixed.text, EXAMPLE_POLICY).warnings
+    except DiagnosticError as error:
+        pytest.fail(
+            f"errors.md:{fixed.line}: the fix does not check:\n{render_all(error.diagnostics)}"
+        )
+    assert section.code not in [w.code for w in warnings], render_all(warnings)
+    _, scenario = _wrong_example(section)
+    if scenario is not None:
+        monkeypatch.chdir(tmp_path)
+        refused = _run(tmp_path, scenario.text, fixed.text)
+        assert refused == (), f"errors.md:{fixed.line}:\n{render_all(refused)}"
+
+
+@pytest.mark.parametrize("section", FIXED_SCENARIOS, ids=[s.code for s in FIXED_SCENARIOS])
+def test_fixed_scenario_is_decided(
+    section: Section, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed = section.first("scenario-fixed")
+    policy, _ = _wrong_example(section)
+    assert fixed is not None and policy is not None
+    monkeypatch.chdir(tmp_path)
+    refused = _run(tmp_path, fixed.text, policy.text)
+    assert refused == (), f"errors.md:{fixed.line}:\n{render_all(refused)}"
