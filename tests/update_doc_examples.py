@@ -25,8 +25,10 @@ BLOCK = re.compile(r"```console\n(\$ policy [^\n]*)\n(.*?)```", re.S)
 
 def _run(match: re.Match[str]) -> str:
     command = match.group(1)
-    result = CliRunner().invoke(cli, shlex.split(command[2:])[1:])
-    return f"```console\n{command}\n{result.stdout}```"
+    words = shlex.split(command[2:])
+    both = words[-1] == "2>&1"  # the docs show standard error too
+    result = CliRunner().invoke(cli, words[1:-1] if both else words[1:])
+    return f"```console\n{command}\n{result.output if both else result.stdout}```"
 
 
 def main() -> None:
