@@ -63,6 +63,16 @@ def _report(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]) -> None:
     click.echo(render_all(diagnostics), err=True)
 
 
+def _load_or_exit(ctx: click.Context, path: str) -> Policy:
+    """Loads a policy, or reports why it cannot and exits with status 2."""
+    try:
+        return Policy.load(path)
+    except DiagnosticError as error:
+        _report(error.diagnostics)
+        ctx.exit(EXIT_INVALID)
+        raise  # unreachable: ctx.exit raises
+
+
 def _scenario_files(paths: tuple[str, ...]) -> list[str]:
     files: list[str] = []
     for path in paths:
@@ -284,11 +294,7 @@ def check_command(ctx: click.Context, policies: tuple[str, ...], fmt: str) -> No
 @click.pass_context
 def schema_command(ctx: click.Context, policy_path: str) -> None:
     """Print the JSON Schema of POLICY's facts (what a scenario's 'facts:' must satisfy)."""
-    try:
-        policy = Policy.load(policy_path)
-    except DiagnosticError as error:
-        _report(error.diagnostics)
-        ctx.exit(EXIT_INVALID)
+    policy = _load_or_exit(ctx, policy_path)
     click.echo(json.dumps(policy.schema(), indent=2, ensure_ascii=False))
 
 
@@ -297,12 +303,7 @@ def schema_command(ctx: click.Context, policy_path: str) -> None:
 @click.pass_context
 def compile_command(ctx: click.Context, policy_path: str) -> None:
     """Print the Python code the compiler generates for POLICY (for reading and debugging)."""
-    try:
-        policy = Policy.load(policy_path)
-    except DiagnosticError as error:
-        _report(error.diagnostics)
-        ctx.exit(EXIT_INVALID)
-    click.echo(policy.generated_code(), nl=False)
+    click.echo(_load_or_exit(ctx, policy_path).generated_code(), nl=False)
 
 
 @cli.command("fmt")
