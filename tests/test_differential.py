@@ -1,0 +1,451 @@
+"""Differential tests: the interpreter (the reference) and the compiled evaluator always agree.
+
+For every shipped policy, hypothesis draws fact sets from the policy's own declarations (types,
+bounds, enumeration values, optional facts sometimes left out, amounts as decimal strings),
+biased towards the constants the rules compare with. For random small policies built as text,
+the same comparison runs on random facts. Agreement means the same `Evaluation`, or the same
+refusal, and a byte-identical JSON trace.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import checked as c
+from engine.checked import CheckedPolicy, FactInfo
+from engine.diagnostics import DiagnosticError
+from engine.policy import Engine, Policy
+from engine.render import to_json
+from engine.run import ScenarioResult
+from engine.runtime import EvaluationError
+from engine.scenario import load_scenario
+from engine.valuetypes import (
+    AmountType,
+    BoolType,
+    DateType,
+    EnumType,
+    ListType,
+    TextType,
+    Type,
+    WholeType,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICY_FILES = sorted((ROOT / "policies").glob("**/*.policy"))
+SETTINGS = settings(max_examples=200, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+# ---------------------------------------------------------------- fact sets from declarations
+
+
+@dataclass(frozen=True)
+class Constants:
+    """Literal values a policy's expressions use; boundary cases live next to them."""
+
+    numbers: tuple[Decimal, ...]
+    dates: tuple[datetime.date, ...]
+    texts: tuple[str, ...]
+
+
+def _expressions(policy: CheckedPolicy) -> Iterator[object]:
+    for rule in policy.units():
+        for conjunct in rule.conjuncts:
+            yield conjunct.expr
+        for _, expr in rule.outputs:
+            yield expr
+    for define in policy.defines:
+        yield define.expr
+    for ensure in policy.ensures:
+        yield ensure.condition
+        yield ensure.when
+    for require in policy.requires:
+        yield require.when
+
+
+def _walk(expr: object) -> Iterator[object]:
+    if expr is None:
+        return
+    yield expr
+    for name in getattr(expr, "__slots__", ()):
+        if name in ("type", "span"):
+            continue
+        child = getattr(expr, name)
+        for item in child if isinstance(child, tuple) else (child,):
+            if hasattr(item, "span") and hasattr(item, "type"):
+                yield from _walk(item)
+
+
+def constants_of(policy: CheckedPolicy) -> Constants:
+    numbers: set[Decimal] = set()
+    dates: set[datetime.date] = set()
+    texts: set[str] = set()
+    for expr in _expressions(policy):
+        for node in _walk(expr):
+            if not isinstance(node, c.Const):
+                continue
+            values = node.value if isinstance(node.value, tuple) else (node.value,)
+            for value in values:
+                if isinstance(value, bool):
+                    continue
+                if isinstance(value, (int, Decimal)):
+                    numbers.add(Decimal(value))
+                elif isinstance(value, datetime.date):
+                    dates.add(value)
+                elif isinstance(value, str):
+                    texts.add(value)
+    return Constants(tuple(sorted(numbers)), tuple(sorted(dates)), tuple(sorted(texts)))
+
+
+def _within(value: Decimal, low: Decimal | int | None, high: Decimal | int | None) -> bool:
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def value_strategy(t: Type, constants: Constants) -> st.SearchStrategy[Any]:
+    """Raw (JSON-like) values of type `t`, as a scenario file would give them."""
+    if isinstance(t, BoolType):
+        return st.booleans()
+    if isinstance(t, WholeType):
+        low = t.minimum if t.minimum is not None else -50
+        high = t.maximum if t.maximum is not None else max(low, 0) + 400
+        near = sorted({int(n) + d for n in constants.numbers for d in (-1, 0, 1)
+                       if n == n.to_integral_value() and _within(Decimal(int(n) + d), t.minimum,
+                                                                 t.maximum)})
+        plain = st.integers(low, high)
+        return st.one_of(plain, st.sampled_from(near)) if near else plain
+    if isinstance(t, AmountType):
+        low_a = t.minimum if t.minimum is not None else Decimal(-500)
+        high_a = t.maximum if t.maximum is not None else max(low_a, Decimal(0)) + 1000
+        plain_a = st.decimals(low_a, high_a, places=2, allow_nan=False, allow_infinity=False)
+        near_a = sorted({n + d for n in constants.numbers
+                         for d in (Decimal("-0.01"), Decimal(0), Decimal("0.01"))
+                         if _within(n + d, t.minimum, t.maximum)})
+        numbers = st.one_of(plain_a, st.sampled_from(near_a)) if near_a else plain_a
+        return numbers.map(lambda d: format(d, "f"))
+    if isinstance(t, TextType):
+        return st.one_of(st.sampled_from(constants.texts or ("",)),
+                         st.text(alphabet="abc _\"\\é", max_size=6))
+    if isinstance(t, DateType):
+        near_d = [d + datetime.timedelta(days=k) for d in constants.dates for k in (-1, 0, 1)]
+        plain_d = st.dates(datetime.date(2018, 1, 1), datetime.date(2027, 12, 31))
+        dates = st.one_of(plain_d, st.sampled_from(near_d)) if near_d else plain_d
+        return dates.map(lambda d: d.isoformat())
+    if isinstance(t, EnumType):
+        return st.sampled_from(t.values)
+    if isinstance(t, ListType):
+        return st.lists(value_strategy(t.element, constants), max_size=4)
+    raise AssertionError(f"no fact strategy for {t!r}; teach test_differential the new type")
+
+
+def fact_sets(facts: tuple[FactInfo, ...], constants: Constants,
+              seeds: tuple[dict[str, Any], ...] = ()) -> st.SearchStrategy[dict[str, Any]]:
+    """Fact sets: fully random, or a shipped scenario's facts with some values changed.
+
+    Policies with many input constraints refuse most random fact sets; starting from real
+    scenarios keeps most examples deciding while still reaching odd corners.
+    """
+    values = {info.name: value_strategy(info.type, constants) for info in facts}
+    actions = st.sampled_from(["change", "drop"] + ["keep"] * 14)
+
+    @st.composite
+    def draw_facts(draw: st.DrawFn) -> dict[str, Any]:
+        seed = draw(st.sampled_from(seeds)) if seeds and draw(st.integers(0, 3)) else None
+        chosen: dict[str, Any] = {}
+        for info in facts:
+            if seed is not None:
+                action = draw(actions)
+                if action == "keep" and info.name in seed:
+                    chosen[info.name] = seed[info.name]
+                    continue
+                if action != "change" and not info.required:
+                    continue
+            elif not info.required and draw(st.booleans()):
+                continue  # optional, or has a default: sometimes left out
+            chosen[info.name] = draw(values[info.name])
+        return chosen
+
+    return draw_facts()
+
+
+def scenario_facts(path: Path) -> tuple[dict[str, Any], ...]:
+    """The raw facts of every shipped scenario that names this policy and whose facts are valid."""
+    policy = shipped(path)
+    found = []
+    for scenario_path in sorted(path.parent.glob("**/*.yaml")) + sorted(
+            (path.parent / "scenarios").glob("**/*.yaml")):
+        try:
+            scenario = load_scenario(str(scenario_path))
+        except DiagnosticError:
+            continue
+        if scenario.policy and Path(scenario.policy).resolve() == path.resolve():
+            try:
+                policy.validate(scenario.facts)
+            except DiagnosticError:
+                continue  # a scenario about invalid input
+            found.append(scenario.facts)
+    unique = {json.dumps(facts, sort_keys=True, default=str): facts for facts in found}
+    return tuple(unique.values())
+
+
+# ---------------------------------------------------------------- comparing the evaluators
+
+
+def result(policy: Policy, facts: dict[str, Any], engine: Engine) -> tuple[object, ...]:
+    """Everything an evaluator's answer decides: the evaluation and the rendered JSON trace."""
+    try:
+        evaluation = policy.decide(facts, engine)
+        decision = policy.evaluate_valid(facts, engine=engine)
+    except EvaluationError as error:
+        return ("refused", error.code, error.message, error.rules, error.fact, error.help,
+                error.label)
+    rendered = to_json(ScenarioResult("scenario.yaml", None, policy, decision, None, ()))
+    return ("decided", evaluation, json.dumps(rendered, indent=2, ensure_ascii=False))
+
+
+def assert_engines_agree(policy: Policy, raw: dict[str, Any]) -> None:
+    try:
+        facts = policy.validate(raw)
+    except DiagnosticError as error:
+        # Only the policy's own input constraints may refuse a well-typed fact set.
+        assert {d.code for d in error.diagnostics} <= {"E308", "E309"}, error
+        return
+    interpreted = result(policy, facts, "interpreted")
+    compiled = result(policy, facts, "compiled")
+    assert compiled == interpreted
+
+
+# ---------------------------------------------------------------- shipped policies
+
+_LOADED: dict[Path, Policy] = {}
+
+
+def shipped(path: Path) -> Policy:
+    if path not in _LOADED:
+        _LOADED[path] = Policy.load(str(path))
+    return _LOADED[path]
+
+
+def test_there_are_shipped_policies() -> None:
+    assert len(POLICY_FILES) >= 2
+
+
+@pytest.mark.parametrize("path", POLICY_FILES,
+                         ids=[str(p.relative_to(ROOT)) for p in POLICY_FILES])
+def test_engines_agree_on_shipped_policy(path: Path) -> None:
+    policy = shipped(path)
+    strategy = fact_sets(policy.checked.facts, constants_of(policy.checked),
+                         scenario_facts(path))
+
+    @SETTINGS
+    @given(raw=strategy)
+    def check(raw: dict[str, Any]) -> None:
+        assert_engines_agree(policy, raw)
+
+    check()
+
+
+@pytest.mark.parametrize("path", POLICY_FILES,
+                         ids=[str(p.relative_to(ROOT)) for p in POLICY_FILES])
+def test_fact_strategy_mostly_makes_facts_that_decide(path: Path) -> None:
+    # The generator must produce fact sets the validator accepts and the policy decides on, or
+    # the differential test would only ever compare refusals.
+    policy = shipped(path)
+    strategy = fact_sets(policy.checked.facts, constants_of(policy.checked),
+                         scenario_facts(path))
+    outcomes: list[str] = []
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(raw=strategy)
+    def check(raw: dict[str, Any]) -> None:
+        try:
+            facts = policy.validate(raw)
+        except DiagnosticError as error:
+            assert {d.code for d in error.diagnostics} <= {"E308", "E309"}, error
+            outcomes.append("invalid")
+            return
+        try:
+            policy.decide(facts, "interpreted")
+            outcomes.append("decided")
+        except EvaluationError:
+            outcomes.append("refused")
+
+    check()
+    assert outcomes.count("decided") >= len(outcomes) // 5, outcomes
+
+
+# ---------------------------------------------------------------- random policies
+
+RANDOM_HEAD = """policy random
+{resolve}
+fact n: whole number from -20 to 20
+fact m: whole number from -20 to 20
+fact o: optional whole number from -5 to 5
+fact a: amount from -10 to 10
+fact b: optional amount from -10 to 10
+fact s: one of red, green, blue
+fact l: list of one of red, green, blue
+fact t: text
+fact d: date
+fact flag: yes/no
+fact z: whole number from 0 to 3 default 0
+define dv = n - z
+decision d0
+decision d1
+decision d2
+output x: amount
+output k: whole number
+"""
+
+class _Writer:
+    """Writes random well-typed expressions over RANDOM_HEAD's facts.
+
+    Plain `random`, seeded by hypothesis, is an order of magnitude faster than recursive
+    strategies (which matters at hundreds of policies per run); hypothesis cannot shrink the
+    text, but a failure shows the whole policy. Every compound is parenthesised, so the text
+    never depends on precedence.
+    """
+
+    COLOURS = ("red", "green", "blue")
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def pick(self, *options: str) -> str:
+        return self.rng.choice(options)
+
+    def whole(self, depth: int = 2) -> str:
+        roll = self.rng.random()
+        if depth <= 0 or roll < 0.45:
+            if self.rng.random() < 0.5:
+                return self.pick("n", "m", "z", "n", "m", "o")  # o is optional: rarer
+            value = self.rng.randint(-5, 25)
+            return f"({value})" if value < 0 else str(value)
+        if roll < 0.8:
+            op = self.pick("+", "-", "*")
+            return f"({self.whole(depth - 1)} {op} {self.whole(depth - 1)})"
+        if roll < 0.85:
+            return f"(-{self.whole(depth - 1)})"
+        if roll < 0.9:
+            return self.pick(f"min({self.whole(depth - 1)}, {self.whole(depth - 1)})",
+                             f"max({self.whole(depth - 1)}, {self.whole(depth - 1)})",
+                             f"abs({self.whole(depth - 1)})", "count(l)", "dv",
+                             "days_between(d, 2022-06-01)")
+        return (f"(if {self.condition(depth - 1)} then {self.whole(depth - 1)} "
+                f"else {self.whole(depth - 1)})")
+
+    def amount(self, depth: int = 2) -> str:
+        roll = self.rng.random()
+        if depth <= 0 or roll < 0.4:
+            if self.rng.random() < 0.6:
+                return self.pick("a", "a", "b", "0.1", "0.2", "0.3", "2.5", "0", "10")
+            return self.whole(1)
+        if roll < 0.8:
+            op = self.pick("+", "-", "*")
+            return f"({self.amount(depth - 1)} {op} {self.amount(depth - 1)})"
+        mode = self.pick("round", "round_up", "round_down")
+        places = self.rng.randint(0, 3)
+        return f"{mode}({self.amount(depth - 1)} / {self.amount(depth - 1)}, {places})"
+
+    def colours(self) -> str:
+        return ", ".join(self.rng.choice(self.COLOURS) for _ in range(self.rng.randint(0, 3)))
+
+    def atom(self) -> str:
+        kind = self.rng.randrange(10)
+        if kind == 0:
+            return f"{self.amount()} {self.pick('==', '!=', '<', '<=', '>', '>=')} {self.amount()}"
+        if kind == 1:
+            return f"{self.whole()} {self.pick('==', '!=', '<', '<=', '>', '>=')} {self.whole()}"
+        if kind == 2:
+            return f"{self.whole()} between {self.whole()} and {self.whole()}"
+        if kind == 3:
+            return f"{self.amount()} between {self.amount()} and {self.amount()}"
+        if kind == 4:
+            return f"s {self.pick('is', 'is not', '==', '!=')} {self.pick(*self.COLOURS)}"
+        if kind == 5:
+            return f"s {self.pick('in', 'not in')} [{self.colours()}]"
+        if kind == 6:
+            items = ", ".join(str(self.rng.randint(-3, 6)) for _ in range(self.rng.randint(0, 3)))
+            return f"{self.whole()} {self.pick('in', 'not in')} [{items}]"
+        if kind == 7:
+            return self.pick(f"l contains {self.pick(*self.COLOURS)}", f"l == [{self.colours()}]",
+                             "l != []")
+        return self.pick('t == "x"', 't != ""', '[t, "y"] contains "x"', 't in ["x", "y"]',
+                         "d > 2022-06-01", "d between 2020-01-01 and 2024-12-31", "flag",
+                         "d + 30 days > 2022-06-01", "d - 2 weeks <= 2021-01-01",
+                         "not flag", "flag is no", "o is present", "o is missing",
+                         "b is present", "b is missing", "yes", "no")
+
+    def condition(self, depth: int = 2) -> str:
+        roll = self.rng.random()
+        if depth <= 0 or roll < 0.5:
+            return self.atom()
+        if roll < 0.85:
+            op = self.pick("and", "or")
+            return f"({self.condition(depth - 1)} {op} {self.condition(depth - 1)})"
+        return f"not ({self.condition(depth - 1)})"
+
+
+@st.composite
+def random_policies(draw: st.DrawFn) -> str:
+    """Small random policies over RANDOM_HEAD's facts, as text; well-typed by construction.
+
+    Besides the operators, they use built-in functions, `if ... then ... else`, a derived value,
+    date arithmetic and exceptions (`overrides`), so those go through both evaluators too.
+    """
+    write = _Writer(random.Random(draw(st.integers(0, 2**64))))
+    lines = [RANDOM_HEAD.format(resolve=write.pick("", "resolve first match", "resolve unique",
+                                                   "resolve agreeing"))]
+    for index in range(write.rng.randint(1, 4)):
+        condition = " and ".join(write.condition() for _ in range(write.rng.randint(1, 3)))
+        overrides = f" overrides r{write.rng.randrange(index)}" if index and \
+            write.rng.random() < 0.2 else ""
+        assignments = []
+        if write.rng.random() < 0.5:
+            assignments.append(f"x = {write.amount()}")
+        if write.rng.random() < 0.5:
+            assignments.append(f"k = {write.whole()}")
+        outputs = f" with {', '.join(assignments)}" if assignments else ""
+        decision = write.pick("d0", "d1", "d2")
+        lines.append(f"rule r{index}{overrides} when {condition} then {decision}{outputs} "
+                     f'because "r{index}"')
+    if write.rng.random() < 0.5:
+        lines.append(f"otherwise d0 with k = {write.whole()}")
+    return "\n".join(lines) + "\n"
+
+
+RANDOM_DECLARED = Policy.from_text(
+    RANDOM_HEAD.format(resolve="") + 'rule r when flag then d0 because "r"', "random.policy")
+RANDOM_FACTS = fact_sets(RANDOM_DECLARED.checked.facts,
+                         Constants((Decimal(0), Decimal(1), Decimal(5)),
+                                   (datetime.date(2022, 6, 1),), ("x", "")))
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=random_policies(), data=st.data())
+def test_engines_agree_on_random_policies(text: str, data: st.DataObject) -> None:
+    policy = Policy.from_text(text, "random.policy")  # well-typed by construction
+    for _ in range(3):
+        assert_engines_agree(policy, data.draw(RANDOM_FACTS))
+
+
+def test_random_policy_generator_makes_policies_that_check() -> None:
+    @settings(max_examples=40, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(text=random_policies())
+    def check(text: str) -> None:
+        assert Policy.from_text(text, "random.policy").checked.rules
+
+    check()
