@@ -137,8 +137,9 @@ class _Codegen(Visitor[ast.expr]):
 
 
 def _at(node: ast.AST, line: int) -> ast.AST:
+    """Gives a node, and every node inside it that has no line yet, a policy line."""
     for child in ast.walk(node):
-        if "lineno" in child._attributes:
+        if "lineno" in child._attributes and getattr(child, "lineno", None) is None:
             child.lineno = child.end_lineno = line  # type: ignore[attr-defined]
             child.col_offset = child.end_col_offset = 0  # type: ignore[attr-defined]
     return node
@@ -192,7 +193,8 @@ def build_module(policy: CheckedPolicy) -> tuple[ast.Module, dict[str, object]]:
 def generated_source(policy: CheckedPolicy) -> str:
     """The generated code as Python text, for reading and debugging (`policy compile`)."""
     module, pool = build_module(policy)
-    header = [f"# generated from {policy.source.name}; constants: "
+    shown_name = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in policy.source.name)
+    header = [f"# generated from {shown_name}; constants: "
               + ", ".join(f"{k} = {_shown(v)}" for k, v in pool.items())] if pool else []
     return "\n".join(header + [ast.unparse(module)]) + "\n"
 

@@ -365,18 +365,33 @@ def _convert_list(t: ListType | EmptyListType, raw: list[object] | tuple[object,
     return tuple(items)
 
 
+#: Amounts are money: at most this many significant digits, and no further from the decimal
+#: point, so exact arithmetic on them stays within the evaluator's 28-digit context.
+AMOUNT_DIGITS = 28
+
+
 def _amount(t: AmountType, raw: object) -> Decimal | None:
     if isinstance(raw, bool):
         return None
-    if isinstance(raw, int):
-        return Decimal(raw)
-    if isinstance(raw, Decimal):
-        return raw if raw.is_finite() else None
     if isinstance(raw, float):
         raise _float_error(t, raw)
-    if isinstance(raw, str) and _AMOUNT_RE.fullmatch(raw):
-        return Decimal(raw)
-    return None
+    value: Decimal | None = None
+    if isinstance(raw, int):
+        value = Decimal(raw) if len(str(abs(raw))) <= AMOUNT_DIGITS else Decimal("1E+99")
+    elif isinstance(raw, Decimal):
+        value = raw if raw.is_finite() else None
+    elif isinstance(raw, str) and _AMOUNT_RE.fullmatch(raw):
+        if len(raw) > 4 * AMOUNT_DIGITS:
+            value = Decimal("1E+99")
+        else:
+            value = Decimal(raw)
+    if value is not None and (len(value.as_tuple().digits) > AMOUNT_DIGITS
+                              or abs(value.adjusted()) > AMOUNT_DIGITS):
+        raise _ConversionError(
+            f"an amount has at most {AMOUNT_DIGITS} significant digits, within "
+            f"{AMOUNT_DIGITS} places of the decimal point",
+            help="write the amount in the order currency, for example 12.50")
+    return value
 
 
 def _float_error(t: Type, raw: float) -> _ConversionError:

@@ -107,7 +107,7 @@ def _rounded(value: Fraction, places: int, mode: str) -> Decimal:
         whole = math.ceil(magnitude)
     else:
         whole = math.floor(magnitude)
-    digits = tuple(int(d) for d in str(whole))
+    digits = Decimal(whole).as_tuple().digits  # exact, whatever the number of digits
     return Decimal((1 if negative and whole else 0, digits, -places))
 
 

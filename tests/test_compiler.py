@@ -203,9 +203,6 @@ def test_compiled_functions_carry_the_policy_file_and_rule_lines() -> None:
     assert _frames_in_policy(caught.value) == [5]
 
 
-@pytest.mark.xfail(strict=True, reason="_function() re-stamps every node of a rule's function "
-                   "with the rule's first line, so the per-conjunct line map is lost: an error in "
-                   "'n > 2' on line 7 points at line 6")
 def test_compiled_conditions_map_each_conjunct_to_its_own_line() -> None:
     compiled = CompiledPolicy(Policy.from_text(LINES, "lines.policy").checked)
     with pytest.raises(TypeError) as caught:
@@ -264,9 +261,6 @@ def test_policy_compile_of_shipped_policies_parses(path: Path,
     ast.parse(result.stdout)
 
 
-@pytest.mark.xfail(strict=True, reason="the header comment of the generated source writes the "
-                   "policy file name verbatim; a name with a line break turns the rest of the "
-                   "name into lines of code")
 def test_generated_source_header_cannot_be_broken_by_a_file_name() -> None:
     policy = Policy.from_text("policy p\nfact n: amount\ndecision d\n"
                               'rule r when n > 1.5 then d because "r"',

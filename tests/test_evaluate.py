@@ -231,20 +231,23 @@ HUGE = ("policy huge\nfact a: amount\ndecision d\noutput x: amount\n"
         'rule r when a > 0 then d with x = {x} because "r"\n')
 
 
-@pytest.mark.xfail(strict=True, reason="runtime._rounded turns the rounded value into digits "
-                   "with str(int), which Python refuses past 4300 digits: round() of a "
-                   "5000-digit amount raises ValueError (CLI: internal error, exit 4)")
-def test_round_of_a_very_long_amount_is_exact(engine: Engine) -> None:
-    value = "9" * 5000
+@pytest.mark.parametrize("value", ["9" * 5000, "9" * 500_001, "1" + "0" * 28, "0." + "1" * 29])
+def test_an_amount_longer_than_28_digits_is_refused_before_any_rule(value: str) -> None:
+    from engine import DiagnosticError, Policy
+
+    policy = Policy.from_text(HUGE.format(x="round(a, 2)"))
+    with pytest.raises(DiagnosticError) as raised:
+        policy.validate({"a": value})
+    assert raised.value.diagnostics[0].code == "E304"
+    assert "at most 28 significant digits" in raised.value.diagnostics[0].message
+
+
+def test_the_longest_amounts_round_exactly_and_multiply_to_28_digits(engine: Engine) -> None:
+    value = "9" * 28
     outputs = dict(decide(HUGE.format(x="round(a, 2)"), {"a": value}, engine).outputs)
     assert outputs["x"] == Decimal(value)
-
-
-@pytest.mark.xfail(strict=True, reason="amount arithmetic past Decimal's exponent range raises "
-                   "decimal.Overflow, not an EvaluationError (CLI: internal error, exit 4)")
-def test_amount_overflow_is_a_refusal_not_a_crash(engine: Engine) -> None:
-    with pytest.raises(EvaluationError):
-        decide(HUGE.format(x="a * a"), {"a": "9" * 500_001}, engine)
+    assert dict(decide(HUGE.format(x="round(a * a / 1, 0)"), {"a": value}, engine)
+                .outputs)["x"] == Decimal(value) ** 2
 
 
 def test_sum_of_tenths_compares_exactly(engine: Engine) -> None:
