@@ -527,7 +527,9 @@ def test_convert_value_errors(t: Type, raw: object, message: str) -> None:
 _TYPED_VALUES: list[tuple[Type, st.SearchStrategy[Value]]] = [
     (BoolType(), st.booleans()),
     (WholeType(), st.integers()),
-    (AmountType(), st.decimals(allow_nan=False, allow_infinity=False, places=3)),
+    # amounts are money: at most 28 significant digits (engine.facts.AMOUNT_DIGITS)
+    (AmountType(), st.decimals(min_value=-(10**20), max_value=10**20, allow_nan=False,
+                               allow_infinity=False, places=3)),
     (TextType(), st.text()),
     (DateType(), st.dates()),
     (EnumType(("x", "y")), st.sampled_from(["x", "y"])),
