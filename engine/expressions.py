@@ -120,8 +120,10 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             return None
         owners = [f.name for f in self.facts.values() if node.name in _enum_values(f.type)]
         if owners:
+            owner = self.facts[owners[0]]
+            verb = "contains" if isinstance(owner.type, ListType) else "is"
             self.error("E101", f"'{node.name}' is not a fact; it is a value of '{owners[0]}'",
-                       node.span, help=f"compare the fact with it: {owners[0]} is {node.name}")
+                       node.span, help=f"compare the fact with it: {owners[0]} {verb} {node.name}")
             return None
         self.error("E101", f"unknown fact '{node.name}'", node.span,
                    help=did_you_mean(node.name, self.facts)
@@ -245,9 +247,13 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
     def pair(self, left: n.Expr, right: n.Expr) -> tuple[c.CExpr | None, c.CExpr | None]:
         """Checks two operands, letting a fact on either side give a bare value its enumeration."""
         known = self.facts.keys() | self.defines.keys()
-        if isinstance(left, n.Name) and left.name not in known and not (
-            isinstance(right, n.Name) and right.name not in known
-        ):
+
+        def bare(node: n.Expr) -> bool:
+            if isinstance(node, n.ListLit):
+                return bool(node.items) and all(bare(item) for item in node.items)
+            return isinstance(node, n.Name) and node.name not in known
+
+        if bare(left) and not bare(right):
             right_typed = self.visit(right, None)
             left_typed = self.visit(left, right_typed.type if right_typed else None)
             return left_typed, right_typed
@@ -292,6 +298,16 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                            f"using '{op}'", span, help=help)
 
     def visit_Is(self, node: n.Is, expect: Type | None) -> c.CExpr | None:
+        subject_fact = self.facts.get(node.subject.name) if isinstance(node.subject, n.Name) \
+            else None
+        if subject_fact is not None and isinstance(subject_fact.type, ListType):
+            self.used_facts.add(subject_fact.name)
+            value = " ".join(self.source.snippet(node.value.span).split())
+            self.error("E203", f"'is' compares one value, and '{subject_fact.name}' is "
+                               f"{article(subject_fact.type)}", node.span,
+                       help=f"to test what the list holds, write: {subject_fact.name} contains "
+                            f"{value}")
+            return None
         subject, value = self.pair(node.subject, node.value)
         if subject is None or value is None:
             return None

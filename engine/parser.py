@@ -100,7 +100,9 @@ def describe_terminal(name: str) -> str:
 def _expected(names: set[str] | frozenset[str] | None) -> str:
     if not names:
         return ""
-    described = sorted({describe_terminal(n) for n in names})
+    # Words people can act on ('a name', 'then') before punctuation.
+    described = sorted({describe_terminal(n) for n in names},
+                       key=lambda text: (not text[0].isalpha() and not text[1:2].isalpha(), text))
     if len(described) > 8:
         described = described[:8] + ["..."]
     return ", ".join(described)

@@ -369,7 +369,7 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
     else:
         decider = winners[0]
         if policy.strategy == "unique" and len(winners) > 1:
-            names = " and ".join(f"'{r.id}' (line {r.line})" for r in winners)
+            names = " and ".join(f"'{r.id}' ({policy.source.name}:{r.line})" for r in winners)
             count = "both" if len(winners) == 2 else "all"
             raise EvaluationError(
                 "E402", f"rules {names} {count} match; the policy resolves with 'unique'",
@@ -384,8 +384,9 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
             assert isinstance(other_outputs, tuple)
             if other.decision != decider.decision or other_outputs != outputs:
                 raise EvaluationError(
-                    "E403", f"rules '{decider.id}' (line {decider.line}) and '{other.id}' "
-                            f"(line {other.line}) match but disagree: "
+                    "E403", f"rules '{decider.id}' ({policy.source.name}:{decider.line}) and "
+                            f"'{other.id}' ({policy.source.name}:{other.line}) match but "
+                            f"disagree: "
                             f"{_describe(decider.decision, outputs)} against "
                             f"{_describe(other.decision, other_outputs)}",
                     rules=(decider.id, other.id),

@@ -47,6 +47,7 @@ MISTAKES: dict[str, list[str]] = {
     ],
 }
 
+_OPERATORS = ("and", "or", "is", "in", "contains", "between")
 _ITEM_KEYWORDS = ("fact", "decision", "output", "rule", "otherwise", "resolve", "table",
                   "define", "require", "ensure", "advise")
 _ALL_KEYWORDS = _ITEM_KEYWORDS + (
@@ -69,6 +70,12 @@ def hint_for(source: Source, error: UnexpectedInput) -> str | None:
     if isinstance(error, UnexpectedToken) and error.token.type == "NAME":
         word = str(error.token)
         expected = {t.lower() for t in (error.accepts or error.expected)}
+        if "then" in expected:
+            # After a complete operand LALR only still expects 'then'; a word that looks like
+            # an operator was most likely meant as one.
+            operator = difflib.get_close_matches(word, _OPERATORS, n=1, cutoff=0.75)
+            if operator:
+                return f"did you mean '{operator[0]}'?"
         candidates = [k for k in _ALL_KEYWORDS if k in expected]
         close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
         if close:

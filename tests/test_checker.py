@@ -184,8 +184,6 @@ def test_a_policy_with_warnings_still_evaluates() -> None:
 # ---------------------------------------------------------------- known problems
 
 
-@pytest.mark.xfail(strict=True, reason="only a bare name on the left borrows the right side's "
-                   "enumeration: 'picks == [a]' checks but '[a] == picks' reports E101 for 'a'")
 def test_enumeration_list_literal_may_stand_on_the_left() -> None:
     text = HEAD + ("fact picks: list of one of a, b\n"
                    'rule r when [a] == picks and items > 0 and paid > 0 and status is open '
@@ -196,9 +194,6 @@ def test_enumeration_list_literal_may_stand_on_the_left() -> None:
 LIST_FACT = "policy p\nfact picks: list of one of a, b\ndecision d\n"
 
 
-@pytest.mark.xfail(strict=True, reason="a value of a list fact gets the help 'compare the fact "
-                   "with it: picks is a', which is itself an error; a list is tested with "
-                   "'contains'")
 @pytest.mark.parametrize("condition", ["a", "picks is a"])
 def test_value_of_a_list_fact_suggests_contains(condition: str) -> None:
     with pytest.raises(DiagnosticError) as caught:

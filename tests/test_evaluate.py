@@ -410,8 +410,8 @@ def test_unique_refuses_when_two_rules_match_naming_both(engine: Engine) -> None
     error = refusal(strategy("resolve unique"), {"n": 20}, engine)
     assert error.code == "E402"
     assert error.rules == ("first", "second")
-    assert error.message == ("rules 'first' (line 7) and 'second' (line 8) both match; the "
-                             "policy resolves with 'unique'")
+    assert error.message == ("rules 'first' (t.policy:7) and 'second' (t.policy:8) both match; "
+                             "the policy resolves with 'unique'")
 
 
 def test_agreeing_succeeds_when_matching_rules_agree(engine: Engine) -> None:
@@ -430,8 +430,8 @@ def test_agreeing_refuses_when_outputs_disagree(engine: Engine) -> None:
     error = refusal(strategy("resolve agreeing", second_size="2"), {"n": 20}, engine)
     assert error.code == "E403"
     assert error.rules == ("first", "second")
-    assert error.message == ("rules 'first' (line 7) and 'second' (line 8) match but disagree: "
-                             "'big' with size = 1 against 'big' with size = 2")
+    assert error.message == ("rules 'first' (t.policy:7) and 'second' (t.policy:8) match but "
+                             "disagree: 'big' with size = 1 against 'big' with size = 2")
 
 
 def test_agreeing_refuses_when_decisions_disagree(engine: Engine) -> None:

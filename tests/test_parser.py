@@ -272,9 +272,6 @@ def test_misspelled_one_of_is_a_syntax_error() -> None:
     syntax_error(HEAD + "fact size: one off")
 
 
-@pytest.mark.xfail(strict=True, reason="after a complete operand the LALR error state expects "
-                   "only 'then', so a misspelled operator gets the 'then is missing' hint "
-                   "(or 'did you mean then') instead of its own did-you-mean")
 @pytest.mark.parametrize(
     ("condition", "keyword"),
     [("price > 1 annd kind is goods", "and"), ("price betwen 1 and 5", "between"),
