@@ -302,11 +302,11 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             else None
         if subject_fact is not None and isinstance(subject_fact.type, ListType):
             self.used_facts.add(subject_fact.name)
-            value = " ".join(self.source.snippet(node.value.span).split())
+            shown = " ".join(self.source.snippet(node.value.span).split())
             self.error("E203", f"'is' compares one value, and '{subject_fact.name}' is "
                                f"{article(subject_fact.type)}", node.span,
                        help=f"to test what the list holds, write: {subject_fact.name} contains "
-                            f"{value}")
+                            f"{shown}")
             return None
         subject, value = self.pair(node.subject, node.value)
         if subject is None or value is None:
