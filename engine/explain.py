@@ -163,9 +163,16 @@ class _Scope:
         return None
 
     def why(self, name: str) -> str:
-        """How a derived value came about, e.g. `days_sent = 50 > 45` for `days_sent > 45`."""
+        """How a derived value came about: `days_sent = 50 > 45` for `days_sent > 45`, or the
+        expression with the values it read: `x > 15 or near; x = 20, near = no`."""
         define = next(d for d in self.policy.defines if d.name == name)
-        return _shown(self, define.expr, define.text)
+        shown = _shown(self, define.expr, define.text)
+        if shown != define.text:
+            return shown
+        read = dict.fromkeys(node.name for node in _walk(define.expr)
+                             if isinstance(node, c.FactRef))
+        values = ", ".join(f"{fact} = {_plain(self.get(fact))}" for fact in read)
+        return f"{shown}; {values}" if values else shown
 
     def attempt(self, compute: Callable[[], Value]) -> Value | None:
         try:
@@ -265,6 +272,10 @@ def _walk(expr: c.CExpr) -> Iterator[c.CExpr]:
         for item in children:
             if hasattr(item, "span") and hasattr(item, "type") and name != "type":
                 yield from _walk(item)
+
+
+def _plain(value: Value | None) -> str:
+    return "(missing)" if value is None else format_value(value)
 
 
 def _display(scope: _Scope, conjunct: c.Conjunct) -> str:
