@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from engine.source import Source, Span
@@ -153,6 +154,18 @@ class Conditional:
 CExpr = (Conditional | FactRef | Const | ListExpr | Not | Neg | Arith | Compare | InList
          | ListContains
          | Presence | Between | Logic | Lookup | Call | WorkingDays)
+
+def walk(expr: CExpr) -> Iterator[CExpr]:
+    """Yields an expression and every expression inside it, parents first."""
+    yield expr
+    for name in expr.__slots__:
+        if name in ("type", "span"):
+            continue
+        child = getattr(expr, name)
+        for item in child if isinstance(child, tuple) else (child,):
+            if hasattr(item, "span") and hasattr(item, "type"):
+                yield from walk(item)
+
 
 # ---------------------------------------------------------------- declarations
 

@@ -583,18 +583,11 @@ def _conjuncts(expr: c.CExpr) -> Iterator[c.CExpr]:
 
 
 def _facts_read(expr: c.CExpr) -> Iterator[str]:
-    if isinstance(expr, c.FactRef):
-        yield expr.name
-    elif isinstance(expr, c.Presence):
-        yield expr.fact
-    for name in getattr(expr, "__slots__", ()):
-        child = getattr(expr, name)
-        if isinstance(child, tuple):
-            for item in child:
-                if hasattr(item, "span") and hasattr(item, "type"):
-                    yield from _facts_read(item)
-        elif hasattr(child, "span") and hasattr(child, "type") and name != "type":
-            yield from _facts_read(child)
+    for node in c.walk(expr):
+        if isinstance(node, c.FactRef):
+            yield node.name
+        elif isinstance(node, c.Presence):
+            yield node.fact
 
 
 def _constant_value(expr: c.CExpr) -> Value | None:

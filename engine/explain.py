@@ -6,7 +6,7 @@ policy, the facts and the evaluation's per-rule outcomes, so both evaluators exp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from engine import checked as c
@@ -169,7 +169,7 @@ class _Scope:
         shown = _shown(self, define.expr, define.text)
         if shown != define.text:
             return shown
-        read = dict.fromkeys(node.name for node in _walk(define.expr)
+        read = dict.fromkeys(node.name for node in c.walk(define.expr)
                              if isinstance(node, c.FactRef))
         values = ", ".join(f"{fact} = {_plain(self.get(fact))}" for fact in read)
         return f"{shown}; {values}" if values else shown
@@ -212,7 +212,7 @@ def explain(policy: CheckedPolicy, facts: Mapping[str, Value], given: set[str] |
     )
     derived = tuple(
         DerivedTrace(d.name, d.text, scope.get(d.name),
-                     tuple(_lookup(scope, node) for node in _walk(d.expr)
+                     tuple(_lookup(scope, node) for node in c.walk(d.expr)
                            if isinstance(node, c.Lookup)))
         for d in policy.defines)
     return Trace(policy, fact_traces, decided_by, rules, closest, derived, advisories,
@@ -249,7 +249,7 @@ def _check(scope: _Scope, conjunct: c.Conjunct, result: bool | None) -> CheckTra
     policy = scope.policy
     line, column = policy.source.line_col(conjunct.span.start)
     values = tuple((name, scope.get(name)) for name in conjunct.facts)
-    lookups = tuple(_lookup(scope, node) for node in _walk(conjunct.expr)
+    lookups = tuple(_lookup(scope, node) for node in c.walk(conjunct.expr)
                     if isinstance(node, c.Lookup))
     derived = tuple((name, scope.why(name)) for name in conjunct.facts if name in scope.defines)
     return CheckTrace(conjunct.text, line, column, result, values,
@@ -262,16 +262,6 @@ def _lookup(scope: _Scope, node: c.Lookup) -> LookupTrace:
     row = table.find(key, scope.as_of) if isinstance(key, str) else None
     return LookupTrace(table.name, key, row.label() if row else None,
                        row.value if row else None)
-
-
-def _walk(expr: c.CExpr) -> Iterator[c.CExpr]:
-    yield expr
-    for name in getattr(expr, "__slots__", ()):
-        child = getattr(expr, name)
-        children = child if isinstance(child, tuple) else (child,)
-        for item in children:
-            if hasattr(item, "span") and hasattr(item, "type") and name != "type":
-                yield from _walk(item)
 
 
 def _plain(value: Value | None) -> str:
