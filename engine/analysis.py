@@ -1,0 +1,906 @@
+"""Analysis: the static-analysis stage that finds dead, shadowed and conflicting rules and gaps.
+
+`partition` splits the fact space of a policy into regions with one outcome each (a decision
+by a rule, a refusal, an error), using the exact region algebra of `regions` and the
+translation of `symbolic`. `lint` reads findings off that partition; `symbolic_diff` compares
+the partitions of two policies. Every finding that claims some fact set exists carries a
+witness: concrete facts, evaluated by the reference interpreter, that show it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from engine import checked as c
+from engine.checked import CheckedPolicy, CheckedRule
+from engine.diagnostics import Diagnostic, DiagnosticError, Severity
+from engine.interpreter import Interpreter
+from engine.regions import (
+    Cell,
+    Cube,
+    Dimension,
+    Region,
+    Space,
+    as_number,
+    intersect,
+    number_value,
+    sample,
+    samples,
+    subtract,
+    union,
+)
+from engine.runtime import EvaluationError, environment
+from engine.symbolic import (
+    Formula,
+    Registry,
+    Three,
+    Translator,
+    and_,
+    atoms,
+    not_,
+    or_,
+    region,
+)
+from engine.valuetypes import (
+    AmountType,
+    BoolType,
+    DateType,
+    EnumType,
+    ListType,
+    TextType,
+    Type,
+    Value,
+    WholeType,
+)
+
+#: How many regions a finding describes before it says "... and N more".
+MAX_REGIONS = 8
+#: How many candidate fact sets a witness search tries for one region.
+MAX_TRIES = 400
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What evaluation does on a region: ('decision', name, rule), ('refused', label, None),
+    ('error', code, rule) or ('invalid', 'facts', None)."""
+
+    kind: str
+    name: str
+    rule: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "decision":
+            return self.name
+        if self.kind == "refused":
+            return f"refused ({self.name})"
+        if self.kind == "invalid":
+            return "invalid facts"
+        return f"no decision ({self.name})"
+
+    def same_result(self, other: Outcome) -> bool:
+        return (self.kind, self.name) == (other.kind, other.name)
+
+
+@dataclass
+class Piece:
+    region: Region
+    outcome: Outcome
+
+
+@dataclass
+class Model:
+    """One policy translated into a shared space, with the partition of that space."""
+
+    policy: CheckedPolicy
+    translator: Translator
+    space: Space = field(init=False)
+    valid: Region = field(init=False)
+    pieces: list[Piece] = field(default_factory=list)
+    conditions: dict[int, Three] = field(default_factory=dict)
+    effective: dict[int, Formula] = field(default_factory=dict)
+    output_errors: dict[int, Formula] = field(default_factory=dict)
+    constraint_steps: list[tuple[Formula, Outcome]] = field(default_factory=list)
+
+    def formula_region(self, formula: Formula) -> Region:
+        return region(self.space, formula)
+
+
+def translate(policy: CheckedPolicy, registry: Registry) -> Model:
+    """Translates a policy's constraints, rules and advisories (before the space is built)."""
+    translator = Translator(policy, registry)
+    model = Model(policy, translator)
+    for require in policy.requires:
+        when = translator.condition(require.when) if require.when is not None else None
+        missing = or_(*(not_(translator.present(f)) for f in require.facts))
+        violated = and_(when.true if when else True, missing)
+        model.constraint_steps.append((violated, Outcome("refused", require.label or "E309",
+                                                         "constraint")))
+    for ensure in policy.ensures:
+        when = translator.condition(ensure.when) if ensure.when is not None else None
+        condition = translator.condition(ensure.condition)
+        violated = and_(when.true if when else True, condition.false)
+        model.constraint_steps.append((violated, Outcome("refused", ensure.label or "E308",
+                                                         "constraint")))
+    for rule in policy.units():
+        model.conditions[rule.index] = translator.rule(rule)
+        model.effective[rule.index] = translator.effective(rule.effective)
+        model.output_errors[rule.index] = translator.outputs_error(rule)
+    return model
+
+
+def _invalid_cells(model: Model) -> Formula:
+    """Facts that this policy would reject: values of the other policy in a symbolic diff."""
+    parts: list[Formula] = []
+    for dimension in model.space.dimensions:
+        if dimension.key[0] != "fact":
+            continue
+        name = str(dimension.key[1])
+        try:
+            info = model.policy.fact(name)
+        except KeyError:
+            continue
+        bad = dimension.mask(lambda cell, info=info: not _cell_allowed(info.type, info, cell))
+        if bad:
+            from engine.symbolic import Atom
+
+            values = tuple(cell.value for position, cell in enumerate(dimension.cells)
+                           if bad >> position & 1 and cell.kind == "value")
+            if values:
+                parts.append(Atom(dimension.key, ("in", values)))
+            if any(cell.kind == "missing" for position, cell in enumerate(dimension.cells)
+                   if bad >> position & 1):
+                parts.append(not_(Atom(dimension.key, ("present",))))
+    return or_(*parts)
+
+
+def _cell_allowed(t: Type, info: c.FactInfo, cell: Cell) -> bool:
+    if cell.kind == "missing":
+        return info.optional or info.default is not None
+    if isinstance(t, EnumType):
+        return cell.value in t.values
+    return True
+
+
+def build(model: Model, space: Space) -> None:
+    """Computes the valid region and the outcome partition of a translated policy."""
+    model.space = space
+    policy = model.policy
+    invalid = model.formula_region(_invalid_cells(model))
+    reach = space.everything() - invalid
+    if invalid:
+        model.pieces.append(Piece(invalid, Outcome("invalid", "facts")))
+    for violated, outcome in model.constraint_steps:
+        hit = intersect(reach, model.formula_region(violated))
+        if hit:
+            model.pieces.append(Piece(hit, outcome))
+            reach = subtract(reach, hit)
+    model.valid = reach
+    if policy.strategy == "first match":
+        _first_match(model, reach)
+    else:
+        _all_rules(model, reach)
+
+
+def _first_match(model: Model, reach: Region) -> None:
+    for rule in model.policy.first_match_order:
+        if not reach:
+            return
+        three = model.conditions[rule.index]
+        live = intersect(reach, model.formula_region(model.effective[rule.index]))
+        fails = model.formula_region(three.error)
+        errors = intersect(live, fails)
+        if errors:
+            model.pieces.append(Piece(errors, Outcome("error", "E401", rule.id)))
+        matched = intersect(live, model.formula_region(three.true))
+        if matched:
+            _decide(model, rule, matched)
+        reach = subtract(reach, union(errors, matched))
+    _fall_through(model, reach)
+
+
+def _decide(model: Model, rule: CheckedRule, matched: Region) -> None:
+    broken = intersect(matched, model.formula_region(model.output_errors[rule.index]))
+    if broken:
+        model.pieces.append(Piece(broken, Outcome("error", "E401", rule.id)))
+        matched = subtract(matched, broken)
+    if matched:
+        model.pieces.append(Piece(matched, Outcome("decision", rule.decision, rule.id)))
+
+
+def _fall_through(model: Model, reach: Region) -> None:
+    if not reach:
+        return
+    policy = model.policy
+    if policy.otherwise is not None:
+        _decide(model, policy.otherwise, reach)
+    elif policy.refusal is not None:
+        model.pieces.append(Piece(reach, Outcome("refused", policy.refusal.label or "E404")))
+    else:
+        model.pieces.append(Piece(reach, Outcome("error", "E404")))
+
+
+def _all_rules(model: Model, reach: Region) -> None:
+    """'unique' and 'agreeing': every rule is tried, so split by the set of matching rules."""
+    policy = model.policy
+    states: list[tuple[Region, tuple[CheckedRule, ...]]] = [(reach, ())] if reach else []
+    for rule in policy.first_match_order:
+        three = model.conditions[rule.index]
+        effective = model.formula_region(model.effective[rule.index])
+        true, error = model.formula_region(three.true), model.formula_region(three.error)
+        following: list[tuple[Region, tuple[CheckedRule, ...]]] = []
+        for area, matched in states:
+            live = intersect(area, effective)
+            errors = intersect(live, error)
+            if errors:
+                model.pieces.append(Piece(errors, Outcome("error", "E401", rule.id)))
+            hit = intersect(live, true)
+            if hit:
+                following.append((hit, matched + (rule,)))
+            rest = subtract(area, union(errors, hit))
+            if rest:
+                following.append((rest, matched))
+        states = following
+    for area, matched in states:
+        winners = [r for r in matched
+                   if not any(r.index in policy.overridden_by[w.index] for w in matched)]
+        if not winners:
+            _fall_through(model, area)
+        elif len(winners) == 1:
+            _decide(model, winners[0], area)
+        elif policy.strategy == "unique":
+            model.pieces.append(Piece(area, Outcome(
+                "error", "E402", "+".join(r.id for r in winners))))
+        elif len({r.decision for r in winners}) > 1 or not _same_outputs(winners):
+            model.pieces.append(Piece(area, Outcome(
+                "error", "E403", "+".join(r.id for r in winners))))
+        else:
+            _decide(model, winners[0], area)
+
+
+def _same_outputs(rules: Sequence[CheckedRule]) -> bool:
+    return len({rule.outputs for rule in rules}) == 1
+
+
+def analyse(policies: Sequence[CheckedPolicy]) -> list[Model]:
+    """Translates policies into one shared space and partitions it for each."""
+    registry = Registry()
+    models = [translate(policy, registry) for policy in policies]
+    space = registry.space()
+    for model in models:
+        build(model, space)
+        for three in model.conditions.values():
+            for formula in (three.true, three.false):
+                for atom in atoms(formula):
+                    space.weight[atom.key] = space.weight.get(atom.key, 0) + 1
+    return models
+
+
+def refused(model: Model) -> Region:
+    """Facts the policy refuses before any rule (constraints, invalid values)."""
+    return union(model.space.nothing(), *(p.region for p in model.pieces
+                                         if p.outcome.kind == "invalid" or (
+                                             p.outcome.kind == "refused"
+                                             and p.outcome.rule == "constraint")))
+
+
+# ---------------------------------------------------------------- describing regions
+
+
+def describe_cube(space: Space, cube: Cube, nonempty: frozenset[str] = frozenset()) -> str:
+    """A cube as a readable condition in the policy language's own words.
+
+    Args:
+        nonempty: list facts that must hold at least one value (their member dimensions are
+            left full in the cube).
+    """
+    parts: list[str] = []
+    members: dict[str, list[tuple[str, bool]]] = {}
+    shown_nonempty = set()
+    for dimension, mask in zip(space.dimensions, cube, strict=True):
+        if dimension.kind == "member" and dimension.key[1] in nonempty:
+            if dimension.key[1] not in shown_nonempty:
+                shown_nonempty.add(dimension.key[1])
+                parts.append(f"{dimension.key[1]} != []")
+            continue
+        if mask == dimension.full:
+            continue
+        if dimension.kind == "member":
+            members.setdefault(str(dimension.key[1]), []).append(
+                (str(dimension.key[2]), mask == 2))
+            continue
+        parts.append(_describe_dimension(dimension, mask))
+    for fact, tests in members.items():
+        total = sum(1 for d in space.dimensions if d.kind == "member" and d.key[1] == fact)
+        if len(tests) == total and not any(has for _, has in tests):
+            parts.append(f"{fact} == []")
+            continue
+        for value, has in tests:
+            parts.append(f"{fact} contains {value}" if has else f"not {fact} contains {value}")
+    return " and ".join(parts) if parts else "any facts"
+
+
+def _describe_dimension(dimension: Dimension, mask: int) -> str:
+    name = dimension.text
+    cells = [cell for position, cell in enumerate(dimension.cells) if mask >> position & 1]
+    missing = any(cell.kind == "missing" for cell in cells)
+    values = [cell for cell in cells if cell.kind != "missing"]
+    if dimension.kind == "opaque":
+        return name if values[0].value else f"not ({name})"
+    if dimension.kind == "present":
+        return f"{name} is {'missing' if missing else 'present'}"
+    if not values:
+        return f"{name} is missing"
+    all_values = [cell for cell in dimension.cells if cell.kind != "missing"]
+    if len(values) == len(all_values):
+        text = f"{name} is present"
+    elif dimension.kind == "bool":
+        text = name if values[0].value else f"not {name}"
+    elif dimension.kind in ("enum", "text"):
+        text = _describe_choices(name, dimension, values, all_values)
+    else:
+        text = _describe_numbers(name, dimension, mask)
+    return f"({name} is missing or {text})" if missing else text
+
+
+def _describe_choices(name: str, dimension: Dimension, values: list[Cell],
+                      all_values: list[Cell]) -> str:
+    shown = [_literal(dimension, cell) for cell in values]
+    excluded = [_literal(dimension, cell) for cell in all_values if cell not in values]
+    if len(shown) == 1 and values[0].kind != "other":
+        return f"{name} is {shown[0]}"
+    if len(excluded) == 1 and len(shown) >= 2 and not any(c.kind == "other" for c in all_values
+                                                         if c not in values):
+        return f"{name} is not {excluded[0]}"
+    if len(excluded) < len(shown) and not any(c.kind == "other" for c in all_values
+                                              if c not in values):
+        return f"{name} not in [{', '.join(excluded)}]"
+    if any(c.kind == "other" for c in values):
+        return f"{name} not in [{', '.join(excluded)}]"
+    return f"{name} in [{', '.join(shown)}]"
+
+
+def _literal(dimension: Dimension, cell: Cell) -> str:
+    if dimension.kind == "text":
+        return '"' + str(cell.value).replace('"', '\\"') + '"'
+    return str(cell.value)
+
+
+def _describe_numbers(name: str, dimension: Dimension, mask: int) -> str:
+    runs: list[list[Cell]] = []
+    previous = -2
+    for position, cell in enumerate(dimension.cells):
+        if not mask >> position & 1 or cell.kind == "missing":
+            continue
+        if position == previous + 1 and runs:
+            runs[-1].append(cell)
+        else:
+            runs.append([cell])
+        previous = position
+    present = [cell for cell in dimension.cells if cell.kind != "missing"]
+    texts = [_describe_run(name, dimension, run, present) for run in runs]
+    return texts[0] if len(texts) == 1 else "(" + " or ".join(texts) + ")"
+
+
+def _describe_run(name: str, dimension: Dimension, run: list[Cell], all_cells: list[Cell]) -> str:
+    whole = dimension.kind != "amount"
+    first, last = run[0], run[-1]
+    bounded_below = first is not all_cells[0]
+    bounded_above = last is not all_cells[-1]
+
+    def show(number: object) -> str:
+        value = number_value(dimension.kind, number)  # type: ignore[arg-type]
+        return value.isoformat() if isinstance(value, datetime.date) else str(value)
+
+    def low_end() -> tuple[str, object]:
+        if first.kind == "value":
+            return "<=", first.value
+        if whole:
+            return "<=", _int_after(first.low)
+        return "<", first.low
+
+    def high_end() -> tuple[str, object]:
+        if last.kind == "value":
+            return "<=", last.value
+        if whole:
+            return "<=", _int_before(last.high)
+        return "<", last.high
+
+    if bounded_below and bounded_above:
+        (low_op, low), (high_op, high) = low_end(), high_end()
+        if low == high:
+            return f"{name} == {show(low)}"
+        return f"{show(low)} {low_op} {name} {high_op} {show(high)}"
+    if bounded_below:
+        if first.kind == "range":
+            return f"{name} > {show(first.low)}"
+        return f"{name} >= {show(first.value)}"
+    if bounded_above:
+        if last.kind == "range":
+            return f"{name} < {show(last.high)}"
+        return f"{name} <= {show(last.value)}"
+    return f"{name} is present"
+
+
+def _int_after(low: object) -> int:
+    from fractions import Fraction
+
+    return int(Fraction(low).__floor__()) + 1  # type: ignore[call-overload]
+
+
+def _int_before(high: object) -> int:
+    from fractions import Fraction
+
+    return int(Fraction(high).__ceil__()) - 1  # type: ignore[call-overload]
+
+
+def describe(space: Space, area: Region, target: Region | None = None,
+             limit: int = MAX_REGIONS) -> list[str]:
+    """A region as readable conditions, simplest first, at most `limit` of them.
+
+    Cubes that differ only in which values a list holds are merged into `LIST != []` when
+    together they cover every non-empty list.
+    """
+    items: list[tuple[Cube, frozenset[str]]] = [(cube, frozenset())
+                                                for cube in cover(space, area, target)]
+    lists = sorted({str(d.key[1]) for d in space.dimensions if d.kind == "member"})
+    for name in lists:
+        positions = [i for i, d in enumerate(space.dimensions)
+                     if d.kind == "member" and d.key[1] == name]
+        groups: dict[tuple[Cube, frozenset[str]], list[Cube]] = {}
+        for cube, nonempty in items:
+            key = tuple(space.top[i] if i in positions else m for i, m in enumerate(cube))
+            groups.setdefault((key, nonempty), []).append(cube)
+        merged: list[tuple[Cube, frozenset[str]]] = []
+        for (key, nonempty), cubes in groups.items():
+            together = union(*(space.cube(cube) for cube in cubes))
+            empty = tuple(1 if i in positions else m for i, m in enumerate(key))
+            if len(cubes) > 1 and together == space.cube(key) - space.cube(empty):
+                merged.append((key, nonempty | {name}))
+            else:
+                merged.extend((cube, nonempty) for cube in cubes)
+        items = merged
+    items.sort(key=lambda item: sum(1 for d, m in zip(space.dimensions, item[0], strict=True)
+                                    if m != d.full) + len(item[1]))
+    texts = list(dict.fromkeys(describe_cube(space, cube, nonempty) for cube, nonempty in items))
+    if len(texts) > limit:
+        return texts[:limit] + [f"... and {len(texts) - limit} more regions"]
+    return texts
+
+
+# ---------------------------------------------------------------- witnesses
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A scenario that shows a finding: facts, and what the policy does with them."""
+
+    name: str
+    description: str
+    facts: dict[str, Any]
+    expect: dict[str, Any]
+
+    def scenario(self, policy_path: str | None) -> dict[str, Any]:
+        data: dict[str, Any] = {"description": self.description}
+        if policy_path is not None:
+            data["policy"] = policy_path
+        data["facts"] = self.facts
+        data["expect"] = self.expect
+        return data
+
+
+def observe(policy: CheckedPolicy, raw: Mapping[str, Any]) -> Outcome:
+    """Runs the reference interpreter on raw facts, as `policy eval` would."""
+    from engine.policy import Policy
+
+    engine_policy = _policies.get(id(policy))
+    if engine_policy is None or engine_policy.checked is not policy:
+        engine_policy = Policy(policy, [], None)
+        _policies[id(policy)] = engine_policy
+    known = {k: v for k, v in raw.items() if any(f.name == k for f in policy.facts)}
+    try:
+        typed = engine_policy.validate(known)
+    except DiagnosticError as error:
+        first = error.diagnostics[0]
+        if first.code in ("E308", "E309"):
+            return Outcome("refused", first.label or first.code)
+        return Outcome("invalid", "facts")
+    try:
+        evaluation = engine_policy.decide(typed, engine="interpreted")
+    except EvaluationError as error:
+        if error.code == "E404" and error.label:
+            return Outcome("refused", error.label)
+        if error.code == "E404" and policy.refusal is not None:
+            return Outcome("refused", "E404")
+        return Outcome("error", error.code, "+".join(error.rules) or None)
+    return Outcome("decision", evaluation.decision, evaluation.rule)
+
+
+_policies: dict[int, Any] = {}
+
+
+class WitnessFinder:
+    """Turns a cube into concrete facts, searching where derived terms are involved."""
+
+    def __init__(self, models: Sequence[Model]) -> None:
+        self.models = models
+        self.space = models[0].space
+        self.registry = models[0].translator.registry
+
+    def candidates(self, cube: Cube) -> Iterator[dict[str, Any]]:
+        """Fact sets inside the cube, the plainest first.
+
+        Facts read by a derived term or an opaque condition that the cube constrains are
+        searched group by group (facts shared between such terms form one group); each
+        group's candidates are screened with the interpreter before any full evaluation.
+        """
+        base: dict[str, Any] = {}
+        choices: dict[str, list[Any]] = {}
+        searched = self._searched_facts(cube)
+        members: dict[str, list[str]] = {}
+        absent_lists: set[str] = set()
+        for dimension, mask in zip(self.space.dimensions, cube, strict=True):
+            if dimension.kind == "member":
+                if mask == 2:
+                    members.setdefault(str(dimension.key[1]), []).append(str(dimension.key[2]))
+                continue
+            if dimension.kind == "present":
+                if not mask & 2:
+                    absent_lists.add(str(dimension.key[1]))
+                continue
+            if dimension.key[0] != "fact":
+                continue
+            name = str(dimension.key[1])
+            options = self._values(dimension, mask, name, many=name in searched)
+            if name in searched:
+                choices[name] = options
+            if options[0] is not _OMIT:
+                base[name] = options[0]
+        for name in self.registry.facts:
+            types = self.registry.facts[name]
+            if isinstance(types[0], ListType) and name not in absent_lists:
+                if name in members or self._required(name):
+                    base[name] = members.get(name, [])
+            elif name not in base and self._required(name) and not any(
+                    d.key == ("fact", name) for d in self.space.dimensions):
+                base[name] = _plain_value(types[0])
+        groups = self._groups(cube)
+        if not groups:
+            yield dict(base)
+            return
+        solutions: list[list[dict[str, Any]]] = []
+        for facts, checks in groups:
+            found = list(itertools.islice(self._solve(base, facts, choices, checks), 3))
+            if not found:
+                return
+            solutions.append(found)
+        for combination in itertools.product(*solutions):
+            candidate = dict(base)
+            for part in combination:
+                for name, value in part.items():
+                    if value is _OMIT:
+                        candidate.pop(name, None)
+                    else:
+                        candidate[name] = value
+            yield candidate
+
+    def _groups(self, cube: Cube) -> list[tuple[list[str], list[tuple[Dimension, int]]]]:
+        """Constrained derived terms and opaque conditions, grouped by the facts they share."""
+        groups: list[tuple[set[str], list[tuple[Dimension, int]]]] = []
+        for dimension, mask in zip(self.space.dimensions, cube, strict=True):
+            if dimension.key[0] not in ("derived", "opaque") or mask == dimension.full:
+                continue
+            facts = set(self.registry.derived[dimension.key][2]
+                        if dimension.key[0] == "derived"
+                        else self.registry.opaque[dimension.key][1])
+            joined = [g for g in groups if g[0] & facts]
+            merged_facts, merged_checks = set(facts), [(dimension, mask)]
+            for group in joined:
+                merged_facts |= group[0]
+                merged_checks += group[1]
+                groups.remove(group)
+            groups.append((merged_facts, merged_checks))
+        return [(sorted(f), checks) for f, checks in groups]
+
+    def _solve(self, base: dict[str, Any], facts: list[str], choices: dict[str, list[Any]],
+               checks: list[tuple[Dimension, int]]) -> Iterator[dict[str, Any]]:
+        names = [n for n in facts if n in choices]
+        for tried, combination in enumerate(itertools.product(*(choices[n] for n in names))):
+            if tried >= MAX_TRIES:
+                return
+            part = dict(zip(names, combination, strict=True))
+            candidate = dict(base)
+            for name, value in part.items():
+                if value is _OMIT:
+                    candidate.pop(name, None)
+                else:
+                    candidate[name] = value
+            if all(self._check(candidate, dimension, mask) for dimension, mask in checks):
+                yield part
+
+    def _check(self, raw: dict[str, Any], dimension: Dimension, mask: int) -> bool:
+        """Whether the interpreter puts a derived term or opaque condition in the cube."""
+        expr = dimension.key[1]
+        value = _quick_value(self.registry.owner[dimension.key], raw, expr)  # type: ignore[arg-type]
+        if value is _FAILED:
+            return False
+        if dimension.key[0] == "opaque":
+            return bool(mask >> (1 if value else 0) & 1)
+        number = as_number(value)
+        return number is not None and any(
+            _in_cell(cell, number)  # type: ignore[arg-type]
+            for position, cell in enumerate(dimension.cells) if mask >> position & 1)
+
+    def _required(self, name: str) -> bool:
+        for model in self.models:
+            try:
+                if model.policy.fact(name).required:
+                    return True
+            except KeyError:
+                continue
+        return False
+
+    def _searched_facts(self, cube: Cube) -> set[str]:
+        facts: set[str] = set()
+        for dimension, mask in zip(self.space.dimensions, cube, strict=True):
+            if dimension.key[0] == "derived" and mask != dimension.full:
+                facts.update(self.registry.derived[dimension.key][2])
+            elif dimension.key[0] == "opaque" and mask != dimension.full:
+                facts.update(self.registry.opaque[dimension.key][1])
+        return facts
+
+    def _values(self, dimension: Dimension, mask: int, name: str, many: bool) -> list[Any]:
+        cells = [cell for position, cell in enumerate(dimension.cells) if mask >> position & 1]
+        default = self._default(name)
+        values: list[Any] = []
+        if default is not None:
+            for cell in cells:
+                if _cell_has(dimension, cell, default):
+                    values.append(_OMIT)
+        if any(cell.kind == "missing" for cell in cells):
+            values.append(_OMIT)
+        for cell in cells:
+            if cell.kind == "missing":
+                continue
+            if cell.kind == "other":
+                values.append("other value")
+            elif dimension.kind in ("whole", "amount", "date"):
+                numbers = (samples(cell, whole=dimension.kind != "amount") if many
+                           else [sample(cell, whole=dimension.kind != "amount")])
+                values.extend(_json_value(number_value(dimension.kind, n)) for n in numbers)
+            else:
+                values.append(cell.value)
+        if many and dimension.kind == "date":
+            values.extend(self._date_offsets(cells))
+        return list(dict.fromkeys(values, None)) if values else [_OMIT]
+
+    def _date_offsets(self, cells: list[Cell]) -> list[str]:
+        """Dates at the distances the derived terms are compared with, from an anchor."""
+        anchor = datetime.date(2025, 1, 1)
+        distances: set[int] = {0, 1}
+        for key in self.registry.derived:
+            for number in self.registry.constants.get(key, ()):
+                if isinstance(number, (int, Fraction)) and -3000 < number < 3000:
+                    distances.update({int(number), int(number) + 1, int(number) - 1})
+        out = []
+        for distance in sorted(distances):
+            day = anchor - datetime.timedelta(days=distance)
+            ordinal = day.toordinal()
+            if any(_in_cell(cell, ordinal) for cell in cells):
+                out.append(day.isoformat())
+        return out
+
+    def _default(self, name: str) -> Value | None:
+        for model in self.models:
+            try:
+                info = model.policy.fact(name)
+            except KeyError:
+                continue
+            return info.default
+        return None
+
+    def find(self, cube: Cube, accept: Any) -> dict[str, Any] | None:
+        for candidate in self.candidates(cube):
+            if accept(candidate):
+                return candidate
+        return None
+
+
+class _Omit:
+    def __repr__(self) -> str:
+        return "<omit>"
+
+
+_OMIT: Any = _Omit()
+
+
+_FAILED: Any = object()
+
+
+def _quick_value(policy: CheckedPolicy, raw: dict[str, Any], expr: c.CExpr) -> Any:
+    """An expression's value on raw facts, converted without the full validation."""
+    from engine.facts import convert_value
+
+    typed: dict[str, Value] = {}
+    try:
+        for info in policy.facts:
+            if info.name in raw:
+                typed[info.name] = convert_value(info.type, raw[info.name])
+            elif info.default is not None:
+                typed[info.name] = info.default
+        interpreter = Interpreter(policy)
+        return interpreter.value(expr, environment(policy, interpreter, typed))
+    except Exception:  # noqa: BLE001 - any failure means: not this candidate
+        return _FAILED
+
+
+def _in_cell(cell: Cell, number: int) -> bool:
+    if cell.kind == "value":
+        return cell.value == number
+    if cell.kind != "range":
+        return False
+    return (cell.low is None or number > cell.low) and (cell.high is None or number < cell.high)
+
+
+def _cell_has(dimension: Dimension, cell: Cell, value: Value) -> bool:
+    if cell.kind == "missing":
+        return False
+    if dimension.kind in ("whole", "amount", "date"):
+        from engine.regions import as_number
+
+        number = as_number(value)
+        if number is None:
+            return False
+        if cell.kind == "value":
+            return bool(cell.value == number)
+        return (cell.low is None or number > cell.low) and (cell.high is None
+                                                            or number < cell.high)
+    if cell.kind == "other":
+        return False
+    return bool(cell.value == value)
+
+
+def _json_value(value: object) -> Any:
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _plain_value(t: Type) -> Any:
+    if isinstance(t, EnumType):
+        return t.values[0]
+    if isinstance(t, BoolType):
+        return False
+    if isinstance(t, (WholeType, AmountType)):
+        low = t.minimum if t.minimum is not None else 0
+        return _json_value(low)
+    if isinstance(t, DateType):
+        return "2025-01-01"
+    if isinstance(t, TextType):
+        return "text"
+    if isinstance(t, ListType):
+        return []
+    return None
+
+
+def expectation(outcome: Outcome) -> dict[str, Any]:
+    """What a witness scenario expects from its policy."""
+    if outcome.kind == "decision":
+        return {"decision": outcome.name, "rule": outcome.rule}
+    return {"error": outcome.name}
+
+
+def witness_for(models: Sequence[Model], area: Sequence[Cube], name: str, description: str,
+                expected: Sequence[Outcome | None],
+                extra: Any = None) -> tuple[Witness | None, int]:
+    """Finds facts in one of the cubes on which each model's policy gives the expected outcome.
+
+    Returns the witness (or None) and the index of the cube it came from.
+    """
+    finder = WitnessFinder(models)
+
+    def accept(candidate: dict[str, Any]) -> bool:
+        for model, outcome in zip(models, expected, strict=True):
+            if outcome is not None and not matches(observe(model.policy, candidate), outcome):
+                return False
+        return extra(candidate) if extra is not None else True
+
+    for position, cube in enumerate(area[:MAX_REGIONS * 2]):
+        found = finder.find(cube, accept)
+        if found is not None:
+            outcome = observe(models[-1].policy, found)
+            return Witness(name, description, found, expectation(outcome)), position
+    return None, -1
+
+
+def matches(seen: Outcome, wanted: Outcome) -> bool:
+    """Whether an observed outcome is the one the analysis predicted.
+
+    The analysis models every stop of evaluation (a missing fact, a table without a row) as
+    one kind of error, so an error matches an error of the same rule.
+    """
+    if wanted.kind == "error" and wanted.name == "E401":
+        return seen.kind == "error" and seen.rule == wanted.rule
+    return seen.same_result(wanted) and (wanted.rule in (None, "constraint")
+                                         or seen.rule == wanted.rule)
+
+
+def expand(space: Space, cube: Cube, target: Region, area: Region | None = None) -> Cube:
+    """Widens a cube inside `target`, dimension by dimension, so it reads shorter.
+
+    Whole dimensions are freed inside `target`; single cells are added only inside `area`
+    (the region itself, without the facts that do not matter), so no description mentions
+    a value just because it does not matter.
+    """
+    current = list(cube)
+    # Free the dimensions the policy mentions least first: they are the details.
+    order = sorted(range(len(space.dimensions)), key=lambda i: (
+        space.weight.get(space.dimensions[i].key, 0), -i))
+    for position in order:
+        dimension = space.dimensions[position]
+        if current[position] == dimension.full:
+            continue
+        trial = current.copy()
+        trial[position] = dimension.full
+        if not space.cube(tuple(trial)) - target:
+            current = trial
+    for position, dimension in enumerate(space.dimensions):
+        for cell in range(len(dimension.cells)):
+            bit = 1 << cell
+            if current[position] & bit:
+                continue
+            trial = current.copy()
+            trial[position] |= bit
+            if not space.cube(tuple(trial)) - (target if area is None else area):
+                current = trial
+    return tuple(current)
+
+
+def cover(space: Space, area: Region, target: Region | None = None,
+          limit: int = 4 * MAX_REGIONS) -> list[Cube]:
+    """A short description of `area`: cubes widened inside `target` until they cover it."""
+    target = area if target is None else target
+    wide: list[Cube] = []
+    left = area
+    while left and len(wide) < limit:
+        cube = next(left.cubes())
+        widened = expand(space, cube, target, area)
+        wide.append(widened)
+        left = left - space.cube(widened)
+    return sorted(wide, key=lambda cube: sum(1 for d, m in zip(space.dimensions, cube,
+                                                               strict=True) if m != d.full))
+
+
+def rule_holds(policy: CheckedPolicy, rule: CheckedRule, raw: Mapping[str, Any]) -> int | None:
+    """The interpreter's verdict on one rule's condition: -1 holds, N fails at conjunct N."""
+    from engine.policy import Policy
+
+    engine_policy = Policy(policy, [], None)
+    known = {k: v for k, v in raw.items() if any(f.name == k for f in policy.facts)}
+    try:
+        typed = engine_policy.validator.validate(known, file="<witness>")
+        interpreter = Interpreter(policy)
+        return interpreter.condition(rule.index, environment(policy, interpreter, typed))
+    except Exception:  # noqa: BLE001 - a witness candidate that cannot run is no witness
+        return None
+
+
+def dumps_witness(witness: Witness, policy_path: str | None) -> str:
+    import yaml
+
+    return str(yaml.safe_dump(witness.scenario(policy_path), sort_keys=False,
+                              allow_unicode=True, width=100))
+
+
+def diagnostic(policy: CheckedPolicy, code: str, message: str, *, span: Any = None,
+               notes: Sequence[str] = (), help: str | None = None,
+               severity: Severity = Severity.WARNING) -> Diagnostic:
+    return Diagnostic(code, message, policy.source, span, help=help,
+                      severity=severity, notes=tuple(notes))
