@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import ast
 import datetime
-import sys
+import functools
+import threading
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from engine import checked as c
-from engine import runtime
+from engine import fastpath, runtime
 from engine.checked import CheckedPolicy, CheckedRule, TableInfo
-from engine.runtime import Env, Facts, MissingFact, Outputs
+from engine.runtime import (
+    CalendarProblem,
+    DivisionByZero,
+    Env,
+    Evaluation,
+    Facts,
+    MissingFact,
+    NoRow,
+    Outputs,
+    RuleOutcome,
+    Verdict,
+)
 from engine.source import Source
 from engine.valuetypes import DateType, DurationType, Value, WholeType
 from engine.visitor import Visitor
@@ -37,6 +49,12 @@ class _Codegen(Visitor[ast.expr]):
     def __init__(self, pool: dict[str, object], policy: CheckedPolicy) -> None:
         self.pool = pool
         self.policy = policy
+        self.defines = {define.name: j for j, define in enumerate(policy.defines)}
+        #: How a derived value is read: from the environment `f` (None), by calling its
+        #: function of the facts (`pure`), or, in the fast path, from a local variable set on
+        #: first use (`used` collects which).
+        self.pure = False
+        self.used: set[int] | None = None
 
     def constant_object(self, value: object) -> ast.expr:
         """A pooled object (a table, a built-in function), reached by a generated name."""
@@ -62,6 +80,16 @@ class _Codegen(Visitor[ast.expr]):
         return ast.Call(ast.Name(helper, ast.Load()), list(args), [])
 
     def visit_FactRef(self, node: c.FactRef) -> ast.expr:
+        j = self.defines.get(node.name)
+        if j is not None and (self.pure or self.used is not None):
+            compute = self.call(f"_p{j}", ast.Name("f", ast.Load()))
+            if self.used is None:
+                return compute
+            self.used.add(j)  # `(_vJ if _vJ is not _u else (_vJ := _pJ(f)))`
+            local = ast.Name(f"_v{j}", ast.Load())
+            return ast.IfExp(ast.Compare(local, [ast.IsNot()], [ast.Name("_u", ast.Load())]),
+                             ast.Name(f"_v{j}", ast.Load()),
+                             ast.NamedExpr(ast.Name(f"_v{j}", ast.Store()), compute))
         return ast.Subscript(ast.Name("f", ast.Load()), ast.Constant(node.name), ast.Load())
 
     def visit_Const(self, node: c.Const) -> ast.expr:
@@ -136,23 +164,8 @@ class _Codegen(Visitor[ast.expr]):
         return ast.BoolOp(op, [self.visit(operand) for operand in node.operands])
 
 
-def _at(node: ast.AST, line: int) -> ast.AST:
-    """Gives a node, and every node inside it that has no line yet, a policy line."""
-    for child in ast.walk(node):
-        if "lineno" in child._attributes and getattr(child, "lineno", None) is None:
-            child.lineno = child.end_lineno = line  # type: ignore[attr-defined]
-            child.col_offset = child.end_col_offset = 0  # type: ignore[attr-defined]
-    return node
-
-
-def _function(name: str, body: list[ast.stmt], line: int) -> ast.FunctionDef:
-    args = ast.arguments(posonlyargs=[], args=[ast.arg("f")], kwonlyargs=[], kw_defaults=[],
-                         defaults=[])
-    function = ast.FunctionDef(name=name, args=args, body=body, decorator_list=[],
-                               returns=None)
-    if sys.version_info >= (3, 12):
-        function.type_params = []
-    return _at(function, line)  # type: ignore[return-value]
+_at = fastpath.at
+_function = fastpath.function
 
 
 def _condition_function(gen: _Codegen, index: int, rule: CheckedRule,
@@ -161,32 +174,56 @@ def _condition_function(gen: _Codegen, index: int, rule: CheckedRule,
     for position, conjunct in enumerate(rule.conjuncts):
         line = source.line_col(conjunct.span.start)[0]
         test = ast.UnaryOp(ast.Not(), gen.visit(conjunct.expr))
-        body.append(_at(ast.If(test, [ast.Return(ast.Constant(position))], []), line))  # type: ignore[arg-type]
-    body.append(_at(ast.Return(ast.Constant(-1)), rule.line))  # type: ignore[arg-type]
+        body.append(_at(ast.If(test, [ast.Return(ast.Constant(position))], []), line))
+    body.append(_at(ast.Return(ast.Constant(-1)), rule.line))
     return _function(f"_c{index}", body, rule.line)
 
 
 def _outputs_function(gen: _Codegen, index: int, rule: CheckedRule) -> ast.FunctionDef:
     pairs: list[ast.expr] = [ast.Tuple([ast.Constant(name), gen.visit(expr)], ast.Load())
              for name, expr in rule.outputs]
-    body: list[ast.stmt] = [_at(ast.Return(ast.Tuple(pairs, ast.Load())), rule.line)]  # type: ignore[list-item]
+    body: list[ast.stmt] = [_at(ast.Return(ast.Tuple(pairs, ast.Load())), rule.line)]
     return _function(f"_o{index}", body, rule.line)
+
+
+#: The parts of the generated module: the per-rule functions, and for first match the fast
+#: path's decision function and its traced twin. `CompiledPolicy` compiles each when first
+#: needed (the decision at once); `policy compile` shows them all.
+PARTS = ("rules", "decide", "trace")
+
+
+def build_part(gen: _Codegen, part: str) -> list[ast.stmt]:
+    """The functions of one part of the module (see `PARTS`)."""
+    policy = gen.policy
+    body: list[ast.stmt] = []
+    if part == "rules":
+        for rule in policy.units():
+            body.append(_condition_function(gen, rule.index, rule, policy.source))
+            body.append(_outputs_function(gen, rule.index, rule))
+        for position, define in enumerate(policy.defines):
+            line = policy.source.line_col(define.span.start)[0]
+            value: ast.stmt = _at(ast.Return(gen.visit(define.expr)), line)
+            body.append(_function(f"_d{position}", [value], line))
+    elif part == "decide" and policy.strategy == "first match":
+        # Derived values as functions of the facts alone, for the fast path's locals.
+        gen.pure = True
+        for position, define in enumerate(policy.defines):
+            line = policy.source.line_col(define.span.start)[0]
+            value = _at(ast.Return(gen.visit(define.expr)), line)
+            body.append(_function(f"_p{position}", [value], line))
+        gen.pure = False
+        body.extend(fastpath.FastWriter(gen, policy).decide())
+    elif part == "trace" and policy.strategy == "first match":
+        body.extend(fastpath.FastWriter(gen, policy).trace())
+    return body
 
 
 def build_module(policy: CheckedPolicy) -> tuple[ast.Module, dict[str, object]]:
     """Returns the generated module and its constant pool (for inspection and tests)."""
     pool: dict[str, object] = {}
     gen = _Codegen(pool, policy)
-    body: list[ast.stmt] = []
-    for rule in policy.units():
-        body.append(_condition_function(gen, rule.index, rule, policy.source))
-        body.append(_outputs_function(gen, rule.index, rule))
-    for position, define in enumerate(policy.defines):
-        line = policy.source.line_col(define.span.start)[0]
-        value: ast.stmt = _at(ast.Return(gen.visit(define.expr)), line)  # type: ignore[assignment]
-        body.append(_function(f"_d{position}", [value], line))
-    module = ast.Module(body=body, type_ignores=[])
-    ast.fix_missing_locations(module)
+    body = [statement for part in PARTS for statement in build_part(gen, part)]
+    module = ast.Module(body=body, type_ignores=[])  # every node has its line (`_at`)
     return module, pool
 
 
@@ -202,35 +239,109 @@ def generated_source(policy: CheckedPolicy) -> str:
 def _shown(value: object) -> str:
     if isinstance(value, TableInfo):
         return f"<table {value.name}>"
+    if isinstance(value, fastpath.Dispatch):
+        return repr(value)
     if callable(value):
         return f"<function {getattr(value, '__name__', '?')}>"
     return repr(value)
 
 
+#: What makes the fast path hand a fact set to the general path, which then raises exactly what
+#: `resolve` raises (or, for a fact set that was not validated, decides as `resolve` does).
+_GENERAL = (KeyError, TypeError, MissingFact, DivisionByZero, NoRow, CalendarProblem)
+_UNSET = object()
+
+
 class CompiledPolicy:
-    """The compiled evaluator: one Python function per rule condition and per rule outputs."""
+    """The compiled evaluator: one Python function per rule condition and per rule outputs, and
+    for first match one function that decides alone (see `fastpath`)."""
 
     def __init__(self, policy: CheckedPolicy) -> None:
         self.policy = policy
-        module, pool = build_module(policy)
-        namespace: dict[str, Any] = {
+        self._pool: dict[str, object] = {}
+        self._gen = _Codegen(self._pool, policy)
+        self._lock = threading.Lock()
+        self._loaded: set[str] = set()
+        self._rules: tuple[tuple[Callable[[Facts], int], ...],
+                           tuple[Callable[[Facts], Outputs], ...],
+                           dict[str, Callable[[Facts], Value]]] = ((), (), {})
+        self._trace: Callable[[Facts, dict[int, int]], int] | None = None
+        self._namespace: dict[str, Any] = {
             "__builtins__": {},
             "_add": runtime.add, "_sub": runtime.sub, "_mul": runtime.mul, "_div": runtime.div,
             "_neg": runtime.neg, "_between": runtime.between, "_contains": _contains,
             "_lookup": runtime.lookup, "_round": runtime.round_value,
             "_exact_div": runtime.exact_div, "_working_days": runtime.count_working_days,
-            **pool,
+            "_u": _UNSET, "_errors": _GENERAL, "_slow": self._general, "_refuse": self._refuse,
+            "_w": self._verdict,
         }
-        code = compile(module, f"<policy:{policy.source.name}>", "exec")
-        exec(code, namespace)  # generated-code: built from ast nodes and constants only
-        count = len(policy.units())
-        self._conditions: tuple[Callable[[Facts], int], ...] = tuple(
-            namespace[f"_c{i}"] for i in range(count))
-        self._outputs: tuple[Callable[[Facts], Outputs], ...] = tuple(
-            namespace[f"_o{i}"] for i in range(count))
-        self._derived: dict[str, Callable[[Facts], Value]] = {
-            define.name: namespace[f"_d{i}"] for i, define in enumerate(policy.defines)}
+        units = policy.units()
+        self._units = units
+        self._order = tuple(o.name for o in policy.outputs)
+        self._dated = policy.as_of is not None and any(u.effective for u in units)
+        self._plain: dict[int, Verdict] = {}  # results of rules with constant outputs
+        for unit in units:
+            if unit.kind != "advisory" and fastpath.prebuilt(policy, unit):
+                outputs = self._merged(fastpath.constant_outputs(unit), ())
+                self._plain[unit.index] = self._namespace[f"_y{unit.index}"] = Verdict(
+                    unit.decision, unit.id, outputs, unit.index)
+        if policy.strategy == "first match":
+            namespace = self._load("decide")
+            self._advise: Callable[[Facts], Outputs] | None = namespace.get("_advise")
+            #: The function that decides on validated facts without a trace: for first match
+            #: the generated `_decide`, otherwise `resolve`.
+            self.decider: Callable[[Facts], Verdict | Evaluation] = namespace["_decide"]
+        else:
+            self._load("rules")  # what `resolve` asks, at once: a policy that loads also runs
+            self._advise = None
+            self.decider = functools.partial(runtime.resolve, policy, self)
 
+    def _load(self, part: str) -> dict[str, Any]:
+        """Generates and compiles one part of the module (see `PARTS`), once."""
+        with self._lock:
+            namespace = self._namespace
+            if part in self._loaded:
+                return namespace
+            before = set(self._pool)
+            module = ast.Module(body=build_part(self._gen, part), type_ignores=[])
+            code = compile(module, f"<policy:{self.policy.source.name}>", "exec")
+            fresh = {name: self._pool[name] for name in self._pool if name not in before}
+            namespace.update(fresh)
+            exec(code, namespace)  # generated-code: built from ast nodes and constants only
+            # The generated functions read these globals when they run, so they can come last.
+            for name, pooled in fresh.items():
+                if isinstance(pooled, fastpath.Dispatch):
+                    namespace[name] = {value: namespace[bucket]
+                                       for value, bucket in pooled.table.items()}.get
+            if part == "rules":
+                count = len(self._units)
+                self._rules = (
+                    tuple(namespace[f"_c{i}"] for i in range(count)),
+                    tuple(namespace[f"_o{i}"] for i in range(count)),
+                    {define.name: namespace[f"_d{i}"]
+                     for i, define in enumerate(self.policy.defines)})
+            self._loaded.add(part)
+            return namespace
+
+    @property
+    def _conditions(self) -> tuple[Callable[[Facts], int], ...]:
+        if "rules" not in self._loaded:
+            self._load("rules")
+        return self._rules[0]
+
+    @property
+    def _outputs(self) -> tuple[Callable[[Facts], Outputs], ...]:
+        if "rules" not in self._loaded:
+            self._load("rules")
+        return self._rules[1]
+
+    @property
+    def _derived(self) -> dict[str, Callable[[Facts], Value]]:
+        if "rules" not in self._loaded:
+            self._load("rules")
+        return self._rules[2]
+
+    # ------------------------------------------------------------ RuleEvaluator
     def condition(self, index: int, facts: Facts) -> int:
         try:
             return self._conditions[index](facts)
@@ -248,6 +359,88 @@ class CompiledPolicy:
             return self._derived[name](facts)
         except KeyError as error:
             raise MissingFact(str(error.args[0])) from None
+
+    # ------------------------------------------------------------ whole decisions
+    def evaluate(self, facts: Facts) -> Evaluation:
+        """Decides and records what the trace needs; the rules' outcomes are worked out from
+        the record when first read.
+
+        Raises:
+            EvaluationError: as `runtime.resolve`.
+        """
+        policy = self.policy
+        if policy.strategy != "first match":
+            return runtime.resolve(policy, self, facts)
+        trace = self._trace
+        if trace is None:
+            if any(len(rule.conjuncts) > fastpath.LONG for rule in policy.rules):
+                self._load("rules")  # the traced walk calls the `_cN` of long rules
+            trace = self._trace = self._load("trace")["_trace"]
+        failed: dict[int, int] = {}
+        try:
+            index = trace(facts, failed)
+        except _GENERAL:
+            return runtime.resolve(policy, self, facts)
+        if index < 0:
+            raise runtime.no_decision(policy)
+        decider = self._units[index]
+        today = facts[policy.as_of] if self._dated and policy.as_of else None  # read by _trace
+        assert today is None or isinstance(today, datetime.date)
+        plain = self._plain.get(index)
+        if plain is not None and not policy.advisories:
+            outputs = plain.outputs
+        else:
+            # The outputs, with what the advisories add, are what the fast path gives; it
+            # raises exactly what `resolve` raises for them.
+            verdict = self.decider(facts)
+            if isinstance(verdict, Evaluation):
+                return verdict
+            outputs = verdict.outputs
+        return Evaluation.later(decider.decision, decider.id, outputs, index, self._outcomes,
+                                (facts, today, decider, failed))
+
+    def settle(self, facts: Facts) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
+        """The outcomes and advisories of a decision the fast path made without recording."""
+        evaluation = self.evaluate(facts)
+        return evaluation.outcomes, evaluation.advisories
+
+    def _outcomes(self, record: tuple[Facts, datetime.date | None, CheckedRule, dict[int, int]]
+                  ) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
+        facts, today, decider, failed = record
+        policy = self.policy
+        env = runtime.environment(policy, self, facts)
+        advisories: tuple[RuleOutcome, ...] = ()
+        if policy.advisories:  # they ran without error when the outputs were made
+            advisories = runtime.finish(policy, self, env, today, decider, ())[0]
+        return runtime.first_match_outcomes(policy, self, env, today, decider, failed), advisories
+
+    def _general(self, facts: Facts) -> Evaluation:
+        return runtime.resolve(self.policy, self, facts)
+
+    def _refuse(self) -> NoReturn:
+        raise runtime.no_decision(self.policy)
+
+    def _verdict(self, facts: Facts, index: int, outputs: Outputs) -> Verdict:
+        """The fast path's result when the deciding rule's outputs are computed, or when the
+        policy has advisories, which add to them."""
+        added = self._advise(facts) if self._advise is not None else ()
+        if not added and index in self._plain:
+            return self._plain[index]
+        decider = self._units[index]
+        return Verdict(decider.decision, decider.id, self._merged(outputs, added), index)
+
+    def _merged(self, outputs: Outputs, added: Outputs) -> Outputs:
+        """A decider's outputs with the advisories' items added, as `runtime.finish` does."""
+        if self.policy.advisories:
+            values = dict(outputs)
+            for name, items in added:
+                current = values.get(name, ())
+                assert isinstance(current, tuple) and isinstance(items, tuple)
+                values[name] = current + tuple(i for i in items if i not in current)
+            outputs = tuple([(name, values[name]) for name in self._order if name in values])
+        if self.policy.amount_outputs:
+            outputs = runtime.typed_outputs(self.policy, outputs)
+        return outputs
 
 
 def _contains(collection: tuple[object, ...], item: object) -> bool:

@@ -24,6 +24,20 @@ from engine.yamldata import json_path
 
 Locator = Callable[[tuple[str | int, ...]], tuple[int, int] | None]
 _SKIP = (MissingFact, DivisionByZero, NoRow, CalendarProblem)
+#: The errors that make a constraint not apply (`engine.fastfacts` catches the same ones).
+SKIPPED = _SKIP
+
+
+def value_reader(policy: CheckedPolicy) -> Callable[[object, Mapping[str, Value]], Value]:
+    """A function giving the value of one expression of `policy` on typed facts, the way
+    `check_constraints` computes it (derived values included); its errors are not caught."""
+    interpreter = Interpreter(policy)
+
+    def value(expr: object, facts: Mapping[str, Value]) -> Value:
+        env = environment(policy, interpreter, facts)
+        return interpreter.value(expr, env)  # type: ignore[arg-type]
+
+    return value
 
 
 def check_constraints(policy: CheckedPolicy, facts: Mapping[str, Value], *, file: str,

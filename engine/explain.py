@@ -6,6 +6,7 @@ policy, the facts and the evaluation's per-rule outcomes, so both evaluators exp
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -125,20 +126,86 @@ class DerivedTrace:
     lookups: tuple[LookupTrace, ...] = ()
 
 
-@dataclass(frozen=True)
 class Trace:
-    policy: CheckedPolicy
-    facts: tuple[FactTrace, ...]
-    decided_by: RuleTrace
-    rules: tuple[RuleTrace, ...]
-    closest: tuple[NearMiss, ...]
-    derived: tuple[DerivedTrace, ...] = ()
-    advisories: tuple[RuleTrace, ...] = ()
-    as_of: Value | None = None
+    """The explanation of one evaluation.
+
+    Only the policy, the facts and the evaluation are kept when it is made; every part below
+    is worked out when first read (and then kept), so a caller that never looks at the trace
+    pays almost nothing for it, and one that renders it pays once.
+
+    Attributes:
+        policy: the checked policy.
+        facts: each declared fact, with its value and origin.
+        decided_by: the deciding rule, or `otherwise`.
+        rules: every rule, in file order, with its status and the conjuncts evaluated.
+        closest: when the default decided, the rules that came closest to applying.
+        derived: the derived values, with the table rows they used.
+        advisories: every advisory and whether it added its items.
+        as_of: the `as of` day, when the policy has rules with effective dates.
+    """
+
+    def __init__(self, policy: CheckedPolicy, facts: Mapping[str, Value],
+                 given: set[str] | frozenset[str] | None, evaluation: Evaluation) -> None:
+        self.policy = policy
+        self._values = facts
+        self._given = given
+        self._evaluation = evaluation
+
+    @functools.cached_property
+    def _scope(self) -> _Scope:
+        return _Scope(self.policy, self._values)
+
+    @functools.cached_property
+    def as_of(self) -> Value | None:
+        return self._scope.as_of
+
+    @functools.cached_property
+    def rules(self) -> tuple[RuleTrace, ...]:
+        units = self.policy.units()
+        return tuple(_outcome_trace(self._scope, units[o.index], o)
+                     for o in self._evaluation.outcomes)
+
+    @functools.cached_property
+    def advisories(self) -> tuple[RuleTrace, ...]:
+        units = self.policy.units()
+        return tuple(_outcome_trace(self._scope, units[o.index], o)
+                     for o in self._evaluation.advisories)
+
+    @functools.cached_property
+    def decided_by(self) -> RuleTrace:
+        evaluation = self._evaluation
+        if evaluation.rule == "otherwise":
+            assert self.policy.otherwise is not None
+            return _rule_trace(self.policy.otherwise, "decided", ())
+        return next(r for r, o in zip(self.rules, evaluation.outcomes, strict=True)
+                    if o.index == evaluation.index)
+
+    @functools.cached_property
+    def closest(self) -> tuple[NearMiss, ...]:
+        return _closest(self._scope) if self._evaluation.rule == "otherwise" else ()
+
+    @functools.cached_property
+    def facts(self) -> tuple[FactTrace, ...]:
+        values = self._values
+        given = values if self._given is None else self._given
+        return tuple(
+            FactTrace(info.name, values.get(info.name),
+                      "given" if info.name in given else ("default" if info.name in values
+                                                          else "missing"))
+            for info in self.policy.facts)
+
+    @functools.cached_property
+    def derived(self) -> tuple[DerivedTrace, ...]:
+        scope = self._scope
+        return tuple(
+            DerivedTrace(d.name, d.text, scope.get(d.name),
+                         tuple(_lookup(scope, node) for node in c.walk(d.expr)
+                               if isinstance(node, c.Lookup)))
+            for d in self.policy.defines)
 
     @property
     def by_default(self) -> bool:
-        return self.decided_by.id == "otherwise"
+        return self._evaluation.rule == "otherwise"
 
 
 class _Scope:
@@ -184,39 +251,16 @@ class _Scope:
         return self.attempt(lambda: self.interpreter.value(expr, self.env))
 
 
-def explain(policy: CheckedPolicy, facts: Mapping[str, Value], given: set[str] | frozenset[str],
-            evaluation: Evaluation) -> Trace:
-    """Builds the trace for one evaluation.
+def explain(policy: CheckedPolicy, facts: Mapping[str, Value],
+            given: set[str] | frozenset[str] | None, evaluation: Evaluation) -> Trace:
+    """Builds the trace for one evaluation; its parts are worked out when first read.
 
     Args:
         facts: the validated facts, defaults filled in.
-        given: names of the facts the caller supplied (the others came from defaults).
+        given: names of the facts the caller supplied (the others came from defaults); None
+            when the caller supplied every fact in `facts`.
     """
-    scope = _Scope(policy, facts)
-    units = policy.units()
-    rules = tuple(_outcome_trace(scope, units[o.index], o) for o in evaluation.outcomes)
-    advisories = tuple(_outcome_trace(scope, units[o.index], o) for o in evaluation.advisories)
-    if evaluation.rule == "otherwise":
-        assert policy.otherwise is not None
-        decided_by = _rule_trace(policy.otherwise, "decided", ())
-        closest = _closest(scope)
-    else:
-        decided_by = next(r for r, o in zip(rules, evaluation.outcomes, strict=True)
-                          if o.index == evaluation.index)
-        closest = ()
-    fact_traces = tuple(
-        FactTrace(info.name, facts.get(info.name),
-                  "given" if info.name in given else ("default" if info.name in facts
-                                                      else "missing"))
-        for info in policy.facts
-    )
-    derived = tuple(
-        DerivedTrace(d.name, d.text, scope.get(d.name),
-                     tuple(_lookup(scope, node) for node in c.walk(d.expr)
-                           if isinstance(node, c.Lookup)))
-        for d in policy.defines)
-    return Trace(policy, fact_traces, decided_by, rules, closest, derived, advisories,
-                 scope.as_of)
+    return Trace(policy, facts, given, evaluation)
 
 
 def _outcome_trace(scope: _Scope, rule: CheckedRule, outcome: RuleOutcome) -> RuleTrace:
@@ -290,19 +334,25 @@ def _is_ordered(expr: c.Compare) -> bool:
 
 
 def _closest(scope: _Scope) -> tuple[NearMiss, ...]:
-    misses: list[tuple[float, int, NearMiss]] = []
+    # Every conjunct of every rule is tried, but only the closest few are explained in full.
+    misses: list[tuple[float, int, CheckedRule, list[bool | None]]] = []
     for rule in scope.policy.rules:
         if rule.effective is not None and (scope.as_of is None or
                                            not rule.effective.contains(scope.as_of)):
             continue
-        checks = []
+        results: list[bool | None] = []
         for conjunct in rule.conjuncts:
             value = scope.value(conjunct.expr)
-            checks.append(_check(scope, conjunct, None if value is None else bool(value)))
-        held = sum(1 for check in checks if check.result)
-        total = len(checks)
+            results.append(None if value is None else bool(value))
+        held = sum(1 for result in results if result)
+        total = len(results)
         if total and held:
-            trace = _rule_trace(rule, "did not apply", tuple(checks))
-            misses.append((-held / total, rule.index, NearMiss(trace, held, total)))
+            misses.append((-held / total, rule.index, rule, results))
     misses.sort(key=lambda item: (item[0], item[1]))
-    return tuple(miss for _, _, miss in misses[:CLOSEST])
+    closest = []
+    for _, _, rule, results in misses[:CLOSEST]:
+        checks = tuple(_check(scope, conjunct, result)
+                       for conjunct, result in zip(rule.conjuncts, results, strict=True))
+        trace = _rule_trace(rule, "did not apply", checks)
+        closest.append(NearMiss(trace, sum(1 for r in results if r), len(results)))
+    return tuple(closest)

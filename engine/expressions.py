@@ -90,7 +90,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         return c.Const(value, DateType(), node.span)
 
     def visit_Name(self, node: n.Name, expect: Type | None) -> c.CExpr | None:
-        if isinstance(expect, EnumType) and node.name in expect.values:
+        if isinstance(expect, EnumType) and node.name in _value_set(expect):
             return c.Const(node.name, expect, node.span)
         fact = self.facts.get(node.name)
         if fact is not None:
@@ -140,7 +140,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             return c.ListExpr((), EmptyListType(), node.span)
         first = typed[0].type
         for item in typed[1:]:
-            if not compatible(first, item.type):
+            if not _compatible(first, item.type):
                 self.error("E201", f"a list mixes {article(first)} and {article(item.type)}",
                            item.span)
                 return None
@@ -159,7 +159,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             return None
         if not self.need_bool(test, "'if'"):
             return None
-        if not compatible(then.type, otherwise.type):
+        if not _compatible(then.type, otherwise.type):
             self.error("E201", f"'then' gives {article(then.type)} but 'else' gives "
                                f"{article(otherwise.type)}", node.span,
                        help="both branches of 'if' must give the same kind of value")
@@ -265,7 +265,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if left is None or right is None:
             return None
         if node.op in ("==", "!="):
-            if not compatible(left.type, right.type):
+            if not _compatible(left.type, right.type):
                 self.mismatch(node.op, left, right, node.span)
                 return None
         elif not (
@@ -317,7 +317,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                                f"{article(subject.type)}", node.span,
                        help=f"use '{op}' for numbers, amounts and dates")
             return None
-        if not compatible(subject.type, value.type):
+        if not _compatible(subject.type, value.type):
             self.mismatch("is not" if node.negated else "is", subject, value, node.span)
             return None
         return c.Compare("!=" if node.negated else "==", subject, value, _BOOL, node.span)
@@ -348,7 +348,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             self.error("E203", f"'in' needs a list after it, not {article(options.type)}",
                        options.span, help="write the options in brackets: x in [a, b]")
             return None
-        elif not compatible(subject.type, options.type.element):
+        elif not _compatible(subject.type, options.type.element):
             self.mismatch("in", subject, options, node.span)
             return None
         return c.InList(subject, options, node.negated, _BOOL, node.span)
@@ -365,7 +365,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         item = self.visit(node.item, subject.type.element)
         if item is None:
             return None
-        if not compatible(subject.type.element, item.type):
+        if not _compatible(subject.type.element, item.type):
             self.mismatch("contains", subject, item, node.span)
             return None
         return c.ListContains(subject, item, _BOOL, node.span)
@@ -466,7 +466,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         key = self.visit(node.key, key_type)
         if key is None:
             return None
-        if not compatible(key.type, key_type):
+        if not _compatible(key.type, key_type):
             self.error("E201", f"table '{table.name}' is keyed by {article(key_type)}, not "
                                f"{article(key.type)}", node.key.span)
             return None
@@ -574,3 +574,23 @@ def declare_help(kind: str, name: str, known: Mapping[str, object]) -> str:
     listed = ", ".join(sorted(known)[:8]) + (", ..." if len(known) > 8 else "")
     return f"declared {kind}s: {listed}"
 
+
+#: The values of each enumeration type seen, as a set: policies with hundreds of values test
+#: membership once per name. Keyed by identity (the type is kept alive beside its set).
+_VALUE_SETS: dict[int, tuple[EnumType, frozenset[str]]] = {}
+
+
+def _value_set(t: EnumType) -> frozenset[str]:
+    entry = _VALUE_SETS.get(id(t))
+    if entry is None or entry[0] is not t:
+        if len(_VALUE_SETS) > 4096:
+            _VALUE_SETS.clear()
+        entry = (t, frozenset(t.values))
+        _VALUE_SETS[id(t)] = entry
+    return entry[1]
+
+
+def _compatible(a: Type, b: Type) -> bool:
+    # A type is compatible with itself; checking that first skips comparing two sets of
+    # enumeration values, which is most of the time of `x is v` on a large enumeration.
+    return a is b or compatible(a, b)

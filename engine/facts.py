@@ -11,9 +11,7 @@ import datetime
 import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from engine.checked import FactInfo
 from engine.diagnostics import Diagnostic, DiagnosticError, did_you_mean
@@ -31,6 +29,9 @@ from engine.valuetypes import (
     to_json_value,
 )
 from engine.yamldata import json_path
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 JsonPath = tuple[str | int, ...]
 Locator = Callable[[JsonPath], tuple[int, int] | None]
@@ -127,6 +128,9 @@ class FactValidator:
         self.schema: dict[str, Any] = fact_schema(self.facts, title=title, nullable=True)
         self._strict_schema = fact_schema(self.facts, title=title)
         self._by_name = {info.name: info for info in self.facts}
+        # Imported here: programs that only decide (the compiled validator) never need it.
+        from jsonschema import Draft202012Validator, FormatChecker
+
         self._validator = Draft202012Validator(self._strict_schema,
                                                format_checker=FormatChecker())
         self._nullable = frozenset(info.name for info in self.facts

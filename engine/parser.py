@@ -1,16 +1,22 @@
-"""Parser: turns policy text into a Lark parse tree, and syntax errors into diagnostics."""
+"""Parser: turns policy text into a Lark parse tree, and syntax errors into diagnostics.
+
+Lark is imported when something is first parsed, not with this module: a policy that comes
+from the cache of checked policies (`engine.cache`) needs only `grammar_text` for its key.
+"""
 
 from __future__ import annotations
 
 import functools
 from importlib import resources
 from pathlib import Path
-
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from typing import TYPE_CHECKING
 
 from engine.diagnostics import Diagnostic, DiagnosticError
 from engine.source import Source, Span
+
+if TYPE_CHECKING:
+    from lark import Lark, Token, Tree
+    from lark.exceptions import UnexpectedInput
 
 #: How terminals are named in "expected ..." messages.
 _TERMINAL_NAMES = {
@@ -65,6 +71,8 @@ def grammar_text() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
+    from lark import Lark
+
     return Lark(
         grammar_text(),
         parser="lalr",
@@ -80,6 +88,8 @@ def parse_tree(source: Source) -> Tree[Token]:
     Raises:
         DiagnosticError: with one syntax diagnostic (LALR stops at the first error).
     """
+    from lark.exceptions import UnexpectedInput
+
     try:
         return _parser().parse(source.text)
     except UnexpectedInput as error:
@@ -117,6 +127,8 @@ def _token_text(token: Token) -> str:
 
 def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     """Turns a Lark error into a diagnostic with a span, an 'expected' list and help."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     from engine.syntax_hints import hint_for  # a catalogue of common mistakes
 
     hint = hint_for(source, error)

@@ -8,23 +8,31 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from engine.checked import CheckedPolicy
-from engine.checker import check
 from engine.compiler import CompiledPolicy, generated_source
 from engine.constraints import check_constraints
 from engine.diagnostics import Diagnostic, DiagnosticError
 from engine.explain import Trace, explain
-from engine.facts import FactValidator
+from engine.fastfacts import Validator, compile_validator
 from engine.interpreter import Interpreter
-from engine.lowering import parse_policy
-from engine.runtime import Evaluation, EvaluationError, RuleEvaluator, resolve
+from engine.runtime import (
+    Evaluation,
+    EvaluationError,
+    RuleEvaluator,
+    Verdict,
+    resolve,
+)
 from engine.source import Source, Span
 from engine.valuetypes import Value
+
+if TYPE_CHECKING:
+    from engine.facts import FactValidator
 
 Engine = Literal["compiled", "interpreted"]
 Locator = Callable[[tuple[str | int, ...]], tuple[int, int] | None]
@@ -61,6 +69,7 @@ class Policy:
         self.warnings = warnings
         self.path = path
         self._validator: FactValidator | None = None
+        self._fast: Validator | None = None
         self._compiled: CompiledPolicy | None = None
         self._interpreter: Interpreter | None = None
 
@@ -72,9 +81,24 @@ class Policy:
         Raises:
             DiagnosticError: syntax, name or type errors, each with a position.
         """
+        return cls._build(text, name, None)
+
+    @classmethod
+    def _build(cls, text: str, name: str, cache_key: str | None) -> Policy:
+        from engine.checker import check
+        from engine.lowering import parse_policy
+
         source = Source(name, text)
+        # Loading makes many objects and no garbage cycles worth finding; the collector's full
+        # passes over them made loading a policy of 10,000 rules take half again as long.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             checked, warnings = check(source, parse_policy(source))
+            if cache_key is not None:
+                from engine import cache
+
+                cache.store(cache_key, (checked, warnings))
             policy = cls(checked, warnings, None)
             policy.evaluator("compiled")  # compile now: a policy that loads also runs
         except RecursionError:
@@ -83,24 +107,54 @@ class Policy:
                 Span(0, min(len(text), 1)),
                 help="write the condition with fewer nested levels; real conditions need "
                      "only a few")]) from None
+        finally:
+            if collecting:
+                gc.enable()
         return policy
 
     @classmethod
-    def load(cls, path: str) -> Policy:
+    def load(cls, path: str, *, cache: bool = True) -> Policy:
         """Reads, parses and checks a policy file.
+
+        A policy loaded before with the same text, name, grammar and engine comes from the
+        cache of checked policies instead (see `engine.cache`; `cache=False` or
+        `POLICY_ENGINE_CACHE=0` turns it off), with the same warnings and decisions.
 
         Raises:
             DiagnosticError: the file cannot be read, or the policy is invalid.
         """
         text = read_text(path, MAX_POLICY_BYTES)
-        policy = cls.from_text(text, display_path(path))
+        name = display_path(path)
+        policy: Policy | None = None
+        cache_key: str | None = None
+        if cache:
+            from engine import cache as checked_cache
+
+            if checked_cache.enabled():
+                cache_key = checked_cache.key(text, name)
+                policy = cls._from_cache(checked_cache.load(cache_key))
+        if policy is None:
+            policy = cls._build(text, name, cache_key)
         policy.path = path
+        return policy
+
+    @classmethod
+    def _from_cache(cls, entry: object) -> Policy | None:
+        if not (isinstance(entry, tuple) and len(entry) == 2
+                and isinstance(entry[0], CheckedPolicy) and isinstance(entry[1], list)
+                and all(isinstance(w, Diagnostic) for w in entry[1])):
+            return None
+        policy = cls(entry[0], entry[1], None)
+        policy.evaluator("compiled")
         return policy
 
     # ------------------------------------------------------------ facts
     @property
     def validator(self) -> FactValidator:
+        """The full fact stage of this policy (JSON Schema, conversion, wording of problems)."""
         if self._validator is None:
+            from engine.facts import FactValidator
+
             self._validator = FactValidator(self.checked.facts, title=self.checked.title)
         return self._validator
 
@@ -112,9 +166,35 @@ class Policy:
                  prefix: tuple[str | int, ...] = ("facts",)) -> dict[str, Value]:
         """Validates raw facts (JSON/YAML data) and returns typed values with defaults filled in.
 
+        The policy's compiled validator (`engine.fastfacts`) answers first; only when it is not
+        sure the facts are valid does the full fact stage run, which finds and words every
+        problem. Both give the same typed values.
+
         Raises:
             DiagnosticError: every problem, each naming the JSON path of the bad value.
         """
+        return (self._fast or self._compile_validator())(facts, file, locate, prefix)
+
+    def validator_function(self) -> Callable[..., dict[str, Value]]:
+        """`validate` as one bare function of the raw facts, for hot loops.
+
+        Raises (when called):
+            DiagnosticError: every problem, each naming the JSON path of the bad value.
+        """
+        return self._fast or self._compile_validator()
+
+    def _compile_validator(self) -> Validator:
+        self._fast = compile_validator(self.checked, self._validate_full)
+        return self._fast
+
+    def _validate_full(self, facts: object, file: str, locate: Locator | None,
+                       prefix: tuple[str | int, ...]) -> dict[str, Value]:
+        return self.validate_slow(facts, file=file, locate=locate, prefix=prefix)
+
+    def validate_slow(self, facts: object, *, file: str = "<facts>",
+                      locate: Locator | None = None,
+                      prefix: tuple[str | int, ...] = ("facts",)) -> dict[str, Value]:
+        """`validate` without the compiled validator: JSON Schema, conversion, constraints."""
         typed = self.validator.validate(facts, file=file, locate=locate, prefix=prefix)
         problems = check_constraints(self.checked, typed, file=file, locate=locate, prefix=prefix)
         if problems:
@@ -127,17 +207,40 @@ class Policy:
             if self._interpreter is None:
                 self._interpreter = Interpreter(self.checked)
             return self._interpreter
+        return self._compiled_policy()
+
+    def _compiled_policy(self) -> CompiledPolicy:
         if self._compiled is None:
             self._compiled = CompiledPolicy(self.checked)
         return self._compiled
 
+    def decider(self) -> Callable[[Mapping[str, Value]], Verdict | Evaluation]:
+        """The bare compiled decision function, for hot loops: validated facts in, a result
+        with `decision`, `rule`, `outputs` and `index` out (no outcomes, no trace).
+
+        For `resolve first match` it is one generated function; results of rules with constant
+        outputs are shared and must not be changed. It raises what `decide` raises.
+        """
+        return self._compiled_policy().decider
+
     def decide(self, facts: Mapping[str, Value], engine: Engine = "compiled") -> Evaluation:
         """Decides on facts that are already validated; no trace.
+
+        The rules' outcomes are worked out only when `outcomes` is first read.
 
         Raises:
             EvaluationError: a needed fact is missing, rules conflict, or nothing decides.
         """
-        return resolve(self.checked, self.evaluator(engine), facts)
+        compiled = self._compiled
+        if compiled is None or engine == "interpreted":
+            if engine == "interpreted":
+                return resolve(self.checked, self.evaluator(engine), facts)
+            compiled = self._compiled_policy()
+        verdict = compiled.decider(facts)
+        if isinstance(verdict, Evaluation):
+            return verdict
+        return Evaluation.later(verdict.decision, verdict.rule, verdict.outputs, verdict.index,
+                                compiled.settle, facts)
 
     def evaluate(self, facts: object, *, engine: Engine = "compiled", file: str = "<facts>",
                  locate: Locator | None = None,
@@ -154,10 +257,15 @@ class Policy:
 
     def evaluate_valid(self, facts: Mapping[str, Value], *, given: frozenset[str] | None = None,
                        engine: Engine = "compiled") -> Decision:
-        """Decides and explains on validated facts."""
-        evaluation = self.decide(facts, engine)
-        trace = explain(self.checked, facts, given if given is not None else frozenset(facts),
-                        evaluation)
+        """Decides and explains on validated facts.
+
+        The trace is worked out from what the decision recorded as it is read (see `explain`).
+        """
+        if engine == "interpreted":
+            evaluation = self.decide(facts, engine)
+        else:
+            evaluation = (self._compiled or self._compiled_policy()).evaluate(facts)
+        trace = explain(self.checked, facts, given, evaluation)  # None: every fact was given
         return Decision(evaluation.decision, evaluation.rule, dict(evaluation.outputs), trace,
                         facts)
 

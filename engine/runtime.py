@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from engine.calendars import CalendarError, working_days
 from engine.checked import CheckedPolicy, CheckedRule, TableInfo
@@ -248,19 +248,92 @@ class RuleOutcome:
     by: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Evaluation:
-    """The bare result of evaluation: the decision, its rule and outputs, and each rule's fate."""
+class Verdict(NamedTuple):
+    """A bare decision: what the compiled fast path returns (see `fastpath`).
+
+    Results of rules whose outputs are constants are built once per policy and returned as they
+    are, so a decision allocates nothing; use `Policy.decide` for the rules' outcomes. (A named
+    tuple, because it is immutable and the quickest such object to make.)
+    """
 
     decision: str
     rule: str  # a rule id, or "otherwise"
     outputs: Outputs
-    outcomes: tuple[RuleOutcome, ...]  # one per rule, in file order
-    advisories: tuple[RuleOutcome, ...] = ()
-    index: int = -1  # the deciding unit
+    index: int = -1  # type: ignore[assignment]  # the deciding unit; hides tuple.index
 
 
-def _ask(evaluator: RuleEvaluator, rule: CheckedRule, facts: Facts, what: str,
+Later = Callable[[Any], tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]]
+
+
+class Evaluation:
+    """The result of evaluation: the decision, its rule and outputs, and each rule's fate.
+
+    `outcomes` (one per rule, in file order) and `advisories` may be computed only when first
+    read (`Evaluation.later`), since only a trace needs them.
+    """
+
+    __slots__ = ("decision", "rule", "outputs", "index", "_outcomes", "_advisories", "_later",
+                 "_argument")
+
+    def __init__(self, decision: str, rule: str, outputs: Outputs,
+                 outcomes: tuple[RuleOutcome, ...], advisories: tuple[RuleOutcome, ...] = (),
+                 index: int = -1) -> None:
+        self.decision = decision
+        self.rule = rule  # a rule id, or "otherwise"
+        self.outputs = outputs
+        self.index = index  # the deciding unit
+        self._outcomes = outcomes
+        self._advisories = advisories
+        self._later: Later | None = None
+        self._argument: object = None
+
+    @classmethod
+    def later(cls, decision: str, rule: str, outputs: Outputs, index: int, compute: Later,
+              argument: object) -> Evaluation:
+        """An evaluation whose outcomes and advisories `compute(argument)` works out when they
+        are first read."""
+        evaluation = object.__new__(cls)
+        evaluation.decision = decision
+        evaluation.rule = rule
+        evaluation.outputs = outputs
+        evaluation.index = index
+        evaluation._later = compute
+        evaluation._argument = argument
+        return evaluation
+
+    def _settle(self) -> None:
+        if self._later is not None:
+            self._outcomes, self._advisories = self._later(self._argument)
+            self._later = self._argument = None
+
+    @property
+    def outcomes(self) -> tuple[RuleOutcome, ...]:
+        self._settle()
+        return self._outcomes
+
+    @property
+    def advisories(self) -> tuple[RuleOutcome, ...]:
+        self._settle()
+        return self._advisories
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.decision, self.rule, self.outputs, self.outcomes, self.advisories,
+                self.index)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Evaluation):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"Evaluation(decision={self.decision!r}, rule={self.rule!r}, "
+                f"outputs={self.outputs!r}, outcomes={self.outcomes!r}, "
+                f"advisories={self.advisories!r}, index={self.index!r})")
+
+
+def ask(evaluator: RuleEvaluator, rule: CheckedRule, facts: Facts, what: str,
          where: str = "") -> object:
     try:
         if what == "condition":
@@ -331,7 +404,7 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
         if rule.effective is not None and (today is None or not rule.effective.contains(today)):
             outcomes[rule.index] = RuleOutcome(rule.id, "not in effect", index=rule.index)
             continue
-        failed = _ask(evaluator, rule, env, "condition", policy.source.name)
+        failed = ask(evaluator, rule, env, "condition", policy.source.name)
         assert isinstance(failed, int)
         if failed < 0:
             matched.append(rule)
@@ -353,18 +426,8 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
             outcomes[rule.index] = RuleOutcome(rule.id, status, index=rule.index)
 
     if not winners:
-        if policy.refusal is not None:
-            refusal = policy.refusal
-            raise EvaluationError(
-                "E404", "no rule applies, and the policy refuses to decide (otherwise refuse, "
-                        f"line {refusal.line})" + (f": {refusal.reason}" if refusal.reason
-                                                   else ""),
-                label=refusal.label,
-                help=f"source: {refusal.citation}" if refusal.citation else None)
-        if policy.otherwise is None:
-            raise EvaluationError(
-                "E404", "no rule matched and the policy has no 'otherwise' default",
-                help="add 'otherwise DECISION because \"...\"' to the policy")
+        if policy.refusal is not None or policy.otherwise is None:
+            raise no_decision(policy)
         decider = policy.otherwise
     else:
         decider = winners[0]
@@ -376,11 +439,11 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
                 rules=tuple(r.id for r in winners),
                 help="make the conditions exclude each other, declare one an exception "
                      "('overrides'), or use 'resolve first match'")
-    outputs = _ask(evaluator, decider, env, "outputs", policy.source.name)
+    outputs = ask(evaluator, decider, env, "outputs", policy.source.name)
     assert isinstance(outputs, tuple)
     if policy.strategy == "agreeing":
         for other in winners[1:]:
-            other_outputs = _ask(evaluator, other, env, "outputs", policy.source.name)
+            other_outputs = ask(evaluator, other, env, "outputs", policy.source.name)
             assert isinstance(other_outputs, tuple)
             if other.decision != decider.decision or other_outputs != outputs:
                 raise EvaluationError(
@@ -396,9 +459,64 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
         status = "decided" if rule is decider else "agreed"
         outcomes[rule.index] = RuleOutcome(rule.id, status, index=rule.index)
     advisories, outputs = _advise(policy, evaluator, env, today, outputs)
-    outputs = _typed_outputs(policy, outputs)
+    outputs = typed_outputs(policy, outputs)
     ordered = tuple(outcomes[r.index] for r in policy.rules)
     return Evaluation(decider.decision, decider.id, outputs, ordered, advisories, decider.index)
+
+
+def no_decision(policy: CheckedPolicy) -> EvaluationError:
+    """The refusal when no rule matched and there is no `otherwise` decision."""
+    refusal = policy.refusal
+    if refusal is not None:
+        return EvaluationError(
+            "E404", "no rule applies, and the policy refuses to decide (otherwise refuse, "
+                    f"line {refusal.line})" + (f": {refusal.reason}" if refusal.reason else ""),
+            label=refusal.label,
+            help=f"source: {refusal.citation}" if refusal.citation else None)
+    return EvaluationError(
+        "E404", "no rule matched and the policy has no 'otherwise' default",
+        help="add 'otherwise DECISION because \"...\"' to the policy")
+
+
+def in_effect(rule: CheckedRule, today: datetime.date | None) -> bool:
+    """Whether a rule or advisory is in effect on the as-of day."""
+    return rule.effective is None or (today is not None and rule.effective.contains(today))
+
+
+def first_match_outcomes(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Facts,
+                         today: datetime.date | None, decider: CheckedRule,
+                         failed: Mapping[int, int]) -> tuple[RuleOutcome, ...]:
+    """First match: each rule's outcome, from the first false conjunct of each rule tried.
+
+    `failed` maps the index of every rule the fast path tried before `decider` to its first
+    false conjunct; a rule in effect before the decider that it does not name was passed over by
+    a rule index, because its first conjunct is false. Gives what `resolve` gives.
+    """
+    outcomes: dict[int, RuleOutcome] = {}
+    for rule in policy.first_match_order:
+        if rule is decider:
+            break
+        if not in_effect(rule, today):
+            outcomes[rule.index] = RuleOutcome(rule.id, "not in effect", index=rule.index)
+        else:
+            outcomes[rule.index] = RuleOutcome(rule.id, "did not apply",
+                                               failed.get(rule.index, 0), rule.index)
+    if decider.kind == "rule":
+        _explain_overridden(policy, evaluator, env, today, decider, outcomes)
+        outcomes[decider.index] = RuleOutcome(decider.id, "decided", index=decider.index)
+    for rule in policy.rules:
+        if rule.index not in outcomes:
+            status = "not reached" if in_effect(rule, today) else "not in effect"
+            outcomes[rule.index] = RuleOutcome(rule.id, status, index=rule.index)
+    return tuple(outcomes[r.index] for r in policy.rules)
+
+
+def finish(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Facts,
+           today: datetime.date | None, decider: CheckedRule,
+           outputs: Outputs) -> tuple[tuple[RuleOutcome, ...], Outputs]:
+    """Runs the advisories over a decider's outputs and types them, as `resolve` does."""
+    advisories, outputs = _advise(policy, evaluator, env, today, outputs)
+    return advisories, typed_outputs(policy, outputs)
 
 
 def _explain_overridden(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Facts,
@@ -433,12 +551,12 @@ def _advise(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Facts,
                 today is None or not advisory.effective.contains(today)):
             outcomes.append(RuleOutcome(advisory.id, "not in effect", index=advisory.index))
             continue
-        failed = _ask(evaluator, advisory, env, "condition", policy.source.name)
+        failed = ask(evaluator, advisory, env, "condition", policy.source.name)
         assert isinstance(failed, int)
         if failed >= 0:
             outcomes.append(RuleOutcome(advisory.id, "did not apply", failed, advisory.index))
             continue
-        added = _ask(evaluator, advisory, env, "outputs", policy.source.name)
+        added = ask(evaluator, advisory, env, "outputs", policy.source.name)
         assert isinstance(added, tuple)
         for name, items in added:
             current = values.get(name, ())
@@ -450,7 +568,7 @@ def _advise(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Facts,
     return tuple(outcomes), merged
 
 
-def _typed_outputs(policy: CheckedPolicy, outputs: Outputs) -> Outputs:
+def typed_outputs(policy: CheckedPolicy, outputs: Outputs) -> Outputs:
     """An amount output written as a whole number (`refund = 0`) is still an amount."""
     amounts = policy.amount_outputs
     if not amounts or not any(name in amounts and type(value) is int for name, value in outputs):

@@ -24,7 +24,9 @@ from hypothesis import strategies as st
 
 from engine import checked as c
 from engine.checked import CheckedPolicy, FactInfo
+from engine.compiler import build_module
 from engine.diagnostics import DiagnosticError
+from engine.fastpath import Dispatch
 from engine.policy import Engine, Policy
 from engine.render import to_json
 from engine.run import ScenarioResult
@@ -202,15 +204,21 @@ def scenario_facts(path: Path) -> tuple[dict[str, Any], ...]:
 
 
 def result(policy: Policy, facts: dict[str, Any], engine: Engine) -> tuple[object, ...]:
-    """Everything an evaluator's answer decides: the evaluation and the rendered JSON trace."""
+    """Everything an evaluator's answer decides: the evaluation and the rendered JSON trace.
+
+    For the compiled engine, the bare decision function (`Policy.decider`, for first match
+    the generated fast path) must agree with the evaluation too.
+    """
     try:
         evaluation = policy.decide(facts, engine)
+        bare = policy.decider()(facts) if engine == "compiled" else evaluation
         decision = policy.evaluate_valid(facts, engine=engine)
     except EvaluationError as error:
         return ("refused", error.code, error.message, error.rules, error.fact, error.help,
                 error.label)
     rendered = to_json(ScenarioResult("scenario.yaml", None, policy, decision, None, ()))
-    return ("decided", evaluation, json.dumps(rendered, indent=2, ensure_ascii=False))
+    return ("decided", evaluation, (bare.decision, bare.rule, bare.outputs, bare.index),
+            json.dumps(rendered, indent=2, ensure_ascii=False))
 
 
 def assert_engines_agree(policy: Policy, raw: dict[str, Any]) -> None:
@@ -223,6 +231,9 @@ def assert_engines_agree(policy: Policy, raw: dict[str, Any]) -> None:
     interpreted = result(policy, facts, "interpreted")
     compiled = result(policy, facts, "compiled")
     assert compiled == interpreted
+    if interpreted[0] == "decided":  # the trace's record gives the outcomes `resolve` gives
+        assert policy.decide(facts).outcomes == policy.evaluate_valid(facts).trace._evaluation \
+            .outcomes == interpreted[1].outcomes
 
 
 # ---------------------------------------------------------------- shipped policies
@@ -449,3 +460,95 @@ def test_random_policy_generator_makes_policies_that_check() -> None:
         assert Policy.from_text(text, "random.policy").checked.rules
 
     check()
+
+
+# ---------------------------------------------------------------- indexed first match
+
+INDEXED_HEAD = RANDOM_HEAD.format(resolve="resolve first match") + """as of d
+output adv: list of one of tip1, tip2, tip3
+"""
+
+
+@st.composite
+def indexed_policies(draw: st.DrawFn) -> str:
+    """First-match policies of 9 to 24 rules, most of them starting with a test of the
+    enumeration `s` (or of `flag`), so the fast path dispatches them with an index; the others,
+    interleaved, start with any condition. Some rules are exceptions (`overrides`) or have
+    effective dates, advisories add to a list, and the policy ends with an `otherwise`, an
+    `otherwise refuse`, or nothing."""
+    write = _Writer(random.Random(draw(st.integers(0, 2**64))))
+    rng = write.rng
+    lines = [INDEXED_HEAD]
+    for index in range(rng.randint(9, 24)):
+        roll = rng.random()
+        if roll < 0.7:
+            colours = ", ".join(sorted(set(rng.sample(write.COLOURS, rng.randint(1, 2)))))
+            first = write.pick(f"s is {write.pick(*write.COLOURS)}",
+                               f"s == {write.pick(*write.COLOURS)}", f"s in [{colours}]")
+        elif roll < 0.8:
+            first = write.pick("flag", "not flag", "flag is yes", "flag is no")
+        else:
+            first = write.condition()
+        condition = " and ".join([first] + [write.condition()
+                                            for _ in range(rng.randint(0, 2))])
+        overrides = f" overrides r{rng.randrange(index)}" if index and rng.random() < 0.15 \
+            else ""
+        effective = write.pick(" effective from 2022-01-01", " effective until 2021-06-30",
+                               " effective from 2020-01-01 until 2023-12-31") \
+            if rng.random() < 0.1 else ""
+        assignments = []
+        if rng.random() < 0.3:
+            assignments.append(f"x = {write.amount()}")
+        if rng.random() < 0.3:
+            assignments.append(write.pick(f"k = {write.whole()}", "k = 3"))
+        if rng.random() < 0.2:
+            assignments.append("adv = [tip1]")
+        outputs = f" with {', '.join(assignments)}" if assignments else ""
+        lines.append(f"rule r{index}{overrides}{effective} when {condition} then "
+                     f'{write.pick("d0", "d1", "d2")}{outputs} because "r{index}"')
+    for index in range(rng.randint(0, 2)):
+        effective = " effective from 2022-01-01" if rng.random() < 0.3 else ""
+        lines.append(f"advise a{index}{effective} when {write.condition()} then add "
+                     f'{write.pick("tip1", "tip2", "tip3")} to adv because "a{index}"')
+    ending = rng.random()
+    if ending < 0.6:
+        lines.append(write.pick("otherwise d0", f"otherwise d1 with k = {write.whole()}"))
+    elif ending < 0.8:
+        lines.append('otherwise refuse because "nothing applies"')
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=indexed_policies(), data=st.data())
+def test_engines_agree_on_indexed_policies(text: str, data: st.DataObject) -> None:
+    policy = Policy.from_text(text, "indexed.policy")  # well-typed by construction
+    for _ in range(4):
+        assert_engines_agree(policy, data.draw(RANDOM_FACTS))
+
+
+def test_indexed_policy_generator_makes_policies_with_indexes() -> None:
+    indexed: list[bool] = []
+
+    @settings(max_examples=40, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(text=indexed_policies())
+    def check(text: str) -> None:
+        _, pool = build_module(Policy.from_text(text, "indexed.policy").checked)
+        indexed.append(any(isinstance(value, Dispatch) for value in pool.values()))
+
+    check()
+    assert indexed.count(True) >= len(indexed) // 2, indexed
+
+
+def test_engines_agree_on_a_rule_with_many_conjuncts() -> None:
+    # The traced walk asks such a rule's own function instead of nesting an `elif` per part.
+    conjuncts = " and ".join(f"n != {i}" for i in range(-10, 30))
+    policy = Policy.from_text(
+        RANDOM_HEAD.format(resolve="resolve first match")
+        + f'rule long when {conjuncts} then d1 because "long"\n'
+        + 'rule after when s is red then d2 because "after"\notherwise d0\n', "long.policy")
+    for n in (-20, -10, 0, 5, 20):
+        for colour in ("red", "blue"):
+            assert_engines_agree(policy, {"n": n, "m": 0, "a": "1", "s": colour, "l": [],
+                                          "t": "", "d": "2022-01-01", "flag": False})

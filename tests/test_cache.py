@@ -1,0 +1,185 @@
+"""The cache of checked policies (`engine.cache`): hits give the same policy, anything else is
+a miss, and a cache that cannot be used is silently skipped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import cache
+from engine.policy import Policy
+from engine.render import render_text
+from engine.run import run_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+WARNING_POLICY = ROOT / "tests" / "cases" / "check_warning" / "W002_fact_never_used.policy"
+ALIEXPRESS = ROOT / "policies" / "aliexpress" / "refund.policy"
+FACTS = {"request": "goods_problem", "order_status": "completed", "paid": True,
+         "payment_method": "card", "days_since_sent": 12, "goods_received": True,
+         "problems": ["damaged"], "evidence": ["photo", "video"]}
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv(cache.ENVIRONMENT_SWITCH, raising=False)
+    return home / "policy-engine"
+
+
+@pytest.fixture
+def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the policies parsed and checked (rather than taken from the cache)."""
+    seen: list[str] = []
+    original = Policy._build.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[Policy], text: str, name: str, cache_key: str | None) -> Policy:
+        seen.append(name)
+        return original(cls, text, name, cache_key)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Policy, "_build", classmethod(counting))
+    return seen
+
+
+def _copy(source: Path, folder: Path) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / source.name
+    shutil.copyfile(source, target)
+    return str(target)
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.pickle")) if folder.exists() else []
+
+
+def test_a_hit_gives_the_same_decisions_and_warnings(cache_home: Path,
+                                                     builds: list[str]) -> None:
+    first = Policy.load(str(ALIEXPRESS))
+    second = Policy.load(str(ALIEXPRESS))
+    assert len(builds) == 1
+    assert second.checked == first.checked
+    assert second.decide(second.validate(FACTS)) == first.decide(first.validate(FACTS))
+    scenario = str(ROOT / "policies" / "aliexpress" / "scenarios" / "goods_problem"
+                   / "damaged_photo_video_and_other.yaml")
+    texts = [render_text([run_scenario(scenario, policy=policy)]) for policy in (first, second)]
+    assert texts[0] == texts[1]
+    warned = [Policy.load(str(WARNING_POLICY)) for _ in range(2)]
+    assert len(builds) == 2
+    assert warned[0].warnings and warned[1].warnings == warned[0].warnings
+    assert [w.render() for w in warned[1].warnings] == [w.render() for w in warned[0].warnings]
+
+
+def test_a_changed_policy_text_misses(cache_home: Path, builds: list[str],
+                                      tmp_path: Path) -> None:
+    path = _copy(WARNING_POLICY, tmp_path / "work")
+    before = Policy.load(path)
+    text = Path(path).read_text(encoding="utf-8")
+    Path(path).write_text(text + "\n# a comment changes the text\n", encoding="utf-8")
+    after = Policy.load(path)
+    assert builds == [before.checked.source.name, after.checked.source.name]
+    assert after.checked.source.text != before.checked.source.text
+    assert len(_entries(cache_home)) == 2
+
+
+def test_a_corrupted_or_truncated_entry_is_a_miss(cache_home: Path, builds: list[str]) -> None:
+    Policy.load(str(ALIEXPRESS))
+    [entry] = _entries(cache_home)
+    data = entry.read_bytes()
+    for broken in (data[: len(data) // 2], b"not a pickle", data[:-1] + b"\xff", b""):
+        entry.write_bytes(broken)
+        policy = Policy.load(str(ALIEXPRESS))
+        assert policy.decide(policy.validate(FACTS)).decision == "open_dispute_full_refund"
+    assert len(builds) == 5
+    assert entry.read_bytes() == data  # written again by the last miss
+
+
+def test_files_are_private_and_written_whole(cache_home: Path) -> None:
+    Policy.load(str(ALIEXPRESS))
+    [entry] = _entries(cache_home)
+    assert stat.S_IMODE(cache_home.stat().st_mode) == 0o700
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    assert not list(cache_home.glob(".tmp-*"))
+
+
+def test_a_folder_others_can_write_to_is_not_read(cache_home: Path,
+                                                  builds: list[str]) -> None:
+    Policy.load(str(ALIEXPRESS))
+    os.chmod(cache_home, 0o777)
+    Policy.load(str(ALIEXPRESS))
+    assert len(builds) == 2
+
+
+@pytest.mark.parametrize("switch", ["0", "off", "false", "no"])
+def test_the_environment_turns_it_off(cache_home: Path, builds: list[str], switch: str,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(cache.ENVIRONMENT_SWITCH, switch)
+    Policy.load(str(ALIEXPRESS))
+    Policy.load(str(ALIEXPRESS))
+    assert len(builds) == 2
+    assert not _entries(cache_home)
+
+
+def test_load_without_cache(cache_home: Path, builds: list[str]) -> None:
+    Policy.load(str(ALIEXPRESS), cache=False)
+    assert not _entries(cache_home)
+
+
+def test_an_unwritable_cache_is_silently_skipped(tmp_path: Path, builds: list[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    for _ in range(2):
+        policy = Policy.load(str(ALIEXPRESS))
+        assert policy.decide(policy.validate(FACTS)).decision == "open_dispute_full_refund"
+    assert len(builds) == 2
+
+
+def test_invalid_policies_are_not_cached(cache_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad.policy"
+    path.write_text("policy bad\nfact x: yes/no\nrule r when y then z because \"q\"\n",
+                    encoding="utf-8")
+    for _ in range(2):
+        with pytest.raises(Exception, match="unknown"):
+            Policy.load(str(path))
+    assert not _entries(cache_home)
+
+
+def test_the_key_covers_text_name_and_engine() -> None:
+    keys: set[Any] = {cache.key("policy a", "a.policy"), cache.key("policy a ", "a.policy"),
+                      cache.key("policy a", "b.policy")}
+    assert len(keys) == 3
+    assert cache.key("policy a", "a.policy") == cache.key("policy a", "a.policy")
+
+
+def test_the_no_cache_option_is_for_one_command(cache_home: Path, builds: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from engine.cli import cli
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--no-cache", "check", str(ALIEXPRESS)])
+    assert result.exit_code == 0, result.output
+    assert not _entries(cache_home)
+    assert cache.enabled()  # the switch is put back when the command ends
+    assert runner.invoke(cli, ["check", str(ALIEXPRESS)]).exit_code == 0
+    assert len(_entries(cache_home)) == 1
+
+
+def test_old_entries_are_removed(cache_home: Path, tmp_path: Path, builds: list[str],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 2)
+    paths = []
+    for index in range(3):
+        path = tmp_path / f"p{index}.policy"
+        path.write_text(WARNING_POLICY.read_text(encoding="utf-8"), encoding="utf-8")
+        paths.append(str(path))
+        Policy.load(str(path))
+    assert len(_entries(cache_home)) == 2
+    Policy.load(paths[-1])  # the most recent is kept
+    assert len(builds) == 3
