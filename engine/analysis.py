@@ -293,7 +293,13 @@ def refused(model: Model) -> Region:
 
 
 def describe_cube(space: Space, cube: Cube, nonempty: frozenset[str] = frozenset()) -> str:
-    """A cube as a readable condition in the policy language's own words.
+    """A cube as a readable condition in the policy language's own words."""
+    parts = cube_parts(space, cube, nonempty)
+    return " and ".join(parts) if parts else "any facts"
+
+
+def cube_parts(space: Space, cube: Cube, nonempty: frozenset[str] = frozenset()) -> list[str]:
+    """A cube as the list of conditions that together describe it.
 
     Args:
         nonempty: list facts that must hold at least one value (their member dimensions are
@@ -322,7 +328,7 @@ def describe_cube(space: Space, cube: Cube, nonempty: frozenset[str] = frozenset
             continue
         for value, has in tests:
             parts.append(f"{fact} contains {value}" if has else f"not {fact} contains {value}")
-    return " and ".join(parts) if parts else "any facts"
+    return parts
 
 
 def _describe_dimension(dimension: Dimension, mask: int) -> str:
@@ -351,18 +357,18 @@ def _describe_dimension(dimension: Dimension, mask: int) -> str:
 def _describe_choices(name: str, dimension: Dimension, values: list[Cell],
                       all_values: list[Cell]) -> str:
     shown = [_literal(dimension, cell) for cell in values]
-    excluded = [_literal(dimension, cell) for cell in all_values if cell not in values]
+    left_out = [cell for cell in all_values if cell not in values]
+    excluded = [_literal(dimension, cell) for cell in left_out]
+    other_left_out = any(cell.kind == "other" for cell in left_out)
     if len(shown) == 1 and values[0].kind != "other":
         return f"{name} is {shown[0]}"
-    if len(excluded) == 1 and len(shown) >= 2 and not any(c.kind == "other" for c in all_values
-                                                         if c not in values):
+    if len(excluded) == 1 and not other_left_out:
         return f"{name} is not {excluded[0]}"
-    if len(excluded) < len(shown) and not any(c.kind == "other" for c in all_values
-                                              if c not in values):
+    if not other_left_out and (len(excluded) < len(shown)
+                               or any(cell.kind == "other" for cell in values)):
         return f"{name} not in [{', '.join(excluded)}]"
-    if any(c.kind == "other" for c in values):
-        return f"{name} not in [{', '.join(excluded)}]"
-    return f"{name} in [{', '.join(shown)}]"
+    named = [text for text, cell in zip(shown, values, strict=True) if cell.kind != "other"]
+    return f"{name} in [{', '.join(named)}]"
 
 
 def _literal(dimension: Dimension, cell: Cell) -> str:
@@ -441,7 +447,16 @@ def _int_before(high: object) -> int:
 
 def describe(space: Space, area: Region, target: Region | None = None,
              limit: int = MAX_REGIONS) -> list[str]:
-    """A region as readable conditions, simplest first, at most `limit` of them.
+    """A region as readable conditions, simplest first, at most `limit` of them."""
+    parts = describe_parts(space, area, target)
+    texts = list(dict.fromkeys(" and ".join(p) if p else "any facts" for p in parts))
+    if len(texts) > limit:
+        return texts[:limit] + [f"... and {len(texts) - limit} more regions"]
+    return texts
+
+
+def describe_parts(space: Space, area: Region, target: Region | None = None) -> list[list[str]]:
+    """A region as lists of conditions, one list per region, simplest first.
 
     Cubes that differ only in which values a list holds are merged into `LIST != []` when
     together they cover every non-empty list.
@@ -467,10 +482,7 @@ def describe(space: Space, area: Region, target: Region | None = None,
         items = merged
     items.sort(key=lambda item: sum(1 for d, m in zip(space.dimensions, item[0], strict=True)
                                     if m != d.full) + len(item[1]))
-    texts = list(dict.fromkeys(describe_cube(space, cube, nonempty) for cube, nonempty in items))
-    if len(texts) > limit:
-        return texts[:limit] + [f"... and {len(texts) - limit} more regions"]
-    return texts
+    return [cube_parts(space, cube, nonempty) for cube, nonempty in items]
 
 
 # ---------------------------------------------------------------- witnesses
@@ -625,12 +637,15 @@ class WitnessFinder:
 
     def _check(self, raw: dict[str, Any], dimension: Dimension, mask: int) -> bool:
         """Whether the interpreter puts a derived term or opaque condition in the cube."""
-        expr = dimension.key[1]
-        value = _quick_value(self.registry.owner[dimension.key], raw, expr)  # type: ignore[arg-type]
+        if dimension.key[0] == "opaque":
+            expr, negated = self.registry.opaque_expr[dimension.key]
+        else:
+            expr, negated = dimension.key[1], False  # type: ignore[assignment]
+        value = _quick_value(self.registry.owner[dimension.key], raw, expr)
         if value is _FAILED:
             return False
         if dimension.key[0] == "opaque":
-            return bool(mask >> (1 if value else 0) & 1)
+            return bool(mask >> (1 if bool(value) != negated else 0) & 1)
         number = as_number(value)
         return number is not None and any(
             _in_cell(cell, number)  # type: ignore[arg-type]
@@ -849,17 +864,37 @@ def expand(space: Space, cube: Cube, target: Region, area: Region | None = None)
             continue
         trial = current.copy()
         trial[position] = dimension.full
-        if not space.cube(tuple(trial)) - target:
+        if space.within(tuple(trial), target.node):
             current = trial
+    inner = (target if area is None else area).node
+
+    def fits(position: int, cell: int) -> bool:
+        # A cube lies in a region exactly when each of its one-cell slices does.
+        trial = current.copy()
+        trial[position] = 1 << cell
+        return space.within(tuple(trial), inner)
+
     for position, dimension in enumerate(space.dimensions):
-        for cell in range(len(dimension.cells)):
-            bit = 1 << cell
-            if current[position] & bit:
+        count = len(dimension.cells)
+        if current[position] == dimension.full:
+            continue
+        if count <= 16:
+            for cell in range(count):
+                if not current[position] >> cell & 1 and fits(position, cell):
+                    current[position] |= 1 << cell
+            continue
+        # Many cells (a number compared with many constants): widen each interval at its ends.
+        for cell in range(count):
+            if current[position] >> cell & 1:
                 continue
-            trial = current.copy()
-            trial[position] |= bit
-            if not space.cube(tuple(trial)) - (target if area is None else area):
-                current = trial
+            left = cell > 0 and current[position] >> (cell - 1) & 1
+            right = cell + 1 < count and current[position] >> (cell + 1) & 1
+            if (left or right) and fits(position, cell):
+                current[position] |= 1 << cell
+        for cell in range(count - 1, -1, -1):
+            if not current[position] >> cell & 1 and cell + 1 < count \
+                    and current[position] >> (cell + 1) & 1 and fits(position, cell):
+                current[position] |= 1 << cell
     return tuple(current)
 
 
@@ -867,6 +902,9 @@ def cover(space: Space, area: Region, target: Region | None = None,
           limit: int = 4 * MAX_REGIONS) -> list[Cube]:
     """A short description of `area`: cubes widened inside `target` until they cover it."""
     target = area if target is None else target
+    key = (area.node, target.node, limit)
+    if key in space.covers:
+        return space.covers[key]
     wide: list[Cube] = []
     left = area
     while left and len(wide) < limit:
@@ -874,8 +912,10 @@ def cover(space: Space, area: Region, target: Region | None = None,
         widened = expand(space, cube, target, area)
         wide.append(widened)
         left = left - space.cube(widened)
-    return sorted(wide, key=lambda cube: sum(1 for d, m in zip(space.dimensions, cube,
-                                                               strict=True) if m != d.full))
+    wide.sort(key=lambda cube: sum(1 for d, m in zip(space.dimensions, cube, strict=True)
+                                   if m != d.full))
+    space.covers[key] = wide
+    return wide
 
 
 def rule_holds(policy: CheckedPolicy, rule: CheckedRule, raw: Mapping[str, Any]) -> int | None:
@@ -904,3 +944,64 @@ def diagnostic(policy: CheckedPolicy, code: str, message: str, *, span: Any = No
                severity: Severity = Severity.WARNING) -> Diagnostic:
     return Diagnostic(code, message, policy.source, span, help=help,
                       severity=severity, notes=tuple(notes))
+
+
+def predicted(model: Model, facts: Mapping[str, Value]) -> Outcome | None:
+    """The outcome the partition gives for one typed fact set (None if it is in no piece).
+
+    Derived terms and opaque conditions take the values the interpreter computes, so this is
+    exact even where the regions are approximate: tests hold the partition to evaluation.
+    """
+    policy = model.policy
+    interpreter = Interpreter(policy)
+    env = environment(policy, interpreter, facts)
+    point: list[int] = []
+    value: object
+    for dimension in model.space.dimensions:
+        kind, *rest = dimension.key
+        if kind == "member":
+            listed = facts.get(str(rest[0]), ())
+            point.append(2 if isinstance(listed, tuple) and rest[1] in listed else 1)
+            continue
+        if kind == "present":
+            point.append(2 if str(rest[0]) in facts else 1)
+            continue
+        if kind == "fact":
+            value = facts.get(str(rest[0]), _FAILED)
+        elif kind == "opaque":
+            expr, negated = model.translator.registry.opaque_expr[dimension.key]
+            value = _quick_typed(interpreter, env, expr)
+            if value is not _FAILED:
+                value = bool(value) != negated
+        else:
+            value = _quick_typed(interpreter, env, rest[0])  # type: ignore[arg-type]
+        point.append(_cell_bit(dimension, value))
+    cube = tuple(point)
+    for piece in model.pieces:
+        if model.space.within(cube, piece.region.node):
+            return piece.outcome
+    return None
+
+
+def _quick_typed(interpreter: Interpreter, env: Mapping[str, Value], expr: c.CExpr) -> object:
+    try:
+        return interpreter.value(expr, env)
+    except Exception:  # noqa: BLE001 - evaluation stops here; the dimension does not matter
+        return _FAILED
+
+
+def _cell_bit(dimension: Dimension, value: object) -> int:
+    for position, cell in enumerate(dimension.cells):
+        if value is _FAILED:
+            if cell.kind == "missing":
+                return 1 << position
+            continue
+        if dimension.kind == "opaque":
+            if cell.value == bool(value):
+                return 1 << position
+        elif cell.kind == "other":
+            if not any(c.kind == "value" and c.value == value for c in dimension.cells):
+                return 1 << position
+        elif _cell_has(dimension, cell, value):  # type: ignore[arg-type]
+            return 1 << position
+    return 1  # a failed derived term: any cell, evaluation stops before it matters

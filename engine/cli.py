@@ -90,8 +90,24 @@ def _scenario_files(paths: tuple[str, ...]) -> list[str]:
 
 @click.group(cls=_PolicyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="policy")
-def cli() -> None:
+@click.option("--no-cache", is_flag=True,
+              help="Parse and check policies even when the cache of checked policies has them.")
+@click.pass_context
+def cli(ctx: click.Context, no_cache: bool) -> None:
     """Check, evaluate and explain rules-as-data policies."""
+    if no_cache:  # the same switch as POLICY_ENGINE_CACHE=0, for this command only
+        from engine.cache import ENVIRONMENT_SWITCH
+
+        previous = os.environ.get(ENVIRONMENT_SWITCH)
+        os.environ[ENVIRONMENT_SWITCH] = "0"
+
+        def restore() -> None:
+            if previous is None:
+                os.environ.pop(ENVIRONMENT_SWITCH, None)
+            else:
+                os.environ[ENVIRONMENT_SWITCH] = previous
+
+        ctx.call_on_close(restore)
 
 
 @cli.command("eval")
@@ -221,16 +237,27 @@ def _test_text(outcomes: list[Any], verbose: bool) -> None:
               help="Scenario files or folders (default: the 'scenarios' folder beside NEW).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
               default="text", show_default=True)
-@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any scenario changes.")
+@click.option("--fail-on-change", is_flag=True,
+              help="Exit 1 when any scenario (with --symbolic: any region) changes.")
+@click.option("--symbolic", is_flag=True,
+              help="Compare over the whole fact space: every region whose decision changes, "
+                   "each with a witness, whatever scenarios exist.")
+@click.option("--write-witnesses", "witness_dir", metavar="DIR", default=None,
+              help="With --symbolic: save each change's witness as a scenario file in DIR.")
 @click.pass_context
 def diff_command(ctx: click.Context, old: str, new: str, scenario_paths: tuple[str, ...],
-                 fmt: str, fail_on_change: bool) -> None:
+                 fmt: str, fail_on_change: bool, symbolic: bool,
+                 witness_dir: str | None) -> None:
     """Show what changing OLD into NEW does to every scenario, and which rules changed.
 
     OLD and NEW are policy files or git revisions, such as main:policies/x.policy.
     Exit status: 0 compared, 1 with --fail-on-change when a scenario changed, 2 a version
     could not be read.
     """
+    if witness_dir is not None and not symbolic:
+        raise click.UsageError("--write-witnesses needs --symbolic")
+    if symbolic:
+        ctx.exit(_symbolic_diff(ctx, old, new, fmt, fail_on_change, witness_dir))
     from engine.diff import (
         default_scenarios,
         diff_json,
@@ -260,21 +287,113 @@ def diff_command(ctx: click.Context, old: str, new: str, scenario_paths: tuple[s
     ctx.exit(EXIT_EXPECTATION if fail_on_change and result.changes else EXIT_OK)
 
 
+def _symbolic_diff(ctx: click.Context, old: str, new: str, fmt: str, fail_on_change: bool,
+                   witness_dir: str | None) -> int:
+    from engine.diff import load_version
+    from engine.symdiff import changes_json, render_changes, symbolic_diff, write_change_witnesses
+
+    try:
+        before, after = load_version(old), load_version(new)
+    except DiagnosticError as error:
+        _report(error.diagnostics)
+        return EXIT_INVALID
+    changes = symbolic_diff(before.checked, after.checked)
+    if fmt == "json":
+        click.echo(json.dumps(changes_json(changes), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_changes(changes, old, new, markdown=fmt == "markdown"), nl=False)
+    if witness_dir is not None:
+        policy_file = new if os.path.exists(new) else None
+        for path in write_change_witnesses(changes, witness_dir, policy_file):
+            click.echo(f"wrote {path}", err=True)
+    return EXIT_EXPECTATION if fail_on_change and changes else EXIT_OK
+
+
+@cli.command("lint")
+@click.argument("policies", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--write-witnesses", "witness_dir", metavar="DIR", default=None,
+              help="Save each finding's witness as a scenario file in DIR (one folder per "
+                   "policy when several are given).")
+@click.option("--notes/--no-notes", default=True, show_default=True,
+              help="Show notes (acknowledged gaps, approximate findings) as well as warnings.")
+@click.pass_context
+def lint_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
+                 witness_dir: str | None, notes: bool) -> None:
+    """Analyse each POLICY: rules that never apply or never decide, conflicts, gaps.
+
+    Every finding about fact sets comes with a witness: facts that show it.
+    Exit status: 0 no warnings (notes allowed), 1 warnings found, 2 a policy is invalid.
+    """
+    from engine.diagnostics import Severity
+    from engine.lint import lint, report_json, write_witnesses
+
+    code = EXIT_OK
+    shown: list[Diagnostic] = []
+    payload: list[dict[str, Any]] = []
+    warnings = notes_count = 0
+    allowed: list[str] = []
+    for path in policies:
+        try:
+            policy = Policy.load(path)
+        except DiagnosticError as error:
+            _report(error.diagnostics)
+            code = EXIT_INVALID
+            continue
+        report = lint(policy.checked)
+        found = [d for d in policy.warnings if not d.is_error] + [
+            f.diagnostic for f in report.findings]
+        warnings += sum(1 for d in found if d.severity is Severity.WARNING)
+        notes_count += sum(1 for d in found if d.severity is Severity.NOTE)
+        shown += [d for d in found if notes or d.severity is not Severity.NOTE]
+        payload += [d.to_json() for d in policy.warnings] + [
+            item for item in report_json(report)
+            if notes or item["severity"] != "note"]
+        if witness_dir is not None:
+            folder = witness_dir if len(policies) == 1 else os.path.join(
+                witness_dir, os.path.splitext(os.path.basename(path))[0])
+            for written in write_witnesses(report, folder, path):
+                click.echo(f"wrote {written}", err=True)
+        if report.allowed:
+            allowed.append(f"{path}: {report.allowed} finding"
+                           f"{'s' if report.allowed != 1 else ''} allowed by '# lint: allow' "
+                           "comments")
+    if fmt == "json":
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    elif shown:
+        click.echo(render_all(shown, limit=10_000))
+    for line in allowed:
+        click.echo(line, err=True)
+    click.echo(f"{len(policies)} analysed: {warnings} warnings, {notes_count} notes", err=True)
+    if code == EXIT_OK and warnings:
+        code = EXIT_EXPECTATION
+    ctx.exit(code)
+
+
 @cli.command("check")
 @click.argument("policies", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
+@click.option("--lint/--no-lint", "with_lint", default=True, show_default=True,
+              help="Also run the analysis of 'policy lint' and show its warnings.")
 @click.pass_context
-def check_command(ctx: click.Context, policies: tuple[str, ...], fmt: str) -> None:
+def check_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
+                  with_lint: bool) -> None:
     """Parse and check each POLICY file without evaluating anything.
 
     Exit status: 0 no errors (warnings allowed), 2 errors found.
     """
+    from engine.lint import lint
+
     found: list[Diagnostic] = []
     code = EXIT_OK
     for path in policies:
         try:
-            found += Policy.load(path).warnings
+            policy = Policy.load(path)
+            found += policy.warnings
+            if with_lint:
+                found += lint(policy.checked).warnings
         except DiagnosticError as error:
             found += error.diagnostics
             code = EXIT_INVALID
@@ -348,6 +467,64 @@ def fmt_command(ctx: click.Context, paths: tuple[str, ...], check_only: bool) ->
                 handle.write(formatted)
             click.echo(f"reformatted {display_path(path)}", err=True)
     ctx.exit(code)
+
+
+#: Invalid rows reported one by one on standard error; the output has every one.
+_BATCH_SHOWN = 50
+
+
+@cli.command("batch")
+@click.argument("policy_path", metavar="POLICY")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--out", "output_path", required=True, metavar="OUTPUT",
+              help="Write one JSON line per input row here ('-' for standard output).")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), default=None,
+              help="The input format  [default: from INPUT's suffix]")
+@click.option("--trace", is_flag=True, help="Add the explanation to each decision.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Worker processes  [default: one per core; 1 decides in this process]")
+@click.option("--no-progress", is_flag=True, help="Show no progress bar on a terminal.")
+@click.pass_context
+def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_path: str,
+                  fmt: str | None, trace: bool, jobs: int | None, no_progress: bool) -> None:
+    """Decide every row of INPUT (JSON Lines, CSV or Parquet facts) against POLICY.
+
+    Exit status: 0 every row was decided or refused, 2 a row was invalid (each is reported
+    on standard error and in OUTPUT) or POLICY or INPUT cannot be read, 3 usage.
+    """
+    from engine.batch import BatchUsageError, open_batch
+
+    if output_path != "-" and os.path.exists(output_path) and os.path.exists(input_path) \
+            and os.path.samefile(output_path, input_path):
+        raise click.UsageError("--out must not be the input file")
+    bar_shown = not no_progress and sys.stderr.isatty()
+    reported = [0]
+
+    def report(message: str) -> None:
+        reported[0] += 1
+        if reported[0] <= _BATCH_SHOWN:
+            # Over a progress bar, clear its line first; the bar redraws on its next step.
+            click.echo(("\r\x1b[K" if bar_shown else "") + message, err=True)
+
+    try:
+        with open_batch(policy_path, input_path, fmt=fmt, trace=trace) as batch, \
+                click.open_file(output_path, "w", encoding="utf-8") as out:
+            if not bar_shown:
+                summary = batch.run(out, jobs=jobs, report=report)
+            else:
+                with click.progressbar(length=batch.size, label="deciding",
+                                       file=sys.stderr) as bar:
+                    summary = batch.run(out, jobs=jobs, report=report, progress=bar.update)
+    except BatchUsageError as error:
+        raise click.UsageError(str(error)) from None
+    except DiagnosticError as error:
+        _report(error.diagnostics)
+        ctx.exit(EXIT_INVALID)
+    if reported[0] > _BATCH_SHOWN:
+        click.echo(f"... and {reported[0] - _BATCH_SHOWN} more invalid rows, each in the output",
+                   err=True)
+    click.echo(summary.text(), err=True)
+    ctx.exit(EXIT_INVALID if summary.invalid else EXIT_OK)
 
 
 def main() -> None:

@@ -75,6 +75,17 @@ CODES: dict[str, str] = {
     "W004": "'is missing' can never be true",
     "W005": "table values use the default row",
     "W006": "derived value never used",
+    "W101": "condition can never be true",
+    "W102": "rule applies only to facts the constraints refuse",
+    "W103": "rule never decides: earlier rules take its cases",
+    "W104": "rule never decides: its exceptions always override it",
+    "W105": "rules can match the same facts and conflict",
+    "W106": "facts reach no decision",
+    "N107": "facts reach the default decision",
+    "W108": "table row never applies",
+    "W109": "advisory never applies",
+    "W110": "fact declared but never read",
+    "N111": "approximate finding, not confirmed by a witness",
 }
 
 #: At most this many diagnostics are shown; the rest are summarised in one line.
@@ -86,6 +97,7 @@ class Severity(str, enum.Enum):
 
     ERROR = "error"
     WARNING = "warning"
+    NOTE = "note"  # a finding to know about, not to fix: an acknowledged gap
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ true, a rule that never decides) are exact: the regions over-approximate, so emp
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -33,6 +34,7 @@ from engine.analysis import (
 from engine.checked import CheckedPolicy, CheckedRule
 from engine.diagnostics import Diagnostic, Severity
 from engine.regions import Region, intersect, simplify, union
+from engine.source import Span
 from engine.symbolic import Three, and_, or_
 
 
@@ -42,6 +44,7 @@ class Finding:
 
     diagnostic: Diagnostic
     witness: Witness | None = None
+    anchor: int | None = None  # the first line of the declaration the finding is about
 
     @property
     def code(self) -> str:
@@ -73,26 +76,32 @@ def lint(policy: CheckedPolicy) -> LintReport:
     linter.advisories()
     linter.declarations()
     report.findings.sort(key=lambda f: (f.diagnostic.location()[1] or 0, f.code))
-    kept = [f for f in report.findings if not _allowed(policy, f.diagnostic)]
+    kept = [f for f in report.findings if not _allowed(policy, f)]
     report.allowed = len(report.findings) - len(kept)
     report.findings = kept
     report.seconds = time.perf_counter() - started
     return report
 
 
-_ALLOW = re.compile(r"#.*\blint:\s*allow\s+([A-Z0-9, ]+)")
+_ALLOW = re.compile(r"^\s*#.*\blint:\s*allow\s+([A-Z0-9, ]+)")
 
 
-def _allowed(policy: CheckedPolicy, diagnostic: Diagnostic) -> bool:
-    """A `# lint: allow CODE` comment on the finding's line or the line above silences it."""
-    line = diagnostic.location()[1]
-    if line is None:
-        return False
-    for number in (line - 1, line):
-        if number < 1:
-            continue
-        found = _ALLOW.search(policy.source.line_text(number))
-        if found and diagnostic.code in re.split(r"[ ,]+", found.group(1)):
+def _allowed(policy: CheckedPolicy, finding: Finding) -> bool:
+    """A comment line `# lint: allow CODE` right above the finding's line, or above the first
+    line of the rule or declaration it is about, silences it.
+
+    Only whole comment lines count, so a comment cannot silence the next declaration from the
+    end of a line, and text inside quotes never counts.
+    """
+    lines = {finding.diagnostic.location()[1], finding.anchor} - {None}
+    for line in lines:
+        assert line is not None
+        above = line - 1
+        while above >= 1 and _ALLOW.match(policy.source.line_text(above)) is None \
+                and policy.source.line_text(above).lstrip().startswith("#"):
+            above -= 1  # a block of comments above the line: any of them may allow
+        found = _ALLOW.match(policy.source.line_text(above)) if above >= 1 else None
+        if found and finding.code in re.split(r"[ ,]+", found.group(1).strip()):
             return True
     return False
 
@@ -138,6 +147,7 @@ class _Linter:
         self.report = report
         # Facts the constraints refuse never reach a rule, so descriptions may include them.
         self.refused = refused(model)
+        self._decided: dict[str, Region] = {}
 
     def add(self, finding: Finding) -> None:
         self.report.findings.append(finding)
@@ -146,9 +156,13 @@ class _Linter:
         return self.model.formula_region(formula)
 
     def decided_by(self, rule: CheckedRule) -> Region:
-        return union(self.space.nothing(), *(
-            p.region for p in self.model.pieces
-            if p.outcome.kind == "decision" and p.outcome.rule == rule.id))
+        if not self._decided:
+            for piece in self.model.pieces:
+                if piece.outcome.kind == "decision" and piece.outcome.rule:
+                    known = self._decided.get(piece.outcome.rule)
+                    self._decided[piece.outcome.rule] = (
+                        piece.region if known is None else known | piece.region)
+        return self._decided.get(rule.id, self.space.nothing())
 
     # ------------------------------------------------------------ rules
     def rules(self) -> None:
@@ -210,8 +224,10 @@ class _Linter:
         kind = "advisory" if rule.kind == "advisory" else "rule"
         self.add(Finding(diagnostic(
             self.policy, code, f"{kind} '{rule.id}' can never apply: {why}",
-            span=last.span, help="remove the rule, or correct the condition",
-            notes=self._witness_note(witness)), witness))
+            span=last.span, help=f"remove the {kind}, or correct its condition",
+            notes=self._witness_note(
+                witness, f"the conditions before '{last.text}' hold, and it is false")),
+            witness, rule.line))
 
     def excluded(self, rule: CheckedRule, anywhere: Region) -> None:
         """A condition that only invalid facts satisfy: the constraints refuse them first."""
@@ -228,7 +244,8 @@ class _Linter:
                                  f"applies to is refused by the policy's constraints ({labels})",
             span=rule.span, help="check the rule's condition against the 'require' and "
                                  "'ensure' declarations",
-            notes=self._witness_note(witness)), witness))
+            notes=self._witness_note(witness, "the rule's condition holds, and the facts are "
+                                              "refused")), witness, rule.line))
 
     def never_decides(self, rule: CheckedRule, valid: Region) -> None:
         takers: list[CheckedRule] = []
@@ -251,10 +268,12 @@ class _Linter:
         witness = self.witness(
             valid, f"rule '{rule.id}' applies to these facts, but {decider} decides",
             f"shadowed-{rule.id}", extra=lambda raw: rule_holds(self.policy, rule, raw) == -1)
+        help = ("remove the rule, or narrow an exception so that some cases are left to it"
+                if code == "W104" else
+                "move the rule above the rules that take its cases, narrow them, or remove it")
         self.add(Finding(diagnostic(
-            self.policy, code, message, span=rule.span,
-            help="move the rule above the rules that take its cases, narrow them, or remove it",
-            notes=self._witness_note(witness)), witness))
+            self.policy, code, message, span=rule.span, help=help,
+            notes=self._witness_note(witness, f"'{rule.id}' holds too")), witness, rule.line))
 
     # ------------------------------------------------------------ outcomes
     def outcomes(self) -> None:
@@ -281,7 +300,7 @@ class _Linter:
         witness = self.witness(area, f"rules {names} both match", "conflict-" + "-".join(
             r.id for r in rules), expected=outcome)
         if witness is None:
-            self.approximate(f"rules {names} may both match", area)
+            self.approximate(f"rules {names} may both match", area, rules[-1].span)
             return
         if outcome.name == "E402":
             message = f"rules {names} can match the same facts ({decisions}); the policy " \
@@ -293,15 +312,16 @@ class _Linter:
             notes=[f"both match when {t}" for t in self.shown(area)]
             + self._witness_note(witness),
             help="make the conditions exclude each other, or declare one an exception "
-                 "('overrides')"), witness))
+                 "('overrides')"), witness, rules[-1].line))
 
     def stops(self, outcome: Outcome, area: Region) -> None:
         rule = self.policy.rule(outcome.rule) if outcome.rule else None
-        label = rule.label if rule else "evaluation"
+        label = f"{rule.kind} '{rule.id}'" if rule else "evaluation"
         witness = self.witness(area, f"{label} stops: a fact it needs is missing",
                                f"stops-{outcome.rule}", expected=outcome)
         if witness is None:
-            self.approximate(f"{label} may stop on a missing fact", area)
+            self.approximate(f"{label} may stop on a missing fact", area,
+                             rule.span if rule else None)
             return
         self.add(Finding(diagnostic(
             self.policy, "W106", f"{label} can stop without a decision: it reads a fact "
@@ -309,31 +329,34 @@ class _Linter:
             span=rule.span if rule else None,
             notes=[f"when {t}" for t in self.shown(area)] + self._witness_note(witness),
             help="guard the condition with 'FACT is present and ...', or 'require' the fact"),
-            witness))
+            witness, rule.line if rule else None))
 
     def gap(self, outcome: Outcome, area: Region) -> None:
+        span: Span | None
         if outcome.kind == "error":  # E404: no rule, no default
+            if not self.policy.rules:
+                return  # W003 already says there is no default, and there is nothing else
             severity, code = Severity.WARNING, "W106"
             message = "facts that no rule decides reach no decision (there is no 'otherwise')"
-            span = None
+            span = self.policy.source.line_span(1)
         else:
             severity, code = Severity.NOTE, "N107"
             default = (f"the default '{outcome.name}'" if outcome.kind == "decision"
                        else f"the refusal ({outcome.name})")
             line = (self.policy.otherwise.line if self.policy.otherwise is not None
                     else self.policy.refusal.line if self.policy.refusal else None)
-            message = f"facts that no rule decides reach {default}" + (
-                f" (line {line})" if line else "")
-            span = self.policy.otherwise.span if self.policy.otherwise else None
+            message = f"facts that no rule decides reach {default}"
+            span = self.policy.source.line_span(line) if line else None
         witness = self.witness(area, message, "gap", expected=outcome)
         if witness is None:
-            self.approximate(message, area)
+            self.approximate(message.replace(" reach ", " may reach ", 1), area, span)
             return
         self.add(Finding(diagnostic(
             self.policy, code, message, span=span, severity=severity,
             notes=[f"when {t}" for t in self.shown(area)] + self._witness_note(witness),
             help=None if severity is Severity.NOTE else
-            "add rules for these facts, or an 'otherwise' default"), witness))
+            "add rules for these facts, or an 'otherwise' default"), witness,
+            self.policy.source.line_col(span.start)[0] if span else None))
 
     # ------------------------------------------------------------ advisories
     def advisories(self) -> None:
@@ -348,7 +371,10 @@ class _Linter:
                 self.add(Finding(diagnostic(
                     self.policy, "W109", f"advisory '{advisory.id}' can never apply: no fact "
                                          "set that meets its condition gets a decision",
-                    span=advisory.span, help="check its condition against the rules")))
+                    span=advisory.span,
+                    help="check its condition against the 'require' and 'ensure' declarations "
+                         "and the rules: facts that meet it are refused or stop"),
+                    anchor=advisory.line))
 
     # ------------------------------------------------------------ declarations
     def declarations(self) -> None:
@@ -372,7 +398,8 @@ class _Linter:
             if info.name not in read and not info.required:
                 self.add(Finding(diagnostic(
                     self.policy, "W110", f"fact '{info.name}' is declared but never read",
-                    span=info.span, help="remove it, or use it in a condition")))
+                    span=info.span, help="remove it, use it in a condition, or say why it stays "
+                                         "with a '# lint: allow W110' comment line above it")))
         for table in self.policy.tables:
             self.table_rows(table)
 
@@ -391,13 +418,13 @@ class _Linter:
                     for v in _key_values(self.policy, table)):
                 dead = [True]
             if all(dead):
-                self.add(Finding(Diagnostic(
-                    "W108", f"row '{row.label()}' of table '{table.name}' never applies: "
-                            "earlier rows cover it" if row.keys else
-                            f"the default row of table '{table.name}' never applies: every "
-                            "value has a row",
-                    file=self.policy.source.name, line=row.line, column=1,
-                    severity=Severity.WARNING, help="remove the row")))
+                self.add(Finding(diagnostic(
+                    self.policy, "W108",
+                    f"row '{row.label()}' of table '{table.name}' never applies: earlier rows "
+                    "cover it" if row.keys else f"the default row of table '{table.name}' "
+                    "never applies: every value has a row",
+                    span=self.policy.source.line_span(row.line), help="remove the row"),
+                    anchor=row.line))
 
     # ------------------------------------------------------------ helpers
     def witness(self, area: Region, description: str, name: str, *,
@@ -410,21 +437,21 @@ class _Linter:
     def shown(self, area: Region) -> list[str]:
         return describe(self.space, area, area | self.refused)
 
-    def approximate(self, message: str, area: Region) -> None:
+    def approximate(self, message: str, area: Region, span: Any = None) -> None:
         self.add(Finding(diagnostic(
             self.policy, "N111", f"approximate: {message}, but no witness confirms it",
-            severity=Severity.NOTE,
+            severity=Severity.NOTE, span=span,
             notes=[f"when {t}" for t in self.shown(area)[:3]]
             + ["the condition involves arithmetic between facts or a function, which the "
                "analysis does not model exactly"])))
 
     @staticmethod
-    def _witness_note(witness: Witness | None) -> list[str]:
+    def _witness_note(witness: Witness | None, shows: str | None = None) -> list[str]:
         if witness is None:
             return []
-        facts = ", ".join(f"{k}: {v}" for k, v in witness.facts.items())
+        facts = ", ".join(f"{k}: {json.dumps(v)}" for k, v in witness.facts.items())
         expect = ", ".join(f"{k} {v}" for k, v in witness.expect.items())
-        return [f"witness: {{{facts}}} -> {expect}"]
+        return [f"witness: {{{facts}}} -> {expect}" + (f" ({shows})" if shows else "")]
 
 
 def _covers(outer: c.Effective | None, inner: c.Effective | None) -> bool:

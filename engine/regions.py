@@ -94,6 +94,10 @@ class Space:
         self._memo: dict[tuple[str, int, int], int] = {}
         #: How often the policy's conditions test each dimension (for readable descriptions).
         self.weight: dict[tuple[object, ...], int] = {}
+        #: Cells on which each atom of the translation holds, worked out once.
+        self.atom_masks: dict[object, int] = {}
+        self.samples: dict[tuple[object, ...], list[Fraction]] = {}
+        self.covers: dict[tuple[int, int, int], list[Cube]] = {}
 
     # ------------------------------------------------------------ regions
     def everything(self) -> Region:
@@ -171,6 +175,28 @@ class Space:
         result = self._make(level, children)
         self._memo[key] = result
         return result
+
+    def within(self, cube: Cube, node: int) -> bool:
+        """Whether every fact set of `cube` lies in the region `node` (no diagram is built)."""
+        seen: dict[int, bool] = {}
+        cells: dict[int, list[int]] = {}
+
+        def inside(current: int) -> bool:
+            if current <= 1:
+                return current == 1
+            known = seen.get(current)
+            if known is not None:
+                return known
+            level, children = self._nodes[current]
+            chosen = cells.get(level)
+            if chosen is None:
+                mask = cube[level]
+                chosen = cells[level] = [c for c in range(len(children)) if mask >> c & 1]
+            result = all(inside(children[c]) for c in chosen)
+            seen[current] = result
+            return result
+
+        return all(cube) and inside(node)
 
     def cubes(self, node: int) -> Iterator[Cube]:
         """The region as disjoint cubes (one per path through the diagram)."""
@@ -259,9 +285,12 @@ def simplify(region: Region, limit: int = 64) -> list[Cube]:
 def number_cells(constants: Iterable[Number], *, whole: bool, minimum: Number | None,
                  maximum: Number | None) -> tuple[Cell, ...]:
     """Points at each constant and open intervals between them, within the declared bounds."""
-    points = sorted({k for k in constants
-                     if (minimum is None or k >= minimum) and (maximum is None or k <= maximum)
-                     and (not whole or _is_whole(k))})
+    near: set[Number] = set()
+    for k in constants:
+        # A whole number compared with 0.3 changes truth between 0 and 1: mark both.
+        near.update((k,) if not whole or _is_whole(k) else (_floor(k), _ceil(k)))
+    points = sorted({k for k in near
+                     if (minimum is None or k >= minimum) and (maximum is None or k <= maximum)})
     if minimum is not None and minimum not in points:
         points.insert(0, minimum)
     if maximum is not None and maximum not in points:

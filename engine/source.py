@@ -48,6 +48,11 @@ class Source:
         end = self.text.find("\n", start)
         return self.text[start : len(self.text) if end < 0 else end].rstrip("\r")
 
+    def line_span(self, line: int) -> Span:
+        """The span of a 1-based line's text, without its line break."""
+        start = self._line_starts[max(0, min(line, len(self._line_starts)) - 1)]
+        return Span(start, start + len(self.line_text(line)))
+
     def snippet(self, span: Span) -> str:
         """Returns the text a span covers."""
         return self.text[span.start : span.end]

@@ -12,6 +12,7 @@ a region found non-empty is confirmed only by a witness (see `analysis`).
 
 from __future__ import annotations
 
+import bisect
 import datetime
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from engine.regions import (
     cell_holds,
     intersect,
     number_cells,
+    sample,
     union,
 )
 from engine.valuetypes import (
@@ -151,6 +153,8 @@ class Registry:
     bounds: dict[str, tuple[Number | None, Number | None]] = field(default_factory=dict)
     #: The policy whose expression a derived term or opaque condition is (for witnesses).
     owner: dict[tuple[object, ...], CheckedPolicy] = field(default_factory=dict)
+    #: For each opaque condition: an expression that computes it, and whether it is negated.
+    opaque_expr: dict[tuple[object, ...], tuple[c.CExpr, bool]] = field(default_factory=dict)
 
     def add_policy(self, policy: CheckedPolicy) -> None:
         for info in policy.facts:
@@ -315,12 +319,8 @@ class Translator:
         return self.opaque_condition(expr)
 
     def opaque_condition(self, expr: c.CExpr) -> Three:
-        key = ("opaque", expr)
-        facts = self.reads(expr)
-        self.registry.opaque.setdefault(key, (self.text(expr), facts))
-        self.registry.owner.setdefault(key, self.policy)
-        error = or_(*(not_(self.present(f)) for f in facts if f in self.registry.optional))
-        atom = Atom(key, ("true",))
+        error = or_(*self._errors(expr))
+        atom = self._opaque_atom(expr)
         return Three(and_(not_(error), atom), and_(not_(error), not_(atom)), error)
 
     def compare(self, left: c.CExpr, op: str, right: c.CExpr, whole: c.CExpr) -> Three:
@@ -365,10 +365,26 @@ class Translator:
         return self._opaque_atom(whole)
 
     def _opaque_atom(self, expr: c.CExpr) -> Formula:
-        key = ("opaque", expr)
-        self.registry.opaque.setdefault(key, (self.text(expr), self.reads(expr)))
+        """A free yes/no dimension for a condition the analysis does not model.
+
+        Comparisons are put in one canonical form (`<` or `==`, possibly negated), so that
+        `a > b + 15` and `a <= b + 15` are one dimension, true on one side and false on the
+        other, instead of two unrelated ones.
+        """
+        key: tuple[object, ...] = ("opaque", expr)
+        text, negated = self.text(expr), False
+        if isinstance(expr, c.Compare) and not isinstance(expr.left.type, ListType):
+            op, swap, negated = _CANONICAL[expr.op]
+            left, right = (expr.right, expr.left) if swap else (expr.left, expr.right)
+            if op == "==" and self.text(right) < self.text(left):
+                left, right = right, left
+            key = ("opaque", (op, left, right))
+            text = f"{self.text(left)} {op} {self.text(right)}"
+        self.registry.opaque.setdefault(key, (text, self.reads(expr)))
+        self.registry.opaque_expr.setdefault(key, (expr, negated))
         self.registry.owner.setdefault(key, self.policy)
-        return Atom(key, ("true",))
+        atom = Atom(key, ("true",))
+        return not_(atom) if negated else atom
 
     def in_list(self, expr: c.InList) -> Three:
         options = expr.options
@@ -494,14 +510,52 @@ class Translator:
         return cases, or_(*errors)
 
     def _derived(self, expr: c.CExpr) -> tuple[list[Case], Formula]:
+        facts = self.reads(expr)
+        error = or_(*self._errors(expr))
         if isinstance(expr.type, (WholeType, AmountType, DateType)):
             key = ("derived", expr)
-            facts = self.reads(expr)
             self.registry.derived.setdefault(key, (self.text(expr), expr.type, facts))
             self.registry.owner.setdefault(key, self.policy)
-            error = or_(*(not_(self.present(f)) for f in facts if f in self.registry.optional))
             return [Case(not_(error), Term("derived", expr, type=expr.type))], error
-        return [Case(True, Term("opaque-value", expr, type=expr.type))], False
+        return [Case(not_(error), Term("opaque-value", expr, type=expr.type))], error
+
+    def _errors(self, expr: c.CExpr, inner: bool = False) -> Iterator[Formula]:
+        """Where evaluating `expr` stops: a missing fact (E401), a division by zero (E405).
+
+        Follows evaluation: only the branch of an `if` that is taken, and `and`/`or` left to
+        right; every other operand is evaluated.
+        """
+        if isinstance(expr, c.FactRef):
+            if expr.name in self.defines:
+                yield self._define(expr.name)[1]
+            else:
+                yield not_(self.present(expr.name))
+            return
+        if isinstance(expr, c.Presence):
+            return
+        if isinstance(expr, c.Conditional):
+            test = self.condition(expr.test)
+            yield test.error
+            yield and_(test.true, or_(*self._errors(expr.then, True)))
+            yield and_(test.false, or_(*self._errors(expr.otherwise, True)))
+            return
+        if inner and isinstance(expr.type, BoolType) and not isinstance(expr, (c.Const,
+                                                                               c.FactRef)):
+            yield self.condition(expr).error  # follows `and`/`or` as evaluation does
+            return
+        if isinstance(expr, c.Arith) and expr.op == "/":
+            cases, error = self.cases(expr.right)
+            yield error
+            for case in cases:
+                zero = self._compare_terms(case.term, "==", Term("const", 0), expr)
+                yield and_(case.guard, zero)
+        for name in expr.__slots__:
+            if name in ("type", "span"):
+                continue
+            child = getattr(expr, name)
+            for item in child if isinstance(child, tuple) else (child,):
+                if hasattr(item, "span") and hasattr(item, "type"):
+                    yield from self._errors(item, True)
 
     def reads(self, expr: c.CExpr) -> tuple[str, ...]:
         """The facts an expression reads, derived values expanded."""
@@ -557,6 +611,9 @@ class Translator:
 
 
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+#: A comparison as (canonical operator, swap the sides, negate): a >= b is not (a < b).
+_CANONICAL = {"<": ("<", False, False), ">": ("<", True, False), ">=": ("<", False, True),
+              "<=": ("<", True, True), "==": ("==", False, False), "!=": ("==", False, True)}
 
 
 def _days(value: object) -> int | None:
@@ -595,7 +652,12 @@ def region(space: Space, formula: Formula, negate: bool = False) -> Region:
         return space.everything() if formula != negate else space.nothing()
     if isinstance(formula, Atom):
         dimension = space.dimensions[space.index[formula.key]]
-        mask = dimension.mask(lambda cell: _atom_holds(formula, cell))
+        mask = space.atom_masks.get(formula)
+        if mask is None:
+            mask = _number_mask(space, dimension, formula)
+            if mask is None:
+                mask = dimension.mask(lambda cell: _atom_holds(formula, cell))
+            space.atom_masks[formula] = mask
         return space.restrict(formula.key, (dimension.full & ~mask) if negate else mask)
     if formula.kind == "not":
         return region(space, formula.items[0], not negate)
@@ -607,6 +669,31 @@ def region(space: Space, formula: Formula, negate: bool = False) -> Region:
         if conjunctive and not result:
             break
     return result
+
+
+def _number_mask(space: Space, dimension: Dimension, atom: Atom) -> int | None:
+    """The mask of a comparison with a number, against each cell's representative, fast."""
+    if atom.test[0] != "cmp" or dimension.kind not in ("whole", "amount", "date") \
+            or isinstance(atom.test[2], (bool, str)):
+        return None
+    samples = space.samples.get(dimension.key)
+    if samples is None:
+        # Cells are in increasing order (after the `missing` cell, if any), so a comparison
+        # with a constant holds on one run of cells, found by bisection.
+        samples = [Fraction(sample(cell, whole=False)) for cell in dimension.cells
+                   if cell.kind != "missing"]
+        space.samples[dimension.key] = samples
+    offset = len(dimension.cells) - len(samples)
+    k = Fraction(atom.test[2])  # type: ignore[call-overload]
+    low, high = bisect.bisect_left(samples, k), bisect.bisect_right(samples, k)
+    runs = {"<": (0, low), "<=": (0, high), ">": (high, len(samples)),
+            ">=": (low, len(samples)), "==": (low, high)}
+    op = str(atom.test[1])
+    if op == "!=":
+        every = ((1 << len(samples)) - 1) << offset
+        return every & ~(((1 << high) - (1 << low)) << offset)
+    start, end = runs[op]
+    return ((1 << end) - (1 << start)) << offset
 
 
 def _atom_holds(atom: Atom, cell: Cell) -> bool:

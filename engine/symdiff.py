@@ -8,15 +8,17 @@ the result does not depend on which scenarios happen to exist.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from engine.analysis import (
+    MAX_REGIONS,
     Model,
     Outcome,
     Witness,
     analyse,
     cover,
-    describe,
+    describe_parts,
     refused,
     witness_for,
 )
@@ -38,6 +40,7 @@ class Change:
     new: Outcome
     regions: tuple[str, ...]
     witness: Witness | None
+    common: str | None = None  # conditions every region shares, stated once
 
     @property
     def approximate(self) -> bool:
@@ -79,13 +82,19 @@ def _change(models: list[Model], old: Outcome, new: Outcome, area: Region,
             dont_care: Region) -> Change:
     space = models[0].space
     wide = cover(space, area, area | dont_care)
-    texts = tuple(describe(space, area, area | dont_care))
+    parts = describe_parts(space, area, area | dont_care)
+    shared = [p for p in parts[0] if all(p in other for other in parts[1:])] \
+        if len(parts) > 1 else []
+    texts = tuple(dict.fromkeys(" and ".join(q for q in p if q not in shared) or "any facts"
+                                for p in parts))
+    if len(texts) > MAX_REGIONS:
+        texts = texts[:MAX_REGIONS] + (f"... and {len(texts) - MAX_REGIONS} more regions",)
     cubes = [cube for w in wide for cube in simplify(space.cube(w) & area, 4)]
     expected = [None if o.kind == "error" else o for o in (old, new)]
     witness, _ = witness_for(
         models, cubes, "change", f"{old.describe()} -> {new.describe()}", expected,
         extra=lambda raw: _both_errors(models, raw, old, new))
-    return Change(old, new, texts, witness)
+    return Change(old, new, texts, witness, " and ".join(shared) if shared else None)
 
 
 def _both_errors(models: list[Model], raw: dict[str, object], old: Outcome,
@@ -113,10 +122,13 @@ def render_changes(changes: list[Change], old_name: str, new_name: str, *,
                      else f"{change.headline()}{marker}")
         if markdown:
             lines.append("")
+        if change.common:
+            lines.append(f"- for facts where `{change.common}`:" if markdown
+                         else f"  for facts where {change.common}:")
         for text in change.regions:
             lines.append(f"- when `{text}`" if markdown else f"  when {text}")
         if change.witness is not None:
-            facts = ", ".join(f"{k}: {v}" for k, v in change.witness.facts.items())
+            facts = ", ".join(f"{k}: {json.dumps(v)}" for k, v in change.witness.facts.items())
             lines.append(f"- witness: `{{{facts}}}`" if markdown
                          else f"  witness: {{{facts}}}")
     return "\n".join(lines) + "\n"
@@ -126,6 +138,7 @@ def changes_json(changes: list[Change]) -> list[dict[str, object]]:
     return [{
         "old": change.old.describe(),
         "new": change.new.describe(),
+        "where": change.common,
         "regions": list(change.regions),
         "approximate": change.approximate,
         "witness": ({"facts": change.witness.facts} if change.witness else None),

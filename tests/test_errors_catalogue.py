@@ -5,16 +5,22 @@ The catalogue has one section per code of `engine.diagnostics.CODES`, in the sam
 
 - ```policy-error (or ```policy): the wrong example. For a code E0xx, E1xx or E2xx it is a policy
   that `Policy.from_text` refuses with that code; for a warning W0xx, a policy that checks and
-  has that warning. (```policy-error is the convention of docs/language.md: tests/test_docs.py
-  checks that every ```policy block of docs/*.md has no errors.)
+  has that warning; for an analysis code (W1xx, N1xx), a policy that checks and that
+  `engine.lint.lint` reports that code for. (```policy-error is the convention of
+  docs/language.md: tests/test_docs.py checks that every ```policy block of docs/*.md has no
+  errors.)
 - For an input or evaluation code (E3xx, E4xx) the wrong example is a ```policy block, saved as
   `example.policy`, and a ```scenario block, saved as `scenario.yaml` beside it, which
   `run_scenario("scenario.yaml")` refuses with that code. E307 (input too large) cannot be shown
   literally: its section has only a ```text block, and the test writes a file over the limit.
 - The ```text block right after the wrong example is exactly what the engine prints for it
-  (`render_all` of the diagnostics: the errors, or the warnings).
-- ```policy-fixed: the fix; it checks without errors and without the section's own code. In an
-  E3xx or E4xx section, the wrong scenario run against the fixed policy is decided.
+  (`render_all` of the diagnostics: the errors, or the warnings). For an analysis code it is
+  `render_all` of the lint findings with the section's code only (each with its notes: the
+  regions of facts and the witness), as `policy lint` prints them; the policy's other
+  findings are left out.
+- ```policy-fixed: the fix; it checks without errors and without the section's own code (for
+  an analysis code: `lint` does not report the code). In an E3xx or E4xx section, the wrong
+  scenario run against the fixed policy is decided.
 - ```scenario-fixed: a corrected scenario, decided when run against the section's policy.
 """
 
@@ -28,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from engine.diagnostics import CODES, Diagnostic, DiagnosticError, render_all
+from engine.lint import lint
 from engine.policy import Policy
 from engine.run import run_scenario
 from engine.yamldata import MAX_BYTES
@@ -115,6 +122,11 @@ def _uses_scenario(code: str) -> bool:
     return code[:2] in ("E3", "E4")
 
 
+def _is_analysis(code: str) -> bool:
+    """The codes of the static analysis (`policy lint`): W1xx and N1xx."""
+    return code[:2] in ("W1", "N1")
+
+
 def _section(code: str) -> Section:
     assert code in BY_CODE, f"docs/errors.md has no section '## {code}: {CODES[code]}'"
     return BY_CODE[code]
@@ -126,6 +138,15 @@ def _check(text: str) -> tuple[Diagnostic, ...]:
         return tuple(Policy.from_text(text, EXAMPLE_POLICY).warnings)
     except DiagnosticError as error:
         return error.diagnostics
+
+
+def _lint(text: str, code: str) -> tuple[Diagnostic, ...]:
+    """The policy's lint findings with `code`, or its errors when it does not check."""
+    try:
+        policy = Policy.from_text(text, EXAMPLE_POLICY)
+    except DiagnosticError as error:
+        return error.diagnostics
+    return tuple(f.diagnostic for f in lint(policy.checked).findings if f.code == code)
 
 
 def _run(folder: Path, scenario: str, policy: str | None = None) -> tuple[Diagnostic, ...]:
@@ -161,6 +182,8 @@ def _reported(section: Section, folder: Path) -> tuple[Diagnostic, ...]:
     if _uses_scenario(section.code):
         assert scenario is not None, f"errors.md:{section.line}: no ```scenario block"
         return _run(folder, scenario.text, policy.text)
+    if _is_analysis(section.code):
+        return _lint(policy.text, section.code)
     return _check(policy.text)
 
 
@@ -199,8 +222,41 @@ def test_wrong_example_produces_its_code(
     monkeypatch.chdir(tmp_path)
     reported = _reported(_section(code), tmp_path)
     assert code in [d.code for d in reported], render_all(reported) or "nothing reported"
-    if code.startswith("W"):
+    if code[0] in ("W", "N"):
         assert not any(d.is_error for d in reported), render_all(reported)
+
+
+def _shown(section: Section) -> Block:
+    """The ```text block that shows what the engine prints for the section's wrong example."""
+    if section.code == "E307":
+        shown = section.first("text")
+    else:
+        policy, scenario = _wrong_example(section)
+        last = scenario or policy
+        assert last is not None, f"errors.md:{section.line}: {section.code} has no wrong example"
+        shown = section.after(last)
+    assert shown is not None and shown.info == "text", (
+        f"errors.md:{section.line}: a ```text block must follow the wrong example of "
+        f"{section.code}"
+    )
+    return shown
+
+
+def _update(code: str, printed: str) -> None:
+    """Rewrites the section's ```text block with `printed`.
+
+    The file is parsed again first: an earlier rewrite in the same run may have moved the
+    block since the module was imported.
+    """
+    lines = DOC.read_text(encoding="utf-8").split("\n")
+    sections, _ = _parse("\n".join(lines))
+    shown = _shown(next(s for s in sections if s.code == code))
+    start = shown.line  # the line after the opening fence (0-based index)
+    end = start
+    while lines[end].rstrip() != "```":
+        end += 1
+    lines[start:end] = printed.rstrip("\n").split("\n")
+    DOC.write_text("\n".join(lines), encoding="utf-8")
 
 
 @pytest.mark.parametrize("code", list(CODES), ids=list(CODES))
@@ -208,25 +264,12 @@ def test_wrong_example_shows_what_the_engine_prints(
     code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     section = _section(code)
-    if code == "E307":
-        shown = section.first("text")
-    else:
-        policy, scenario = _wrong_example(section)
-        last = scenario or policy
-        assert last is not None, f"errors.md:{section.line}: {code} has no wrong example"
-        shown = section.after(last)
-    assert shown is not None and shown.info == "text", (
-        f"errors.md:{section.line}: a ```text block must follow the wrong example of {code}"
-    )
+    shown = _shown(section)
     monkeypatch.chdir(tmp_path)
     printed = render_all(_reported(section, tmp_path)) + "\n"
     if os.environ.get("ERRORS_UPDATE") and printed != shown.text:
         # Refresh the catalogue after a deliberate message change; review the diff.
-        lines = DOC.read_text(encoding="utf-8").split("\n")
-        start = shown.line  # the line after the opening fence (0-based index)
-        end = start + shown.text.count("\n")
-        lines[start:end] = printed.rstrip("\n").split("\n")
-        DOC.write_text("\n".join(lines), encoding="utf-8")
+        _update(code, printed)
         return
     assert printed == shown.text
 
@@ -241,12 +284,18 @@ def test_fixed_policy_checks(
     fixed = section.first("policy-fixed")
     assert fixed is not None
     try:
-        warnings = Policy.from_text(fixed.text, EXAMPLE_POLICY).warnings
+        policy = Policy.from_text(fixed.text, EXAMPLE_POLICY)
     except DiagnosticError as error:
         pytest.fail(
             f"errors.md:{fixed.line}: the fix does not check:\n{render_all(error.diagnostics)}"
         )
+    warnings = policy.warnings
     assert section.code not in [w.code for w in warnings], render_all(warnings)
+    if _is_analysis(section.code):
+        found = [f.diagnostic for f in lint(policy.checked).findings]
+        assert section.code not in [d.code for d in found], (
+            f"errors.md:{fixed.line}: the fix still has {section.code}:\n{render_all(found)}"
+        )
     _, scenario = _wrong_example(section)
     if scenario is not None:
         monkeypatch.chdir(tmp_path)
