@@ -405,7 +405,7 @@ def as_number(value: object) -> Number | None:
         return None
     if isinstance(value, datetime.date):
         return value.toordinal()
-    if isinstance(value, int):
+    if isinstance(value, (int, Fraction)):
         return value
     if isinstance(value, Decimal):
         return Fraction(value)
