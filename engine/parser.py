@@ -69,17 +69,35 @@ def grammar_text() -> str:
         return checkout.read_text(encoding="utf-8")
 
 
+#: How the parser is built. `strict=True` (every terminal collision and LALR conflict is an
+#: error) is checked by tests/test_parser.py; at run time the same tables are built without
+#: the collision search, which takes half a second, and kept in the cache of checked policies.
+PARSER_OPTIONS: dict[str, object] = {
+    "parser": "lalr", "propagate_positions": True, "maybe_placeholders": True,
+}
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Lark:
-    from lark import Lark
+    import io
 
-    return Lark(
-        grammar_text(),
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        strict=True,
-    )
+    from lark import Lark, __version__
+
+    from engine import cache
+
+    entry = cache.key(f"lark {__version__} {sorted(PARSER_OPTIONS.items())}", "<parser>")
+    saved = cache.load(entry)
+    if isinstance(saved, bytes):
+        try:
+            return Lark.load(io.BytesIO(saved))
+        except Exception:  # noqa: BLE001 - a stale or damaged entry is a miss
+            pass
+    parser = Lark(grammar_text(), **PARSER_OPTIONS)
+    if cache.enabled():
+        buffer = io.BytesIO()
+        parser.save(buffer)
+        cache.store(entry, buffer.getvalue())
+    return parser
 
 
 def parse_tree(source: Source) -> Tree[Token]:

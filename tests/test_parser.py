@@ -424,3 +424,17 @@ def test_broken_text_only_ever_raises_diagnostics(text: str) -> None:
             assert diagnostic.span is not None
             assert 0 <= diagnostic.span.start <= diagnostic.span.end <= max(len(text), 1)
             assert diagnostic.render().startswith(("error[", "warning["))
+
+
+def test_the_grammar_builds_in_strict_mode() -> None:
+    """Lark's strict mode rejects terminal collisions and LALR conflicts; the engine builds its
+    run-time parser without that (slow) search, so the grammar is held to it here, and the
+    run-time parser must give the same trees as a strict one."""
+    from lark import Lark
+
+    from engine.parser import PARSER_OPTIONS, _parser, grammar_text
+
+    strict = Lark(grammar_text(), strict=True, **PARSER_OPTIONS)  # type: ignore[arg-type]
+    for path in sorted(ROOT.glob("policies/**/*.policy")):
+        text = path.read_text(encoding="utf-8")
+        assert strict.parse(text) == _parser().parse(text), path
