@@ -176,14 +176,7 @@ def reference_rows(settings: Settings, report: Report, use_peers: bool) -> None:
     permitted = [decision in handwritten.PERMITTED for decision in expected]
     report.cases["reference"] = {"cases": len(facts), "seed": settings.seed,
                                  "decisions": dict(sorted(_count(expected).items()))}
-    decider, decider_name = _decider(policy)
-    validate = policy.validate
-
-    def with_validation(case: Any) -> Any:
-        return decider(validate(case))
-
-    def decided(fn: Fn) -> Fn:
-        return lambda case: fn(case).decision
+    decider, decider_name, with_validation = _decider(policy)
 
     def b_answer(case: Any) -> bool:
         return decider(case).decision in handwritten.PERMITTED
@@ -259,14 +252,7 @@ def aliexpress_rows(settings: Settings, report: Report) -> None:
                                   "invalid": invalid, "refused": refused,
                                   "seed": settings.seed,
                                   "decisions": dict(sorted(_count(expected).items()))}
-    decider, decider_name = _decider(policy)
-    validate = policy.validate
-
-    def with_validation(case: Any) -> Any:
-        return decider(validate(case))
-
-    def decided(fn: Fn) -> Fn:
-        return lambda case: fn(case).decision
+    decider, decider_name, with_validation = _decider(policy)
 
     for name, timed, inputs in (
         ("our interpreter (decide, engine='interpreted')", interpreted, facts),
@@ -295,7 +281,7 @@ def scaling_child(n_rules: int, count: int, check_cases: int, max_memory_rules: 
     # a line per stage, so that a parent that stops this child for time keeps what it learnt
     print(json.dumps(result), flush=True)
     facts = [policy.validate(case) for case in random_facts(n_rules, count, seed)]
-    decider, _name = _decider(policy)
+    decider = _decider(policy)[0]
     sample = facts[:check_cases]
     expected = [policy.decide(case, engine="interpreted").decision for case in sample]
     problem, _ = check(lambda case: decider(case).decision, sample, expected)
@@ -486,11 +472,21 @@ def _ratio(value: float) -> str:
 
 
 # ---------------------------------------------------------------- helpers
-def _decider(policy: Policy) -> tuple[Fn, str]:
-    """The fastest bare compiled decision function the engine offers, and its name."""
-    if hasattr(policy, "decider"):
-        return policy.decider(), "decider()"
-    return policy.decide, "decide"
+def _decider(policy: Policy) -> tuple[Fn, str, Fn]:
+    """The fastest bare compiled decision function the engine offers, its name, and the same
+    decision preceded by the validation of raw facts."""
+    decider: Fn = policy.decider() if hasattr(policy, "decider") else policy.decide
+    validate = policy.validate
+
+    def with_validation(case: Any) -> Any:
+        return decider(validate(case))
+
+    return decider, "decider()" if hasattr(policy, "decider") else "decide", with_validation
+
+
+def decided(fn: Fn) -> Fn:
+    """A timed function reduced to its decision name, for the correctness check."""
+    return lambda case: fn(case).decision
 
 
 def _warm_up() -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -25,6 +27,7 @@ from engine.regions import (
     Cell,
     Cube,
     Dimension,
+    Number,
     Region,
     Space,
     as_number,
@@ -37,6 +40,7 @@ from engine.regions import (
 )
 from engine.runtime import EvaluationError, environment
 from engine.symbolic import (
+    Atom,
     Formula,
     Registry,
     Three,
@@ -147,8 +151,6 @@ def _invalid_cells(model: Model) -> Formula:
             continue
         bad = dimension.mask(lambda cell, info=info: not _cell_allowed(info.type, info, cell))
         if bad:
-            from engine.symbolic import Atom
-
             values = tuple(cell.value for position, cell in enumerate(dimension.cells)
                            if bad >> position & 1 and cell.kind == "value")
             if values:
@@ -434,14 +436,10 @@ def _describe_run(name: str, dimension: Dimension, run: list[Cell], all_cells: l
 
 
 def _int_after(low: object) -> int:
-    from fractions import Fraction
-
     return int(Fraction(low).__floor__()) + 1  # type: ignore[call-overload]
 
 
 def _int_before(high: object) -> int:
-    from fractions import Fraction
-
     return int(Fraction(high).__ceil__()) - 1  # type: ignore[call-overload]
 
 
@@ -506,17 +504,29 @@ class Witness:
         return data
 
 
-def observe(policy: CheckedPolicy, raw: Mapping[str, Any]) -> Outcome:
-    """Runs the reference interpreter on raw facts, as `policy eval` would."""
+def _engine_policy(policy: CheckedPolicy) -> Any:
+    """The `Policy` around a checked policy, built once (its validator is worth keeping)."""
     from engine.policy import Policy
 
-    engine_policy = _policies.get(id(policy))
-    if engine_policy is None or engine_policy.checked is not policy:
-        engine_policy = Policy(policy, [], None)
-        _policies[id(policy)] = engine_policy
-    known = {k: v for k, v in raw.items() if any(f.name == k for f in policy.facts)}
+    found = _policies.get(id(policy))
+    if found is None or found.checked is not policy:  # an id can be reused after collection
+        if len(_policies) > 16:
+            _policies.clear()
+        found = _policies[id(policy)] = Policy(policy, [], None)
+    return found
+
+
+def _known(policy: CheckedPolicy, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw facts this policy declares (a symbolic diff gives both versions one fact set)."""
+    names = {info.name for info in policy.facts}
+    return {k: v for k, v in raw.items() if k in names}
+
+
+def observe(policy: CheckedPolicy, raw: Mapping[str, Any]) -> Outcome:
+    """Runs the reference interpreter on raw facts, as `policy eval` would."""
+    engine_policy = _engine_policy(policy)
     try:
-        typed = engine_policy.validate(known)
+        typed = engine_policy.validate(_known(policy, raw))
     except DiagnosticError as error:
         first = error.diagnostics[0]
         if first.code in ("E308", "E309"):
@@ -648,7 +658,7 @@ class WitnessFinder:
             return bool(mask >> (1 if bool(value) != negated else 0) & 1)
         number = as_number(value)
         return number is not None and any(
-            _in_cell(cell, number)  # type: ignore[arg-type]
+            _in_cell(cell, number)
             for position, cell in enumerate(dimension.cells) if mask >> position & 1)
 
     def _required(self, name: str) -> bool:
@@ -754,7 +764,8 @@ def _quick_value(policy: CheckedPolicy, raw: dict[str, Any], expr: c.CExpr) -> A
         return _FAILED
 
 
-def _in_cell(cell: Cell, number: int) -> bool:
+def _in_cell(cell: Cell, number: Number) -> bool:
+    """Whether a number (a date by its ordinal) lies in a number cell."""
     if cell.kind == "value":
         return cell.value == number
     if cell.kind != "range":
@@ -766,15 +777,8 @@ def _cell_has(dimension: Dimension, cell: Cell, value: Value) -> bool:
     if cell.kind == "missing":
         return False
     if dimension.kind in ("whole", "amount", "date"):
-        from engine.regions import as_number
-
         number = as_number(value)
-        if number is None:
-            return False
-        if cell.kind == "value":
-            return bool(cell.value == number)
-        return (cell.low is None or number > cell.low) and (cell.high is None
-                                                            or number < cell.high)
+        return number is not None and _in_cell(cell, number)
     if cell.kind == "other":
         return False
     return bool(cell.value == value)
@@ -920,12 +924,8 @@ def cover(space: Space, area: Region, target: Region | None = None,
 
 def rule_holds(policy: CheckedPolicy, rule: CheckedRule, raw: Mapping[str, Any]) -> int | None:
     """The interpreter's verdict on one rule's condition: -1 holds, N fails at conjunct N."""
-    from engine.policy import Policy
-
-    engine_policy = Policy(policy, [], None)
-    known = {k: v for k, v in raw.items() if any(f.name == k for f in policy.facts)}
     try:
-        typed = engine_policy.validator.validate(known, file="<witness>")
+        typed = _engine_policy(policy).validator.validate(_known(policy, raw), file="<witness>")
         interpreter = Interpreter(policy)
         return interpreter.condition(rule.index, environment(policy, interpreter, typed))
     except Exception:  # noqa: BLE001 - a witness candidate that cannot run is no witness
@@ -937,6 +937,25 @@ def dumps_witness(witness: Witness, policy_path: str | None) -> str:
 
     return str(yaml.safe_dump(witness.scenario(policy_path), sort_keys=False,
                               allow_unicode=True, width=100))
+
+
+def write_witnesses(named: Sequence[tuple[str, Witness | None]], directory: str,
+                    policy_path: str | None) -> list[str]:
+    """Saves witnesses as scenario files `NN-NAME.yaml` in `directory` (NN counts every
+    entry, with or without a witness), each naming `policy_path`; returns the paths written."""
+    os.makedirs(directory, exist_ok=True)
+    relative = (os.path.relpath(policy_path, directory).replace(os.sep, "/")
+                if policy_path else None)
+    written: list[str] = []
+    for number, (name, witness) in enumerate(named, start=1):
+        if witness is None:
+            continue
+        slug = re.sub(r"[^A-Za-z0-9_]+", "-", name).strip("-")[:80] or "witness"
+        path = os.path.join(directory, f"{number:02d}-{slug}.yaml")
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(dumps_witness(witness, relative))
+        written.append(path)
+    return written
 
 
 def diagnostic(policy: CheckedPolicy, code: str, message: str, *, span: Any = None,

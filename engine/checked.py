@@ -155,16 +155,22 @@ CExpr = (Conditional | FactRef | Const | ListExpr | Not | Neg | Arith | Compare 
          | ListContains
          | Presence | Between | Logic | Lookup | Call | WorkingDays)
 
-def walk(expr: CExpr) -> Iterator[CExpr]:
-    """Yields an expression and every expression inside it, parents first."""
-    yield expr
+def children(expr: CExpr) -> Iterator[CExpr]:
+    """Yields the expressions directly inside an expression, in field order."""
     for name in expr.__slots__:
         if name in ("type", "span"):
             continue
         child = getattr(expr, name)
         for item in child if isinstance(child, tuple) else (child,):
             if hasattr(item, "span") and hasattr(item, "type"):
-                yield from walk(item)
+                yield item
+
+
+def walk(expr: CExpr) -> Iterator[CExpr]:
+    """Yields an expression and every expression inside it, parents first."""
+    yield expr
+    for child in children(expr):
+        yield from walk(child)
 
 
 # ---------------------------------------------------------------- declarations

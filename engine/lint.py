@@ -10,7 +10,6 @@ true, a rule that never decides) are exact: the regions over-approximate, so emp
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Sequence
@@ -26,16 +25,18 @@ from engine.analysis import (
     cover,
     describe,
     diagnostic,
-    dumps_witness,
     refused,
     rule_holds,
     witness_for,
+)
+from engine.analysis import (
+    write_witnesses as write_scenarios,
 )
 from engine.checked import CheckedPolicy, CheckedRule
 from engine.diagnostics import Diagnostic, Severity
 from engine.regions import Region, intersect, simplify, union
 from engine.source import Span
-from engine.symbolic import Three, and_, or_
+from engine.symbolic import and_
 
 
 @dataclass(frozen=True)
@@ -108,19 +109,9 @@ def _allowed(policy: CheckedPolicy, finding: Finding) -> bool:
 
 def write_witnesses(report: LintReport, directory: str, policy_path: str | None) -> list[str]:
     """Writes each finding's witness as a scenario file; returns the paths written."""
-    written: list[str] = []
-    os.makedirs(directory, exist_ok=True)
-    relative = (os.path.relpath(policy_path, directory).replace(os.sep, "/")
-                if policy_path else None)
-    for number, finding in enumerate(report.findings, start=1):
-        if finding.witness is None:
-            continue
-        name = f"{number:02d}-{finding.code}-{_slug(finding.witness.name)}.yaml"
-        path = os.path.join(directory, name)
-        with open(path, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(dumps_witness(finding.witness, relative))
-        written.append(path)
-    return written
+    named = [(f"{f.code}-{_slug(f.witness.name) if f.witness else ''}", f.witness)
+             for f in report.findings]
+    return write_scenarios(named, directory, policy_path)
 
 
 def _slug(text: str) -> str:
@@ -181,21 +172,12 @@ class _Linter:
                 continue
             self.never_decides(rule, valid)
 
-    def _prefix(self, rule: CheckedRule, upto: int) -> Three:
-        result = Three(True, False, False)
-        for conjunct in rule.conjuncts[:upto]:
-            part = self.model.translator.condition(conjunct.expr)
-            result = Three(and_(result.true, part.true),
-                           or_(result.false, and_(result.true, part.false)),
-                           or_(result.error, and_(result.true, part.error)))
-        return result
-
     def never_true(self, rule: CheckedRule, code: str) -> None:
         """A condition no fact set satisfies: name the conjuncts that exclude each other."""
         count = len(rule.conjuncts)
         cut = next((k for k in range(1, count + 1)
                     if not self.region(and_(self.model.effective[rule.index],
-                                            self._prefix(rule, k).true))), count)
+                                            self.model.translator.rule(rule, k).true))), count)
         last = rule.conjuncts[cut - 1]
         partner = None
         single = self.region(self.model.translator.condition(last.expr).true)
@@ -215,7 +197,7 @@ class _Linter:
             witness = None
         else:
             before = intersect(self.model.valid, self.region(and_(
-                self.model.effective[rule.index], self._prefix(rule, cut - 1).true)))
+                self.model.effective[rule.index], self.model.translator.rule(rule, cut - 1).true)))
             witness = self.witness(
                 before, f"{rule.kind} '{rule.id}' can never apply: {why}; these facts meet "
                         f"the conditions before '{last.text}', which then fails",

@@ -63,10 +63,6 @@ class Dimension:
     def full(self) -> int:
         return (1 << len(self.cells)) - 1
 
-    @property
-    def fact(self) -> str | None:
-        return str(self.key[1]) if self.key[0] in ("fact", "member", "present") else None
-
     def mask(self, predicate: object) -> int:
         """The cells on which `predicate(cell)` holds, as a bitmask."""
         bits = 0
@@ -268,10 +264,6 @@ def union(*regions: Region) -> Region:
 
 def subtract(a: Region, b: Region) -> Region:
     return a - b
-
-
-def contains(outer: Region, inner: Region) -> bool:
-    return not inner - outer
 
 
 def simplify(region: Region, limit: int = 64) -> list[Cube]:

@@ -116,6 +116,18 @@ class Three:
     false: Formula
     error: Formula
 
+    def and_then(self, other: Three) -> Three:
+        """`self and other`: `other` is evaluated only where `self` is true."""
+        return Three(and_(self.true, other.true),
+                     or_(self.false, and_(self.true, other.false)),
+                     or_(self.error, and_(self.true, other.error)))
+
+    def or_else(self, other: Three) -> Three:
+        """`self or other`: `other` is evaluated only where `self` is false."""
+        return Three(or_(self.true, and_(self.false, other.true)),
+                     and_(self.false, other.false),
+                     or_(self.error, and_(self.false, other.error)))
+
 
 # ---------------------------------------------------------------- terms
 
@@ -149,7 +161,6 @@ class Registry:
     derived: dict[tuple[object, ...], tuple[str, Type, tuple[str, ...]]] = field(
         default_factory=dict)
     opaque: dict[tuple[object, ...], tuple[str, tuple[str, ...]]] = field(default_factory=dict)
-    members: dict[str, list[str]] = field(default_factory=dict)
     bounds: dict[str, tuple[Number | None, Number | None]] = field(default_factory=dict)
     #: The policy whose expression a derived term or opaque condition is (for witnesses).
     owner: dict[tuple[object, ...], CheckedPolicy] = field(default_factory=dict)
@@ -270,14 +281,7 @@ class Translator:
             parts = [self.condition(item) for item in expr.operands]
             result = parts[0]
             for part in parts[1:]:
-                if expr.op == "and":
-                    result = Three(and_(result.true, part.true),
-                                   or_(result.false, and_(result.true, part.false)),
-                                   or_(result.error, and_(result.true, part.error)))
-                else:
-                    result = Three(or_(result.true, and_(result.false, part.true)),
-                                   and_(result.false, part.false),
-                                   or_(result.error, and_(result.false, part.error)))
+                result = result.and_then(part) if expr.op == "and" else result.or_else(part)
             return result
         if isinstance(expr, c.Not):
             inner = self.condition(expr.operand)
@@ -549,13 +553,8 @@ class Translator:
             for case in cases:
                 zero = self._compare_terms(case.term, "==", Term("const", 0), expr)
                 yield and_(case.guard, zero)
-        for name in expr.__slots__:
-            if name in ("type", "span"):
-                continue
-            child = getattr(expr, name)
-            for item in child if isinstance(child, tuple) else (child,):
-                if hasattr(item, "span") and hasattr(item, "type"):
-                    yield from self._errors(item, True)
+        for child in c.children(expr):
+            yield from self._errors(child, True)
 
     def reads(self, expr: c.CExpr) -> tuple[str, ...]:
         """The facts an expression reads, derived values expanded."""
@@ -590,14 +589,11 @@ class Translator:
                 parts.append(Atom(key, ("cmp", op, number)))
         return and_(*parts)
 
-    def rule(self, rule: CheckedRule) -> Three:
-        """A rule's condition, conjunct by conjunct, as the evaluators run it."""
+    def rule(self, rule: CheckedRule, upto: int | None = None) -> Three:
+        """A rule's condition (or its first `upto` conjuncts), as the evaluators run it."""
         result = Three(True, False, False)
-        for conjunct in rule.conjuncts:
-            part = self.condition(conjunct.expr)
-            result = Three(and_(result.true, part.true),
-                           or_(result.false, and_(result.true, part.false)),
-                           or_(result.error, and_(result.true, part.error)))
+        for conjunct in rule.conjuncts[:upto]:
+            result = result.and_then(self.condition(conjunct.expr))
         return result
 
     def outputs_error(self, rule: CheckedRule) -> Formula:

@@ -19,8 +19,10 @@ from engine.analysis import (
     analyse,
     cover,
     describe_parts,
+    observe,
     refused,
     witness_for,
+    write_witnesses,
 )
 from engine.checked import CheckedPolicy
 from engine.regions import Region, simplify
@@ -99,8 +101,6 @@ def _change(models: list[Model], old: Outcome, new: Outcome, area: Region,
 
 def _both_errors(models: list[Model], raw: dict[str, object], old: Outcome,
                  new: Outcome) -> bool:
-    from engine.analysis import observe
-
     for model, outcome in zip(models, (old, new), strict=True):
         if outcome.kind == "error" and observe(model.policy, raw).kind != "error":
             return False
@@ -148,21 +148,5 @@ def changes_json(changes: list[Change]) -> list[dict[str, object]]:
 def write_change_witnesses(changes: list[Change], directory: str,
                            policy_path: str | None) -> list[str]:
     """Saves each confirmed change's witness as a scenario of the NEW policy."""
-    import os
-    import re
-
-    from engine.analysis import dumps_witness
-
-    os.makedirs(directory, exist_ok=True)
-    relative = (os.path.relpath(policy_path, directory).replace(os.sep, "/")
-                if policy_path else None)
-    written = []
-    for number, change in enumerate(changes, start=1):
-        if change.witness is None:
-            continue
-        slug = re.sub(r"[^A-Za-z0-9_]+", "-", f"{change.old.name}-to-{change.new.name}")
-        path = os.path.join(directory, f"{number:02d}-{slug.strip('-')[:80]}.yaml")
-        with open(path, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(dumps_witness(change.witness, relative))
-        written.append(path)
-    return written
+    return write_witnesses([(f"{ch.old.name}-to-{ch.new.name}", ch.witness) for ch in changes],
+                           directory, policy_path)
