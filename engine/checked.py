@@ -157,20 +157,31 @@ CExpr = (Conditional | FactRef | Const | ListExpr | Not | Neg | Arith | Compare 
 
 def children(expr: CExpr) -> Iterator[CExpr]:
     """Yields the expressions directly inside an expression, in field order."""
-    for name in expr.__slots__:
-        if name in ("type", "span"):
-            continue
+    cls = expr.__class__
+    names = _CHILD_FIELDS.get(cls)
+    if names is None:
+        names = _CHILD_FIELDS[cls] = tuple(name for name in cls.__slots__
+                                           if name not in ("type", "span"))
+    for name in names:
         child = getattr(expr, name)
-        for item in child if isinstance(child, tuple) else (child,):
+        for item in child if child.__class__ is tuple else (child,):
             if hasattr(item, "span") and hasattr(item, "type"):
                 yield item
 
 
+#: The fields of each expression class that may hold expressions (all but type and span).
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def walk(expr: CExpr) -> Iterator[CExpr]:
     """Yields an expression and every expression inside it, parents first."""
-    yield expr
-    for child in children(expr):
-        yield from walk(child)
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        inside = list(children(node))
+        inside.reverse()
+        stack += inside
 
 
 # ---------------------------------------------------------------- declarations

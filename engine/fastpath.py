@@ -55,20 +55,38 @@ def at(node: N, line: int) -> N:
     and is not walked again.
     """
     stack: list[ast.AST] = [node]
+    fields_of = _LINE_FIELDS
     while stack:
         child = stack.pop()
         if child._attributes:  # statements and expressions; not operators and contexts
-            if getattr(child, "lineno", None) is not None:
+            attributes = child.__dict__
+            if attributes.get("lineno") is not None:
                 continue
-            child.lineno = child.end_lineno = line  # type: ignore[attr-defined]
-            child.col_offset = child.end_col_offset = 0  # type: ignore[attr-defined]
-        for name in child._fields:
+            attributes["lineno"] = attributes["end_lineno"] = line
+            attributes["col_offset"] = attributes["end_col_offset"] = 0
+        cls = child.__class__
+        fields = fields_of.get(cls)
+        if fields is None:
+            fields = fields_of[cls] = _line_fields(cls)
+        for name in fields:
             value = getattr(child, name, None)
-            if isinstance(value, list):
+            if value.__class__ is list:
                 stack.extend(item for item in value if isinstance(item, ast.AST))
             elif isinstance(value, ast.AST):
                 stack.append(value)
     return node
+
+
+#: The fields of a node class that can hold nodes needing a line (`at` walks only these).
+_LINE_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: ()}
+#: Fields that only ever hold names, flags, operators or contexts: nothing with a line.
+_NO_LINE_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "kind", "type_comment",
+                             "name", "level", "module", "conversion", "is_async", "simple"})
+
+
+def _line_fields(cls: type) -> tuple[str, ...]:
+    return tuple(name for name in cls._fields  # type: ignore[attr-defined]
+                 if name not in _NO_LINE_FIELDS)
 
 
 def function(name: str, body: list[ast.stmt], line: int,

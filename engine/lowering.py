@@ -10,15 +10,13 @@ from lark.tree import Meta
 
 from engine import nodes as n
 from engine.diagnostics import Diagnostic, DiagnosticError
+from engine.fastparse import BadEscape, unescape
 from engine.source import Source, Span
 
 #: The deepest parse tree lowered: deeper ones (hundreds of nested levels, which only a program
 #: writes) are refused with E006 whatever Python's recursion limit, so that the checker and the
 #: compiler, which recurse once per level too, always have room.
 MAX_DEPTH = 300
-
-_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
-
 
 class _LiteralError(Exception):
     def __init__(self, code: str, message: str, span: Span, help: str | None = None) -> None:
@@ -37,26 +35,14 @@ def _tspan(token: Token) -> Span:
 
 def decode_string(token: Token) -> str:
     """Decodes a quoted text: only \\" \\\\ \\n and \\t are escapes; anything else is an error."""
-    raw = str(token)[1:-1]
-    out: list[str] = []
-    index = 0
-    while index < len(raw):
-        char = raw[index]
-        if char == "\\":
-            escaped = raw[index + 1 : index + 2]
-            if escaped not in _ESCAPES:
-                start = (token.start_pos or 0) + 1 + index
-                raise _LiteralError(
-                    "E004", f"unknown escape '\\{escaped}' in a quoted text",
-                    Span(start, start + 2),
-                    help='the escapes are \\" \\\\ \\n and \\t; write \\\\ for a backslash',
-                )
-            out.append(_ESCAPES[escaped])
-            index += 2
-        else:
-            out.append(char)
-            index += 1
-    return "".join(out)
+    try:
+        return unescape(str(token)[1:-1])
+    except BadEscape as bad:
+        start = (token.start_pos or 0) + 1 + bad.index
+        raise _LiteralError(
+            "E004", f"unknown escape '\\{bad.escaped}' in a quoted text", Span(start, start + 2),
+            help='the escapes are \\" \\\\ \\n and \\t; write \\\\ for a backslash',
+        ) from None
 
 
 def _number(token: Token) -> n.Number:

@@ -86,7 +86,7 @@ class Policy:
     @classmethod
     def _build(cls, text: str, name: str, cache_key: str | None) -> Policy:
         from engine.checker import check
-        from engine.lowering import parse_policy
+        from engine.fastparse import parse_policy
 
         source = Source(name, text)
         # Loading makes many objects and no garbage cycles worth finding; the collector's full

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
 
 
@@ -28,11 +29,9 @@ class Source:
     _line_starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        starts = [0]
-        for index, char in enumerate(self.text):
-            if char == "\n":
-                starts.append(index + 1)
-        object.__setattr__(self, "_line_starts", tuple(starts))
+        lengths = (len(line) + 1 for line in self.text.split("\n"))
+        starts = itertools.accumulate(lengths, initial=0)
+        object.__setattr__(self, "_line_starts", tuple(starts)[:-1])
 
     def line_col(self, offset: int) -> tuple[int, int]:
         """Returns the 1-based line and column of a character offset."""

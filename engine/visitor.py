@@ -11,10 +11,20 @@ class Visitor(Generic[R]):
     """Walks nodes by calling `visit_<ClassName>(node, *args)`; subclasses define those methods."""
 
     def visit(self, node: Any, *args: Any) -> R:
-        method = getattr(self, "visit_" + type(node).__name__, None)
+        key = (self.__class__, node.__class__)
+        method = _METHODS.get(key)
         if method is None:
-            return self.generic_visit(node, *args)
-        return method(node, *args)  # type: ignore[no-any-return]
+            method = _METHODS[key] = getattr(self.__class__, "visit_" + type(node).__name__,
+                                             _generic)
+        return method(self, node, *args)  # type: ignore[no-any-return]
 
     def generic_visit(self, node: Any, *args: Any) -> R:
         raise TypeError(f"{type(self).__name__} cannot visit {type(node).__name__}")
+
+
+def _generic(visitor: Visitor[Any], node: Any, *args: Any) -> Any:
+    return visitor.generic_visit(node, *args)
+
+
+#: The method that visits each (visitor class, node class), found once.
+_METHODS: dict[tuple[type, type], Any] = {}
