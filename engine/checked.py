@@ -155,22 +155,31 @@ CExpr = (Conditional | FactRef | Const | ListExpr | Not | Neg | Arith | Compare 
          | ListContains
          | Presence | Between | Logic | Lookup | Call | WorkingDays)
 
-def children(expr: CExpr) -> Iterator[CExpr]:
-    """Yields the expressions directly inside an expression, in field order."""
+def children(expr: CExpr) -> list[CExpr]:
+    """The expressions directly inside an expression, in field order."""
     cls = expr.__class__
-    names = _CHILD_FIELDS.get(cls)
-    if names is None:
-        names = _CHILD_FIELDS[cls] = tuple(name for name in cls.__slots__
-                                           if name not in ("type", "span"))
-    for name in names:
+    fields = _CHILD_FIELDS.get(cls)
+    if fields is None:
+        fields = _CHILD_FIELDS[cls] = _child_fields(cls)
+    found: list[CExpr] = []
+    for name, many in fields:
         child = getattr(expr, name)
-        for item in child if child.__class__ is tuple else (child,):
-            if hasattr(item, "span") and hasattr(item, "type"):
-                yield item
+        if many:
+            found += child
+        elif child is not None:
+            found.append(child)
+    return found
 
 
-#: The fields of each expression class that may hold expressions (all but type and span).
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+def _child_fields(cls: type) -> tuple[tuple[str, bool], ...]:
+    """The fields of an expression class that hold expressions: (name, whether a tuple)."""
+    return tuple((name, annotation.startswith("tuple["))
+                 for name, annotation in cls.__annotations__.items()
+                 if "CExpr" in annotation)
+
+
+#: The expression fields of each expression class (see `_child_fields`).
+_CHILD_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
 def walk(expr: CExpr) -> Iterator[CExpr]:
@@ -179,7 +188,7 @@ def walk(expr: CExpr) -> Iterator[CExpr]:
     while stack:
         node = stack.pop()
         yield node
-        inside = list(children(node))
+        inside = children(node)
         inside.reverse()
         stack += inside
 

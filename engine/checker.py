@@ -582,12 +582,21 @@ def _conjuncts(expr: c.CExpr) -> Iterator[c.CExpr]:
         yield expr
 
 
-def _facts_read(expr: c.CExpr) -> Iterator[str]:
-    for node in c.walk(expr):
-        if isinstance(node, c.FactRef):
-            yield node.name
-        elif isinstance(node, c.Presence):
-            yield node.fact
+def _facts_read(expr: c.CExpr) -> list[str]:
+    """The facts an expression reads, in the order `c.walk` meets them (repeats included)."""
+    found: list[str] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        cls = node.__class__
+        if cls is c.FactRef:
+            found.append(node.name)  # type: ignore[union-attr]
+        elif cls is c.Presence:
+            found.append(node.fact)  # type: ignore[union-attr]
+        inside = c.children(node)
+        inside.reverse()
+        stack += inside
+    return found
 
 
 def _constant_value(expr: c.CExpr) -> Value | None:

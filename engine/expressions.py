@@ -246,12 +246,13 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
 
     def pair(self, left: n.Expr, right: n.Expr) -> tuple[c.CExpr | None, c.CExpr | None]:
         """Checks two operands, letting a fact on either side give a bare value its enumeration."""
-        known = self.facts.keys() | self.defines.keys()
+        facts, defines = self.facts, self.defines
 
         def bare(node: n.Expr) -> bool:
             if isinstance(node, n.ListLit):
                 return bool(node.items) and all(bare(item) for item in node.items)
-            return isinstance(node, n.Name) and node.name not in known
+            return (isinstance(node, n.Name) and node.name not in facts
+                    and node.name not in defines)
 
         if bare(left) and not bare(right):
             right_typed = self.visit(right, None)
