@@ -26,7 +26,7 @@ import os
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing.pool import AsyncResult, Pool
@@ -432,14 +432,17 @@ class RowDecider:
         self.policy = policy
         self.file = file
         self.trace = trace
-        # `decider()`, where the policy offers it, is a bare callable without per-call set-up.
-        make = getattr(policy, "decider", None)
-        self._decide: Callable[[Mapping[str, Value]], _Decided] = (
-            make() if callable(make) else policy.decide)
+        # One compiled function validates a row and decides on it, where the policy offers it.
+        make = getattr(policy, "validating_decider", None)
+        self._decide: Callable[..., _Decided] = make() if callable(make) else self._slow_decide
         # The rendered decision by result object: a rule whose outputs are constants returns
         # the same object every time, so most rows are rendered once. Holding the object keeps
         # its id from being reused while it is here.
         self._rendered: dict[int, tuple[_Decided, str]] = {}
+
+    def _slow_decide(self, raw: object, file: str, locate: None,
+                     prefix: tuple[str | int, ...]) -> _Decided:
+        return self.policy.decide(self.policy.validate(raw, file=file, prefix=prefix))
 
     def decide(self, line: int, raw: Raw | RowError) -> tuple[str, str, str | None]:
         """Returns the output line, the outcome (decided, refused or invalid) and, for an
@@ -447,17 +450,16 @@ class RowDecider:
         if isinstance(raw, RowError):
             return self._invalid(line, raw)
         try:
-            typed = self.policy.validate(raw, file=self.file, prefix=())
+            if self.trace:
+                typed = self.policy.validate(raw, file=self.file, prefix=())
+                return self._traced(line, raw, typed), "decided", None
+            evaluation = self._decide(raw, self.file, None, ())
         except DiagnosticError as error:
             first = error.diagnostics[0]
             if all(d.code in REFUSAL_CODES for d in error.diagnostics):
                 return _refused(line, first.code, first.label, first.message), "refused", None
             return self._invalid(line, RowError(first.code, first.message, first.path or "$",
                                                 len(error.diagnostics) - 1))
-        try:
-            if self.trace:
-                return self._traced(line, raw, typed), "decided", None
-            evaluation = self._decide(typed)
         except EvaluationError as error:
             return _refused(line, error.code, error.label, error.message), "refused", None
         return f'{{"line": {line}, {self._render(evaluation)}', "decided", None

@@ -323,6 +323,32 @@ class CompiledPolicy:
             self._loaded.add(part)
             return namespace
 
+    def positional_decision(self, params: dict[str, str]) -> ast.Try | None:
+        """The fast path's decision as a statement that reads each fact from a local variable
+        (`params`: fact -> local name) and returns the result, to run inside other generated
+        code whose globals include `namespace`.
+
+        For a caller that holds the facts in variables already (the compiled validator): it
+        skips building the dict of facts. None when the decision reads the facts other than
+        one at a time by name (derived values, outputs computed from facts, advisories,
+        indexes, other strategies).
+        """
+        if self.policy.strategy != "first match":
+            return None
+        with self._lock:
+            before = set(self._pool)
+            made = fastpath.FastWriter(self._gen, self.policy).decide()
+            self._namespace.update({name: self._pool[name] for name in self._pool
+                                    if name not in before})
+        if len(made) != 1:
+            return None  # index functions or `_advise`: they read the dict of facts
+        return fastpath.positional(made[0], params)
+
+    @property
+    def namespace(self) -> dict[str, Any]:
+        """The globals of the generated code."""
+        return self._namespace
+
     @property
     def _conditions(self) -> tuple[Callable[[Facts], int], ...]:
         if "rules" not in self._loaded:

@@ -50,8 +50,6 @@ _DIGITS = decimal.Context(prec=AMOUNT_DIGITS, traps=[decimal.Rounded, decimal.In
 _INT_LIMIT = 10**AMOUNT_DIGITS
 #: Longest amount text the full path converts (longer text is refused there).
 _TEXT_LIMIT = 4 * AMOUNT_DIGITS
-#: The characters of amount text (`-?[0-9]+(\.[0-9]+)?`, see `facts._AMOUNT_RE`).
-_AMOUNT_CHARS = frozenset("-.0123456789")
 #: Marks a fact that the raw facts leave out.
 _ABSENT = object()
 
@@ -202,10 +200,14 @@ def _class_of(ident: str) -> ast.Attribute:
 
 
 class _Builder:
-    """Builds the validator function for one policy."""
+    """Builds the validator function for one policy, or (`decides`) the function that also
+    decides on the facts it validated."""
 
-    def __init__(self, policy: CheckedPolicy) -> None:
+    def __init__(self, policy: CheckedPolicy, *, decides: bool = False,
+                 decision: Callable[[dict[str, str]], ast.stmt | None] | None = None) -> None:
         self.policy = policy
+        self.decides = decides
+        self.decision = decision
         self.pool: dict[str, object] = {}
         self.slot: dict[str, str] = {}  # fact name -> local variable
         self.maybe_absent: set[str] = set()
@@ -213,7 +215,7 @@ class _Builder:
     def constant(self, value: object) -> ast.expr:
         if value is None or value.__class__ in (bool, int, str):
             return ast.Constant(value)
-        ident = f"_k{len(self.pool)}"
+        ident = f"_q{len(self.pool)}"  # `_k` are the compiler's, which a decision may use
         self.pool[ident] = value
         return _name(ident)
 
@@ -288,9 +290,9 @@ class _Builder:
         # Short decimal text (the JSON form) is converted inline too: at most AMOUNT_DIGITS
         # characters have at most that many digits, within that many places of the point.
         # Rather than a regular expression (which costs as much as the conversion), the text
-        # may only have digits, '-' and '.', and no '.' at either end or after the '-': what
-        # `_parse` (which refuses anything else, whatever the caller's decimal context) then
-        # accepts is exactly `-?[0-9]+(\.[0-9]+)?`.
+        # must be ASCII, all digits once one '.' is taken out, and not begin or end with '.':
+        # exactly `[0-9]+(\.[0-9]+)?`, which `_parse` (whatever the caller's decimal context)
+        # converts as the full path does. Negative amounts take the helper.
         text = [
             ast.Assign([_store(ident)], _call(_name("_parse"), var)),
             *self.bounds(ident, t),
@@ -300,15 +302,17 @@ class _Builder:
             ast.Assign([_store(ident)], _call(helper, var)),
             _fail_if(_is(var, ast.Constant(None))),
         ]
+        without_point = ast.Call(ast.Attribute(var, "replace", ast.Load()),
+                                 [ast.Constant("."), ast.Constant(""), ast.Constant(1)], [])
         short_text = ast.BoolOp(ast.And(), [
             _is(_class_of(ident), _name("_str")),
             ast.Compare(_call(_name("_len"), var), [ast.LtE()], [ast.Constant(AMOUNT_DIGITS)]),
-            _call(_name("_amount_chars"), var),
+            _call(ast.Attribute(var, "isascii", ast.Load())),
+            _call(ast.Attribute(without_point, "isdecimal", ast.Load())),
             ast.Compare(ast.Subscript(var, ast.Constant(0), ast.Load()), [ast.NotEq()],
                         [ast.Constant(".")]),
             ast.Compare(ast.Subscript(var, ast.Constant(-1), ast.Load()), [ast.NotEq()],
                         [ast.Constant(".")]),
-            ast.Compare(ast.Constant("-."), [ast.NotIn()], [var]),
         ])
         return [ast.If(_is(_class_of(ident), _name("_Decimal")), exact,
                        [ast.If(short_text, text, other)])]
@@ -447,20 +451,32 @@ class _Builder:
         # Every key of the raw facts was a declared fact: nothing unknown.
         body.append(_fail_if(ast.Compare(_call(_name("_len"), _name("raw")), [ast.NotEq()],
                                          [_name("n")])))
-        body += self.result()
-        body += self.constraints()
-        body.append(ast.Return(_name("r")))
+        constraints = self.constraints()
+        reads_dict = any(isinstance(node, ast.Name) and node.id == "r"
+                         for statement in constraints for node in ast.walk(statement))
+        inline = None
+        if self.decision is not None and not reads_dict and not self.maybe_absent:
+            # The facts stay in the locals, and the decision reads them there.
+            inline = self.decision(self.slot)
+        if inline is None:
+            body += self.result()
+            final = _call(_name("_decide_dict"), _name("r")) if self.decides else _name("r")
+            inline = ast.Return(final)
+        body += constraints
         # Anything unexpected (a KeyError for a missing fact, an unhashable value) is a doubt.
         guarded = ast.Try(body, [ast.ExceptHandler(_name("Exception"), None, [_doubt()])],
                           [], [])
-        full = ast.Return(_call(_name("_full"), _name("raw"), _name("file"), _name("locate"),
-                                _name("prefix")))
+        slow: ast.expr = _call(_name("_full"), _name("raw"), _name("file"), _name("locate"),
+                               _name("prefix"))
+        if self.decides:
+            slow = _call(_name("_decide_dict"), slow)
         arguments = ast.arguments([], [ast.arg("raw"), ast.arg("file"), ast.arg("locate"),
                                        ast.arg("prefix")], None, [], [], None,
                                   [ast.Constant("<facts>"), ast.Constant(None),
                                    ast.Tuple([ast.Constant("facts")], ast.Load())])
-        function = ast.FunctionDef("validate_facts", arguments,
-                                   [ast.While(ast.Constant(True), [guarded], []), full], [], None)
+        loop = ast.While(ast.Constant(True), [guarded, inline], [])
+        function = ast.FunctionDef("decide_facts" if self.decides else "validate_facts",
+                                   arguments, [loop, ast.Return(slow)], [], None)
         module = ast.Module([function], [])
         ast.fix_missing_locations(module)
         return module
@@ -479,34 +495,80 @@ def compile_validator(policy: CheckedPolicy, full: FullValidator) -> Validator:
         `full` would; it is `full` itself when the policy has facts the fast path does not
         handle.
     """
+    return _compile(_Builder(policy), full, {}) or full
+
+
+def compile_decider(policy: CheckedPolicy, full: FullValidator, decide: Callable[..., Any],
+                    decision: Callable[[dict[str, str]], ast.stmt | None] | None = None,
+                    globals_: Mapping[str, Any] | None = None) -> Callable[..., Any]:
+    """Builds a function that validates raw facts and decides on them, in one call.
+
+    It is `decide(full(raw, ...))` in effect, but valid facts never leave the locals of the
+    compiled checks: the decision's own code (`decision`, given the local of each fact) runs
+    right after them, with the globals it needs (`globals_`). Without it, or when the
+    checks must build the dict of facts anyway, the dict goes to `decide`.
+
+    Args:
+        policy: the checked policy.
+        full: the full fact stage, as for `compile_validator`.
+        decide: the decision on validated facts.
+        decision: writes the decision's statement reading facts from given locals, or None.
+        globals_: the names that statement reads.
+    """
+    extra = {"_decide_dict": decide}
+    if decision is not None and globals_ is not None:
+        shared = {name for name in globals_ if name in _NAMESPACE_NAMES or name in extra
+                  or name.startswith("_q")}
+        if not shared and "__builtins__" in globals_:
+            extra = {**{k: v for k, v in globals_.items() if k != "__builtins__"}, **extra}
+        else:
+            decision = None
+    builder = _Builder(policy, decides=True, decision=decision if globals_ else None)
+    function = _compile(builder, full, extra)
+    if function is None:
+        def function(raw: object, file: str = "<facts>", locate: Locator | None = None,
+                     prefix: tuple[str | int, ...] = ("facts",)) -> Any:
+            return decide(full(raw, file, locate, prefix))
+    return function
+
+
+#: The names every compiled validator has in its globals (see `_compile`).
+_NAMESPACE_NAMES = frozenset({
+    "Exception", "_M", "_dict", "_str", "_int", "_bool", "_Decimal", "_len", "_abs",
+    "_digits", "_parse", "_missing", "_Skip", "_interpreted", "_full"})
+
+
+def _compile(builder: _Builder, full: FullValidator,
+             extra: dict[str, Any]) -> Callable[..., Any] | None:
     from engine.constraints import SKIPPED, value_reader
     from engine.runtime import MissingFact
 
     def missing(name: str) -> None:
         raise MissingFact(name)
 
-    builder = _Builder(policy)
     module = builder.build()
     if module is None:
-        return full
+        return None
+    policy = builder.policy
     namespace: dict[str, Any] = {
+        **extra,
         "__builtins__": {},
         "Exception": Exception,
         "_M": _ABSENT,
         "_dict": dict, "_str": str, "_int": int, "_bool": bool, "_Decimal": Decimal,
         "_len": len, "_abs": abs,
         "_digits": _DIGITS.plus,
-        "_amount_chars": _AMOUNT_CHARS.issuperset,
         "_parse": _DIGITS.create_decimal,
         "_missing": missing,
         "_Skip": SKIPPED,
         "_interpreted": value_reader(policy),
         "_full": full,
     }
+    assert set(namespace) - set(extra) == _NAMESPACE_NAMES | {"__builtins__"}
     namespace.update(builder.pool)
     code = compile(module, f"<facts:{policy.source.name}>", "exec")
     exec(code, namespace)  # generated-code: built from ast nodes and constants only
-    function: Validator = namespace["validate_facts"]
+    function: Callable[..., Any] = namespace[module.body[0].name]  # type: ignore[attr-defined]
     return function
 
 

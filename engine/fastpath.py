@@ -62,8 +62,9 @@ def at(node: N, line: int) -> N:
             attributes = child.__dict__
             if attributes.get("lineno") is not None:
                 continue
+            # end_col_offset is optional: left out, it is unknown.
             attributes["lineno"] = attributes["end_lineno"] = line
-            attributes["col_offset"] = attributes["end_col_offset"] = 0
+            attributes["col_offset"] = 0
         cls = child.__class__
         fields = fields_of.get(cls)
         if fields is None:
@@ -491,3 +492,46 @@ class FastWriter:
         self.gen.used, self._today = outer
         self.functions.append(function(name, body, line, ("f", "r") if traced else ("f",)))
         return name
+
+
+class _Positional(ast.NodeTransformer):
+    """Reads `f['name']` from the parameter of that fact instead; notes any other use of `f`."""
+
+    def __init__(self, params: dict[str, str]) -> None:
+        self.params = params
+        self.other = False
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        slice_ = node.slice
+        if (isinstance(node.value, ast.Name) and node.value.id == "f"
+                and isinstance(slice_, ast.Constant) and slice_.value in self.params
+                and isinstance(node.ctx, ast.Load)):
+            return ast.copy_location(ast.Name(self.params[slice_.value], ast.Load()), node)
+        return self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == "f":
+            self.other = True
+        return node
+
+
+def positional(decide: ast.FunctionDef, params: dict[str, str]) -> ast.Try | None:
+    """The body of `_decide` rewritten to read each fact from a local (`params`: fact ->
+    local name) instead of the dict `f`.
+
+    Only the general path's handler still needs the dict of facts, which it builds from the
+    locals. None when the decision uses the dict of facts in any other way.
+    """
+    body = decide.body
+    if len(body) != 1 or not isinstance(body[0], ast.Try) or len(body[0].handlers) != 1:
+        return None  # derived values set up before the `try`: they read the dict
+    guarded = body[0]
+    rewrite = _Positional(params)
+    statements = [rewrite.visit(statement) for statement in guarded.body]
+    if rewrite.other:
+        return None
+    facts = ast.Dict([ast.Constant(fact) for fact in params],
+                     [ast.Name(local, ast.Load()) for local in params.values()])
+    handler = ast.ExceptHandler(guarded.handlers[0].type, None,
+                                [ast.Return(_call("_slow", facts))])
+    return ast.Try(statements, [handler], [], [])

@@ -70,6 +70,7 @@ class Policy:
         self.path = path
         self._validator: FactValidator | None = None
         self._fast: Validator | None = None
+        self._validating: Callable[..., Verdict | Evaluation] | None = None
         self._compiled: CompiledPolicy | None = None
         self._interpreter: Interpreter | None = None
 
@@ -222,6 +223,26 @@ class Policy:
         outputs are shared and must not be changed. It raises what `decide` raises.
         """
         return self._compiled_policy().decider
+
+    def validating_decider(self) -> Callable[..., Verdict | Evaluation]:
+        """`decider` on raw facts: one function that validates them and decides, as
+        `decider()(validate(facts))` does but faster, for hot loops on untrusted facts.
+
+        Valid facts go from the compiled validator's checks straight into the decision, as
+        arguments, without a dict in between; anything the checks are not sure of takes the
+        full fact stage. It takes the same optional arguments as `validate`.
+
+        Raises (when called):
+            DiagnosticError: the facts are invalid, exactly as `validate` raises.
+        """
+        if self._validating is None:
+            from engine.fastfacts import compile_decider
+
+            compiled = self._compiled_policy()
+            self._validating = compile_decider(self.checked, self._validate_full,
+                                               compiled.decider, compiled.positional_decision,
+                                               compiled.namespace)
+        return self._validating
 
     def decide(self, facts: Mapping[str, Value], engine: Engine = "compiled") -> Evaluation:
         """Decides on facts that are already validated; no trace.

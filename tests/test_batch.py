@@ -285,17 +285,18 @@ def test_cli_jobs_two_gives_the_same_bytes_as_jobs_one(tmp_path: Path,
     assert (tmp_path / "out1.jsonl").read_bytes() == (tmp_path / "out2.jsonl").read_bytes()
 
 
-def test_a_decider_offered_by_the_policy_is_used(policy: Policy,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_validating_decider_of_the_policy_is_used(policy: Policy,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
+    validating = policy.validating_decider()
 
-    def decider() -> Callable[..., object]:
-        def decide(facts: object) -> object:
-            calls.append(facts)
-            return policy.decide(facts)  # type: ignore[arg-type]
+    def make() -> Callable[..., object]:
+        def decide(raw: object, *args: object) -> object:
+            calls.append(raw)
+            return validating(raw, *args)
         return decide
 
-    monkeypatch.setattr(policy, "decider", decider, raising=False)
+    monkeypatch.setattr(policy, "validating_decider", make, raising=False)
     text, outcome, _ = RowDecider(policy, "x.jsonl").decide(1, dict(CANCEL))
     assert outcome == "decided" and len(calls) == 1
     assert json.loads(text)["decision"] == "cancel_and_refund"

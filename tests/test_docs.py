@@ -11,12 +11,15 @@ The fenced blocks in the docs follow these conventions, and each kind is tested 
 - ```yaml starting with `# PATH`: the file at PATH, shown exactly.
 - ```console: `$ policy ...` on the first line, then exactly what the command prints on standard
   output, run from the repository root. A command ending in `2>&1` shows standard error too.
+- ```pycon: a Python session (`>>>` and `...` lines, then what they print), run as a doctest
+  from the repository root, each block in a fresh namespace.
 
 Finally, the result of every shipped scenario validates against the JSON result schema.
 """
 
 from __future__ import annotations
 
+import doctest
 import json
 import re
 import shlex
@@ -107,6 +110,7 @@ POLICY_ERRORS = _of_kind(lambda b: b.info == "policy-error")
 SCENARIOS = _of_kind(lambda b: b.info == "yaml" and b.text.startswith("policy: example.policy"))
 SHOWN_FILES = _of_kind(lambda b: b.info == "yaml" and b.text.startswith("# "))
 CONSOLE = _of_kind(lambda b: b.info == "console")
+SESSIONS = _of_kind(lambda b: b.info == "pycon")
 SHIPPED = sorted((ROOT / "policies").glob("**/scenarios/**/*.yaml"))
 
 
@@ -179,6 +183,18 @@ def test_console_example_prints_what_the_docs_show(
     monkeypatch.chdir(ROOT)
     stdout, shown = _invoke(argv[:-1] if both else argv)
     assert (shown if both else stdout) == expected
+
+
+@pytest.mark.parametrize("block", SESSIONS, ids=_ids(SESSIONS))
+def test_python_session_prints_what_the_docs_show(
+    block: Block, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    test = doctest.DocTestParser().get_doctest(block.text, {}, block.id, block.doc, block.line)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    report: list[str] = []
+    runner.run(test, out=report.append)
+    assert runner.failures == 0, "".join(report)
 
 
 # ---------------------------------------------------------------- the JSON result

@@ -284,3 +284,39 @@ def test_every_odd_value_in_every_fact(fact: str) -> None:
         _compare(policy, {**_BASE, fact: value})
         if isinstance(value, (str, Decimal, int)) and not isinstance(value, bool):
             _compare(policy, {**_BASE, fact: [value]})
+
+
+# ---------------------------------------------------------------- validating and deciding at once
+
+
+def _outcome(function: Any, raw: object) -> Any:
+    """What deciding on `raw` gives: the decision, rule and outputs, or the error's text."""
+    try:
+        verdict = function(raw)
+    except DiagnosticError as error:
+        return ("invalid", [d.to_json() for d in error.diagnostics])
+    except Exception as error:  # noqa: BLE001 - refusals and stops must match too
+        return (type(error).__name__, str(error))
+    return (verdict.decision, verdict.rule, verdict.outputs)
+
+
+@pytest.mark.parametrize(("name", "policy"), POLICIES, ids=[name for name, _ in POLICIES])
+@SETTINGS
+@given(data=st.data())
+def test_validating_decider_is_validate_then_decide(name: str, policy: Policy,
+                                                     data: st.DataObject) -> None:
+    raw = data.draw(_fact_sets(policy))
+    decide = policy.decider()
+    assert _outcome(policy.validating_decider(), raw) == \
+        _outcome(lambda facts: decide(policy.validate(facts)), raw)
+
+
+def test_validating_decider_keeps_valid_facts_in_locals() -> None:
+    # The reference policy's decision is inlined after the checks: no dict of facts is built
+    # and the generated decision's results are read directly.
+    policy = Policy.load(str(ROOT / "benchmarks" / "reference.policy"), cache=False)
+    names = policy.validating_decider().__code__.co_names
+    assert "_y0" in names and "_decide_dict" in names  # the latter for the full path only
+    # Optional facts may be absent: that policy's decision takes the dict of facts.
+    every_kind = Policy.from_text(EVERY_KIND, "every_kind.policy")
+    assert "_y0" not in every_kind.validating_decider().__code__.co_names
