@@ -109,9 +109,51 @@ def parse_tree(source: Source) -> Tree[Token]:
     from lark.exceptions import UnexpectedInput
 
     try:
-        return _parser().parse(source.text)
+        tree = _parser().parse(source.text)
     except UnexpectedInput as error:
         raise DiagnosticError([syntax_diagnostic(source, error)]) from None
+    glued = glued_keyword(source)
+    if glued is not None:
+        raise DiagnosticError([glued])
+    return tree
+
+
+@functools.lru_cache(maxsize=1)
+def _keyword_terminals() -> dict[str, str]:
+    """The grammar's keywords that end in a letter or digit, by terminal name."""
+    return {terminal.name: terminal.pattern.value for terminal in _parser().terminals
+            if terminal.pattern.type == "str" and terminal.pattern.value[-1:].isalnum()}
+
+
+def glued_keyword(source: Source) -> Diagnostic | None:
+    """A keyword the lexer read out of a longer word, which the parse accepted anyway.
+
+    Lark's contextual lexer matches a keyword wherever the grammar allows it, even at the start
+    of a longer word where no name may stand: `resolve firstmatch` reads as `resolve first
+    match`, and `one off` as `one of f`, an enumeration with the value `f`. Such text is
+    refused here, after a successful parse, by reading its tokens again.
+    """
+    text = source.text
+    keywords = _keyword_terminals()
+    interactive = _parser().parse_interactive(text)
+    for token in interactive.iter_parse():
+        end = token.end_pos
+        if token.type not in keywords or end is None or end >= len(text):
+            continue
+        if not (text[end].isalnum() or text[end] == "_"):
+            continue
+        start = token.start_pos or 0
+        word_end = end
+        while word_end < len(text) and (text[word_end].isalnum() or text[word_end] == "_"):
+            word_end += 1
+        word, keyword = text[start:word_end], keywords[token.type]
+        rest = word[len(keyword):]
+        # A letter or two more is a misspelled keyword (`off`); more, two words run together.
+        help = (f"did you mean '{keyword}'?" if len(rest) <= 2
+                else f"write '{keyword} {rest}' with a space, if that is what you mean")
+        return Diagnostic("E001", f"unexpected '{word}'", source, Span(start, word_end),
+                          help=help)
+    return None
 
 
 def describe_terminal(name: str) -> str:

@@ -253,23 +253,26 @@ def test_unclosed_rule_title_says_to_close_the_text() -> None:
 # ---------------------------------------------------------------- known problems
 
 
-@pytest.mark.xfail(strict=True, reason="keywords have no word boundary: where a name cannot "
-                   "follow, the contextual lexer splits 'whenprice' into 'when' 'price' and "
-                   "the policy is accepted")
-def test_keyword_glued_to_a_name_is_a_syntax_error() -> None:
-    syntax_error(HEAD + 'rule r whenprice > 1 then approve because "r"')
-
-
-@pytest.mark.xfail(strict=True, reason="keywords have no word boundary: 'resolve firstmatch' "
-                   "is read as 'resolve first match'")
-def test_glued_resolve_words_are_a_syntax_error() -> None:
-    syntax_error(HEAD + "resolve firstmatch")
-
-
-@pytest.mark.xfail(strict=True, reason="keywords have no word boundary: 'one off' lexes as "
-                   "'one' 'of' 'f' and declares an enumeration with the single value 'f'")
-def test_misspelled_one_of_is_a_syntax_error() -> None:
-    syntax_error(HEAD + "fact size: one off")
+@pytest.mark.parametrize(("body", "word", "help"), [
+    ('rule r whenprice > 1 then approve because "r"', "whenprice",
+     "write 'when price' with a space, if that is what you mean"),
+    ("resolve firstmatch", "firstmatch",
+     "write 'first match' with a space, if that is what you mean"),
+    ("fact size: one off", "off", "did you mean 'of'?"),
+    ("fact size: yes/nox", "x", None),
+])
+def test_a_keyword_glued_to_more_letters_is_a_syntax_error(body: str, word: str,
+                                                           help: str | None) -> None:
+    # Lark's contextual lexer matches a keyword at the start of a longer word where no name
+    # may stand, and the parse used to accept `resolve firstmatch` as `resolve first match`
+    # and `one off` as an enumeration with the single value `f`.
+    (diagnostic,) = syntax_error(HEAD + body).diagnostics
+    assert diagnostic.code == "E001"
+    assert diagnostic.message == f"unexpected '{word}'"
+    if help is not None:
+        assert diagnostic.help == help
+    start = diagnostic.span.start
+    assert (HEAD + body)[start:diagnostic.span.end] == word
 
 
 @pytest.mark.parametrize(
