@@ -516,15 +516,12 @@ def compile_decider(policy: CheckedPolicy, full: FullValidator, decide: Callable
         globals_: the names that statement reads.
     """
     extra = {"_decide_dict": decide}
+    function = None
     if decision is not None and globals_ is not None:
-        shared = {name for name in globals_ if name in _NAMESPACE_NAMES or name in extra
-                  or name.startswith("_q")}
-        if not shared and "__builtins__" in globals_:
-            extra = {**{k: v for k, v in globals_.items() if k != "__builtins__"}, **extra}
-        else:
-            decision = None
-    builder = _Builder(policy, decides=True, decision=decision if globals_ else None)
-    function = _compile(builder, full, extra)
+        function = _compile(_Builder(policy, decides=True, decision=decision), full, extra,
+                            globals_)
+    if function is None:
+        function = _compile(_Builder(policy, decides=True), full, extra)
     if function is None:
         def function(raw: object, file: str = "<facts>", locate: Locator | None = None,
                      prefix: tuple[str | int, ...] = ("facts",)) -> Any:
@@ -538,8 +535,11 @@ _NAMESPACE_NAMES = frozenset({
     "_digits", "_parse", "_missing", "_Skip", "_interpreted", "_full"})
 
 
-def _compile(builder: _Builder, full: FullValidator,
-             extra: dict[str, Any]) -> Callable[..., Any] | None:
+def _compile(builder: _Builder, full: FullValidator, extra: dict[str, Any],
+             shared: Mapping[str, Any] | None = None) -> Callable[..., Any] | None:
+    """Builds and compiles the function; None when the policy's facts are not all handled,
+    or when the globals `shared` with inlined code (read after building it, since writing
+    the code may add constants to them) would clash with the validator's own."""
     from engine.constraints import SKIPPED, value_reader
     from engine.runtime import MissingFact
 
@@ -566,6 +566,11 @@ def _compile(builder: _Builder, full: FullValidator,
     }
     assert set(namespace) - set(extra) == _NAMESPACE_NAMES | {"__builtins__"}
     namespace.update(builder.pool)
+    if shared is not None:
+        inlined = {name: value for name, value in shared.items() if name != "__builtins__"}
+        if inlined.keys() & namespace.keys():
+            return None
+        namespace.update(inlined)
     code = compile(module, f"<facts:{policy.source.name}>", "exec")
     exec(code, namespace)  # generated-code: built from ast nodes and constants only
     function: Callable[..., Any] = namespace[module.body[0].name]  # type: ignore[attr-defined]

@@ -190,10 +190,29 @@ def _compare(policy: Policy, raw: object) -> None:
     assert typed_equal(answer, slow), f"{raw!r}: fast {answer!r} != slow {slow!r}"
 
 
+#: A policy whose decision `validating_decider` inlines, with pooled constants and an ensure.
+INLINED = """
+policy inlined
+fact a: amount from 0 to 100
+fact b: amount at least 0
+fact d: date
+fact k: one of x, y
+fact n: whole number from 1 to 9
+fact flag: yes/no
+decision big
+decision small
+ensure b <= a
+rule r1 when a > 12.5 and d < 2024-01-01 then big because "r1"
+rule r2 when k is y and (a <= 0.25 or flag) and n > 3 then big because "r2"
+otherwise small because "o"
+"""
+
+
 def _policies() -> list[tuple[str, Policy]]:
     found = [(str(path.relative_to(ROOT)), Policy.load(str(path), cache=False))
              for path in POLICY_FILES]
-    return [*found, ("every_kind", Policy.from_text(EVERY_KIND, "every_kind.policy"))]
+    return [*found, ("inlined", Policy.from_text(INLINED, "inlined.policy")),
+            ("every_kind", Policy.from_text(EVERY_KIND, "every_kind.policy"))]
 
 
 POLICIES = _policies()
@@ -320,3 +339,16 @@ def test_validating_decider_keeps_valid_facts_in_locals() -> None:
     # Optional facts may be absent: that policy's decision takes the dict of facts.
     every_kind = Policy.from_text(EVERY_KIND, "every_kind.policy")
     assert "_y0" not in every_kind.validating_decider().__code__.co_names
+
+
+def test_inlined_decision_keeps_the_constants_it_adds() -> None:
+    # Writing the decision again for the validator adds pooled constants (amounts, dates) to
+    # the compiled module's globals; the inlined code must see them.
+    policy = Policy.from_text(INLINED, "inlined.policy")
+    decide = policy.validating_decider()
+    assert "_y0" in decide.__code__.co_names
+    same = {"b": 0, "n": 5, "flag": False}
+    for raw, decision in [({"a": Decimal("12.51"), "d": "2023-12-31", "k": "x", **same}, "big"),
+                          ({"a": "12.5", "d": "2023-12-31", "k": "x", **same}, "small"),
+                          ({"a": 0, "d": datetime.date(2024, 1, 1), "k": "y", **same}, "big")]:
+        assert decide(raw).decision == decision == policy.decider()(policy.validate(raw)).decision
