@@ -4,8 +4,9 @@ A batch reads its input one row at a time and writes one JSON line per row, in i
 memory stays bounded however long the file is. Reading is split in two so that the work can
 be shared between processes: the main process only cuts the file into *records* (a line of
 bytes, a row of CSV cells, a Parquet row), and each worker parses its records into raw facts,
-validates them with `Policy.validate` and decides them. Every row ends in exactly one of three
-ways, and the counts always reconcile (rows read = decided + refused + invalid):
+then validates and decides them in one call (`Policy.validating_decider`, or `validate` and
+`evaluate_valid` with `--trace`). Every row ends in exactly one of three ways, and the counts
+always reconcile (rows read = decided + refused + invalid):
 
 - decided: `{"line": N, "decision": ..., "rule": ..., "outputs": {...}}`;
 - refused, when the policy declines to decide (`otherwise refuse`, a failed `require` or
