@@ -433,17 +433,12 @@ class RowDecider:
         self.policy = policy
         self.file = file
         self.trace = trace
-        # One compiled function validates a row and decides on it, where the policy offers it.
-        make = getattr(policy, "validating_decider", None)
-        self._decide: Callable[..., _Decided] = make() if callable(make) else self._slow_decide
+        # One compiled function validates a row and decides on it.
+        self._decide: Callable[..., _Decided] = policy.validating_decider()
         # The rendered decision by result object: a rule whose outputs are constants returns
         # the same object every time, so most rows are rendered once. Holding the object keeps
         # its id from being reused while it is here.
         self._rendered: dict[int, tuple[_Decided, str]] = {}
-
-    def _slow_decide(self, raw: object, file: str, locate: None,
-                     prefix: tuple[str | int, ...]) -> _Decided:
-        return self.policy.decide(self.policy.validate(raw, file=file, prefix=prefix))
 
     def decide(self, line: int, raw: Raw | RowError) -> tuple[str, str, str | None]:
         """Returns the output line, the outcome (decided, refused or invalid) and, for an

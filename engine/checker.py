@@ -584,19 +584,8 @@ def _conjuncts(expr: c.CExpr) -> Iterator[c.CExpr]:
 
 def _facts_read(expr: c.CExpr) -> list[str]:
     """The facts an expression reads, in the order `c.walk` meets them (repeats included)."""
-    found: list[str] = []
-    stack = [expr]
-    while stack:
-        node = stack.pop()
-        cls = node.__class__
-        if cls is c.FactRef:
-            found.append(node.name)  # type: ignore[union-attr]
-        elif cls is c.Presence:
-            found.append(node.fact)  # type: ignore[union-attr]
-        inside = c.children(node)
-        inside.reverse()
-        stack += inside
-    return found
+    return [node.name if isinstance(node, c.FactRef) else node.fact
+            for node in c.walk(expr) if isinstance(node, (c.FactRef, c.Presence))]
 
 
 def _constant_value(expr: c.CExpr) -> Value | None:

@@ -529,12 +529,6 @@ def compile_decider(policy: CheckedPolicy, full: FullValidator, decide: Callable
     return function
 
 
-#: The names every compiled validator has in its globals (see `_compile`).
-_NAMESPACE_NAMES = frozenset({
-    "Exception", "_M", "_dict", "_str", "_int", "_bool", "_Decimal", "_len", "_abs",
-    "_digits", "_parse", "_missing", "_Skip", "_interpreted", "_full"})
-
-
 def _compile(builder: _Builder, full: FullValidator, extra: dict[str, Any],
              shared: Mapping[str, Any] | None = None) -> Callable[..., Any] | None:
     """Builds and compiles the function; None when the policy's facts are not all handled,
@@ -551,7 +545,6 @@ def _compile(builder: _Builder, full: FullValidator, extra: dict[str, Any],
         return None
     policy = builder.policy
     namespace: dict[str, Any] = {
-        **extra,
         "__builtins__": {},
         "Exception": Exception,
         "_M": _ABSENT,
@@ -563,8 +556,8 @@ def _compile(builder: _Builder, full: FullValidator, extra: dict[str, Any],
         "_Skip": SKIPPED,
         "_interpreted": value_reader(policy),
         "_full": full,
+        **extra,
     }
-    assert set(namespace) - set(extra) == _NAMESPACE_NAMES | {"__builtins__"}
     namespace.update(builder.pool)
     if shared is not None:
         inlined = {name: value for name, value in shared.items() if name != "__builtins__"}

@@ -89,12 +89,12 @@ def parse_policy(source: Source) -> n.PolicyFile:
     Raises:
         DiagnosticError: for a syntax error or an invalid literal, from the reference parser.
     """
-    try:
-        return _Parser(source.text).policy_file()
-    except (_Unsure, RecursionError):
-        from engine.lowering import parse_policy as reference
+    nodes = fast_parse(source.text)
+    if nodes is not None:
+        return nodes
+    from engine.lowering import parse_policy as reference
 
-        return reference(source)
+    return reference(source)
 
 
 def fast_parse(text: str) -> n.PolicyFile | None:

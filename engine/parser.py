@@ -7,6 +7,7 @@ from the cache of checked policies (`engine.cache`) needs only `grammar_text` fo
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -118,6 +119,10 @@ def parse_tree(source: Source) -> Tree[Token]:
     return tree
 
 
+#: The characters that may continue a name (grammar/policy.lark's NAME), from a position on.
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_]*")
+
+
 @functools.lru_cache(maxsize=1)
 def _keyword_terminals() -> dict[str, str]:
     """The grammar's keywords that end in a letter or digit, by terminal name."""
@@ -137,15 +142,12 @@ def glued_keyword(source: Source) -> Diagnostic | None:
     keywords = _keyword_terminals()
     interactive = _parser().parse_interactive(text)
     for token in interactive.iter_parse():
-        end = token.end_pos
-        if token.type not in keywords or end is None or end >= len(text):
+        if token.type not in keywords or token.end_pos is None:
             continue
-        if not (text[end].isalnum() or text[end] == "_"):
+        word_end = _NAME_CHARS.match(text, token.end_pos).end()  # type: ignore[union-attr]
+        if word_end == token.end_pos:
             continue
         start = token.start_pos or 0
-        word_end = end
-        while word_end < len(text) and (text[word_end].isalnum() or text[word_end] == "_"):
-            word_end += 1
         word, keyword = text[start:word_end], keywords[token.type]
         rest = word[len(keyword):]
         # A letter or two more is a misspelled keyword (`off`); more, two words run together.

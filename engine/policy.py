@@ -228,9 +228,9 @@ class Policy:
         """`decider` on raw facts: one function that validates them and decides, as
         `decider()(validate(facts))` does but faster, for hot loops on untrusted facts.
 
-        Valid facts go from the compiled validator's checks straight into the decision, as
-        arguments, without a dict in between; anything the checks are not sure of takes the
-        full fact stage. It takes the same optional arguments as `validate`.
+        Where it can, the decision runs inlined after the compiled validator's checks, on the
+        checked values, without a dict in between; anything the checks are not sure of takes
+        the full fact stage. It takes the same optional arguments as `validate`.
 
         Raises (when called):
             DiagnosticError: the facts are invalid, exactly as `validate` raises.

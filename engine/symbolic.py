@@ -69,35 +69,29 @@ Formula = bool | Atom | Op
 
 
 def and_(*items: Formula) -> Formula:
-    flat: list[Formula] = []
-    for item in items:
-        if item is False:
-            return False
-        if item is True:
-            continue
-        if isinstance(item, Op) and item.kind == "and":
-            flat.extend(item.items)
-        else:
-            flat.append(item)
-    if not flat:
-        return True
-    return flat[0] if len(flat) == 1 else Op("and", tuple(flat))
+    return _join("and", False, items)
 
 
 def or_(*items: Formula) -> Formula:
+    return _join("or", True, items)
+
+
+def _join(kind: str, decisive: bool, items: tuple[Formula, ...]) -> Formula:
+    """`and` (`decisive` False) or `or` (`decisive` True) of formulas, flattened: a decisive
+    constant decides, the other is left out, nested formulas of the same kind are merged."""
     flat: list[Formula] = []
     for item in items:
-        if item is True:
-            return True
-        if item is False:
+        if item is decisive:
+            return decisive
+        if item is (not decisive):
             continue
-        if isinstance(item, Op) and item.kind == "or":
+        if isinstance(item, Op) and item.kind == kind:
             flat.extend(item.items)
         else:
             flat.append(item)
     if not flat:
-        return False
-    return flat[0] if len(flat) == 1 else Op("or", tuple(flat))
+        return not decisive
+    return flat[0] if len(flat) == 1 else Op(kind, tuple(flat))
 
 
 def not_(item: Formula) -> Formula:

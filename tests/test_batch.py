@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from engine.batch import (
     BatchUsageError,
@@ -34,6 +34,7 @@ from engine.policy import Policy
 from engine.render import to_json
 from engine.run import run_scenario
 from engine.valuetypes import BoolType, ListType, TextType, WholeType
+from tests.clirun import Run, invoker
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = str(ROOT / "policies" / "aliexpress" / "refund.policy")
@@ -329,23 +330,10 @@ def test_trace_is_the_trace_of_policy_eval_json(policy: Policy, tmp_path: Path) 
 
 # ---------------------------------------------------------------- the command
 
-Run = Callable[..., Result]
-
-
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch) -> Run:
     """Runs `policy batch ARGS...` from the repository root."""
-    monkeypatch.chdir(ROOT)
-    monkeypatch.delenv("POLICY_DEBUG", raising=False)
-
-    def invoke(*args: str) -> Result:
-        result = CliRunner().invoke(cli, ["batch", *args])
-        assert "Traceback" not in result.output
-        assert result.exception is None or isinstance(result.exception, SystemExit), \
-            result.exception
-        return result
-
-    return invoke
+    return invoker(ROOT, monkeypatch, "batch")
 
 
 def test_exit_status_is_0_when_every_row_is_decided_or_refused(run: Run, tmp_path: Path) -> None:

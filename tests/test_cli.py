@@ -8,15 +8,13 @@ line and column and never show a Python traceback.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from jsonschema import Draft202012Validator
 
-from engine.cli import cli
 from engine.scenario import load_scenario
+from tests.clirun import Run, invoker
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "policies/examples/scenarios/refund/window_expired_day_46.yaml"
@@ -24,39 +22,16 @@ DELIVERY = "policies/examples/scenarios/delivery"
 REFUND = "policies/examples/refund.policy"
 SHIPPED_POLICIES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "policies").glob("**/*.policy"))
 
-Run = Callable[..., Result]
-
-
 @pytest.fixture
 def run(monkeypatch: pytest.MonkeyPatch) -> Run:
     """Runs `policy ARGS...` from the repository root."""
-    monkeypatch.chdir(ROOT)
-    monkeypatch.delenv("POLICY_DEBUG", raising=False)
-
-    def invoke(*args: str) -> Result:
-        result = CliRunner().invoke(cli, list(args))
-        assert "Traceback" not in result.output
-        assert result.exception is None or isinstance(result.exception, SystemExit), \
-            result.exception
-        return result
-
-    return invoke
+    return invoker(ROOT, monkeypatch)
 
 
 @pytest.fixture
 def run_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     """Runs `policy ARGS...` from a scratch folder, so file names in messages are short."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("POLICY_DEBUG", raising=False)
-
-    def invoke(*args: str) -> Result:
-        result = CliRunner().invoke(cli, list(args))
-        assert "Traceback" not in result.output
-        assert result.exception is None or isinstance(result.exception, SystemExit), \
-            result.exception
-        return result
-
-    return invoke
+    return invoker(tmp_path, monkeypatch)
 
 
 def write(folder: Path, name: str, text: str) -> str:
