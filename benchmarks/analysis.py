@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.generate import generate_policy  # noqa: E402
-from engine import Policy  # noqa: E402
-from engine.lint import lint  # noqa: E402
+from policy_engine import Policy  # noqa: E402
+from policy_engine.analysis.lint import lint  # noqa: E402
 
 
 def seconds(policy: Policy, runs: int) -> tuple[float, int, int]:

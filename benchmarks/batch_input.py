@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.yamldata import read_yaml_file  # noqa: E402
+from policy_engine.scenarios.yaml_data import read_yaml_file  # noqa: E402
 
 SCENARIOS = ROOT / "policies" / "aliexpress" / "scenarios"
 METHODS = ("card", "paypal", "yandex_money", "qiwi", "webmoney", "alipay_balance",

@@ -4,7 +4,7 @@
 enumeration facts; `random_facts(n, count, seed)` draws raw fact sets for it, about half of
 them aimed at some rule's category and region so that rules, not only `otherwise`, decide.
 
-    >>> from engine import Policy
+    >>> from policy_engine import Policy
     >>> policy = Policy.from_text(generate_policy(100), "generated.policy")
     >>> [policy.decide(policy.validate(raw)).decision for raw in random_facts(100, 3, seed=1)]
 """

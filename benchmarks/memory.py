@@ -24,8 +24,8 @@ _PEAK = "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxr
 
 _LOAD_AND_DECIDE = """
 import sys
-from engine import Policy
-from engine.run import run_scenario
+from policy_engine import Policy
+from policy_engine.scenarios.runner import run_scenario
 policy = Policy.load(sys.argv[1])
 result = run_scenario(sys.argv[2], policy=policy)
 assert result.decision is not None

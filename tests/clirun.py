@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from engine.cli import cli
+from policy_engine.cli import cli
 
 Run = Callable[..., Result]
 

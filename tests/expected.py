@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.diagnostics import Diagnostic, DiagnosticError, render_all
-from engine.policy import Policy
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, render_all
+from policy_engine.policy import Policy
 
 CASES = Path(__file__).resolve().parent / "cases"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
-from engine.policy import Policy
-from engine.run import PolicyCache, ScenarioResult, run_scenario
+from policy_engine.cli import cli
+from policy_engine.policy import Policy
+from policy_engine.scenarios.runner import PolicyCache, ScenarioResult, run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = ROOT / "policies" / "aliexpress" / "refund.policy"

@@ -16,12 +16,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine import Policy
-from engine.cli import cli
-from engine.diagnostics import Severity
-from engine.lint import Finding, lint, write_witnesses
-from engine.run import run_scenario
-from engine.symdiff import symbolic_diff, write_change_witnesses
+from policy_engine import Policy
+from policy_engine.analysis.lint import Finding, lint, write_witnesses
+from policy_engine.analysis.symbolic_diff import symbolic_diff, write_change_witnesses
+from policy_engine.cli import cli
+from policy_engine.core.diagnostics import Severity
+from policy_engine.scenarios.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "cases" / "analysis"

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.analysis import analyse, matches, observe, predicted
-from engine.diagnostics import DiagnosticError
-from engine.lint import lint
-from engine.policy import Policy
+from policy_engine.analysis.lint import lint
+from policy_engine.analysis.partition import analyse, matches, observe, predicted
+from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.policy import Policy
 from tests.test_differential import (
     POLICY_FILES,
     constants_of,

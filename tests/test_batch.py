@@ -1,4 +1,4 @@
-"""Tests for `policy batch` and `engine.batch`: every row gets one output line, in input order.
+"""Tests for `policy batch` and `batch`: every row gets one output line, in input order.
 
 Each row is decided, refused or invalid, and the counts reconcile (rows read = decided +
 refused + invalid) whatever the format and however many processes run. An invalid row never
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from engine.batch import (
+from policy_engine.batch import (
     BatchUsageError,
     RowDecider,
     RowError,
@@ -29,11 +29,11 @@ from engine.batch import (
     read_rows,
     run_batch,
 )
-from engine.cli import cli
-from engine.policy import Policy
-from engine.render import to_json
-from engine.run import run_scenario
-from engine.valuetypes import BoolType, ListType, TextType, WholeType
+from policy_engine.check.types import BoolType, ListType, TextType, WholeType
+from policy_engine.cli import cli
+from policy_engine.explain.render import to_json
+from policy_engine.policy import Policy
+from policy_engine.scenarios.runner import run_scenario
 from tests.clirun import Run, invoker
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,10 +17,10 @@ from benchmarks import handwritten, peers
 from benchmarks.cases import ALIEXPRESS_POLICY, REFERENCE_POLICY, aliexpress_cases, reference_cases
 from benchmarks.generate import generate_policy, random_facts
 from benchmarks.run import check
-from engine import Policy
-from engine.cli import cli
-from engine.diagnostics import DiagnosticError
-from engine.runtime import EvaluationError
+from policy_engine import Policy
+from policy_engine.cli import cli
+from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.evaluate.runtime import EvaluationError
 
 CASES = 300
 

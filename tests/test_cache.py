@@ -1,4 +1,4 @@
-"""The cache of checked policies (`engine.cache`): hits give the same policy, anything else is
+"""The cache of checked policies (`core.cache`): hits give the same policy, anything else is
 a miss, and a cache that cannot be used is silently skipped."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from engine import cache
-from engine.policy import Policy
-from engine.render import render_text
-from engine.run import run_scenario
+from policy_engine.core import cache
+from policy_engine.explain.render import render_text
+from policy_engine.policy import Policy
+from policy_engine.scenarios.runner import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 WARNING_POLICY = ROOT / "tests" / "cases" / "check_warning" / "W002_fact_never_used.policy"
@@ -160,7 +160,7 @@ def test_the_key_covers_text_name_and_engine() -> None:
 def test_the_no_cache_option_is_for_one_command(cache_home: Path, builds: list[str]) -> None:
     from click.testing import CliRunner
 
-    from engine.cli import cli
+    from policy_engine.cli import cli
 
     runner = CliRunner()
     result = runner.invoke(cli, ["--no-cache", "check", str(ALIEXPRESS)])

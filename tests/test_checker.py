@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.diagnostics import MAX_SHOWN, DiagnosticError, Severity, render_all
-from engine.policy import Policy
+from policy_engine.core.diagnostics import MAX_SHOWN, DiagnosticError, Severity, render_all
+from policy_engine.policy import Policy
 from tests.expected import assert_expected, case_files, case_ids, errors_of, orphans, read_case
 
 CHECK_ERROR = case_files("check_error")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine.scenario import load_scenario
+from policy_engine.scenarios.scenario_file import load_scenario
 from tests.clirun import Run, invoker
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
-from engine.compiler import CompiledPolicy, build_module, generated_source
-from engine.policy import Engine, Policy
-from engine.runtime import EvaluationError
+from policy_engine.cli import cli
+from policy_engine.evaluate.compiler import CompiledPolicy, build_module, generated_source
+from policy_engine.evaluate.runtime import EvaluationError
+from policy_engine.policy import Engine, Policy
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "policies").glob("**/*.policy"))

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine import DiagnosticError, EvaluationError, Policy
-from engine.cli import cli
-from engine.diff import diff_policies, load_version
-from engine.scenario import load_scenario
+from policy_engine import DiagnosticError, EvaluationError, Policy
+from policy_engine.cli import cli
+from policy_engine.scenarios.diff import diff_policies, load_version
+from policy_engine.scenarios.scenario_file import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 ALIEXPRESS = ROOT / "policies" / "aliexpress" / "refund.policy"

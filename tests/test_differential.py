@@ -22,17 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import checked as c
-from engine.checked import CheckedPolicy, FactInfo
-from engine.compiler import build_module
-from engine.diagnostics import DiagnosticError
-from engine.fastpath import Dispatch
-from engine.policy import Engine, Policy
-from engine.render import to_json
-from engine.run import ScenarioResult
-from engine.runtime import EvaluationError
-from engine.scenario import load_scenario
-from engine.valuetypes import (
+from policy_engine.check import checked as c
+from policy_engine.check.checked import CheckedPolicy, FactInfo
+from policy_engine.check.types import (
     AmountType,
     BoolType,
     DateType,
@@ -42,6 +34,14 @@ from engine.valuetypes import (
     Type,
     WholeType,
 )
+from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.evaluate.compiler import build_module
+from policy_engine.evaluate.first_match import Dispatch
+from policy_engine.evaluate.runtime import EvaluationError
+from policy_engine.explain.render import to_json
+from policy_engine.policy import Engine, Policy
+from policy_engine.scenarios.runner import ScenarioResult
+from policy_engine.scenarios.scenario_file import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_FILES = sorted((ROOT / "policies").glob("**/*.policy"))

@@ -30,16 +30,16 @@ import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from engine.cli import cli
-from engine.diagnostics import CODES, DiagnosticError, render_all
-from engine.policy import Policy
-from engine.render import to_json
-from engine.run import PolicyCache, run_scenario
+from policy_engine.cli import cli
+from policy_engine.core.diagnostics import CODES, DiagnosticError, render_all
+from policy_engine.explain.render import to_json
+from policy_engine.policy import Policy
+from policy_engine.scenarios.runner import PolicyCache, run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 # docs/tutorial.md runs in a folder of its own files: tests/test_tutorial.py checks it.
 DOCS = sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "tutorial.md")
-SCHEMA_PATH = ROOT / "engine" / "schemas" / "result.schema.json"
+SCHEMA_PATH = ROOT / "engine" / "policy_engine" / "schemas" / "result.schema.json"
 EXAMPLE_POLICY = "example.policy"
 EXAMPLE_SCENARIO = "scenario.yaml"
 

@@ -1,12 +1,12 @@
 """docs/errors.md, the catalogue of diagnostics, covers every code and its examples are true.
 
-The catalogue has one section per code of `engine.diagnostics.CODES`, in the same order, headed
+The catalogue has one section per code of `diagnostics.CODES`, in the same order, headed
 `## CODE: title` with the title from CODES. Its fenced blocks follow these conventions:
 
 - ```policy-error (or ```policy): the wrong example. For a code E0xx, E1xx or E2xx it is a policy
   that `Policy.from_text` refuses with that code; for a warning W0xx, a policy that checks and
   has that warning; for an analysis code (W1xx, N1xx), a policy that checks and that
-  `engine.lint.lint` reports that code for. (```policy-error is the convention of
+  `policy_engine.analysis.lint.lint` reports that code for. (```policy-error is the convention of
   docs/language.md: tests/test_docs.py checks that every ```policy block of docs/*.md has no
   errors.)
 - For an input or evaluation code (E3xx, E4xx) the wrong example is a ```policy block, saved as
@@ -33,11 +33,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.diagnostics import CODES, Diagnostic, DiagnosticError, render_all
-from engine.lint import lint
-from engine.policy import Policy
-from engine.run import run_scenario
-from engine.yamldata import MAX_BYTES
+from policy_engine.analysis.lint import lint
+from policy_engine.core.diagnostics import CODES, Diagnostic, DiagnosticError, render_all
+from policy_engine.policy import Policy
+from policy_engine.scenarios.runner import run_scenario
+from policy_engine.scenarios.yaml_data import MAX_BYTES
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
 EXAMPLE_POLICY = "example.policy"

@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from engine.policy import Decision, Engine, Policy
-from engine.runtime import Evaluation, EvaluationError
+from policy_engine.evaluate.runtime import Evaluation, EvaluationError
+from policy_engine.policy import Decision, Engine, Policy
 
 ENGINES: list[Engine] = ["interpreted", "compiled"]
 
@@ -233,7 +233,7 @@ HUGE = ("policy huge\nfact a: amount\ndecision d\noutput x: amount\n"
 
 @pytest.mark.parametrize("value", ["9" * 5000, "9" * 500_001, "1" + "0" * 28, "0." + "1" * 29])
 def test_an_amount_longer_than_28_digits_is_refused_before_any_rule(value: str) -> None:
-    from engine import DiagnosticError, Policy
+    from policy_engine import DiagnosticError, Policy
 
     policy = Policy.from_text(HUGE.format(x="round(a, 2)"))
     with pytest.raises(DiagnosticError) as raised:

@@ -1,4 +1,4 @@
-"""Tests for engine.facts: the derived JSON Schema, fact validation, coercion and messages."""
+"""Tests for facts.validation: the derived JSON Schema, fact validation, coercion and messages."""
 
 from __future__ import annotations
 
@@ -11,11 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from engine.checked import FactInfo
-from engine.diagnostics import Diagnostic, DiagnosticError
-from engine.facts import FactValidator, convert_value, fact_schema
-from engine.source import Span
-from engine.valuetypes import (
+from policy_engine.check.checked import FactInfo
+from policy_engine.check.types import (
     AmountType,
     BoolType,
     DateType,
@@ -28,7 +25,10 @@ from engine.valuetypes import (
     WholeType,
     to_json_value,
 )
-from engine.yamldata import load_yaml
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.core.source import Span
+from policy_engine.facts.validation import FactValidator, convert_value, fact_schema
+from policy_engine.scenarios.yaml_data import load_yaml
 
 
 def fact(
@@ -527,7 +527,7 @@ def test_convert_value_errors(t: Type, raw: object, message: str) -> None:
 _TYPED_VALUES: list[tuple[Type, st.SearchStrategy[Value]]] = [
     (BoolType(), st.booleans()),
     (WholeType(), st.integers()),
-    # amounts are money: at most 28 significant digits (engine.facts.AMOUNT_DIGITS)
+    # amounts are money: at most 28 significant digits (validation.AMOUNT_DIGITS)
     (AmountType(), st.decimals(min_value=-(10**20), max_value=10**20, allow_nan=False,
                                allow_infinity=False, places=3)),
     (TextType(), st.text()),

@@ -19,11 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.generate import generate_policy
-from engine.diagnostics import DiagnosticError
-from engine.fastparse import KEYWORDS, fast_parse, parse_policy
-from engine.lowering import parse_policy as reference_parse
-from engine.policy import Policy
-from engine.source import Source
+from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.core.source import Source
+from policy_engine.language.lowering import parse_policy as reference_parse
+from policy_engine.language.parser import KEYWORDS, fast_parse, parse_policy
+from policy_engine.policy import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
 REPOSITORY = sorted(path for folder in ("policies", "tests", "benchmarks", "docs")

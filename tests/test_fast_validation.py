@@ -1,4 +1,4 @@
-"""The compiled fact validator (`engine.fastfacts`) against the full fact stage.
+"""The compiled fact validator (`compiled_validator`) against the full fact stage.
 
 The compiled validator may only say "valid, here are the typed values" or "not sure"; the
 full stage (JSON Schema, conversion, `require` and `ensure`) decides and words every problem.
@@ -19,10 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.diagnostics import DiagnosticError
-from engine.fastfacts import compile_validator, generated_validator_source, typed_equal
-from engine.policy import Policy
-from engine.valuetypes import (
+from policy_engine.check.types import (
     AmountType,
     BoolType,
     DateType,
@@ -32,6 +29,13 @@ from engine.valuetypes import (
     Type,
     WholeType,
 )
+from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.facts.compiled_validator import (
+    compile_validator,
+    generated_validator_source,
+    typed_equal,
+)
+from policy_engine.policy import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_FILES = sorted((ROOT / "policies").glob("**/*.policy")) + [

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
-from engine.formatter import format_policy, parse_with_comments
-from engine.lowering import parse_policy
-from engine.source import Source
+from policy_engine.cli import cli
+from policy_engine.core.source import Source
+from policy_engine.language.formatter import format_policy, parse_with_comments
+from policy_engine.language.lowering import parse_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 def _parses(path: Path) -> bool:

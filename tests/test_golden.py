@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.render import render_markdown
-from engine.run import PolicyCache, run_scenario
+from policy_engine.explain.render import render_markdown
+from policy_engine.scenarios.runner import PolicyCache, run_scenario
 from tests.golden import ROOT, GoldenMarkdown
 
 SCENARIOS = sorted((ROOT / "policies").glob("*/scenarios/**/*.yaml"))

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import nodes as n
-from engine.diagnostics import DiagnosticError
-from engine.lowering import parse_policy
-from engine.parser import _CHARACTER_HELP
-from engine.policy import Policy
-from engine.source import Source, Span
-from engine.syntax_hints import MISTAKES
+from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.core.source import Source, Span
+from policy_engine.language import nodes as n
+from policy_engine.language.lowering import parse_policy
+from policy_engine.language.reference_parser import _CHARACTER_HELP
+from policy_engine.language.syntax_hints import MISTAKES
+from policy_engine.policy import Policy
 from tests.expected import (
     assert_expected,
     case_files,
@@ -435,7 +435,7 @@ def test_the_grammar_builds_in_strict_mode() -> None:
     run-time parser must give the same trees as a strict one."""
     from lark import Lark
 
-    from engine.parser import PARSER_OPTIONS, _parser, grammar_text
+    from policy_engine.language.reference_parser import PARSER_OPTIONS, _parser, grammar_text
 
     strict = Lark(grammar_text(), strict=True, **PARSER_OPTIONS)  # type: ignore[arg-type]
     for path in sorted(ROOT.glob("policies/**/*.policy")):

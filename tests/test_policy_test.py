@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
+from policy_engine.cli import cli
 
 POLICY = """policy p
 fact x: whole number at least 0

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from engine import Policy
-from engine.cli import cli
+from policy_engine import Policy
+from policy_engine.cli import cli
 from tests.golden import GOLDEN, ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

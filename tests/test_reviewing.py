@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from engine.cli import cli
+from policy_engine.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = (ROOT / "docs" / "reviewing.md").read_text(encoding="utf-8")

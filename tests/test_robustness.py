@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import DiagnosticError, EvaluationError, Policy
-from engine.cli import cli
+from policy_engine import DiagnosticError, EvaluationError, Policy
+from policy_engine.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_FILES = sorted(ROOT.glob("policies/**/*.policy"))

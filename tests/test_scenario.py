@@ -1,4 +1,4 @@
-"""Tests for engine.scenario: loading scenario files, their structure and their diagnostics."""
+"""Tests for scenarios.scenario_file: loading scenario files, their structure and diagnostics."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.checked import FactInfo
-from engine.diagnostics import Diagnostic, DiagnosticError
-from engine.facts import FactValidator
-from engine.scenario import Expectation, load_scenario
-from engine.source import Span
-from engine.valuetypes import BoolType, WholeType
+from policy_engine.check.checked import FactInfo
+from policy_engine.check.types import BoolType, WholeType
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.core.source import Span
+from policy_engine.facts.validation import FactValidator
+from policy_engine.scenarios.scenario_file import Expectation, load_scenario
 
 
 def write(tmp_path: Path, text: str, name: str = "case.yaml") -> str:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from engine import DiagnosticError, EvaluationError, Policy
-from engine.facts import convert_value
+from policy_engine import DiagnosticError, EvaluationError, Policy
+from policy_engine.facts.validation import convert_value
 
 CASES = Path(__file__).parent / "cases" / "semantics"
 _KEYS = {"policy", "cases", "description"}

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.cli import cli
+from policy_engine.cli import cli
 
 TUTORIAL = Path(__file__).resolve().parent.parent / "docs" / "tutorial.md"
 FENCE = re.compile(r"```(\w+)( file=(\S+))?\n(.*?)```", re.S)

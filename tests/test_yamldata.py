@@ -1,4 +1,4 @@
-"""Tests for engine.yamldata: safe YAML loading, positions, limits and its diagnostics."""
+"""Tests for scenarios.yaml_data: safe YAML loading, positions, limits and its diagnostics."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.diagnostics import Diagnostic, DiagnosticError
-from engine.yamldata import MAX_BYTES, MAX_DEPTH, MAX_VALUES, json_path, load_yaml, read_yaml_file
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.scenarios.yaml_data import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_VALUES,
+    json_path,
+    load_yaml,
+    read_yaml_file,
+)
 
 
 def only_error(text: str | bytes) -> Diagnostic:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.cli import cli  # noqa: E402
+from policy_engine.cli import cli  # noqa: E402
 
 BLOCK = re.compile(r"```console\n(\$ policy [^\n]*)\n(.*?)```", re.S)
 

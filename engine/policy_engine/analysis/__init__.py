@@ -1,0 +1,1 @@
+"""Analysis: static analysis over every possible fact set: lint and symbolic diff."""

@@ -1,0 +1,1 @@
+"""Check: types, the checker, and the checked policy that both evaluators consume."""

@@ -1,0 +1,217 @@
+"""Diagnostics: the one error and warning type that every stage reports with."""
+
+from __future__ import annotations
+
+import difflib
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from policy_engine.core.source import Source, Span
+
+#: Every code the engine can emit, with a short title. Codes are a stable contract:
+#: never reuse or renumber one. `docs/errors.md` explains each.
+CODES: dict[str, str] = {
+    # syntax (parser)
+    "E001": "unexpected token",
+    "E002": "unexpected character",
+    "E003": "unexpected end of file",
+    "E004": "invalid string literal",
+    "E005": "invalid number or date literal",
+    "E006": "policy nested too deeply",
+    # names (checker)
+    "E101": "unknown fact",
+    "E102": "unknown enumeration value",
+    "E103": "unknown decision",
+    "E104": "unknown output",
+    "E105": "duplicate declaration",
+    "E106": "duplicate rule id",
+    "E107": "duplicate enumeration value",
+    "E108": "output assigned twice",
+    "E109": "repeated policy section",
+    "E110": "reserved name",
+    "E111": "unknown rule",
+    "E112": "exception cycle",
+    "E113": "unknown table",
+    "E114": "invalid table",
+    "E115": "table has no row for a value",
+    "E116": "derived value used before it is defined",
+    "E117": "invalid 'as of' date",
+    "E118": "unknown function or wrong arguments",
+    # types (checker)
+    "E201": "type mismatch",
+    "E202": "condition is not yes/no",
+    "E203": "operator does not apply to this type",
+    "E204": "output value has the wrong type",
+    "E205": "invalid list element type",
+    "E206": "invalid bounds",
+    "E207": "invalid default value",
+    "E208": "'is missing' needs a fact",
+    "E209": "division without rounding",
+    "E210": "unknown holiday calendar",
+    # input data (facts, scenarios, YAML)
+    "E301": "cannot read file",
+    "E302": "invalid YAML",
+    "E303": "invalid scenario",
+    "E304": "invalid fact value",
+    "E305": "unknown fact in input",
+    "E306": "required fact is missing",
+    "E307": "input too large",
+    "E308": "input constraint not met",
+    "E309": "fact required by a constraint is missing",
+    # evaluation (runtime)
+    "E401": "fact needed but missing",
+    "E402": "several rules match under 'unique'",
+    "E403": "matching rules disagree under 'agreeing'",
+    "E404": "no rule matched and there is no 'otherwise'",
+    "E405": "division by zero",
+    "E406": "table has no row for the key",
+    "E407": "holiday calendar cannot be used",
+    # warnings
+    "W001": "decision never returned",
+    "W002": "required fact never used",
+    "W003": "no 'otherwise' default",
+    "W004": "'is missing' can never be true",
+    "W005": "table values use the default row",
+    "W006": "derived value never used",
+    "W101": "condition can never be true",
+    "W102": "rule applies only to facts the constraints refuse",
+    "W103": "rule never decides: earlier rules take its cases",
+    "W104": "rule never decides: its exceptions always override it",
+    "W105": "rules can match the same facts and conflict",
+    "W106": "facts reach no decision",
+    "N107": "facts reach the default decision",
+    "W108": "table row never applies",
+    "W109": "advisory never applies",
+    "W110": "fact declared but never read",
+    "N111": "approximate finding, not confirmed by a witness",
+}
+
+#: At most this many diagnostics are shown; the rest are summarised in one line.
+MAX_SHOWN = 50
+
+
+class Severity(str, enum.Enum):
+    """How bad a diagnostic is; errors stop the pipeline, warnings do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"  # a finding to know about, not to fix: an acknowledged gap
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding about a policy, a scenario or a fact set.
+
+    Args:
+        code: a stable code from `CODES`.
+        message: lowercase, no final full stop.
+        source: the text the span points into; None for findings with no text position.
+        span: the offending range in `source`.
+        help: one line saying how to fix it.
+        path: for YAML data, the JSON path of the offending value (for example `$.facts.paid`).
+        file: the file name when there is no `source` (for example a YAML file).
+        line: 1-based line when there is no `source` but the position is known.
+        column: 1-based column, with `line`.
+    """
+
+    code: str
+    message: str
+    source: Source | None = None
+    span: Span | None = None
+    help: str | None = None
+    path: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    severity: Severity = Severity.ERROR
+    notes: tuple[str, ...] = field(default=())
+    label: str | None = None  # a policy's own name for the refusal (`ensure ... else LABEL`)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:  # pragma: no cover - programming error
+            raise ValueError(f"unregistered diagnostic code {self.code}")
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def location(self) -> tuple[str | None, int | None, int | None]:
+        """Returns (file, line, column), computed from the span when there is one."""
+        if self.source is not None and self.span is not None:
+            line, column = self.source.line_col(self.span.start)
+            return self.source.name, line, column
+        return (self.source.name if self.source else self.file), self.line, self.column
+
+    def end_location(self) -> tuple[int | None, int | None]:
+        if self.source is not None and self.span is not None:
+            return self.source.line_col(self.span.end)
+        return None, None
+
+    def render(self) -> str:
+        """Renders in the compiler format: header, source line, caret, help."""
+        file, line, column = self.location()
+        where = file or "<input>"
+        if line is not None:
+            where += f":{line}"
+            if column is not None:
+                where += f":{column}"
+        subject = f"{self.path}: " if self.path else ""
+        if self.label:
+            subject += f"{self.label}: "
+        lines = [f"{self.severity.value}[{self.code}]: {where}: {subject}{self.message}"]
+        if self.source is not None and self.span is not None and line is not None:
+            text = self.source.line_text(line)
+            end_line, end_column = self.source.line_col(self.span.end)
+            start = column or 1
+            width = (end_column - start) if end_line == line else len(text) - start + 1
+            gutter = str(line)
+            lines.append(f"{' ' * len(gutter)} |")
+            lines.append(f"{gutter} | {text.expandtabs(1)}")
+            lines.append(f"{' ' * len(gutter)} | {' ' * ((column or 1) - 1)}{'^' * max(1, width)}")
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        if self.help:
+            lines.append(f"help: {self.help}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        file, line, column = self.location()
+        end_line, end_column = self.end_location()
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "file": file,
+            "line": line,
+            "column": column,
+            "end_line": end_line,
+            "end_column": end_column,
+            "path": self.path,
+            "message": self.message,
+            "help": self.help,
+            "label": self.label,
+        }
+
+
+class DiagnosticError(Exception):
+    """Raised by a stage that cannot go on; carries every diagnostic it collected."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__(render_all(self.diagnostics))
+
+
+def render_all(diagnostics: Iterable[Diagnostic], limit: int = MAX_SHOWN) -> str:
+    """Renders diagnostics in order, capped at `limit` with an '... and N more' line."""
+    items = list(diagnostics)
+    parts = [d.render() for d in items[:limit]]
+    if len(items) > limit:
+        parts.append(f"... and {len(items) - limit} more")
+    return "\n\n".join(parts)
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """Returns a 'did you mean' help line for the closest candidate, if any is close."""
+    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean '{matches[0]}'?" if matches else None

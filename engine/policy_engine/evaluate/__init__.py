@@ -1,0 +1,1 @@
+"""Evaluate: the runtime both evaluators share, the interpreter, and the compiler."""

@@ -1,0 +1,473 @@
+"""Compiler: turns a checked policy into Python functions built from `ast` nodes.
+
+User text only ever becomes `ast.Constant` values (fact names, enumeration values, texts) or
+objects in the constant pool (amounts, dates); names in the generated code are made from
+indexes, never from anything a policy author wrote. Each generated statement carries the
+policy line it came from, so a traceback inside generated code points at the policy.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+import functools
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from policy_engine.check import checked as c
+from policy_engine.check.checked import CheckedPolicy, CheckedRule, TableInfo
+from policy_engine.check.types import DateType, DurationType, Value, WholeType
+from policy_engine.core.source import Source
+from policy_engine.core.visitor import Visitor
+from policy_engine.evaluate import first_match, runtime
+from policy_engine.evaluate.runtime import (
+    CalendarProblem,
+    DivisionByZero,
+    Env,
+    Evaluation,
+    Facts,
+    MissingFact,
+    NoRow,
+    Outputs,
+    RuleOutcome,
+    Verdict,
+)
+
+_CMP: dict[str, type[ast.cmpop]] = {
+    "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE,
+}
+_BINOP: dict[str, type[ast.operator]] = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult}
+_HELPERS = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
+_PLAIN_CONSTANTS = (bool, int, str)
+
+
+class _Codegen(Visitor[ast.expr]):
+    """Builds one expression; constants that `ast.Constant` cannot hold go into a pool."""
+
+    def __init__(self, pool: dict[str, object], policy: CheckedPolicy) -> None:
+        self.pool = pool
+        self.policy = policy
+        self.defines = {define.name: j for j, define in enumerate(policy.defines)}
+        #: How a derived value is read: from the environment `f` (None), by calling its
+        #: function of the facts (`pure`), or, in the fast path, from a local variable set on
+        #: first use (`used` collects which).
+        self.pure = False
+        self.used: set[int] | None = None
+
+    def constant_object(self, value: object) -> ast.expr:
+        """A pooled object (a table, a built-in function), reached by a generated name."""
+        for name, pooled in self.pool.items():
+            if pooled is value:
+                return ast.Name(name, ast.Load())
+        name = f"_k{len(self.pool)}"
+        self.pool[name] = value
+        return ast.Name(name, ast.Load())
+
+    def constant(self, value: object) -> ast.expr:
+        if isinstance(value, _PLAIN_CONSTANTS) or (
+            isinstance(value, tuple) and all(isinstance(v, _PLAIN_CONSTANTS) for v in value)
+        ):
+            return ast.Constant(value)  # type: ignore[arg-type]  # tuples of constants are valid
+        assert isinstance(value, (Decimal, datetime.date, datetime.timedelta, tuple))
+        name = f"_k{len(self.pool)}"
+        self.pool[name] = value
+        return ast.Name(name, ast.Load())
+
+    @staticmethod
+    def call(helper: str, *args: ast.expr) -> ast.expr:
+        return ast.Call(ast.Name(helper, ast.Load()), list(args), [])
+
+    def visit_FactRef(self, node: c.FactRef) -> ast.expr:
+        j = self.defines.get(node.name)
+        if j is not None and (self.pure or self.used is not None):
+            compute = self.call(f"_p{j}", ast.Name("f", ast.Load()))
+            if self.used is None:
+                return compute
+            self.used.add(j)  # `(_vJ if _vJ is not _u else (_vJ := _pJ(f)))`
+            local = ast.Name(f"_v{j}", ast.Load())
+            return ast.IfExp(ast.Compare(local, [ast.IsNot()], [ast.Name("_u", ast.Load())]),
+                             ast.Name(f"_v{j}", ast.Load()),
+                             ast.NamedExpr(ast.Name(f"_v{j}", ast.Store()), compute))
+        return ast.Subscript(ast.Name("f", ast.Load()), ast.Constant(node.name), ast.Load())
+
+    def visit_Const(self, node: c.Const) -> ast.expr:
+        return self.constant(node.value)
+
+    def visit_ListExpr(self, node: c.ListExpr) -> ast.expr:
+        if all(isinstance(item, c.Const) for item in node.items):
+            return self.constant(tuple(item.value for item in node.items))  # type: ignore[union-attr]
+        return ast.Tuple([self.visit(item) for item in node.items], ast.Load())
+
+    def visit_Not(self, node: c.Not) -> ast.expr:
+        return ast.UnaryOp(ast.Not(), self.visit(node.operand))
+
+    def visit_Neg(self, node: c.Neg) -> ast.expr:
+        if isinstance(node.type, WholeType):
+            return ast.UnaryOp(ast.USub(), self.visit(node.operand))
+        return self.call("_neg", self.visit(node.operand))
+
+    def visit_Arith(self, node: c.Arith) -> ast.expr:
+        left, right = self.visit(node.left), self.visit(node.right)
+        if isinstance(node.type, (WholeType, DateType, DurationType)):
+            return ast.BinOp(left, _BINOP[node.op](), right)
+        return self.call(_HELPERS[node.op], left, right)
+
+    def visit_Compare(self, node: c.Compare) -> ast.expr:
+        return ast.Compare(self.visit(node.left), [_CMP[node.op]()], [self.visit(node.right)])
+
+    def visit_InList(self, node: c.InList) -> ast.expr:
+        op: ast.cmpop = ast.NotIn() if node.negated else ast.In()
+        return ast.Compare(self.visit(node.subject), [op], [self.visit(node.options)])
+
+    def visit_ListContains(self, node: c.ListContains) -> ast.expr:
+        # Evaluate the list first, as the interpreter does, so a missing fact is reported alike.
+        return self.call("_contains", self.visit(node.subject), self.visit(node.item))
+
+    def visit_Presence(self, node: c.Presence) -> ast.expr:
+        op: ast.cmpop = ast.In() if node.present else ast.NotIn()
+        return ast.Compare(ast.Constant(node.fact), [op], [ast.Name("f", ast.Load())])
+
+    def visit_Between(self, node: c.Between) -> ast.expr:
+        return self.call("_between", self.visit(node.subject), self.visit(node.low),
+                         self.visit(node.high))
+
+    def visit_Lookup(self, node: c.Lookup) -> ast.expr:
+        table = self.constant_object(self.policy.table(node.table))
+        as_of = ast.Constant(self.policy.as_of)
+        return self.call("_lookup", table, self.visit(node.key), ast.Name("f", ast.Load()), as_of)
+
+    def visit_Call(self, node: c.Call) -> ast.expr:
+        if node.function in runtime.ROUNDING:
+            value_node, places_node = node.args
+            if isinstance(value_node, c.Arith) and value_node.op == "/":
+                value = self.call("_exact_div", self.visit(value_node.left),
+                                  self.visit(value_node.right))
+            else:
+                value = self.visit(value_node)
+            return self.call("_round", ast.Constant(node.function), value, self.visit(places_node))
+        function = self.constant_object(runtime.FUNCTIONS[node.function])
+        return ast.Call(function, [self.visit(arg) for arg in node.args], [])
+
+    def visit_WorkingDays(self, node: c.WorkingDays) -> ast.expr:
+        none = ast.Constant(None)
+        return self.call("_working_days", self.visit(node.start), self.visit(node.end),
+                         self.visit(node.excluding) if node.excluding else none,
+                         self.visit(node.calendar) if node.calendar else none)
+
+    def visit_Conditional(self, node: c.Conditional) -> ast.expr:
+        return ast.IfExp(self.visit(node.test), self.visit(node.then), self.visit(node.otherwise))
+
+    def visit_Logic(self, node: c.Logic) -> ast.expr:
+        op: ast.boolop = ast.And() if node.op == "and" else ast.Or()
+        return ast.BoolOp(op, [self.visit(operand) for operand in node.operands])
+
+
+_at = first_match.at
+_function = first_match.function
+
+
+def _condition_function(gen: _Codegen, index: int, rule: CheckedRule,
+                        source: Source) -> ast.FunctionDef:
+    body: list[ast.stmt] = []
+    for position, conjunct in enumerate(rule.conjuncts):
+        line = source.line_col(conjunct.span.start)[0]
+        test = ast.UnaryOp(ast.Not(), gen.visit(conjunct.expr))
+        body.append(_at(ast.If(test, [ast.Return(ast.Constant(position))], []), line))
+    body.append(_at(ast.Return(ast.Constant(-1)), rule.line))
+    return _function(f"_c{index}", body, rule.line)
+
+
+def _outputs_function(gen: _Codegen, index: int, rule: CheckedRule) -> ast.FunctionDef:
+    pairs: list[ast.expr] = [ast.Tuple([ast.Constant(name), gen.visit(expr)], ast.Load())
+             for name, expr in rule.outputs]
+    body: list[ast.stmt] = [_at(ast.Return(ast.Tuple(pairs, ast.Load())), rule.line)]
+    return _function(f"_o{index}", body, rule.line)
+
+
+#: The parts of the generated module: the per-rule functions, and for first match the fast
+#: path's decision function and its traced twin. `CompiledPolicy` compiles each when first
+#: needed (the decision at once); `policy compile` shows them all.
+PARTS = ("rules", "decide", "trace")
+
+
+def build_part(gen: _Codegen, part: str) -> list[ast.stmt]:
+    """The functions of one part of the module (see `PARTS`)."""
+    policy = gen.policy
+    body: list[ast.stmt] = []
+    if part == "rules":
+        for rule in policy.units():
+            body.append(_condition_function(gen, rule.index, rule, policy.source))
+            body.append(_outputs_function(gen, rule.index, rule))
+        for position, define in enumerate(policy.defines):
+            line = policy.source.line_col(define.span.start)[0]
+            value: ast.stmt = _at(ast.Return(gen.visit(define.expr)), line)
+            body.append(_function(f"_d{position}", [value], line))
+    elif part == "decide" and policy.strategy == "first match":
+        # Derived values as functions of the facts alone, for the fast path's locals.
+        gen.pure = True
+        for position, define in enumerate(policy.defines):
+            line = policy.source.line_col(define.span.start)[0]
+            value = _at(ast.Return(gen.visit(define.expr)), line)
+            body.append(_function(f"_p{position}", [value], line))
+        gen.pure = False
+        body.extend(first_match.FastWriter(gen, policy).decide())
+    elif part == "trace" and policy.strategy == "first match":
+        body.extend(first_match.FastWriter(gen, policy).trace())
+    return body
+
+
+def build_module(policy: CheckedPolicy) -> tuple[ast.Module, dict[str, object]]:
+    """Returns the generated module and its constant pool (for inspection and tests)."""
+    pool: dict[str, object] = {}
+    gen = _Codegen(pool, policy)
+    body = [statement for part in PARTS for statement in build_part(gen, part)]
+    module = ast.Module(body=body, type_ignores=[])  # every node has its line (`_at`)
+    return module, pool
+
+
+def generated_source(policy: CheckedPolicy) -> str:
+    """The generated code as Python text, for reading and debugging (`policy compile`)."""
+    module, pool = build_module(policy)
+    shown_name = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in policy.source.name)
+    header = [f"# generated from {shown_name}; constants: "
+              + ", ".join(f"{k} = {_shown(v)}" for k, v in pool.items())] if pool else []
+    return "\n".join(header + [ast.unparse(module)]) + "\n"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, TableInfo):
+        return f"<table {value.name}>"
+    if isinstance(value, first_match.Dispatch):
+        return repr(value)
+    if callable(value):
+        return f"<function {getattr(value, '__name__', '?')}>"
+    return repr(value)
+
+
+#: What makes the fast path hand a fact set to the general path, which then raises exactly what
+#: `resolve` raises (or, for a fact set that was not validated, decides as `resolve` does).
+_GENERAL = (KeyError, TypeError, MissingFact, DivisionByZero, NoRow, CalendarProblem)
+_UNSET = object()
+
+
+class CompiledPolicy:
+    """The compiled evaluator: one Python function per rule condition and per rule outputs, and
+    for first match one function that decides alone (see `fastpath`)."""
+
+    def __init__(self, policy: CheckedPolicy) -> None:
+        self.policy = policy
+        self._pool: dict[str, object] = {}
+        self._gen = _Codegen(self._pool, policy)
+        self._lock = threading.Lock()
+        self._loaded: set[str] = set()
+        self._rules: tuple[tuple[Callable[[Facts], int], ...],
+                           tuple[Callable[[Facts], Outputs], ...],
+                           dict[str, Callable[[Facts], Value]]] = ((), (), {})
+        self._trace: Callable[[Facts, dict[int, int]], int] | None = None
+        self._namespace: dict[str, Any] = {
+            "__builtins__": {},
+            "_add": runtime.add, "_sub": runtime.sub, "_mul": runtime.mul, "_div": runtime.div,
+            "_neg": runtime.neg, "_between": runtime.between, "_contains": _contains,
+            "_lookup": runtime.lookup, "_round": runtime.round_value,
+            "_exact_div": runtime.exact_div, "_working_days": runtime.count_working_days,
+            "_u": _UNSET, "_errors": _GENERAL, "_slow": self._general, "_refuse": self._refuse,
+            "_w": self._verdict,
+        }
+        units = policy.units()
+        self._units = units
+        self._order = tuple(o.name for o in policy.outputs)
+        self._dated = policy.as_of is not None and any(u.effective for u in units)
+        self._plain: dict[int, Verdict] = {}  # results of rules with constant outputs
+        for unit in units:
+            if unit.kind != "advisory" and first_match.prebuilt(policy, unit):
+                outputs = self._merged(first_match.constant_outputs(unit), ())
+                self._plain[unit.index] = self._namespace[f"_y{unit.index}"] = Verdict(
+                    unit.decision, unit.id, outputs, unit.index)
+        if policy.strategy == "first match":
+            namespace = self._load("decide")
+            self._advise: Callable[[Facts], Outputs] | None = namespace.get("_advise")
+            #: The function that decides on validated facts without a trace: for first match
+            #: the generated `_decide`, otherwise `resolve`.
+            self.decider: Callable[[Facts], Verdict | Evaluation] = namespace["_decide"]
+        else:
+            self._load("rules")  # what `resolve` asks, at once: a policy that loads also runs
+            self._advise = None
+            self.decider = functools.partial(runtime.resolve, policy, self)
+
+    def _load(self, part: str) -> dict[str, Any]:
+        """Generates and compiles one part of the module (see `PARTS`), once."""
+        with self._lock:
+            namespace = self._namespace
+            if part in self._loaded:
+                return namespace
+            before = set(self._pool)
+            module = ast.Module(body=build_part(self._gen, part), type_ignores=[])
+            code = compile(module, f"<policy:{self.policy.source.name}>", "exec")
+            fresh = {name: self._pool[name] for name in self._pool if name not in before}
+            namespace.update(fresh)
+            exec(code, namespace)  # generated-code: built from ast nodes and constants only
+            # The generated functions read these globals when they run, so they can come last.
+            for name, pooled in fresh.items():
+                if isinstance(pooled, first_match.Dispatch):
+                    namespace[name] = {value: namespace[bucket]
+                                       for value, bucket in pooled.table.items()}.get
+            if part == "rules":
+                count = len(self._units)
+                self._rules = (
+                    tuple(namespace[f"_c{i}"] for i in range(count)),
+                    tuple(namespace[f"_o{i}"] for i in range(count)),
+                    {define.name: namespace[f"_d{i}"]
+                     for i, define in enumerate(self.policy.defines)})
+            self._loaded.add(part)
+            return namespace
+
+    def positional_decision(self, params: dict[str, str]) -> ast.Try | None:
+        """The fast path's decision as a statement that reads each fact from a local variable
+        (`params`: fact -> local name) and returns the result, to run inside other generated
+        code whose globals include `namespace`.
+
+        For a caller that holds the facts in variables already (the compiled validator): it
+        skips building the dict of facts. None when the decision reads the facts other than
+        one at a time by name (derived values, outputs computed from facts, advisories,
+        indexes, other strategies).
+        """
+        if self.policy.strategy != "first match":
+            return None
+        with self._lock:
+            before = set(self._pool)
+            made = first_match.FastWriter(self._gen, self.policy).decide()
+            self._namespace.update({name: self._pool[name] for name in self._pool
+                                    if name not in before})
+        if len(made) != 1:
+            return None  # index functions or `_advise`: they read the dict of facts
+        return first_match.positional(made[0], params)
+
+    @property
+    def namespace(self) -> dict[str, Any]:
+        """The globals of the generated code."""
+        return self._namespace
+
+    @property
+    def _conditions(self) -> tuple[Callable[[Facts], int], ...]:
+        if "rules" not in self._loaded:
+            self._load("rules")
+        return self._rules[0]
+
+    @property
+    def _outputs(self) -> tuple[Callable[[Facts], Outputs], ...]:
+        if "rules" not in self._loaded:
+            self._load("rules")
+        return self._rules[1]
+
+    @property
+    def _derived(self) -> dict[str, Callable[[Facts], Value]]:
+        if "rules" not in self._loaded:
+            self._load("rules")
+        return self._rules[2]
+
+    # ------------------------------------------------------------ RuleEvaluator
+    def condition(self, index: int, facts: Facts) -> int:
+        try:
+            return self._conditions[index](facts)
+        except KeyError as error:  # only fact lookups raise KeyError in generated code
+            raise MissingFact(str(error.args[0])) from None
+
+    def outputs(self, index: int, facts: Facts) -> Outputs:
+        try:
+            return self._outputs[index](facts)
+        except KeyError as error:
+            raise MissingFact(str(error.args[0])) from None
+
+    def derive(self, name: str, facts: Env) -> Value:
+        try:
+            return self._derived[name](facts)
+        except KeyError as error:
+            raise MissingFact(str(error.args[0])) from None
+
+    # ------------------------------------------------------------ whole decisions
+    def evaluate(self, facts: Facts) -> Evaluation:
+        """Decides and records what the trace needs; the rules' outcomes are worked out from
+        the record when first read.
+
+        Raises:
+            EvaluationError: as `runtime.resolve`.
+        """
+        policy = self.policy
+        if policy.strategy != "first match":
+            return runtime.resolve(policy, self, facts)
+        trace = self._trace
+        if trace is None:
+            if any(len(rule.conjuncts) > first_match.LONG for rule in policy.rules):
+                self._load("rules")  # the traced walk calls the `_cN` of long rules
+            trace = self._trace = self._load("trace")["_trace"]
+        failed: dict[int, int] = {}
+        try:
+            index = trace(facts, failed)
+        except _GENERAL:
+            return runtime.resolve(policy, self, facts)
+        if index < 0:
+            raise runtime.no_decision(policy)
+        decider = self._units[index]
+        today = facts[policy.as_of] if self._dated and policy.as_of else None  # read by _trace
+        assert today is None or isinstance(today, datetime.date)
+        plain = self._plain.get(index)
+        if plain is not None and not policy.advisories:
+            outputs = plain.outputs
+        else:
+            # The outputs, with what the advisories add, are what the fast path gives; it
+            # raises exactly what `resolve` raises for them.
+            verdict = self.decider(facts)
+            if isinstance(verdict, Evaluation):
+                return verdict
+            outputs = verdict.outputs
+        return Evaluation.later(decider.decision, decider.id, outputs, index, self._outcomes,
+                                (facts, today, decider, failed))
+
+    def settle(self, facts: Facts) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
+        """The outcomes and advisories of a decision the fast path made without recording."""
+        evaluation = self.evaluate(facts)
+        return evaluation.outcomes, evaluation.advisories
+
+    def _outcomes(self, record: tuple[Facts, datetime.date | None, CheckedRule, dict[int, int]]
+                  ) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
+        facts, today, decider, failed = record
+        policy = self.policy
+        env = runtime.environment(policy, self, facts)
+        advisories: tuple[RuleOutcome, ...] = ()
+        if policy.advisories:  # they ran without error when the outputs were made
+            advisories = runtime.finish(policy, self, env, today, decider, ())[0]
+        return runtime.first_match_outcomes(policy, self, env, today, decider, failed), advisories
+
+    def _general(self, facts: Facts) -> Evaluation:
+        return runtime.resolve(self.policy, self, facts)
+
+    def _refuse(self) -> NoReturn:
+        raise runtime.no_decision(self.policy)
+
+    def _verdict(self, facts: Facts, index: int, outputs: Outputs) -> Verdict:
+        """The fast path's result when the deciding rule's outputs are computed, or when the
+        policy has advisories, which add to them."""
+        added = self._advise(facts) if self._advise is not None else ()
+        if not added and index in self._plain:
+            return self._plain[index]
+        decider = self._units[index]
+        return Verdict(decider.decision, decider.id, self._merged(outputs, added), index)
+
+    def _merged(self, outputs: Outputs, added: Outputs) -> Outputs:
+        """A decider's outputs with the advisories' items added, as `runtime.finish` does."""
+        if self.policy.advisories:
+            values = dict(outputs)
+            for name, items in added:
+                current = values.get(name, ())
+                assert isinstance(current, tuple) and isinstance(items, tuple)
+                values[name] = current + tuple(i for i in items if i not in current)
+            outputs = tuple([(name, values[name]) for name in self._order if name in values])
+        if self.policy.amount_outputs:
+            outputs = runtime.typed_outputs(self.policy, outputs)
+        return outputs
+
+
+def _contains(collection: tuple[object, ...], item: object) -> bool:
+    return item in collection

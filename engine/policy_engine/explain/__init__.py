@@ -1,0 +1,1 @@
+"""Explain: the trace of an evaluation and its renderings as text, JSON and Markdown."""

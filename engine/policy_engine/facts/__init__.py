@@ -1,0 +1,1 @@
+"""Facts: the input stage: JSON Schema, validation and conversion, constraints."""

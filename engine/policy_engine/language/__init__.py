@@ -1,0 +1,1 @@
+"""Language: the policy language itself: grammar, syntax nodes, parsers, syntax hints, formatter."""

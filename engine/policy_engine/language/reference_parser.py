@@ -1,0 +1,232 @@
+"""Parser: turns policy text into a Lark parse tree, and syntax errors into diagnostics.
+
+Lark is imported when something is first parsed, not with this module: a policy that comes
+from the cache of checked policies (`core.cache`) needs only `grammar_text` for its key.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.core.source import Source, Span
+
+if TYPE_CHECKING:
+    from lark import Lark, Token, Tree
+    from lark.exceptions import UnexpectedInput
+
+#: How terminals are named in "expected ..." messages.
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "STRING": 'a quoted text ("...")',
+    "NUMBER": "a number",
+    "DATE": "a date (YYYY-MM-DD)",
+    "COMPARE": "a comparison (==, !=, <, <=, >, >=)",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "TIMES": "'*'",
+    "DIVIDE": "'/'",
+    "$END": "the end of the file",
+}
+
+
+#: Characters people type from habit or from a word processor, and what to write instead.
+_CHARACTER_HELP = {
+    "\u201c": 'use straight double quotes (") around text',
+    "\u201d": 'use straight double quotes (") around text',
+    "\u2018": "use straight double quotes (\") around text, not single quotes",
+    "\u2019": "use straight double quotes (\") around text, not single quotes",
+    "'": "use double quotes (\") around text, not single quotes",
+    "\u2265": "write >= for 'at least'",
+    "\u2264": "write <= for 'at most'",
+    "\u2260": "write != for 'not equal'",
+    "&": "write 'and' to join conditions",
+    "|": "write 'or' to join conditions",
+    "!": "write 'not' before a condition, or != for 'not equal'",
+    "\u20ac": "amounts are plain numbers without a currency sign, for example 12.50",
+    "$": "amounts are plain numbers without a currency sign, for example 12.50",
+    "%": "write a percentage as a multiplication, for example amount_paid * 0.05",
+    ";": "conditions are joined with 'and' or 'or'; there is no ';'",
+    "\t": None,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def grammar_text() -> str:
+    """Returns the grammar shipped with the package (top-level `grammar/` in the repository).
+
+    An installed package has it as `policy_engine.grammar`; a source checkout imported without
+    installing (the repository root on sys.path) reads `grammar/` beside `engine/`.
+    """
+    try:
+        return resources.files("policy_engine.grammar").joinpath("policy.lark").read_text(
+            encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        checkout = Path(__file__).resolve().parent.parent / "grammar" / "policy.lark"
+        return checkout.read_text(encoding="utf-8")
+
+
+#: How the parser is built. `strict=True` (every terminal collision and LALR conflict is an
+#: error) is checked by tests/test_parser.py; at run time the same tables are built without
+#: the collision search, which takes half a second, and kept in the cache of checked policies.
+PARSER_OPTIONS: dict[str, object] = {
+    "parser": "lalr", "propagate_positions": True, "maybe_placeholders": True,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> Lark:
+    import io
+
+    from lark import Lark, __version__
+
+    from policy_engine.core import cache
+
+    entry = cache.key(f"lark {__version__} {sorted(PARSER_OPTIONS.items())}", "<parser>")
+    saved = cache.load(entry)
+    if isinstance(saved, bytes):
+        try:
+            return Lark.load(io.BytesIO(saved))
+        except Exception:  # noqa: BLE001 - a stale or damaged entry is a miss
+            pass
+    parser = Lark(grammar_text(), **PARSER_OPTIONS)
+    if cache.enabled():
+        buffer = io.BytesIO()
+        parser.save(buffer)
+        cache.store(entry, buffer.getvalue())
+    return parser
+
+
+def parse_tree(source: Source) -> Tree[Token]:
+    """Parses a whole policy file.
+
+    Raises:
+        DiagnosticError: with one syntax diagnostic (LALR stops at the first error).
+    """
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        tree = _parser().parse(source.text)
+    except UnexpectedInput as error:
+        raise DiagnosticError([syntax_diagnostic(source, error)]) from None
+    glued = glued_keyword(source)
+    if glued is not None:
+        raise DiagnosticError([glued])
+    return tree
+
+
+#: The characters that may continue a name (grammar/policy.lark's NAME), from a position on.
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_]*")
+
+
+@functools.lru_cache(maxsize=1)
+def _keyword_terminals() -> dict[str, str]:
+    """The grammar's keywords that end in a letter or digit, by terminal name."""
+    return {terminal.name: terminal.pattern.value for terminal in _parser().terminals
+            if terminal.pattern.type == "str" and terminal.pattern.value[-1:].isalnum()}
+
+
+def glued_keyword(source: Source) -> Diagnostic | None:
+    """A keyword the lexer read out of a longer word, which the parse accepted anyway.
+
+    Lark's contextual lexer matches a keyword wherever the grammar allows it, even at the start
+    of a longer word where no name may stand: `resolve firstmatch` reads as `resolve first
+    match`, and `one off` as `one of f`, an enumeration with the value `f`. Such text is
+    refused here, after a successful parse, by reading its tokens again.
+    """
+    text = source.text
+    keywords = _keyword_terminals()
+    interactive = _parser().parse_interactive(text)
+    for token in interactive.iter_parse():
+        if token.type not in keywords or token.end_pos is None:
+            continue
+        word_end = _NAME_CHARS.match(text, token.end_pos).end()  # type: ignore[union-attr]
+        if word_end == token.end_pos:
+            continue
+        start = token.start_pos or 0
+        word, keyword = text[start:word_end], keywords[token.type]
+        rest = word[len(keyword):]
+        # A letter or two more is a misspelled keyword (`off`); more, two words run together.
+        help = (f"did you mean '{keyword}'?" if len(rest) <= 2
+                else f"write '{keyword} {rest}' with a space, if that is what you mean")
+        return Diagnostic("E001", f"unexpected '{word}'", source, Span(start, word_end),
+                          help=help)
+    return None
+
+
+def describe_terminal(name: str) -> str:
+    if name in _TERMINAL_NAMES:
+        return _TERMINAL_NAMES[name]
+    for terminal in _parser().terminals:
+        if terminal.name == name:
+            if terminal.pattern.type == "str":
+                return f"'{terminal.pattern.value}'"
+            break
+    return name.lower()
+
+
+def _expected(names: set[str] | frozenset[str] | None) -> str:
+    if not names:
+        return ""
+    # Words people can act on ('a name', 'then') before punctuation.
+    described = sorted({describe_terminal(n) for n in names},
+                       key=lambda text: (not text[0].isalpha() and not text[1:2].isalpha(), text))
+    if len(described) > 8:
+        described = described[:8] + ["..."]
+    return ", ".join(described)
+
+
+def _token_text(token: Token) -> str:
+    if token.type == "$END":
+        return "the end of the file"
+    text = str(token)
+    return f"'{text}'" if len(text) <= 30 else f"'{text[:27]}...'"
+
+
+def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
+    """Turns a Lark error into a diagnostic with a span, an 'expected' list and help."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
+    from policy_engine.language.syntax_hints import hint_for  # a catalogue of common mistakes
+
+    hint = hint_for(source, error)
+    if isinstance(error, UnexpectedCharacters):
+        offset = error.pos_in_stream or 0
+        char = source.text[offset : offset + 1]
+        if char == '"':
+            return Diagnostic(
+                "E004", "unclosed text: a quoted text must end with \" on the same line",
+                source, Span(offset, offset + len(source.line_text(error.line)) - error.column + 1),
+                help='close the text with a double quote (")',
+            )
+        return Diagnostic(
+            "E002", f"unexpected character {char!r}", source, Span(offset, offset + 1),
+            help=_CHARACTER_HELP.get(char) or hint
+            or (f"expected {_expected(error.allowed)}" if error.allowed else None),
+        )
+    if isinstance(error, UnexpectedEOF):
+        end = len(source.text)
+        return Diagnostic(
+            "E003", "the file ends in the middle of a declaration", source,
+            Span(max(0, end - 1), end),
+            help=hint or f"expected {_expected(set(error.expected))}",
+        )
+    assert isinstance(error, UnexpectedToken)
+    token = error.token
+    if token.type == "$END":
+        end = len(source.text.rstrip())
+        return Diagnostic(
+            "E003", "the file ends in the middle of a declaration", source,
+            Span(max(0, end - 1), max(end, 1)),
+            help=hint or f"expected {_expected(error.accepts or error.expected)}",
+        )
+    start = token.start_pos if token.start_pos is not None else 0
+    end = token.end_pos if token.end_pos is not None else start + 1
+    return Diagnostic(
+        "E001", f"unexpected {_token_text(token)}", source, Span(start, end),
+        help=hint or f"expected {_expected(error.accepts or error.expected)}",
+    )

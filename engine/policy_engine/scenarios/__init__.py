@@ -1,0 +1,1 @@
+"""Scenarios: scenario files, and deciding, testing and diffing folders of them."""

@@ -1,0 +1,179 @@
+"""Run: evaluates scenario files against their policy and compares the result with `expect`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from policy_engine.check.types import format_value
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.evaluate.runtime import EvaluationError
+from policy_engine.facts.validation import convert_value
+from policy_engine.policy import Decision, Engine, Policy, display_path, evaluation_diagnostic
+from policy_engine.scenarios.scenario_file import Expectation, Scenario, load_scenario
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """One scenario's decision, and how it compares with the scenario's expectation.
+
+    Args:
+        mismatches: one line per difference from `expect`; empty when met or not given.
+    """
+
+    scenario: str
+    description: str | None
+    policy: Policy
+    decision: Decision | None  # None when the policy refused to decide, as `expect` said
+    expectation: Expectation | None
+    mismatches: tuple[str, ...]
+    refusal: tuple[Diagnostic, ...] = ()
+
+    @property
+    def met(self) -> bool:
+        return not self.mismatches
+
+
+class PolicyCache:
+    """Loads each policy file once per run, however many scenarios name it."""
+
+    def __init__(self) -> None:
+        self._policies: dict[str, Policy] = {}
+
+    def get(self, path: str) -> Policy:
+        key = os.path.realpath(path)
+        if key not in self._policies:
+            self._policies[key] = Policy.load(path)
+        return self._policies[key]
+
+
+def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = "compiled",
+                 cache: PolicyCache | None = None, policy: Policy | None = None,
+                 ignore_expect: bool = False) -> ScenarioResult:
+    """Loads a scenario, evaluates it, and checks its expectation.
+
+    Args:
+        policy_path: overrides the scenario's own `policy:`.
+        policy: an already loaded policy to use instead (for example another version of it).
+        ignore_expect: only decide; a refusal is returned as a result, not raised.
+
+    Raises:
+        DiagnosticError: the scenario, its policy or its facts are invalid, or the policy
+            refuses to decide (the diagnostic names the scenario file).
+    """
+    scenario = load_scenario(path)
+    shown = display_path(path)
+    if policy is None:
+        chosen = policy_path or scenario.policy
+        if chosen is None:
+            raise DiagnosticError([Diagnostic(
+                "E303", "the scenario names no policy", file=shown, path="$",
+                help="add 'policy: path/to/file.policy' to the scenario, or pass --policy")])
+        policy = (cache or PolicyCache()).get(chosen)
+    expect = None if ignore_expect else scenario.expect
+    expected_error = expect.error if expect else None
+    try:
+        decision = policy.evaluate(scenario.facts, file=shown, locate=scenario.document.locate)
+    except (EvaluationError, DiagnosticError) as error:
+        refusal = error.diagnostics if isinstance(error, DiagnosticError) else (
+            evaluation_diagnostic(error, shown),)
+        if ignore_expect:
+            return ScenarioResult(shown, scenario.description, policy, None, None, (),
+                                  tuple(refusal))
+        if expected_error is None:
+            raise DiagnosticError(refusal) from None
+        matched = any(expected_error in (d.code, d.label) for d in refusal)
+        mismatches: tuple[str, ...] = () if matched else (
+            f"error: expected {expected_error}, got "
+            + ", ".join(d.label or d.code for d in refusal),)
+        return ScenarioResult(shown, scenario.description, policy, None, scenario.expect,
+                              mismatches, tuple(refusal))
+    if ignore_expect:
+        return ScenarioResult(shown, scenario.description, policy, decision, None, ())
+    if expected_error is not None:
+        return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
+                              (f"error: expected {expected_error}, got decision "
+                               f"{decision.decision}",))
+    return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
+                          tuple(compare(policy, scenario, decision)))
+
+
+def compare(policy: Policy, scenario: Scenario, decision: Decision) -> list[str]:
+    """Lists how the decision differs from the scenario's `expect` (empty when it matches).
+
+    Expected outputs, when given, must equal the outputs exactly: an output the rule sets but
+    `expect` leaves out is a difference too.
+
+    Raises:
+        DiagnosticError: `expect` names an unknown decision, rule or output, or a value of the
+            wrong type, so a typo in a scenario can never pass silently.
+    """
+    expect = scenario.expect
+    if expect is None:
+        return []
+    shown = display_path(scenario.path)
+    problems: list[Diagnostic] = []
+    checked = policy.checked
+    known_rules = {r.id for r in checked.rules} | {"otherwise"}
+    if expect.decision is not None and expect.decision not in {d.name for d in checked.decisions}:
+        problems.append(_expect_problem(scenario, ("expect", "decision"),
+                                        f"unknown decision '{expect.decision}'",
+                                        [d.name for d in checked.decisions]))
+    if expect.rule is not None and expect.rule not in known_rules:
+        problems.append(_expect_problem(scenario, ("expect", "rule"),
+                                        f"unknown rule '{expect.rule}'", sorted(known_rules)))
+    wanted: dict[str, object] = {}
+    for name, raw in (expect.outputs or {}).items():
+        try:
+            info = checked.output(name)
+        except KeyError:
+            problems.append(_expect_problem(scenario, ("expect", "outputs", name),
+                                            f"unknown output '{name}'",
+                                            [o.name for o in checked.outputs]))
+            continue
+        try:
+            wanted[name] = convert_value(info.type, raw)
+        except ValueError as error:
+            problems.append(Diagnostic(
+                "E303", f"expected output '{name}': {error}", file=shown,
+                path=f"$.expect.outputs.{name}",
+                line=_line(scenario, ("expect", "outputs", name)),
+                column=_column(scenario, ("expect", "outputs", name))))
+    if problems:
+        raise DiagnosticError(problems)
+    mismatches: list[str] = []
+    if expect.decision is not None and expect.decision != decision.decision:
+        mismatches.append(f"decision: expected {expect.decision}, got {decision.decision}")
+    if expect.rule is not None and expect.rule != decision.rule:
+        mismatches.append(f"rule: expected {expect.rule}, got {decision.rule}")
+    if expect.outputs is not None:
+        for name in [o.name for o in checked.outputs]:
+            if name not in wanted and name not in decision.outputs:
+                continue
+            want = format_value(wanted[name]) if name in wanted else "(not set)"
+            got = format_value(decision.outputs[name]) if name in decision.outputs else "(not set)"
+            if name not in wanted or name not in decision.outputs or \
+                    wanted[name] != decision.outputs[name]:
+                mismatches.append(f"output {name}: expected {want}, got {got}")
+    return mismatches
+
+
+def _expect_problem(scenario: Scenario, path: tuple[str, ...], message: str,
+                    known: list[str]) -> Diagnostic:
+    from policy_engine.core.diagnostics import did_you_mean
+
+    name = message.split("'")[1]
+    return Diagnostic("E303", message, file=display_path(scenario.path),
+                      path="$." + ".".join(path), line=_line(scenario, path),
+                      column=_column(scenario, path),
+                      help=did_you_mean(name, known) or f"known: {', '.join(known)}")
+
+
+def _line(scenario: Scenario, path: tuple[str | int, ...]) -> int | None:
+    position = scenario.document.locate(path)
+    return position[0] if position else None
+
+
+def _column(scenario: Scenario, path: tuple[str | int, ...]) -> int | None:
+    position = scenario.document.locate(path)
+    return position[1] if position else None

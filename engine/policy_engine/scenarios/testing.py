@@ -1,0 +1,238 @@
+"""Testing: runs every scenario under some paths, like pytest, and measures rule coverage.
+
+Coverage is read off the explanation traces, so it counts exactly what evaluation did: how
+often each rule decided and was evaluated, whether each condition was seen both true and
+false, and which table rows were used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from xml.etree import ElementTree
+
+from policy_engine.check.checked import CheckedPolicy
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, render_all
+from policy_engine.explain.trace import CheckTrace, LookupTrace
+from policy_engine.policy import Engine
+from policy_engine.scenarios.runner import PolicyCache, ScenarioResult, run_scenario
+
+SUFFIXES = (".yaml", ".yml")
+#: Evaluated means the rule's condition was looked at (it may have failed).
+_EVALUATED = {"decided", "agreed", "did not apply", "overridden", "added"}
+_DECIDED = {"decided", "added"}
+
+
+def discover(paths: Sequence[str]) -> list[str]:
+    """Scenario files: the files given, and every .yaml/.yml file under the folders given."""
+    found: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                found += [os.path.join(root, name) for name in sorted(names)
+                          if name.endswith(SUFFIXES)]
+        else:
+            found.append(path)
+    return found
+
+
+@dataclass
+class Outcome:
+    """One scenario: passed, failed (expectation not met) or error (could not run)."""
+
+    path: str
+    status: str
+    result: ScenarioResult | None = None
+    diagnostics: tuple[Diagnostic, ...] = ()
+
+
+@dataclass
+class RuleCoverage:
+    id: str
+    kind: str
+    line: int
+    decided: int = 0
+    evaluated: int = 0
+    # per conjunct: [text, line, seen true, seen false]
+    conditions: list[list[object]] = field(default_factory=list)
+
+
+@dataclass
+class PolicyCoverage:
+    """What the scenarios exercised in one policy."""
+
+    name: str
+    file: str
+    rules: list[RuleCoverage]
+    rows: dict[tuple[str, str], tuple[int, int]]  # (table, row label) -> (line, times used)
+
+    @property
+    def decided_percent(self) -> float:
+        if not self.rules:
+            return 100.0
+        return 100.0 * sum(1 for r in self.rules if r.decided) / len(self.rules)
+
+    def condition_counts(self) -> tuple[int, int]:
+        conditions = [c for r in self.rules for c in r.conditions]
+        both = sum(1 for c in conditions if c[2] and c[3])
+        return both, len(conditions)
+
+
+class Coverage:
+    """Coverage for every policy the scenarios ran against."""
+
+    def __init__(self) -> None:
+        self.policies: dict[str, PolicyCoverage] = {}
+
+    def _for(self, policy: CheckedPolicy) -> PolicyCoverage:
+        key = policy.source.name
+        if key not in self.policies:
+            rules = [RuleCoverage(r.id, r.kind, r.line,
+                                  conditions=[[j.text, policy.source.line_col(j.span.start)[0],
+                                               False, False] for j in r.conjuncts])
+                     for r in policy.units()]
+            rows = {(t.name, row.label()): (row.line, 0) for t in policy.tables for row in t.rows}
+            self.policies[key] = PolicyCoverage(policy.name, key, rules, rows)
+        return self.policies[key]
+
+    def add(self, result: ScenarioResult) -> None:
+        coverage = self._for(result.policy.checked)
+        if result.decision is None:
+            return
+        trace = result.decision.trace
+        by_line = {(r.id, r.line): r for r in coverage.rules}
+        lookups: list[LookupTrace] = [lookup for d in trace.derived for lookup in d.lookups]
+        traces = list(trace.rules) + list(trace.advisories)
+        if trace.by_default:
+            traces.append(trace.decided_by)
+        for rule_trace in traces:
+            rule = by_line.get((rule_trace.id, rule_trace.line))
+            if rule is None:
+                continue
+            if rule_trace.status in _EVALUATED or rule.kind == "otherwise":
+                rule.evaluated += 1
+            if rule_trace.status in _DECIDED:
+                rule.decided += 1
+            for position, check in enumerate(rule_trace.checks):
+                self._condition(rule, position, check)
+                lookups += check.lookups
+        for lookup in lookups:
+            for key, (line, used) in coverage.rows.items():
+                if key == (lookup.table, lookup.row):
+                    coverage.rows[key] = (line, used + 1)
+
+
+    @staticmethod
+    def _condition(rule: RuleCoverage, position: int, check: CheckTrace) -> None:
+        if position < len(rule.conditions):
+            if check.result is True:
+                rule.conditions[position][2] = True
+            elif check.result is False:
+                rule.conditions[position][3] = True
+
+
+def run_tests(paths: Sequence[str], engine: Engine = "compiled",
+              policy_path: str | None = None) -> tuple[list[Outcome], Coverage]:
+    """Runs every scenario found under `paths`; never raises for a bad scenario."""
+    cache = PolicyCache()
+    outcomes: list[Outcome] = []
+    coverage = Coverage()
+    for path in discover(paths):
+        try:
+            result = run_scenario(path, policy_path=policy_path, engine=engine, cache=cache)
+        except DiagnosticError as error:
+            outcomes.append(Outcome(path, "error", diagnostics=error.diagnostics))
+            continue
+        coverage.add(result)
+        outcomes.append(Outcome(path, "passed" if result.met else "failed", result))
+    return outcomes, coverage
+
+
+def summary(outcomes: Iterable[Outcome]) -> str:
+    """The closing line: `N passed, M failed` (and `, K errors` when some could not run)."""
+    counts = {"passed": 0, "failed": 0, "error": 0}
+    for outcome in outcomes:
+        counts[outcome.status] += 1
+    line = f"{counts['passed']} passed, {counts['failed']} failed"
+    if counts["error"]:
+        line += f", {counts['error']} errors"
+    return line
+
+
+def coverage_report(coverage: Coverage) -> str:
+    """A text report: per policy, rules decided, conditions seen both ways, what never ran."""
+    lines: list[str] = []
+    for policy in coverage.policies.values():
+        decided = sum(1 for r in policy.rules if r.decided)
+        both, conditions = policy.condition_counts()
+        lines.append(f"coverage of {policy.name} ({policy.file}):")
+        lines.append(f"  rules that decided:   {decided}/{len(policy.rules)} "
+                     f"({policy.decided_percent:.0f}%)")
+        lines.append(f"  conditions seen both true and false: {both}/{conditions}")
+        lines.append("  rule                                  decided  evaluated")
+        for rule in policy.rules:
+            lines.append(f"  {rule.id + ' (line ' + str(rule.line) + ')':<38} {rule.decided:>7}  "
+                         f"{rule.evaluated:>9}")
+        never = [r for r in policy.rules if not r.decided]
+        if never:
+            lines.append("  never decided:")
+            lines += [f"    {r.id} ({policy.file}:{r.line})" for r in never]
+        one_sided = [(r, c) for r in policy.rules for c in r.conditions if not (c[2] and c[3])]
+        if one_sided:
+            lines.append("  conditions never seen both true and false:")
+            for rule, condition in one_sided:
+                seen = "only true" if condition[2] else ("only false" if condition[3]
+                                                         else "never evaluated")
+                lines.append(f"    {policy.file}:{condition[1]}: {condition[0]}  ({seen}; "
+                             f"rule {rule.id})")
+        unused = [(key, line) for key, (line, used) in policy.rows.items() if not used]
+        if unused:
+            lines.append("  table rows never used:")
+            lines += [f"    {table}: {row} ({policy.file}:{line})"
+                      for (table, row), line in unused]
+    return "\n".join(lines)
+
+
+def coverage_json(coverage: Coverage) -> list[dict[str, object]]:
+    return [
+        {
+            "policy": policy.name,
+            "file": policy.file,
+            "rules_decided_percent": round(policy.decided_percent, 2),
+            "rules": [
+                {"rule": r.id, "kind": r.kind, "line": r.line, "decided": r.decided,
+                 "evaluated": r.evaluated,
+                 "conditions": [{"condition": c[0], "line": c[1], "seen_true": c[2],
+                                 "seen_false": c[3]} for c in r.conditions]}
+                for r in policy.rules
+            ],
+            "table_rows": [{"table": t, "row": row, "line": line, "used": used}
+                           for (t, row), (line, used) in policy.rows.items()],
+        }
+        for policy in coverage.policies.values()
+    ]
+
+
+def junit_xml(outcomes: Sequence[Outcome]) -> str:
+    """JUnit XML for CI systems: one testcase per scenario."""
+    failures = sum(1 for o in outcomes if o.status == "failed")
+    errors = sum(1 for o in outcomes if o.status == "error")
+    suite = ElementTree.Element("testsuite", name="policy scenarios", tests=str(len(outcomes)),
+                                failures=str(failures), errors=str(errors), skipped="0")
+    for outcome in outcomes:
+        case = ElementTree.SubElement(suite, "testcase", classname="scenarios",
+                                      name=outcome.path, file=outcome.path)
+        if outcome.status == "failed" and outcome.result is not None:
+            failure = ElementTree.SubElement(case, "failure",
+                                             message="; ".join(outcome.result.mismatches))
+            failure.text = "\n".join(outcome.result.mismatches)
+        elif outcome.status == "error":
+            error = ElementTree.SubElement(case, "error",
+                                           message=outcome.diagnostics[0].message
+                                           if outcome.diagnostics else "error")
+            error.text = render_all(outcome.diagnostics)
+    ElementTree.indent(suite)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
+        suite, encoding="unicode") + "\n"
