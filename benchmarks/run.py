@@ -47,7 +47,7 @@ from benchmarks.generate import generate_policy, random_facts  # noqa: E402
 from policy_engine import Policy  # noqa: E402
 from policy_engine.check.types import AmountType  # noqa: E402
 from policy_engine.core.diagnostics import DiagnosticError  # noqa: E402
-from policy_engine.evaluate.runtime import EvaluationError  # noqa: E402
+from policy_engine.evaluate.errors import EvaluationError  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results.json"
 #: The rows that validate raw facts and decide: amounts as the engine's readers give them

@@ -20,7 +20,7 @@ from benchmarks.run import check
 from policy_engine import Policy
 from policy_engine.cli import cli
 from policy_engine.core.diagnostics import DiagnosticError
-from policy_engine.evaluate.runtime import EvaluationError
+from policy_engine.evaluate.errors import EvaluationError
 
 CASES = 300
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from policy_engine.cli import cli
 from policy_engine.evaluate.compiler import CompiledPolicy, build_module, generated_source
-from policy_engine.evaluate.runtime import EvaluationError
+from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.policy import Engine, Policy
 
 ROOT = Path(__file__).resolve().parent.parent

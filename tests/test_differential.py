@@ -36,8 +36,8 @@ from policy_engine.check.types import (
 )
 from policy_engine.core.diagnostics import DiagnosticError
 from policy_engine.evaluate.compiler import build_module
+from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.evaluate.first_match import Dispatch
-from policy_engine.evaluate.runtime import EvaluationError
 from policy_engine.explain.render import to_json
 from policy_engine.policy import Engine, Policy
 from policy_engine.scenarios.runner import ScenarioResult

@@ -13,7 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from policy_engine.evaluate.runtime import Evaluation, EvaluationError
+from policy_engine.evaluate.errors import EvaluationError
+from policy_engine.evaluate.runtime import Evaluation
 from policy_engine.policy import Decision, Engine, Policy
 
 ENGINES: list[Engine] = ["interpreted", "compiled"]

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from benchmarks.generate import generate_policy
 from policy_engine.core.diagnostics import DiagnosticError
 from policy_engine.core.source import Source
-from policy_engine.language.lowering import parse_policy as reference_parse
-from policy_engine.language.parser import KEYWORDS, fast_parse, parse_policy
+from policy_engine.language.grammar import KEYWORDS
+from policy_engine.language.parser import fast_parse, parse_policy
+from policy_engine.language.reference_parser import parse_policy as reference_parse
 from policy_engine.policy import Policy
 
 ROOT = Path(__file__).resolve().parent.parent

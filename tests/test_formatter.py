@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from policy_engine.cli import cli
 from policy_engine.core.source import Source
-from policy_engine.language.formatter import format_policy, parse_with_comments
-from policy_engine.language.lowering import parse_policy
+from policy_engine.language.formatter import comments_of, format_policy
+from policy_engine.language.reference_parser import parse_policy
 
 ROOT = Path(__file__).resolve().parent.parent
 def _parses(path: Path) -> bool:
@@ -26,7 +26,7 @@ POLICIES = [p for p in sorted(ROOT.glob("policies/**/*.policy"))
 
 
 def _comments(text: str) -> list[str]:
-    return [t for _, t in parse_with_comments(Source("x", text))[1]]
+    return [t for _, t in comments_of(text)]
 
 
 @pytest.mark.parametrize("path", POLICIES, ids=[str(p.relative_to(ROOT)) for p in POLICIES])

@@ -18,8 +18,7 @@ from hypothesis import strategies as st
 from policy_engine.core.diagnostics import DiagnosticError
 from policy_engine.core.source import Source, Span
 from policy_engine.language import nodes as n
-from policy_engine.language.lowering import parse_policy
-from policy_engine.language.reference_parser import _CHARACTER_HELP
+from policy_engine.language.reference_parser import _CHARACTER_HELP, parse_policy
 from policy_engine.language.syntax_hints import MISTAKES
 from policy_engine.policy import Policy
 from tests.expected import (
@@ -435,9 +434,9 @@ def test_the_grammar_builds_in_strict_mode() -> None:
     run-time parser must give the same trees as a strict one."""
     from lark import Lark
 
-    from policy_engine.language.reference_parser import PARSER_OPTIONS, _parser, grammar_text
+    from policy_engine.language.grammar import PARSER_OPTIONS, grammar_text, lark_parser
 
     strict = Lark(grammar_text(), strict=True, **PARSER_OPTIONS)  # type: ignore[arg-type]
     for path in sorted(ROOT.glob("policies/**/*.policy")):
         text = path.read_text(encoding="utf-8")
-        assert strict.parse(text) == _parser().parse(text), path
+        assert strict.parse(text) == lark_parser().parse(text), path

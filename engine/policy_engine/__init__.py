@@ -5,7 +5,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError  # noqa: E402
-from policy_engine.evaluate.runtime import EvaluationError  # noqa: E402
+from policy_engine.evaluate.errors import EvaluationError  # noqa: E402
 from policy_engine.policy import Decision, Policy  # noqa: E402
 
 __all__ = ["Decision", "Diagnostic", "DiagnosticError", "EvaluationError", "Policy", "__version__"]

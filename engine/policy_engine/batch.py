@@ -45,7 +45,7 @@ from policy_engine.check.types import (
     to_json_value,
 )
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, did_you_mean
-from policy_engine.evaluate.runtime import EvaluationError
+from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.policy import Policy, display_path
 from policy_engine.scenarios.yaml_data import json_path
 

@@ -19,17 +19,14 @@ from policy_engine.check.types import Value
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.core.source import Source, Span
 from policy_engine.evaluate.compiler import CompiledPolicy, generated_source
+from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.evaluate.interpreter import Interpreter
-from policy_engine.evaluate.runtime import (
-    Evaluation,
-    EvaluationError,
-    RuleEvaluator,
-    Verdict,
-    resolve,
-)
+from policy_engine.evaluate.resolution import RuleEvaluator, resolve
+from policy_engine.evaluate.runtime import Evaluation, Verdict
 from policy_engine.explain.trace import Trace, explain
 from policy_engine.facts.compiled_validator import Validator, compile_validator
 from policy_engine.facts.constraints import check_constraints
+from policy_engine.language.grammar import grammar_text
 
 if TYPE_CHECKING:
     from policy_engine.facts.validation import FactValidator
@@ -132,7 +129,7 @@ class Policy:
             from policy_engine.core import cache as checked_cache
 
             if checked_cache.enabled():
-                cache_key = checked_cache.key(text, name)
+                cache_key = checked_cache.key(text, name, grammar_text())
                 policy = cls._from_cache(checked_cache.load(cache_key))
         if policy is None:
             policy = cls._build(text, name, cache_key)

@@ -60,8 +60,9 @@ from policy_engine.check.types import (
     WholeType,
 )
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, Severity
+from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.evaluate.interpreter import Interpreter
-from policy_engine.evaluate.runtime import EvaluationError, environment
+from policy_engine.evaluate.resolution import environment
 
 #: How many regions a finding describes before it says "... and N more".
 MAX_REGIONS = 8

@@ -1,10 +1,10 @@
-"""Cache (policy loading): keeps checked policies on disk so that loading an unchanged policy
-skips parsing and checking.
+"""Cache: keeps checked policies (and Lark's parser tables) on disk, so that loading an unchanged
+policy skips parsing and checking.
 
 `Policy.load` asks `load` for the checked policy of a text before parsing it, and gives the
 result to `store` after checking it. An entry is found by a key: the SHA-256 of the policy
-text, the name it was loaded under (diagnostics show it), the grammar, the engine's version and
-its module files, and the Python version, so any change to any of them is a miss.
+text, the name it was loaded under (diagnostics show it), the grammar, every file of the
+engine's package and the Python version, so any change to any of them is a miss.
 
 Why pickle is safe here. Unpickling runs code named in the file, so a cache file must never
 come from anyone else. These files are written only by this engine, in the user's own cache
@@ -21,6 +21,7 @@ sets it for one command.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -51,33 +52,43 @@ def directory() -> Path:
     return root / "policy-engine"
 
 
-def _engine_fingerprint() -> bytes:
-    # The version alone does not change while the engine is being developed, so the module
-    # files' sizes and modification times are part of the key too (cheap: no file is read).
-    import policy_engine
+#: The package's own folder: every file under it is part of the engine's fingerprint.
+_PACKAGE = Path(__file__).resolve().parent.parent
+#: The files whose change makes every entry stale: the code, the grammar, the schemas.
+_FINGERPRINTED = (".py", ".lark", ".json")
 
-    digest = hashlib.sha256(policy_engine.__version__.encode())
-    folder = Path(policy_engine.__file__).resolve().parent
+
+@functools.lru_cache(maxsize=1)
+def engine_fingerprint() -> bytes:
+    """A digest of every module, grammar and schema file of the installed package.
+
+    The version alone does not change while the engine is being developed, so the path, size
+    and modification time of each file under the package (in every subpackage) are part of the
+    key: a cached entry can never outlive the code that made it. Cheap: no file is read.
+    """
+    digest = hashlib.sha256()
     try:
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            if entry.name.endswith(".py"):
-                info = entry.stat()
-                digest.update(f"{entry.name}:{info.st_size}:{info.st_mtime_ns};".encode())
+        for root, dirs, names in os.walk(_PACKAGE):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(names):
+                if name.endswith(_FINGERPRINTED):
+                    info = os.stat(os.path.join(root, name))
+                    relative = os.path.relpath(os.path.join(root, name), _PACKAGE)
+                    digest.update(f"{relative}:{info.st_size}:{info.st_mtime_ns};".encode())
     except OSError:
         digest.update(b"unlisted")
     return digest.digest()
 
 
-def key(text: str, name: str) -> str:
-    """The key of a policy text loaded under `name`, with this engine, grammar and Python."""
-    from policy_engine.language.reference_parser import grammar_text
-
+def key(*parts: str) -> str:
+    """The key of an entry made from `parts` (for a policy: its text, the name it was loaded
+    under and the grammar) with this engine and this Python."""
     digest = hashlib.sha256(_FORMAT)
-    for part in (text, name, grammar_text(), sys.version):
+    for part in (*parts, sys.version):
         encoded = part.encode("utf-8", "surrogatepass")
         digest.update(len(encoded).to_bytes(8, "big"))
         digest.update(encoded)
-    digest.update(_engine_fingerprint())
+    digest.update(engine_fingerprint())
     return digest.hexdigest()
 
 

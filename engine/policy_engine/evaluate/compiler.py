@@ -1,9 +1,9 @@
 """Compiler: turns a checked policy into Python functions built from `ast` nodes.
 
-User text only ever becomes `ast.Constant` values (fact names, enumeration values, texts) or
-objects in the constant pool (amounts, dates); names in the generated code are made from
-indexes, never from anything a policy author wrote. Each generated statement carries the
-policy line it came from, so a traceback inside generated code points at the policy.
+The code is built with `codegen` (user text only ever becomes constants) and, for first match,
+`first_match`'s one decision function. It is compiled once per policy with the file name
+`<policy:FILE>`, runs with no builtins, and each statement carries the policy line it came
+from, so a traceback inside generated code points at the policy.
 """
 
 from __future__ import annotations
@@ -13,177 +13,38 @@ import datetime
 import functools
 import threading
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, NoReturn
 
-from policy_engine.check import checked as c
 from policy_engine.check.checked import CheckedPolicy, CheckedRule, TableInfo
-from policy_engine.check.types import DateType, DurationType, Value, WholeType
+from policy_engine.check.types import Value
 from policy_engine.core.source import Source
-from policy_engine.core.visitor import Visitor
-from policy_engine.evaluate import first_match, runtime
-from policy_engine.evaluate.runtime import (
+from policy_engine.evaluate import arithmetic, first_match, resolution, runtime
+from policy_engine.evaluate.codegen import ExpressionWriter, at, function
+from policy_engine.evaluate.errors import (
     CalendarProblem,
     DivisionByZero,
-    Env,
-    Evaluation,
-    Facts,
     MissingFact,
     NoRow,
-    Outputs,
-    RuleOutcome,
-    Verdict,
 )
-
-_CMP: dict[str, type[ast.cmpop]] = {
-    "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE,
-}
-_BINOP: dict[str, type[ast.operator]] = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult}
-_HELPERS = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
-_PLAIN_CONSTANTS = (bool, int, str)
+from policy_engine.evaluate.runtime import Env, Evaluation, Facts, Outputs, RuleOutcome, Verdict
 
 
-class _Codegen(Visitor[ast.expr]):
-    """Builds one expression; constants that `ast.Constant` cannot hold go into a pool."""
-
-    def __init__(self, pool: dict[str, object], policy: CheckedPolicy) -> None:
-        self.pool = pool
-        self.policy = policy
-        self.defines = {define.name: j for j, define in enumerate(policy.defines)}
-        #: How a derived value is read: from the environment `f` (None), by calling its
-        #: function of the facts (`pure`), or, in the fast path, from a local variable set on
-        #: first use (`used` collects which).
-        self.pure = False
-        self.used: set[int] | None = None
-
-    def constant_object(self, value: object) -> ast.expr:
-        """A pooled object (a table, a built-in function), reached by a generated name."""
-        for name, pooled in self.pool.items():
-            if pooled is value:
-                return ast.Name(name, ast.Load())
-        name = f"_k{len(self.pool)}"
-        self.pool[name] = value
-        return ast.Name(name, ast.Load())
-
-    def constant(self, value: object) -> ast.expr:
-        if isinstance(value, _PLAIN_CONSTANTS) or (
-            isinstance(value, tuple) and all(isinstance(v, _PLAIN_CONSTANTS) for v in value)
-        ):
-            return ast.Constant(value)  # type: ignore[arg-type]  # tuples of constants are valid
-        assert isinstance(value, (Decimal, datetime.date, datetime.timedelta, tuple))
-        name = f"_k{len(self.pool)}"
-        self.pool[name] = value
-        return ast.Name(name, ast.Load())
-
-    @staticmethod
-    def call(helper: str, *args: ast.expr) -> ast.expr:
-        return ast.Call(ast.Name(helper, ast.Load()), list(args), [])
-
-    def visit_FactRef(self, node: c.FactRef) -> ast.expr:
-        j = self.defines.get(node.name)
-        if j is not None and (self.pure or self.used is not None):
-            compute = self.call(f"_p{j}", ast.Name("f", ast.Load()))
-            if self.used is None:
-                return compute
-            self.used.add(j)  # `(_vJ if _vJ is not _u else (_vJ := _pJ(f)))`
-            local = ast.Name(f"_v{j}", ast.Load())
-            return ast.IfExp(ast.Compare(local, [ast.IsNot()], [ast.Name("_u", ast.Load())]),
-                             ast.Name(f"_v{j}", ast.Load()),
-                             ast.NamedExpr(ast.Name(f"_v{j}", ast.Store()), compute))
-        return ast.Subscript(ast.Name("f", ast.Load()), ast.Constant(node.name), ast.Load())
-
-    def visit_Const(self, node: c.Const) -> ast.expr:
-        return self.constant(node.value)
-
-    def visit_ListExpr(self, node: c.ListExpr) -> ast.expr:
-        if all(isinstance(item, c.Const) for item in node.items):
-            return self.constant(tuple(item.value for item in node.items))  # type: ignore[union-attr]
-        return ast.Tuple([self.visit(item) for item in node.items], ast.Load())
-
-    def visit_Not(self, node: c.Not) -> ast.expr:
-        return ast.UnaryOp(ast.Not(), self.visit(node.operand))
-
-    def visit_Neg(self, node: c.Neg) -> ast.expr:
-        if isinstance(node.type, WholeType):
-            return ast.UnaryOp(ast.USub(), self.visit(node.operand))
-        return self.call("_neg", self.visit(node.operand))
-
-    def visit_Arith(self, node: c.Arith) -> ast.expr:
-        left, right = self.visit(node.left), self.visit(node.right)
-        if isinstance(node.type, (WholeType, DateType, DurationType)):
-            return ast.BinOp(left, _BINOP[node.op](), right)
-        return self.call(_HELPERS[node.op], left, right)
-
-    def visit_Compare(self, node: c.Compare) -> ast.expr:
-        return ast.Compare(self.visit(node.left), [_CMP[node.op]()], [self.visit(node.right)])
-
-    def visit_InList(self, node: c.InList) -> ast.expr:
-        op: ast.cmpop = ast.NotIn() if node.negated else ast.In()
-        return ast.Compare(self.visit(node.subject), [op], [self.visit(node.options)])
-
-    def visit_ListContains(self, node: c.ListContains) -> ast.expr:
-        # Evaluate the list first, as the interpreter does, so a missing fact is reported alike.
-        return self.call("_contains", self.visit(node.subject), self.visit(node.item))
-
-    def visit_Presence(self, node: c.Presence) -> ast.expr:
-        op: ast.cmpop = ast.In() if node.present else ast.NotIn()
-        return ast.Compare(ast.Constant(node.fact), [op], [ast.Name("f", ast.Load())])
-
-    def visit_Between(self, node: c.Between) -> ast.expr:
-        return self.call("_between", self.visit(node.subject), self.visit(node.low),
-                         self.visit(node.high))
-
-    def visit_Lookup(self, node: c.Lookup) -> ast.expr:
-        table = self.constant_object(self.policy.table(node.table))
-        as_of = ast.Constant(self.policy.as_of)
-        return self.call("_lookup", table, self.visit(node.key), ast.Name("f", ast.Load()), as_of)
-
-    def visit_Call(self, node: c.Call) -> ast.expr:
-        if node.function in runtime.ROUNDING:
-            value_node, places_node = node.args
-            if isinstance(value_node, c.Arith) and value_node.op == "/":
-                value = self.call("_exact_div", self.visit(value_node.left),
-                                  self.visit(value_node.right))
-            else:
-                value = self.visit(value_node)
-            return self.call("_round", ast.Constant(node.function), value, self.visit(places_node))
-        function = self.constant_object(runtime.FUNCTIONS[node.function])
-        return ast.Call(function, [self.visit(arg) for arg in node.args], [])
-
-    def visit_WorkingDays(self, node: c.WorkingDays) -> ast.expr:
-        none = ast.Constant(None)
-        return self.call("_working_days", self.visit(node.start), self.visit(node.end),
-                         self.visit(node.excluding) if node.excluding else none,
-                         self.visit(node.calendar) if node.calendar else none)
-
-    def visit_Conditional(self, node: c.Conditional) -> ast.expr:
-        return ast.IfExp(self.visit(node.test), self.visit(node.then), self.visit(node.otherwise))
-
-    def visit_Logic(self, node: c.Logic) -> ast.expr:
-        op: ast.boolop = ast.And() if node.op == "and" else ast.Or()
-        return ast.BoolOp(op, [self.visit(operand) for operand in node.operands])
-
-
-_at = first_match.at
-_function = first_match.function
-
-
-def _condition_function(gen: _Codegen, index: int, rule: CheckedRule,
+def _condition_function(gen: ExpressionWriter, index: int, rule: CheckedRule,
                         source: Source) -> ast.FunctionDef:
     body: list[ast.stmt] = []
     for position, conjunct in enumerate(rule.conjuncts):
         line = source.line_col(conjunct.span.start)[0]
         test = ast.UnaryOp(ast.Not(), gen.visit(conjunct.expr))
-        body.append(_at(ast.If(test, [ast.Return(ast.Constant(position))], []), line))
-    body.append(_at(ast.Return(ast.Constant(-1)), rule.line))
-    return _function(f"_c{index}", body, rule.line)
+        body.append(at(ast.If(test, [ast.Return(ast.Constant(position))], []), line))
+    body.append(at(ast.Return(ast.Constant(-1)), rule.line))
+    return function(f"_c{index}", body, rule.line)
 
 
-def _outputs_function(gen: _Codegen, index: int, rule: CheckedRule) -> ast.FunctionDef:
+def _outputs_function(gen: ExpressionWriter, index: int, rule: CheckedRule) -> ast.FunctionDef:
     pairs: list[ast.expr] = [ast.Tuple([ast.Constant(name), gen.visit(expr)], ast.Load())
              for name, expr in rule.outputs]
-    body: list[ast.stmt] = [_at(ast.Return(ast.Tuple(pairs, ast.Load())), rule.line)]
-    return _function(f"_o{index}", body, rule.line)
+    body: list[ast.stmt] = [at(ast.Return(ast.Tuple(pairs, ast.Load())), rule.line)]
+    return function(f"_o{index}", body, rule.line)
 
 
 #: The parts of the generated module: the per-rule functions, and for first match the fast
@@ -192,7 +53,7 @@ def _outputs_function(gen: _Codegen, index: int, rule: CheckedRule) -> ast.Funct
 PARTS = ("rules", "decide", "trace")
 
 
-def build_part(gen: _Codegen, part: str) -> list[ast.stmt]:
+def build_part(gen: ExpressionWriter, part: str) -> list[ast.stmt]:
     """The functions of one part of the module (see `PARTS`)."""
     policy = gen.policy
     body: list[ast.stmt] = []
@@ -202,15 +63,15 @@ def build_part(gen: _Codegen, part: str) -> list[ast.stmt]:
             body.append(_outputs_function(gen, rule.index, rule))
         for position, define in enumerate(policy.defines):
             line = policy.source.line_col(define.span.start)[0]
-            value: ast.stmt = _at(ast.Return(gen.visit(define.expr)), line)
-            body.append(_function(f"_d{position}", [value], line))
+            value: ast.stmt = at(ast.Return(gen.visit(define.expr)), line)
+            body.append(function(f"_d{position}", [value], line))
     elif part == "decide" and policy.strategy == "first match":
         # Derived values as functions of the facts alone, for the fast path's locals.
         gen.pure = True
         for position, define in enumerate(policy.defines):
             line = policy.source.line_col(define.span.start)[0]
-            value = _at(ast.Return(gen.visit(define.expr)), line)
-            body.append(_function(f"_p{position}", [value], line))
+            value = at(ast.Return(gen.visit(define.expr)), line)
+            body.append(function(f"_p{position}", [value], line))
         gen.pure = False
         body.extend(first_match.FastWriter(gen, policy).decide())
     elif part == "trace" and policy.strategy == "first match":
@@ -221,7 +82,7 @@ def build_part(gen: _Codegen, part: str) -> list[ast.stmt]:
 def build_module(policy: CheckedPolicy) -> tuple[ast.Module, dict[str, object]]:
     """Returns the generated module and its constant pool (for inspection and tests)."""
     pool: dict[str, object] = {}
-    gen = _Codegen(pool, policy)
+    gen = ExpressionWriter(pool, policy)
     body = [statement for part in PARTS for statement in build_part(gen, part)]
     module = ast.Module(body=body, type_ignores=[])  # every node has its line (`_at`)
     return module, pool
@@ -259,7 +120,7 @@ class CompiledPolicy:
     def __init__(self, policy: CheckedPolicy) -> None:
         self.policy = policy
         self._pool: dict[str, object] = {}
-        self._gen = _Codegen(self._pool, policy)
+        self._gen = ExpressionWriter(self._pool, policy)
         self._lock = threading.Lock()
         self._loaded: set[str] = set()
         self._rules: tuple[tuple[Callable[[Facts], int], ...],
@@ -268,10 +129,10 @@ class CompiledPolicy:
         self._trace: Callable[[Facts, dict[int, int]], int] | None = None
         self._namespace: dict[str, Any] = {
             "__builtins__": {},
-            "_add": runtime.add, "_sub": runtime.sub, "_mul": runtime.mul, "_div": runtime.div,
-            "_neg": runtime.neg, "_between": runtime.between, "_contains": _contains,
-            "_lookup": runtime.lookup, "_round": runtime.round_value,
-            "_exact_div": runtime.exact_div, "_working_days": runtime.count_working_days,
+            "_add": arithmetic.add, "_sub": arithmetic.sub, "_mul": arithmetic.mul,
+            "_div": arithmetic.div, "_neg": arithmetic.neg, "_between": arithmetic.between,
+            "_contains": _contains, "_lookup": runtime.lookup, "_round": arithmetic.round_value,
+            "_exact_div": arithmetic.exact_div, "_working_days": runtime.count_working_days,
             "_u": _UNSET, "_errors": _GENERAL, "_slow": self._general, "_refuse": self._refuse,
             "_w": self._verdict,
         }
@@ -294,7 +155,7 @@ class CompiledPolicy:
         else:
             self._load("rules")  # what `resolve` asks, at once: a policy that loads also runs
             self._advise = None
-            self.decider = functools.partial(runtime.resolve, policy, self)
+            self.decider = functools.partial(resolution.resolve, policy, self)
 
     def _load(self, part: str) -> dict[str, Any]:
         """Generates and compiles one part of the module (see `PARTS`), once."""
@@ -392,11 +253,11 @@ class CompiledPolicy:
         the record when first read.
 
         Raises:
-            EvaluationError: as `runtime.resolve`.
+            EvaluationError: as `resolution.resolve`.
         """
         policy = self.policy
         if policy.strategy != "first match":
-            return runtime.resolve(policy, self, facts)
+            return resolution.resolve(policy, self, facts)
         trace = self._trace
         if trace is None:
             if any(len(rule.conjuncts) > first_match.LONG for rule in policy.rules):
@@ -406,9 +267,9 @@ class CompiledPolicy:
         try:
             index = trace(facts, failed)
         except _GENERAL:
-            return runtime.resolve(policy, self, facts)
+            return resolution.resolve(policy, self, facts)
         if index < 0:
-            raise runtime.no_decision(policy)
+            raise resolution.no_decision(policy)
         decider = self._units[index]
         today = facts[policy.as_of] if self._dated and policy.as_of else None  # read by _trace
         assert today is None or isinstance(today, datetime.date)
@@ -434,17 +295,18 @@ class CompiledPolicy:
                   ) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
         facts, today, decider, failed = record
         policy = self.policy
-        env = runtime.environment(policy, self, facts)
+        env = resolution.environment(policy, self, facts)
         advisories: tuple[RuleOutcome, ...] = ()
         if policy.advisories:  # they ran without error when the outputs were made
-            advisories = runtime.finish(policy, self, env, today, decider, ())[0]
-        return runtime.first_match_outcomes(policy, self, env, today, decider, failed), advisories
+            advisories = resolution.finish(policy, self, env, today, decider, ())[0]
+        outcomes = resolution.first_match_outcomes(policy, self, env, today, decider, failed)
+        return outcomes, advisories
 
     def _general(self, facts: Facts) -> Evaluation:
-        return runtime.resolve(self.policy, self, facts)
+        return resolution.resolve(self.policy, self, facts)
 
     def _refuse(self) -> NoReturn:
-        raise runtime.no_decision(self.policy)
+        raise resolution.no_decision(self.policy)
 
     def _verdict(self, facts: Facts, index: int, outputs: Outputs) -> Verdict:
         """The fast path's result when the deciding rule's outputs are computed, or when the
@@ -456,16 +318,11 @@ class CompiledPolicy:
         return Verdict(decider.decision, decider.id, self._merged(outputs, added), index)
 
     def _merged(self, outputs: Outputs, added: Outputs) -> Outputs:
-        """A decider's outputs with the advisories' items added, as `runtime.finish` does."""
+        """A decider's outputs with the advisories' items added, as `resolution.finish` does."""
         if self.policy.advisories:
-            values = dict(outputs)
-            for name, items in added:
-                current = values.get(name, ())
-                assert isinstance(current, tuple) and isinstance(items, tuple)
-                values[name] = current + tuple(i for i in items if i not in current)
-            outputs = tuple([(name, values[name]) for name in self._order if name in values])
+            outputs = resolution.add_advice(self.policy, outputs, added)
         if self.policy.amount_outputs:
-            outputs = runtime.typed_outputs(self.policy, outputs)
+            outputs = resolution.typed_outputs(self.policy, outputs)
         return outputs
 
 

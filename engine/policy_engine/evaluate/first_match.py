@@ -1,4 +1,4 @@
-"""Compiler, fast path: a first-match policy as one generated decision function, with rule indexes.
+"""First match: a first-match policy as one generated decision function, with rule indexes.
 
 `compiler` asks this module for two more generated functions besides the per-rule ones:
 
@@ -7,7 +7,7 @@
   outputs are constants, or calls `_w` to compute the deciding rule's outputs and run the
   advisories. Derived values are local variables computed on first use. Any problem (a missing
   fact, a division by zero, a table without a row) makes it start again on the general path
-  (`_slow`, that is `runtime.resolve`), so errors are exactly the ones `resolve` raises.
+  (`_slow`, that is `resolution.resolve`), so errors are exactly the ones `resolve` raises.
 - `_trace(f, r)` does the same walk but writes the first false conjunct of each rule it tries
   into `r` and returns the index of the deciding unit (-1: nothing decides); the runtime builds
   the rules' outcomes from that record.
@@ -23,19 +23,13 @@ first match only ever records "did not apply at conjunct 0".
 from __future__ import annotations
 
 import ast
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
 
 from policy_engine.check import checked as c
 from policy_engine.check.checked import CheckedPolicy, CheckedRule
 from policy_engine.check.types import BoolType, EnumType, Value
-
-if TYPE_CHECKING:
-    from policy_engine.evaluate.compiler import _Codegen
-
-N = TypeVar("N", bound=ast.AST)
+from policy_engine.evaluate.codegen import ExpressionWriter, at, function
 
 #: A stretch of rules is indexed on a fact when more than this many of them test it first.
 INDEX_MIN = 8
@@ -46,60 +40,6 @@ REPEAT_BUDGET = 64
 #: with more conjuncts than this calls its `_cN` instead (compiled with the per-rule part).
 #: `_decide` shares tests of common first conjuncts at most this many levels deep.
 LONG = 32
-
-
-def at(node: N, line: int) -> N:
-    """Gives a node, and every node inside it that has no line yet, a policy line.
-
-    Code is built bottom up, so a node that has a line already has one everywhere inside it
-    and is not walked again.
-    """
-    stack: list[ast.AST] = [node]
-    fields_of = _LINE_FIELDS
-    while stack:
-        child = stack.pop()
-        if child._attributes:  # statements and expressions; not operators and contexts
-            attributes = child.__dict__
-            if attributes.get("lineno") is not None:
-                continue
-            # end_col_offset is optional: left out, it is unknown.
-            attributes["lineno"] = attributes["end_lineno"] = line
-            attributes["col_offset"] = 0
-        cls = child.__class__
-        fields = fields_of.get(cls)
-        if fields is None:
-            fields = fields_of[cls] = _line_fields(cls)
-        for name in fields:
-            value = getattr(child, name, None)
-            if value.__class__ is list:
-                stack.extend(item for item in value if isinstance(item, ast.AST))
-            elif isinstance(value, ast.AST):
-                stack.append(value)
-    return node
-
-
-#: The fields of a node class that can hold nodes needing a line (`at` walks only these).
-_LINE_FIELDS: dict[type, tuple[str, ...]] = {ast.Constant: ()}
-#: Fields that only ever hold names, flags, operators or contexts: nothing with a line.
-_NO_LINE_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "kind", "type_comment",
-                             "name", "level", "module", "conversion", "is_async", "simple"})
-
-
-def _line_fields(cls: type) -> tuple[str, ...]:
-    return tuple(name for name in cls._fields  # type: ignore[attr-defined]
-                 if name not in _NO_LINE_FIELDS)
-
-
-def function(name: str, body: list[ast.stmt], line: int,
-             args: tuple[str, ...] = ("f",)) -> ast.FunctionDef:
-    """A generated function of the facts `f` (and, for a traced function, the record `r`)."""
-    arguments = ast.arguments(posonlyargs=[], args=[ast.arg(a) for a in args], kwonlyargs=[],
-                              kw_defaults=[], defaults=[])
-    made = ast.FunctionDef(name=name, args=arguments, body=body, decorator_list=[],
-                           returns=None)
-    if sys.version_info >= (3, 12):
-        made.type_params = []
-    return at(made, line)
 
 
 # ---------------------------------------------------------------- planning the indexes
@@ -255,7 +195,7 @@ def _call(name: str, *args: ast.expr) -> ast.Call:
 class FastWriter:
     """Writes `_decide`, `_trace` and the functions of their indexes."""
 
-    def __init__(self, gen: _Codegen, policy: CheckedPolicy) -> None:
+    def __init__(self, gen: ExpressionWriter, policy: CheckedPolicy) -> None:
         self.gen = gen
         self.policy = policy
         self.dated = policy.as_of is not None and any(u.effective for u in policy.units())

@@ -8,8 +8,9 @@ from policy_engine.check import checked as c
 from policy_engine.check.checked import CheckedPolicy
 from policy_engine.check.types import DateType, DurationType, Value, WholeType
 from policy_engine.core.visitor import Visitor
-from policy_engine.evaluate import runtime
-from policy_engine.evaluate.runtime import Env, Facts, MissingFact, Outputs
+from policy_engine.evaluate import arithmetic, runtime
+from policy_engine.evaluate.errors import MissingFact
+from policy_engine.evaluate.runtime import Env, Facts, Outputs
 
 _COMPARE = {
     "==": lambda a, b: a == b,
@@ -64,7 +65,7 @@ class Interpreter(Visitor[Any]):
 
     def visit_Neg(self, node: c.Neg, facts: Facts) -> Value:
         value = self.visit(node.operand, facts)
-        return -value if isinstance(node.type, WholeType) else runtime.neg(value)
+        return -value if isinstance(node.type, WholeType) else arithmetic.neg(value)
 
     def visit_Arith(self, node: c.Arith, facts: Facts) -> Value:
         left = self.visit(node.left, facts)
@@ -75,7 +76,7 @@ class Interpreter(Visitor[Any]):
             if node.op == "-":
                 return left - right  # type: ignore[no-any-return]
             return left * right  # type: ignore[no-any-return]
-        return runtime.ARITH[node.op](left, right)
+        return arithmetic.ARITH[node.op](left, right)
 
     def visit_Compare(self, node: c.Compare, facts: Facts) -> bool:
         left = self.visit(node.left, facts)
@@ -98,24 +99,24 @@ class Interpreter(Visitor[Any]):
         subject = self.visit(node.subject, facts)
         low = self.visit(node.low, facts)
         high = self.visit(node.high, facts)
-        return runtime.between(subject, low, high)
+        return arithmetic.between(subject, low, high)
 
     def visit_Lookup(self, node: c.Lookup, facts: Facts) -> Value:
         key = self.visit(node.key, facts)
         return runtime.lookup(self.policy.table(node.table), key, facts, self.policy.as_of)
 
     def visit_Call(self, node: c.Call, facts: Facts) -> Value:
-        if node.function in runtime.ROUNDING:
+        if node.function in arithmetic.ROUNDING:
             value_node, places_node = node.args
             if isinstance(value_node, c.Arith) and value_node.op == "/":
                 left = self.visit(value_node.left, facts)
                 right = self.visit(value_node.right, facts)
-                exact: Any = runtime.exact_div(left, right)
+                exact: Any = arithmetic.exact_div(left, right)
             else:
                 exact = self.visit(value_node, facts)
-            return runtime.round_value(node.function, exact, self.visit(places_node, facts))
+            return arithmetic.round_value(node.function, exact, self.visit(places_node, facts))
         args = [self.visit(arg, facts) for arg in node.args]
-        return runtime.FUNCTIONS[node.function](*args)  # type: ignore[return-value]
+        return arithmetic.FUNCTIONS[node.function](*args)  # type: ignore[return-value]
 
     def visit_WorkingDays(self, node: c.WorkingDays, facts: Facts) -> Value:
         start = self.visit(node.start, facts)

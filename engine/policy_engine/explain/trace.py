@@ -20,18 +20,16 @@ from policy_engine.check.types import (
     WholeType,
     format_value,
 )
-from policy_engine.evaluate.interpreter import Interpreter
-from policy_engine.evaluate.runtime import (
+from policy_engine.evaluate.errors import (
     CalendarProblem,
     DivisionByZero,
-    Evaluation,
     EvaluationError,
     MissingFact,
     NoRow,
-    RuleOutcome,
-    as_of_date,
-    environment,
 )
+from policy_engine.evaluate.interpreter import Interpreter
+from policy_engine.evaluate.resolution import as_of_date, environment
+from policy_engine.evaluate.runtime import Evaluation, RuleOutcome
 
 #: How many near misses are shown when the default decided.
 CLOSEST = 3

@@ -534,7 +534,7 @@ def _compile(builder: _Builder, full: FullValidator, extra: dict[str, Any],
     """Builds and compiles the function; None when the policy's facts are not all handled,
     or when the globals `shared` with inlined code (read after building it, since writing
     the code may add constants to them) would clash with the validator's own."""
-    from policy_engine.evaluate.runtime import MissingFact
+    from policy_engine.evaluate.errors import MissingFact
     from policy_engine.facts.constraints import SKIPPED, value_reader
 
     def missing(name: str) -> None:

@@ -12,14 +12,9 @@ from collections.abc import Callable, Mapping
 from policy_engine.check.checked import CheckedPolicy
 from policy_engine.check.types import Value, format_value
 from policy_engine.core.diagnostics import Diagnostic
+from policy_engine.evaluate.errors import CalendarProblem, DivisionByZero, MissingFact, NoRow
 from policy_engine.evaluate.interpreter import Interpreter
-from policy_engine.evaluate.runtime import (
-    CalendarProblem,
-    DivisionByZero,
-    MissingFact,
-    NoRow,
-    environment,
-)
+from policy_engine.evaluate.resolution import environment
 from policy_engine.scenarios.yaml_data import json_path
 
 Locator = Callable[[tuple[str | int, ...]], tuple[int, int] | None]

@@ -7,17 +7,14 @@ line before the declaration it was written in or before.
 
 from __future__ import annotations
 
-import functools
+import difflib
+import re
 from collections.abc import Iterator
 
-from lark import Lark, Token
-
-from policy_engine.core.diagnostics import DiagnosticError
 from policy_engine.core.source import Source
 from policy_engine.core.visitor import Visitor
 from policy_engine.language import nodes as n
-from policy_engine.language.lowering import lower
-from policy_engine.language.reference_parser import grammar_text, syntax_diagnostic
+from policy_engine.language.parser import parse_policy
 
 WIDTH = 96
 INDENT = "  "
@@ -27,38 +24,18 @@ INDENT = "  "
 _CONDITIONAL, _OR, _AND, _NOT, _TEST, _SUM, _PRODUCT, _UNARY, _ATOM = range(9)
 
 
-class _Comments:
-    def __init__(self) -> None:
-        self.found: list[Token] = []
-
-    def __call__(self, token: Token) -> Token:
-        self.found.append(token)
-        return token
+#: A quoted text (whose `#` is no comment) or a comment, as the grammar's STRING and COMMENT.
+_STRING_OR_COMMENT = re.compile(r'"(?:[^"\\\n]|\\[^\n])*"|#[^\n]*')
 
 
-@functools.lru_cache(maxsize=1)
-def _parser_with_comments() -> tuple[Lark, _Comments]:
-    comments = _Comments()
-    parser = Lark(grammar_text(), parser="lalr", propagate_positions=True,
-                  maybe_placeholders=True, lexer_callbacks={"COMMENT": comments})
-    return parser, comments
+def comments_of(text: str) -> list[tuple[int, str]]:
+    """The comments of a policy text that parses, as (offset, text without trailing blanks).
 
-
-def parse_with_comments(source: Source) -> tuple[n.PolicyFile, list[tuple[int, str]]]:
-    """Parses policy text and returns its tree and its comments as (offset, text)."""
-    from lark.exceptions import UnexpectedInput
-
-    from policy_engine.language.reference_parser import parse_tree
-
-    parse_tree(source)  # the main parser's diagnostics, with their hints, come first
-    parser, comments = _parser_with_comments()
-    comments.found.clear()
-    try:
-        tree = parser.parse(source.text)
-    except UnexpectedInput as error:
-        raise DiagnosticError([syntax_diagnostic(source, error)]) from None
-    found = [(t.start_pos or 0, str(t).rstrip()) for t in comments.found]
-    return lower(source, tree), found
+    Outside quoted texts a `#` always starts a comment that runs to the end of the line, and a
+    quoted text never spans lines, so one scan finds exactly the comments Lark's lexer skips.
+    """
+    return [(match.start(), match.group().rstrip())
+            for match in _STRING_OR_COMMENT.finditer(text) if match.group().startswith("#")]
 
 
 def format_policy(text: str, name: str = "<policy>") -> str:
@@ -67,9 +44,8 @@ def format_policy(text: str, name: str = "<policy>") -> str:
     Raises:
         DiagnosticError: the text does not parse (formatting never guesses).
     """
-    source = Source(name, text)
-    tree, comments = parse_with_comments(source)
-    return _Printer(comments, text).file(tree)
+    tree = parse_policy(Source(name, text))
+    return _Printer(comments_of(text), text).file(tree)
 
 
 # ---------------------------------------------------------------- expressions
@@ -434,7 +410,6 @@ class _Printer:
 
 def iter_changes(old: str, new: str, name: str) -> Iterator[str]:
     """A unified diff from the file as written to its formatted layout."""
-    import difflib
 
     yield from difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
                                     f"{name} (as written)", f"{name} (formatted)")

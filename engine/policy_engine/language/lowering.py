@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from lark import Token, Tree
@@ -11,7 +10,7 @@ from lark.tree import Meta
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.core.source import Source, Span
 from policy_engine.language import nodes as n
-from policy_engine.language.parser import BadEscape, unescape
+from policy_engine.language.literals import BadEscape, number_value, unescape
 
 #: The deepest parse tree lowered: deeper ones (hundreds of nested levels, which only a program
 #: writes) are refused with E006 whatever Python's recursion limit, so that the checker and the
@@ -47,8 +46,7 @@ def decode_string(token: Token) -> str:
 
 def _number(token: Token) -> n.Number:
     text = str(token)
-    value: int | Decimal = Decimal(text) if "." in text else int(text)
-    return n.Number(value, text, _tspan(token))
+    return n.Number(number_value(text), text, _tspan(token))
 
 
 def _name(token: Token) -> n.Name:
@@ -351,10 +349,3 @@ def lower(source: Source, tree: Tree[Token]) -> n.PolicyFile:
         ) from None
     assert isinstance(result, n.PolicyFile)
     return result
-
-
-def parse_policy(source: Source) -> n.PolicyFile:
-    """Parses and lowers policy text; the one entry point later stages use."""
-    from policy_engine.language.reference_parser import parse_tree
-
-    return lower(source, parse_tree(source))

@@ -1,7 +1,8 @@
-"""Fast parse: a hand-written recursive-descent parser that builds `nodes` straight from text.
+"""Parser: the hand-written recursive-descent parser that reads policy text straight into nodes.
 
-Lark's LALR parser (`reference_parser`, grammar in `grammar/policy.lark`) is the reference: it
-defines the language and words every syntax error. It is written in pure Python, though, and
+`parse_policy` here is how the engine parses a policy. Lark's LALR parser (`reference_parser`,
+grammar in `grammar/policy.lark`) is the reference: it defines the language and words every
+syntax error. It is written in pure Python, though, and
 with lowering it spends about 0.75 ms on each rule of a large policy, most of the load time of
 a policy of 10,000 rules. This module reads the same language about seven times faster, in
 one pass over the tokens, without a parse tree.
@@ -10,15 +11,15 @@ It only ever answers "here are the nodes" or "not sure". On anything unusual (a 
 a keyword where a name could also be, a bad escape, very deep nesting) it raises `_Unsure`,
 and `parse_policy` parses the text again with Lark, which then gives the nodes or the error.
 So this parser must never accept text Lark rejects, nor build different nodes or spans;
-`tests/test_fast_parse.py` holds the two to that on every policy in the repository and on
-random mutations of them.
+`tests/language/test_parser_equivalence.py` holds the two to that on every policy in the
+repository and on random mutations of them.
 
 How Lark reads words matters here. Its lexer is contextual: a keyword such as `amount` or
 `date` is a name wherever the grammar does not allow the keyword, and a keyword wherever it
 does. This parser knows, at each place it reads a name, which keywords the grammar allows
 there too; when the word is one of them and the parser is not certain which reading Lark
 takes, it is unsure. Words are read whole: a keyword run together with more letters is a
-longer word here, and an error there (`parser.glued_keyword`).
+longer word here, and an error there (`reference_parser.glued_keyword`).
 
 Spans follow Lark's `propagate_positions`: a node spans from its first to its last token, and
 an expression in parentheses keeps its own span while the node around it counts the
@@ -31,11 +32,12 @@ import itertools
 import re
 import string
 from collections.abc import Callable
-from decimal import Decimal
 from typing import TypeVar
 
 from policy_engine.core.source import Source, Span
 from policy_engine.language import nodes as n
+from policy_engine.language.grammar import KEYWORDS
+from policy_engine.language.literals import BadEscape, number_value, unescape
 
 #: One token and the blanks and comments before it. Words are read whole; which are keywords
 #: is up to the parser. The terminals are those of grammar/policy.lark, DATE before NUMBER.
@@ -54,15 +56,6 @@ _KIND = {"\"": "string",
          **dict.fromkeys(string.ascii_letters + "_", "word"),
          **dict.fromkeys(string.digits, "digits")}
 
-#: Every word the grammar uses as a keyword (the literal strings of grammar/policy.lark).
-KEYWORDS = frozenset("""
-    policy version fact optional default decision output as of define table by end require
-    when else because ensure effective from until resolve first match unique agreeing whole
-    number amount text date one list at least and most to rule overrides advise then add
-    otherwise refuse with source if or not is missing present in contains between for
-    working days day weeks week excluding calendar yes true no false
-""".split())
-
 #: Keywords that can begin an operand (or a negation): where a name is read as an operand,
 #: these words are taken as keywords, or, where the grammar does not allow them, not sure.
 _OPERAND_WORDS = frozenset({"if", "not", "working", "yes", "true", "no", "false",
@@ -70,7 +63,6 @@ _OPERAND_WORDS = frozenset({"if", "not", "working", "yes", "true", "no", "false"
 
 _COMPARE = frozenset({"==", "!=", "<=", ">=", "<", ">"})
 _UNITS = {"days": "days", "day": "days", "weeks": "weeks", "week": "weeks"}
-_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 #: Deeper nesting than this is left to Lark and lowering, which refuse very deep trees (E006);
 #: this parser counts each level generously, and Python's stack holds ten frames a level.
 _MAX_DEPTH = 60
@@ -92,9 +84,9 @@ def parse_policy(source: Source) -> n.PolicyFile:
     nodes = fast_parse(source.text)
     if nodes is not None:
         return nodes
-    from policy_engine.language.lowering import parse_policy as reference
+    from policy_engine.language import reference_parser  # Lark: imported only when needed
 
-    return reference(source)
+    return reference_parser.parse_policy(source)
 
 
 def fast_parse(text: str) -> n.PolicyFile | None:
@@ -127,49 +119,11 @@ def _tokens(text: str) -> tuple[list[str], list[str], list[int], list[int]]:
     return kinds, texts, starts, ends
 
 
-class BadEscape(ValueError):
-    """A backslash in a quoted text that is none of the four escapes; `index` is its place in
-    the text between the quotes."""
-
-    def __init__(self, index: int, escaped: str) -> None:
-        super().__init__(f"unknown escape '\\{escaped}'")
-        self.index, self.escaped = index, escaped
-
-
-def unescape(body: str) -> str:
-    """The value of a quoted text, from the characters between its quotes: only \\" \\\\ \\n
-    and \\t are escapes.
-
-    Raises:
-        BadEscape: for any other backslash.
-    """
-    if "\\" not in body:
-        return body
-    out: list[str] = []
-    index = 0
-    while index < len(body):
-        char = body[index]
-        if char == "\\":
-            escaped = body[index + 1 : index + 2]
-            if escaped not in _ESCAPES:
-                raise BadEscape(index, escaped)
-            out.append(_ESCAPES[escaped])
-            index += 2
-        else:
-            out.append(char)
-            index += 1
-    return "".join(out)
-
-
 def _decode(token: str) -> str:
     try:
         return unescape(token[1:-1])
     except BadEscape:
         raise _Unsure from None  # E004, worded by lowering
-
-
-def _number_value(text: str) -> int | Decimal:
-    return Decimal(text) if "." in text else int(text)
 
 
 class _Parser:
@@ -522,9 +476,9 @@ class _Parser:
         self.i = i + 1
         text = self.texts[i]
         if negative:
-            return n.Number(-_number_value(text), "-" + text, Span(self.starts[i - 1],
+            return n.Number(-number_value(text), "-" + text, Span(self.starts[i - 1],
                                                                     self.ends[i]))
-        return n.Number(_number_value(text), text, Span(self.starts[i], self.ends[i]))
+        return n.Number(number_value(text), text, Span(self.starts[i], self.ends[i]))
 
     # ------------------------------------------------------------ expressions
     def expr(self) -> tuple[n.Expr, int, int]:
@@ -698,7 +652,7 @@ class _Parser:
                 end = self.ends[i + 1]
                 days = int(text) * (7 if unit == "weeks" else 1)
                 return n.Duration(days, f"{text} {unit}", Span(start, end)), start, end
-            return n.Number(_number_value(text), text, Span(start, end)), start, end
+            return n.Number(number_value(text), text, Span(start, end)), start, end
         if kind == "string":
             return n.Text(_decode(text), Span(start, end)), start, end
         if kind == "date":

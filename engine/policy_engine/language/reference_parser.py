@@ -1,22 +1,27 @@
-"""Parser: turns policy text into a Lark parse tree, and syntax errors into diagnostics.
+"""Reference parser: Lark's reading of policy text, the definition of the language's syntax.
 
-Lark is imported when something is first parsed, not with this module: a policy that comes
-from the cache of checked policies (`core.cache`) needs only `grammar_text` for its key.
+It parses with the Lark LALR parser of `grammar/policy.lark`, lowers the tree into nodes, and
+words every syntax error as a diagnostic (with the hints of `syntax_hints`). The hand-written
+`parser` reads most policies faster and hands this module every text it is not sure of, so
+every syntax diagnostic comes from here. Lark is imported when something is first parsed here,
+not with this module.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.core.source import Source, Span
+from policy_engine.language import nodes as n
+from policy_engine.language.grammar import lark_parser
+from policy_engine.language.lowering import lower
+from policy_engine.language.syntax_hints import hint_for
 
 if TYPE_CHECKING:
-    from lark import Lark, Token, Tree
+    from lark import Token, Tree
     from lark.exceptions import UnexpectedInput
 
 #: How terminals are named in "expected ..." messages.
@@ -55,50 +60,13 @@ _CHARACTER_HELP = {
 }
 
 
-@functools.lru_cache(maxsize=1)
-def grammar_text() -> str:
-    """Returns the grammar shipped with the package (top-level `grammar/` in the repository).
+def parse_policy(source: Source) -> n.PolicyFile:
+    """Parses and lowers policy text: the reference reading of a policy.
 
-    An installed package has it as `policy_engine.grammar`; a source checkout imported without
-    installing (the repository root on sys.path) reads `grammar/` beside `engine/`.
+    Raises:
+        DiagnosticError: for a syntax error or an invalid literal.
     """
-    try:
-        return resources.files("policy_engine.grammar").joinpath("policy.lark").read_text(
-            encoding="utf-8")
-    except (ModuleNotFoundError, FileNotFoundError):
-        checkout = Path(__file__).resolve().parent.parent / "grammar" / "policy.lark"
-        return checkout.read_text(encoding="utf-8")
-
-
-#: How the parser is built. `strict=True` (every terminal collision and LALR conflict is an
-#: error) is checked by tests/test_parser.py; at run time the same tables are built without
-#: the collision search, which takes half a second, and kept in the cache of checked policies.
-PARSER_OPTIONS: dict[str, object] = {
-    "parser": "lalr", "propagate_positions": True, "maybe_placeholders": True,
-}
-
-
-@functools.lru_cache(maxsize=1)
-def _parser() -> Lark:
-    import io
-
-    from lark import Lark, __version__
-
-    from policy_engine.core import cache
-
-    entry = cache.key(f"lark {__version__} {sorted(PARSER_OPTIONS.items())}", "<parser>")
-    saved = cache.load(entry)
-    if isinstance(saved, bytes):
-        try:
-            return Lark.load(io.BytesIO(saved))
-        except Exception:  # noqa: BLE001 - a stale or damaged entry is a miss
-            pass
-    parser = Lark(grammar_text(), **PARSER_OPTIONS)
-    if cache.enabled():
-        buffer = io.BytesIO()
-        parser.save(buffer)
-        cache.store(entry, buffer.getvalue())
-    return parser
+    return lower(source, parse_tree(source))
 
 
 def parse_tree(source: Source) -> Tree[Token]:
@@ -110,7 +78,7 @@ def parse_tree(source: Source) -> Tree[Token]:
     from lark.exceptions import UnexpectedInput
 
     try:
-        tree = _parser().parse(source.text)
+        tree = lark_parser().parse(source.text)
     except UnexpectedInput as error:
         raise DiagnosticError([syntax_diagnostic(source, error)]) from None
     glued = glued_keyword(source)
@@ -126,7 +94,7 @@ _NAME_CHARS = re.compile(r"[A-Za-z0-9_]*")
 @functools.lru_cache(maxsize=1)
 def _keyword_terminals() -> dict[str, str]:
     """The grammar's keywords that end in a letter or digit, by terminal name."""
-    return {terminal.name: terminal.pattern.value for terminal in _parser().terminals
+    return {terminal.name: terminal.pattern.value for terminal in lark_parser().terminals
             if terminal.pattern.type == "str" and terminal.pattern.value[-1:].isalnum()}
 
 
@@ -140,7 +108,7 @@ def glued_keyword(source: Source) -> Diagnostic | None:
     """
     text = source.text
     keywords = _keyword_terminals()
-    interactive = _parser().parse_interactive(text)
+    interactive = lark_parser().parse_interactive(text)
     for token in interactive.iter_parse():
         if token.type not in keywords or token.end_pos is None:
             continue
@@ -161,7 +129,7 @@ def glued_keyword(source: Source) -> Diagnostic | None:
 def describe_terminal(name: str) -> str:
     if name in _TERMINAL_NAMES:
         return _TERMINAL_NAMES[name]
-    for terminal in _parser().terminals:
+    for terminal in lark_parser().terminals:
         if terminal.name == name:
             if terminal.pattern.type == "str":
                 return f"'{terminal.pattern.value}'"
@@ -191,9 +159,7 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     """Turns a Lark error into a diagnostic with a span, an 'expected' list and help."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
-    from policy_engine.language.syntax_hints import hint_for  # a catalogue of common mistakes
-
-    hint = hint_for(source, error)
+    hint = hint_for(source, error, lark_parser().parse)  # a catalogue of common mistakes
     if isinstance(error, UnexpectedCharacters):
         offset = error.pos_in_stream or 0
         char = source.text[offset : offset + 1]

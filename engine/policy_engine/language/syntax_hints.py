@@ -1,17 +1,23 @@
-"""Parser support: a catalogue of common syntax mistakes, matched with Lark's match_examples.
+"""Syntax hints: a catalogue of common syntax mistakes, matched by the parser state they stop in.
 
 Each entry is a help line and a few small wrong policies that fail at the same parser state as
-the mistake; a failing parse that lands in that state gets the help line.
+the mistake; a failing parse that lands in that state gets the help line. The parse function
+is given by the caller (the reference parser), so this module depends on no parser.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Callable
 
 from lark.exceptions import UnexpectedInput, UnexpectedToken
 
 from policy_engine.core.source import Source
+from policy_engine.language.grammar import KEYWORDS
+
+#: Parses a whole policy text, raising Lark's `UnexpectedInput` on a syntax error.
+Parse = Callable[[str], object]
 
 _HEAD = 'policy p\nfact x: whole number\nfact e: one of a, b\ndecision d\n'
 
@@ -48,25 +54,15 @@ MISTAKES: dict[str, list[str]] = {
 }
 
 _OPERATORS = ("and", "or", "is", "in", "contains", "between")
-_ITEM_KEYWORDS = ("fact", "decision", "output", "rule", "otherwise", "resolve", "table",
-                  "define", "require", "ensure", "advise")
-_ALL_KEYWORDS = _ITEM_KEYWORDS + (
-    "when", "then", "because", "with", "source", "and", "or", "not", "is", "in", "contains",
-    "between", "missing", "present", "optional", "default", "version", "policy", "overrides",
-    "effective", "from", "until", "working", "days", "excluding", "calendar", "add", "to",
-    "end", "for",
-)
+_KEYWORDS = tuple(sorted(KEYWORDS))
 
 
-@functools.lru_cache(maxsize=1)
-def _parse_fn():  # type: ignore[no-untyped-def]
-    from policy_engine.language.reference_parser import _parser
+def hint_for(source: Source, error: UnexpectedInput, parse: Parse) -> str | None:
+    """Returns a help line for a known mistake, or a 'did you mean' for a misspelled keyword.
 
-    return _parser().parse
-
-
-def hint_for(source: Source, error: UnexpectedInput) -> str | None:
-    """Returns a help line for a known mistake, or a 'did you mean' for a misspelled keyword."""
+    Args:
+        parse: the parser that raised `error`; the catalogue's examples are parsed with it.
+    """
     if isinstance(error, UnexpectedToken) and error.token.type == "NAME":
         word = str(error.token)
         expected = {t.lower() for t in (error.accepts or error.expected)}
@@ -76,19 +72,19 @@ def hint_for(source: Source, error: UnexpectedInput) -> str | None:
             operator = difflib.get_close_matches(word, _OPERATORS, n=1, cutoff=0.75)
             if operator:
                 return f"did you mean '{operator[0]}'?"
-        candidates = [k for k in _ALL_KEYWORDS if k in expected]
+        candidates = [k for k in _KEYWORDS if k in expected]
         close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
         if close:
             return f"did you mean '{close[0]}'?"
     key = _state_key(error)
     if key is None:
         return None
-    for label, (state, token_type, _) in _example_keys():
+    for label, (state, token_type, _) in _example_keys(parse):
         if state == key[0] and token_type == key[1]:
             return label
     # The same mistake can leave the parser in another state (LALR states depend on what
     # came before); the unexpected token and what was acceptable instead still match.
-    for label, (_, token_type, accepts) in _example_keys():
+    for label, (_, token_type, accepts) in _example_keys(parse):
         if token_type == key[1] and accepts == key[2]:
             return label
     return None
@@ -105,15 +101,15 @@ def _state_key(error: UnexpectedInput) -> tuple[int, str, frozenset[str]] | None
     return stack[-1], (token.type if token is not None else ""), accepts
 
 
-@functools.lru_cache(maxsize=1)
-def _example_keys() -> tuple[tuple[str, tuple[int, str, frozenset[str]]], ...]:
+@functools.lru_cache(maxsize=4)
+def _example_keys(parse: Parse) -> tuple[tuple[str, tuple[int, str, frozenset[str]]], ...]:
     # Lark's own match_examples crashes in a debug log call when states match but accepted
     # tokens differ (lark 1.3), so the matching is done here on the parser state directly.
     keys = []
     for label, examples in MISTAKES.items():
         for example in examples:
             try:
-                _parse_fn()(example)
+                parse(example)
             except UnexpectedInput as error:
                 key = _state_key(error)
                 if key is not None:

@@ -1,0 +1,49 @@
+"""Errors: why an evaluation stops: a fact it needs is missing, or the policy refuses to decide.
+
+The low-level ones (`MissingFact`, `DivisionByZero`, `NoRow`, `CalendarProblem`) are raised
+while an expression is evaluated; `resolution.ask` turns each into an `EvaluationError`, the
+refusal with a diagnostic code (E401 to E407) that callers see.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+
+class MissingFact(Exception):
+    """A condition or output read a fact that the fact set does not have."""
+
+    def __init__(self, fact: str) -> None:
+        super().__init__(fact)
+        self.fact = fact
+
+
+class DivisionByZero(Exception):
+    """An amount was divided by zero."""
+
+
+class EvaluationError(Exception):
+    """Evaluation refused to decide; carries a diagnostic code and the rules involved."""
+
+    def __init__(self, code: str, message: str, *, rules: tuple[str, ...] = (),
+                 fact: str | None = None, help: str | None = None,
+                 label: str | None = None) -> None:
+        super().__init__(message)
+        self.label = label
+        self.code = code
+        self.message = message
+        self.rules = rules
+        self.fact = fact
+        self.help = help
+
+
+class NoRow(Exception):
+    """A table has no row (and no default row) in effect for a key."""
+
+    def __init__(self, table: str, key: str, as_of: datetime.date | None) -> None:
+        super().__init__(table)
+        self.table, self.key, self.as_of = table, key, as_of
+
+
+class CalendarProblem(Exception):
+    """A calendar could not be used during evaluation."""

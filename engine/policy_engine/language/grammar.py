@@ -1,0 +1,73 @@
+"""Grammar: the policy language's Lark grammar, the Lark parser built from it, and its keywords.
+
+The grammar lives at the top of the repository, in `grammar/policy.lark`, and ships as the
+package `policy_engine.grammar`. Lark is imported only when `lark_parser` is first called: a
+policy that the hand-written parser reads, or that comes from the cache, never needs it.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from policy_engine.core import cache
+
+if TYPE_CHECKING:
+    from lark import Lark
+
+#: Every word the grammar uses as a keyword (the literal strings of grammar/policy.lark);
+#: tests/language/test_grammar.py checks it against the grammar.
+KEYWORDS = frozenset("""
+    policy version fact optional default decision output as of define table by end require
+    when else because ensure effective from until resolve first match unique agreeing whole
+    number amount text date one list at least and most to rule overrides advise then add
+    otherwise refuse with source if or not is missing present in contains between for
+    working days day weeks week excluding calendar yes true no false
+""".split())
+
+#: How the parser is built. `strict=True` (every terminal collision and LALR conflict is an
+#: error) is checked by the tests; at run time the same tables are built without the collision
+#: search, which takes half a second, and kept in the cache of checked policies.
+PARSER_OPTIONS: dict[str, object] = {
+    "parser": "lalr", "propagate_positions": True, "maybe_placeholders": True,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def grammar_text() -> str:
+    """Returns the grammar shipped with the package (top-level `grammar/` in the repository).
+
+    An installed package has it as `policy_engine.grammar`; a source checkout imported without
+    installing (`engine/` on sys.path) reads `grammar/` beside `engine/`.
+    """
+    try:
+        return resources.files("policy_engine.grammar").joinpath("policy.lark").read_text(
+            encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        checkout = Path(__file__).resolve().parents[3] / "grammar" / "policy.lark"
+        return checkout.read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def lark_parser() -> Lark:
+    """The Lark LALR parser of the grammar, built once per process (its tables cached)."""
+    import io
+
+    from lark import Lark, __version__
+
+    entry = cache.key(f"lark {__version__} {sorted(PARSER_OPTIONS.items())}", "<parser>",
+                      grammar_text())
+    saved = cache.load(entry)
+    if isinstance(saved, bytes):
+        try:
+            return Lark.load(io.BytesIO(saved))
+        except Exception:  # noqa: BLE001 - a stale or damaged entry is a miss
+            pass
+    parser = Lark(grammar_text(), **PARSER_OPTIONS)
+    if cache.enabled():
+        buffer = io.BytesIO()
+        parser.save(buffer)
+        cache.store(entry, buffer.getvalue())
+    return parser
