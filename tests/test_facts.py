@@ -27,7 +27,9 @@ from policy_engine.check.types import (
 )
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.core.source import Span
-from policy_engine.facts.validation import FactValidator, convert_value, fact_schema
+from policy_engine.facts.conversion import convert_value
+from policy_engine.facts.schema import fact_schema
+from policy_engine.facts.validation import FactValidator
 from policy_engine.scenarios.yaml_data import load_yaml
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from policy_engine import DiagnosticError, EvaluationError, Policy
-from policy_engine.facts.validation import convert_value
+from policy_engine.facts.conversion import convert_value
 
 CASES = Path(__file__).parent / "cases" / "semantics"
 _KEYS = {"policy", "cases", "description"}

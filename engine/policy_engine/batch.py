@@ -44,10 +44,10 @@ from policy_engine.check.types import (
     WholeType,
     to_json_value,
 )
+from policy_engine.core.data import json_path, kind_of
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.policy import Policy, display_path
-from policy_engine.scenarios.yaml_data import json_path
 
 Format = Literal["jsonl", "csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet")
@@ -148,7 +148,7 @@ def parse_json_line(record: bytes) -> Raw | RowError:
             return RowError("E304", f"invalid JSON: {error.msg} (column {error.colno})")
         return RowError("E304", f"invalid JSON: {error}")
     if not isinstance(data, dict):
-        return RowError("E304", f"expected a JSON object of facts, got {_json_kind(data)}")
+        return RowError("E304", f"expected a JSON object of facts, got {kind_of(data, json=True)}")
     return data
 
 
@@ -177,18 +177,6 @@ def _no_constant(name: str) -> object:
 _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_no_constant,
                             object_pairs_hook=_unique_keys)
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
-
-
-def _json_kind(data: object) -> str:
-    if isinstance(data, list):
-        return "an array"
-    if isinstance(data, str):
-        return "a string"
-    if data is None:
-        return "null"
-    if isinstance(data, bool):
-        return "true or false"
-    return "a number"
 
 
 class CsvRows:

@@ -750,7 +750,7 @@ _FAILED: Any = object()
 
 def _quick_value(policy: CheckedPolicy, raw: dict[str, Any], expr: c.CExpr) -> Any:
     """An expression's value on raw facts, converted without the full validation."""
-    from policy_engine.facts.validation import convert_value
+    from policy_engine.facts.conversion import convert_value
 
     typed: dict[str, Value] = {}
     try:

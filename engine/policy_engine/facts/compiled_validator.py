@@ -1,14 +1,14 @@
-"""Fast facts: a validator compiled once per policy that checks and converts raw facts in one go.
+"""Compiled validator: one generated function per policy that checks and converts raw facts.
 
-The fact stage proper (`facts.py` with JSON Schema, then `constraints.py`) finds every problem
+The fact stage proper (`validation` with JSON Schema, then `constraints`) finds every problem
 and words it well, but it costs hundreds of microseconds a fact set. Most fact sets have no
 problem at all, so `compile_validator` builds one Python function per policy that only answers
 "valid, and here are the typed values" or "not sure": it reads each declared fact once, checks
-its type, bounds and enumeration values, converts it exactly as `facts.convert_value` does,
+its type, bounds and enumeration values, converts it exactly as `conversion.convert_value` does,
 fills in defaults, rejects unknown keys and checks `require` and `ensure`. On any doubt it
 returns None and the caller takes the full path, which then reports the problems. The function
 must therefore never accept what the full path rejects, nor convert differently;
-`tests/test_fast_validation.py` holds the two to that with random fact sets.
+`tests/facts/test_validator_equivalence.py` holds them to that with random fact sets.
 
 Like the compiler's, the generated code is built from `ast` nodes: names come from indexes,
 policy text only ever becomes `ast.Constant` values, and values that are not literals
@@ -18,8 +18,6 @@ policy text only ever becomes `ast.Constant` values, and values that are not lit
 from __future__ import annotations
 
 import ast
-import datetime
-import decimal
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -37,134 +35,22 @@ from policy_engine.check.types import (
     Value,
     WholeType,
 )
-from policy_engine.facts.validation import _AMOUNT_RE, _DATE_RE, AMOUNT_DIGITS
+from policy_engine.core.data import JsonPath, Locator
+from policy_engine.evaluate.errors import MissingFact
+from policy_engine.facts.constraints import SKIPPED, value_reader
+from policy_engine.facts.conversion import DIGITS_CONTEXT, converter, quick_amount, quick_text
+from policy_engine.facts.forms import AMOUNT_DIGITS
 
-Locator = Callable[[tuple[str | int, ...]], tuple[int, int] | None]
 #: Validates raw facts: (facts, file, locate, prefix) -> typed facts, or DiagnosticError.
-Validator = Callable[[object, str, Locator | None, tuple[str | int, ...]], dict[str, Value]]
+Validator = Callable[[object, str, Locator | None, JsonPath], dict[str, Value]]
 FullValidator = Validator
 
-#: Raises `decimal.Rounded` for an amount with more than `AMOUNT_DIGITS` significant digits.
-_DIGITS = decimal.Context(prec=AMOUNT_DIGITS, traps=[decimal.Rounded, decimal.InvalidOperation])
-#: Integers at least this large (in magnitude) have more digits than an amount may have.
-_INT_LIMIT = 10**AMOUNT_DIGITS
-#: Longest amount text the full path converts (longer text is refused there).
-_TEXT_LIMIT = 4 * AMOUNT_DIGITS
 #: Marks a fact that the raw facts leave out.
 _ABSENT = object()
 
 _COMPARE_OPS: dict[str, type[ast.cmpop]] = {
     "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE,
 }
-
-
-# ---------------------------------------------------------------- scalar converters
-
-
-def _amount_digits_ok(value: Decimal) -> bool:
-    return (len(value.as_tuple().digits) <= AMOUNT_DIGITS
-            and abs(value.adjusted()) <= AMOUNT_DIGITS)
-
-
-def _within(number: int | Decimal, t: WholeType | AmountType) -> bool:
-    if t.minimum is not None and number < t.minimum:
-        return False
-    return not (t.maximum is not None and number > t.maximum)
-
-
-def _convert_amount(t: AmountType, raw: object) -> Decimal | None:
-    """An amount from any accepted form (see `facts._amount`), or None when in doubt."""
-    cls = raw.__class__
-    if cls is Decimal:
-        assert isinstance(raw, Decimal)
-        if not raw.is_finite() or not _amount_digits_ok(raw):
-            return None
-        value = raw
-    elif cls is int:
-        assert isinstance(raw, int)
-        if not -_INT_LIMIT < raw < _INT_LIMIT:
-            return None
-        value = Decimal(raw)
-    elif cls is str:
-        assert isinstance(raw, str)
-        if len(raw) > _TEXT_LIMIT or not _AMOUNT_RE.fullmatch(raw):
-            return None
-        value = Decimal(raw)
-        if not _amount_digits_ok(value):
-            return None
-    else:
-        return None
-    return value if _within(value, t) else None
-
-
-def _convert_date(raw: object) -> datetime.date | None:
-    cls = raw.__class__
-    if cls is datetime.date:
-        assert isinstance(raw, datetime.date)
-        return raw
-    if cls is str:
-        assert isinstance(raw, str)
-        if _DATE_RE.fullmatch(raw):
-            try:
-                return datetime.date.fromisoformat(raw)
-            except ValueError:
-                return None
-    return None
-
-
-def _convert_text(raw: object) -> str | None:
-    # Like `facts._plain`: a date given for a text is its ISO form, and so is a decimal that is
-    # not a number (NaN, Infinity) its name.
-    cls = raw.__class__
-    if cls is str:
-        assert isinstance(raw, str)
-        return raw
-    if cls is datetime.date:
-        assert isinstance(raw, datetime.date)
-        return raw.isoformat()
-    if cls is Decimal:
-        assert isinstance(raw, Decimal)
-        return None if raw.is_finite() else str(raw)
-    return None
-
-
-def converter(t: Type) -> Callable[[object], Value | None] | None:
-    """A function converting one raw value of type `t` (None when in doubt), or None if the
-    fast path does not handle the type at all."""
-    if isinstance(t, BoolType):
-        return lambda raw: raw if raw.__class__ is bool else None
-    if isinstance(t, WholeType):
-        return lambda raw: raw if raw.__class__ is int and _within(raw, t) else None
-    if isinstance(t, AmountType):
-        return lambda raw: _convert_amount(t, raw)
-    if isinstance(t, TextType):
-        return _convert_text
-    if isinstance(t, DateType):
-        return _convert_date
-    if isinstance(t, EnumType):
-        values = frozenset(t.values)
-        return lambda raw: raw if raw.__class__ is str and raw in values else None
-    if isinstance(t, ListType):
-        item = converter(t.element)
-        if item is None:
-            return None
-        return _list_converter(item)
-    return None
-
-
-def _list_converter(item: Callable[[object], Value | None]) -> Callable[[object], Value | None]:
-    def convert(raw: object) -> Value | None:
-        if raw.__class__ is not list and raw.__class__ is not tuple:
-            return None
-        out: list[Value] = []
-        for element in raw:
-            value = item(element)
-            if value is None:
-                return None
-            out.append(value)
-        return tuple(out)
-
-    return convert
 
 
 # ---------------------------------------------------------------- code generation
@@ -232,7 +118,7 @@ class _Builder:
             ]))]
         if isinstance(t, TextType):
             return [ast.If(_is(_class_of(ident), _name("_str"), negated=True), [
-                ast.Assign([_store(ident)], _call(self.constant(_convert_text), var)),
+                ast.Assign([_store(ident)], _call(self.constant(quick_text), var)),
                 _fail_if(_is(var, ast.Constant(None))),
             ], [])]
         if isinstance(t, WholeType):
@@ -297,7 +183,7 @@ class _Builder:
             ast.Assign([_store(ident)], _call(_name("_parse"), var)),
             *self.bounds(ident, t),
         ]
-        helper = self.constant(lambda raw: _convert_amount(t, raw))
+        helper = self.constant(lambda raw: quick_amount(t, raw))
         other: list[ast.stmt] = [
             ast.Assign([_store(ident)], _call(helper, var)),
             _fail_if(_is(var, ast.Constant(None))),
@@ -534,9 +420,6 @@ def _compile(builder: _Builder, full: FullValidator, extra: dict[str, Any],
     """Builds and compiles the function; None when the policy's facts are not all handled,
     or when the globals `shared` with inlined code (read after building it, since writing
     the code may add constants to them) would clash with the validator's own."""
-    from policy_engine.evaluate.errors import MissingFact
-    from policy_engine.facts.constraints import SKIPPED, value_reader
-
     def missing(name: str) -> None:
         raise MissingFact(name)
 
@@ -550,8 +433,8 @@ def _compile(builder: _Builder, full: FullValidator, extra: dict[str, Any],
         "_M": _ABSENT,
         "_dict": dict, "_str": str, "_int": int, "_bool": bool, "_Decimal": Decimal,
         "_len": len, "_abs": abs,
-        "_digits": _DIGITS.plus,
-        "_parse": _DIGITS.create_decimal,
+        "_digits": DIGITS_CONTEXT.plus,
+        "_parse": DIGITS_CONTEXT.create_decimal,
         "_missing": missing,
         "_Skip": SKIPPED,
         "_interpreted": value_reader(policy),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from policy_engine.check.types import format_value
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.evaluate.errors import EvaluationError
-from policy_engine.facts.validation import convert_value
+from policy_engine.facts.conversion import convert_value
 from policy_engine.policy import Decision, Engine, Policy, display_path, evaluation_diagnostic
 from policy_engine.scenarios.scenario_file import Expectation, Scenario, load_scenario
 

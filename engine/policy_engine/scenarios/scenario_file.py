@@ -14,10 +14,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
+from policy_engine.core.data import JsonPath, json_path, kind_of, path_key
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, did_you_mean
-from policy_engine.scenarios.yaml_data import YamlDocument, json_path, read_yaml_file
-
-JsonPath = tuple[str | int, ...]
+from policy_engine.scenarios.yaml_data import YamlDocument, read_yaml_file
 
 _EXPECT_KEYS = ("decision", "rule", "outputs")
 
@@ -124,7 +123,7 @@ def load_scenario(path: str) -> Scenario:
             [
                 _diagnostic(
                     document,
-                    f"a scenario must be a mapping with 'facts', got {_kind(data)}",
+                    f"a scenario must be a mapping with 'facts', got {kind_of(data)}",
                     (),
                     help="start the file with 'facts:' followed by one 'name: value' per line",
                 )
@@ -210,11 +209,11 @@ def _translate(
             help_text = "YAML reads this as a number or yes/no; put the value in quotes"
         elif instance is None:
             help_text = "give it a value or leave the key out"
-        message = f"'{key}' must be {kind}, got {_kind(instance)}"
+        message = f"'{key}' must be {kind}, got {kind_of(instance)}"
         found.append((path, _diagnostic(document, message, path, help=help_text)))
     else:  # pragma: no cover - the schema uses no other keywords
         found.append((path, _diagnostic(document, error.message, path)))
-    return [(_path_key(item_path), diagnostic) for item_path, diagnostic in found]
+    return [(path_key(item_path), diagnostic) for item_path, diagnostic in found]
 
 
 def _diagnostic(
@@ -235,21 +234,3 @@ def _diagnostic(
         path=json_path(at if at is not None else path),
         help=help,
     )
-
-
-def _path_key(path: JsonPath) -> tuple[tuple[int, int, str], ...]:
-    return tuple((0, step, "") if isinstance(step, int) else (1, 0, step) for step in path)
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, bool):
-        return "yes/no"
-    if value is None:
-        return "null"
-    return "a number"

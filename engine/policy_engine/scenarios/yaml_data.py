@@ -7,7 +7,6 @@ and remembers the line and column of each value for diagnostics.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
@@ -18,6 +17,7 @@ from yaml.error import MarkedYAMLError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
 
+from policy_engine.core.data import JsonPath, json_path
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 
 #: Largest accepted input, in bytes of UTF-8.
@@ -29,10 +29,7 @@ MAX_VALUES = 100_000
 #: Decimal exponents beyond this are refused, so that printing a number stays cheap.
 _MAX_EXPONENT = 1000
 
-JsonPath = tuple[str | int, ...]
-
 _TAG = "tag:yaml.org,2002:"
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BOM = "\ufeff"
 
 
@@ -64,28 +61,6 @@ class YamlDocument:
             if position is not None:
                 return position
         return None
-
-
-def json_path(path: JsonPath) -> str:
-    """Formats a JSON path tuple the way diagnostics show it.
-
-    Args:
-        path: keys and list indexes from the document root.
-
-    Returns:
-        For example `$.facts.problems[0]`; keys that are not plain identifiers are quoted,
-        as in `$.facts["two words"]`.
-    """
-    parts = ["$"]
-    for step in path:
-        if isinstance(step, int):
-            parts.append(f"[{step}]")
-        elif _IDENTIFIER.fullmatch(step):
-            parts.append(f".{step}")
-        else:
-            escaped = step.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-            parts.append(f'["{escaped}"]')
-    return "".join(parts)
 
 
 def read_yaml_file(path: str) -> YamlDocument:
