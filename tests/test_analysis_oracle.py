@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policy_engine.analysis.lint import lint
-from policy_engine.analysis.partition import analyse, matches, observe, predicted
+from policy_engine.analysis.partition import analyse, predicted
+from policy_engine.analysis.witnesses import matches, observe
 from policy_engine.core.diagnostics import DiagnosticError
 from policy_engine.policy import Policy
 from tests.test_differential import (

@@ -16,23 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from policy_engine.analysis.partition import (
-    Model,
-    Outcome,
-    Witness,
-    analyse,
-    cover,
-    describe,
-    diagnostic,
-    refused,
-    rule_holds,
-    witness_for,
-)
-from policy_engine.analysis.partition import (
-    write_witnesses as write_scenarios,
-)
+from policy_engine.analysis.describe import cover, describe
+from policy_engine.analysis.partition import Model, Outcome, analyse, diagnostic, refused
 from policy_engine.analysis.regions import Region, intersect, simplify, union
 from policy_engine.analysis.symbolic import and_
+from policy_engine.analysis.witnesses import Witness, rule_holds, witness_for
+from policy_engine.analysis.witnesses import write_witnesses as write_scenarios
 from policy_engine.check import checked as c
 from policy_engine.check.checked import CheckedPolicy, CheckedRule
 from policy_engine.core.diagnostics import Diagnostic, Severity

@@ -11,20 +11,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from policy_engine.analysis.partition import (
-    MAX_REGIONS,
-    Model,
-    Outcome,
-    Witness,
-    analyse,
-    cover,
-    describe_parts,
-    observe,
-    refused,
-    witness_for,
-    write_witnesses,
-)
+from policy_engine.analysis.describe import cover, describe_parts
+from policy_engine.analysis.partition import MAX_REGIONS, Model, Outcome, analyse, refused
 from policy_engine.analysis.regions import Region, simplify
+from policy_engine.analysis.witnesses import Witness, observe, witness_for, write_witnesses
 from policy_engine.check.checked import CheckedPolicy
 
 

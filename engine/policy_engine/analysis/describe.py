@@ -1,0 +1,277 @@
+"""Describe: regions of the fact space in the policy language's own words, short and readable."""
+
+from __future__ import annotations
+
+import datetime
+from fractions import Fraction
+
+from policy_engine.analysis.partition import MAX_REGIONS
+from policy_engine.analysis.regions import (
+    Cell,
+    Cube,
+    Dimension,
+    Region,
+    Space,
+    number_value,
+    union,
+)
+
+
+def describe_cube(space: Space, cube: Cube, nonempty: frozenset[str] = frozenset()) -> str:
+    """A cube as a readable condition in the policy language's own words."""
+    parts = cube_parts(space, cube, nonempty)
+    return " and ".join(parts) if parts else "any facts"
+
+
+def cube_parts(space: Space, cube: Cube, nonempty: frozenset[str] = frozenset()) -> list[str]:
+    """A cube as the list of conditions that together describe it.
+
+    Args:
+        nonempty: list facts that must hold at least one value (their member dimensions are
+            left full in the cube).
+    """
+    parts: list[str] = []
+    members: dict[str, list[tuple[str, bool]]] = {}
+    shown_nonempty = set()
+    for dimension, mask in zip(space.dimensions, cube, strict=True):
+        if dimension.kind == "member" and dimension.key[1] in nonempty:
+            if dimension.key[1] not in shown_nonempty:
+                shown_nonempty.add(dimension.key[1])
+                parts.append(f"{dimension.key[1]} != []")
+            continue
+        if mask == dimension.full:
+            continue
+        if dimension.kind == "member":
+            members.setdefault(str(dimension.key[1]), []).append(
+                (str(dimension.key[2]), mask == 2))
+            continue
+        parts.append(_describe_dimension(dimension, mask))
+    for fact, tests in members.items():
+        total = sum(1 for d in space.dimensions if d.kind == "member" and d.key[1] == fact)
+        if len(tests) == total and not any(has for _, has in tests):
+            parts.append(f"{fact} == []")
+            continue
+        for value, has in tests:
+            parts.append(f"{fact} contains {value}" if has else f"not {fact} contains {value}")
+    return parts
+
+
+def _describe_dimension(dimension: Dimension, mask: int) -> str:
+    name = dimension.text
+    cells = [cell for position, cell in enumerate(dimension.cells) if mask >> position & 1]
+    missing = any(cell.kind == "missing" for cell in cells)
+    values = [cell for cell in cells if cell.kind != "missing"]
+    if dimension.kind == "opaque":
+        return name if values[0].value else f"not ({name})"
+    if dimension.kind == "present":
+        return f"{name} is {'missing' if missing else 'present'}"
+    if not values:
+        return f"{name} is missing"
+    all_values = [cell for cell in dimension.cells if cell.kind != "missing"]
+    if len(values) == len(all_values):
+        text = f"{name} is present"
+    elif dimension.kind == "bool":
+        text = name if values[0].value else f"not {name}"
+    elif dimension.kind in ("enum", "text"):
+        text = _describe_choices(name, dimension, values, all_values)
+    else:
+        text = _describe_numbers(name, dimension, mask)
+    return f"({name} is missing or {text})" if missing else text
+
+
+def _describe_choices(name: str, dimension: Dimension, values: list[Cell],
+                      all_values: list[Cell]) -> str:
+    shown = [_literal(dimension, cell) for cell in values]
+    left_out = [cell for cell in all_values if cell not in values]
+    excluded = [_literal(dimension, cell) for cell in left_out]
+    other_left_out = any(cell.kind == "other" for cell in left_out)
+    if len(shown) == 1 and values[0].kind != "other":
+        return f"{name} is {shown[0]}"
+    if len(excluded) == 1 and not other_left_out:
+        return f"{name} is not {excluded[0]}"
+    if not other_left_out and (len(excluded) < len(shown)
+                               or any(cell.kind == "other" for cell in values)):
+        return f"{name} not in [{', '.join(excluded)}]"
+    named = [text for text, cell in zip(shown, values, strict=True) if cell.kind != "other"]
+    return f"{name} in [{', '.join(named)}]"
+
+
+def _literal(dimension: Dimension, cell: Cell) -> str:
+    if dimension.kind == "text":
+        return '"' + str(cell.value).replace('"', '\\"') + '"'
+    return str(cell.value)
+
+
+def _describe_numbers(name: str, dimension: Dimension, mask: int) -> str:
+    runs: list[list[Cell]] = []
+    previous = -2
+    for position, cell in enumerate(dimension.cells):
+        if not mask >> position & 1 or cell.kind == "missing":
+            continue
+        if position == previous + 1 and runs:
+            runs[-1].append(cell)
+        else:
+            runs.append([cell])
+        previous = position
+    present = [cell for cell in dimension.cells if cell.kind != "missing"]
+    texts = [_describe_run(name, dimension, run, present) for run in runs]
+    return texts[0] if len(texts) == 1 else "(" + " or ".join(texts) + ")"
+
+
+def _describe_run(name: str, dimension: Dimension, run: list[Cell], all_cells: list[Cell]) -> str:
+    whole = dimension.kind != "amount"
+    first, last = run[0], run[-1]
+    bounded_below = first is not all_cells[0]
+    bounded_above = last is not all_cells[-1]
+
+    def show(number: object) -> str:
+        value = number_value(dimension.kind, number)  # type: ignore[arg-type]
+        return value.isoformat() if isinstance(value, datetime.date) else str(value)
+
+    def low_end() -> tuple[str, object]:
+        if first.kind == "value":
+            return "<=", first.value
+        if whole:
+            return "<=", _int_after(first.low)
+        return "<", first.low
+
+    def high_end() -> tuple[str, object]:
+        if last.kind == "value":
+            return "<=", last.value
+        if whole:
+            return "<=", _int_before(last.high)
+        return "<", last.high
+
+    if bounded_below and bounded_above:
+        (low_op, low), (high_op, high) = low_end(), high_end()
+        if low == high:
+            return f"{name} == {show(low)}"
+        return f"{show(low)} {low_op} {name} {high_op} {show(high)}"
+    if bounded_below:
+        if first.kind == "range":
+            return f"{name} > {show(first.low)}"
+        return f"{name} >= {show(first.value)}"
+    if bounded_above:
+        if last.kind == "range":
+            return f"{name} < {show(last.high)}"
+        return f"{name} <= {show(last.value)}"
+    return f"{name} is present"
+
+
+def _int_after(low: object) -> int:
+    return int(Fraction(low).__floor__()) + 1  # type: ignore[call-overload]
+
+
+def _int_before(high: object) -> int:
+    return int(Fraction(high).__ceil__()) - 1  # type: ignore[call-overload]
+
+
+def describe(space: Space, area: Region, target: Region | None = None,
+             limit: int = MAX_REGIONS) -> list[str]:
+    """A region as readable conditions, simplest first, at most `limit` of them."""
+    parts = describe_parts(space, area, target)
+    texts = list(dict.fromkeys(" and ".join(p) if p else "any facts" for p in parts))
+    if len(texts) > limit:
+        return texts[:limit] + [f"... and {len(texts) - limit} more regions"]
+    return texts
+
+
+def describe_parts(space: Space, area: Region, target: Region | None = None) -> list[list[str]]:
+    """A region as lists of conditions, one list per region, simplest first.
+
+    Cubes that differ only in which values a list holds are merged into `LIST != []` when
+    together they cover every non-empty list.
+    """
+    items: list[tuple[Cube, frozenset[str]]] = [(cube, frozenset())
+                                                for cube in cover(space, area, target)]
+    lists = sorted({str(d.key[1]) for d in space.dimensions if d.kind == "member"})
+    for name in lists:
+        positions = [i for i, d in enumerate(space.dimensions)
+                     if d.kind == "member" and d.key[1] == name]
+        groups: dict[tuple[Cube, frozenset[str]], list[Cube]] = {}
+        for cube, nonempty in items:
+            key = tuple(space.top[i] if i in positions else m for i, m in enumerate(cube))
+            groups.setdefault((key, nonempty), []).append(cube)
+        merged: list[tuple[Cube, frozenset[str]]] = []
+        for (key, nonempty), cubes in groups.items():
+            together = union(*(space.cube(cube) for cube in cubes))
+            empty = tuple(1 if i in positions else m for i, m in enumerate(key))
+            if len(cubes) > 1 and together == space.cube(key) - space.cube(empty):
+                merged.append((key, nonempty | {name}))
+            else:
+                merged.extend((cube, nonempty) for cube in cubes)
+        items = merged
+    items.sort(key=lambda item: sum(1 for d, m in zip(space.dimensions, item[0], strict=True)
+                                    if m != d.full) + len(item[1]))
+    return [cube_parts(space, cube, nonempty) for cube, nonempty in items]
+
+
+def expand(space: Space, cube: Cube, target: Region, area: Region | None = None) -> Cube:
+    """Widens a cube inside `target`, dimension by dimension, so it reads shorter.
+
+    Whole dimensions are freed inside `target`; single cells are added only inside `area`
+    (the region itself, without the facts that do not matter), so no description mentions
+    a value just because it does not matter.
+    """
+    current = list(cube)
+    # Free the dimensions the policy mentions least first: they are the details.
+    order = sorted(range(len(space.dimensions)), key=lambda i: (
+        space.weight.get(space.dimensions[i].key, 0), -i))
+    for position in order:
+        dimension = space.dimensions[position]
+        if current[position] == dimension.full:
+            continue
+        trial = current.copy()
+        trial[position] = dimension.full
+        if space.within(tuple(trial), target.node):
+            current = trial
+    inner = (target if area is None else area).node
+
+    def fits(position: int, cell: int) -> bool:
+        # A cube lies in a region exactly when each of its one-cell slices does.
+        trial = current.copy()
+        trial[position] = 1 << cell
+        return space.within(tuple(trial), inner)
+
+    for position, dimension in enumerate(space.dimensions):
+        count = len(dimension.cells)
+        if current[position] == dimension.full:
+            continue
+        if count <= 16:
+            for cell in range(count):
+                if not current[position] >> cell & 1 and fits(position, cell):
+                    current[position] |= 1 << cell
+            continue
+        # Many cells (a number compared with many constants): widen each interval at its ends.
+        for cell in range(count):
+            if current[position] >> cell & 1:
+                continue
+            left = cell > 0 and current[position] >> (cell - 1) & 1
+            right = cell + 1 < count and current[position] >> (cell + 1) & 1
+            if (left or right) and fits(position, cell):
+                current[position] |= 1 << cell
+        for cell in range(count - 1, -1, -1):
+            if not current[position] >> cell & 1 and cell + 1 < count \
+                    and current[position] >> (cell + 1) & 1 and fits(position, cell):
+                current[position] |= 1 << cell
+    return tuple(current)
+
+
+def cover(space: Space, area: Region, target: Region | None = None,
+          limit: int = 4 * MAX_REGIONS) -> list[Cube]:
+    """A short description of `area`: cubes widened inside `target` until they cover it."""
+    target = area if target is None else target
+    key = (area.node, target.node, limit)
+    if key in space.covers:
+        return space.covers[key]
+    wide: list[Cube] = []
+    left = area
+    while left and len(wide) < limit:
+        cube = next(left.cubes())
+        widened = expand(space, cube, target, area)
+        wide.append(widened)
+        left = left - space.cube(widened)
+    wide.sort(key=lambda cube: sum(1 for d, m in zip(space.dimensions, cube, strict=True)
+                                   if m != d.full))
+    space.covers[key] = wide
+    return wide

@@ -1,0 +1,435 @@
+"""Witnesses: concrete fact sets that show a finding, checked on the reference interpreter.
+
+Every finding that claims some fact set exists comes with one: facts inside the region,
+validated and decided exactly as `policy eval --engine interpreted` would, and written out as
+a scenario file on request.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from policy_engine.analysis.partition import (
+    MAX_REGIONS,
+    MAX_TRIES,
+    Model,
+    Outcome,
+    cell_has,
+    in_cell,
+)
+from policy_engine.analysis.regions import (
+    Cell,
+    Cube,
+    Dimension,
+    as_number,
+    number_value,
+    sample,
+    samples,
+)
+from policy_engine.check import checked as c
+from policy_engine.check.checked import CheckedPolicy, CheckedRule
+from policy_engine.check.types import (
+    AmountType,
+    BoolType,
+    DateType,
+    EnumType,
+    ListType,
+    TextType,
+    Type,
+    Value,
+    WholeType,
+)
+from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.evaluate.errors import EvaluationError
+from policy_engine.evaluate.interpreter import Interpreter
+from policy_engine.evaluate.resolution import environment, resolve
+from policy_engine.facts.constraints import check_constraints
+from policy_engine.facts.conversion import convert_value
+from policy_engine.facts.validation import FactStage
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A scenario that shows a finding: facts, and what the policy does with them."""
+
+    name: str
+    description: str
+    facts: dict[str, Any]
+    expect: dict[str, Any]
+
+    def scenario(self, policy_path: str | None) -> dict[str, Any]:
+        data: dict[str, Any] = {"description": self.description}
+        if policy_path is not None:
+            data["policy"] = policy_path
+        data["facts"] = self.facts
+        data["expect"] = self.expect
+        return data
+
+
+def _known(policy: CheckedPolicy, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw facts this policy declares (a symbolic diff gives both versions one fact set)."""
+    names = {info.name for info in policy.facts}
+    return {k: v for k, v in raw.items() if k in names}
+
+
+def observe(policy: CheckedPolicy, raw: Mapping[str, Any]) -> Outcome:
+    """Runs the reference interpreter on raw facts, as `policy eval` would."""
+    stage, interpreter = _tools(policy)
+    try:
+        typed = stage.validate(_known(policy, raw), file="<facts>")
+    except DiagnosticError:
+        return Outcome("invalid", "facts")
+    problems = check_constraints(policy, typed, file="<facts>", locate=None, prefix=("facts",))
+    if problems:
+        return Outcome("refused", problems[0].label or problems[0].code)
+    try:
+        evaluation = resolve(policy, interpreter, typed)
+    except EvaluationError as error:
+        if error.code == "E404" and error.label:
+            return Outcome("refused", error.label)
+        if error.code == "E404" and policy.refusal is not None:
+            return Outcome("refused", "E404")
+        return Outcome("error", error.code, "+".join(error.rules) or None)
+    return Outcome("decision", evaluation.decision, evaluation.rule)
+
+
+def _tools(policy: CheckedPolicy) -> tuple[FactStage, Interpreter]:
+    """The fact stage and the interpreter of a checked policy, built once per policy (a witness
+    search observes hundreds of candidates)."""
+    found = _TOOLS.get(id(policy))
+    if found is None or found[0] is not policy:  # an id can be reused after collection
+        if len(_TOOLS) > 16:
+            _TOOLS.clear()
+        found = _TOOLS[id(policy)] = (policy, FactStage(policy.facts, title=policy.title),
+                                      Interpreter(policy))
+    return found[1], found[2]
+
+
+_TOOLS: dict[int, tuple[CheckedPolicy, FactStage, Interpreter]] = {}
+
+
+class WitnessFinder:
+    """Turns a cube into concrete facts, searching where derived terms are involved."""
+
+    def __init__(self, models: Sequence[Model]) -> None:
+        self.models = models
+        self.space = models[0].space
+        self.registry = models[0].translator.registry
+
+    def candidates(self, cube: Cube) -> Iterator[dict[str, Any]]:
+        """Fact sets inside the cube, the plainest first.
+
+        Facts read by a derived term or an opaque condition that the cube constrains are
+        searched group by group (facts shared between such terms form one group); each
+        group's candidates are screened with the interpreter before any full evaluation.
+        """
+        base: dict[str, Any] = {}
+        choices: dict[str, list[Any]] = {}
+        searched = self._searched_facts(cube)
+        members: dict[str, list[str]] = {}
+        absent_lists: set[str] = set()
+        for dimension, mask in zip(self.space.dimensions, cube, strict=True):
+            if dimension.kind == "member":
+                if mask == 2:
+                    members.setdefault(str(dimension.key[1]), []).append(str(dimension.key[2]))
+                continue
+            if dimension.kind == "present":
+                if not mask & 2:
+                    absent_lists.add(str(dimension.key[1]))
+                continue
+            if dimension.key[0] != "fact":
+                continue
+            name = str(dimension.key[1])
+            options = self._values(dimension, mask, name, many=name in searched)
+            if name in searched:
+                choices[name] = options
+            if options[0] is not _OMIT:
+                base[name] = options[0]
+        for name in self.registry.facts:
+            types = self.registry.facts[name]
+            if isinstance(types[0], ListType) and name not in absent_lists:
+                if name in members or self._required(name):
+                    base[name] = members.get(name, [])
+            elif name not in base and self._required(name) and not any(
+                    d.key == ("fact", name) for d in self.space.dimensions):
+                base[name] = _plain_value(types[0])
+        groups = self._groups(cube)
+        if not groups:
+            yield dict(base)
+            return
+        solutions: list[list[dict[str, Any]]] = []
+        for facts, checks in groups:
+            found = list(itertools.islice(self._solve(base, facts, choices, checks), 3))
+            if not found:
+                return
+            solutions.append(found)
+        for combination in itertools.product(*solutions):
+            candidate = dict(base)
+            for part in combination:
+                for name, value in part.items():
+                    if value is _OMIT:
+                        candidate.pop(name, None)
+                    else:
+                        candidate[name] = value
+            yield candidate
+
+    def _groups(self, cube: Cube) -> list[tuple[list[str], list[tuple[Dimension, int]]]]:
+        """Constrained derived terms and opaque conditions, grouped by the facts they share."""
+        groups: list[tuple[set[str], list[tuple[Dimension, int]]]] = []
+        for dimension, mask in zip(self.space.dimensions, cube, strict=True):
+            if dimension.key[0] not in ("derived", "opaque") or mask == dimension.full:
+                continue
+            facts = set(self.registry.derived[dimension.key][2]
+                        if dimension.key[0] == "derived"
+                        else self.registry.opaque[dimension.key][1])
+            joined = [g for g in groups if g[0] & facts]
+            merged_facts, merged_checks = set(facts), [(dimension, mask)]
+            for group in joined:
+                merged_facts |= group[0]
+                merged_checks += group[1]
+                groups.remove(group)
+            groups.append((merged_facts, merged_checks))
+        return [(sorted(f), checks) for f, checks in groups]
+
+    def _solve(self, base: dict[str, Any], facts: list[str], choices: dict[str, list[Any]],
+               checks: list[tuple[Dimension, int]]) -> Iterator[dict[str, Any]]:
+        names = [n for n in facts if n in choices]
+        for tried, combination in enumerate(itertools.product(*(choices[n] for n in names))):
+            if tried >= MAX_TRIES:
+                return
+            part = dict(zip(names, combination, strict=True))
+            candidate = dict(base)
+            for name, value in part.items():
+                if value is _OMIT:
+                    candidate.pop(name, None)
+                else:
+                    candidate[name] = value
+            if all(self._check(candidate, dimension, mask) for dimension, mask in checks):
+                yield part
+
+    def _check(self, raw: dict[str, Any], dimension: Dimension, mask: int) -> bool:
+        """Whether the interpreter puts a derived term or opaque condition in the cube."""
+        if dimension.key[0] == "opaque":
+            expr, negated = self.registry.opaque_expr[dimension.key]
+        else:
+            expr, negated = dimension.key[1], False  # type: ignore[assignment]
+        value = _quick_value(self.registry.owner[dimension.key], raw, expr)
+        if value is _FAILED:
+            return False
+        if dimension.key[0] == "opaque":
+            return bool(mask >> (1 if bool(value) != negated else 0) & 1)
+        number = as_number(value)
+        return number is not None and any(
+            in_cell(cell, number)
+            for position, cell in enumerate(dimension.cells) if mask >> position & 1)
+
+    def _required(self, name: str) -> bool:
+        for model in self.models:
+            try:
+                if model.policy.fact(name).required:
+                    return True
+            except KeyError:
+                continue
+        return False
+
+    def _searched_facts(self, cube: Cube) -> set[str]:
+        facts: set[str] = set()
+        for dimension, mask in zip(self.space.dimensions, cube, strict=True):
+            if dimension.key[0] == "derived" and mask != dimension.full:
+                facts.update(self.registry.derived[dimension.key][2])
+            elif dimension.key[0] == "opaque" and mask != dimension.full:
+                facts.update(self.registry.opaque[dimension.key][1])
+        return facts
+
+    def _values(self, dimension: Dimension, mask: int, name: str, many: bool) -> list[Any]:
+        cells = [cell for position, cell in enumerate(dimension.cells) if mask >> position & 1]
+        default = self._default(name)
+        values: list[Any] = []
+        if default is not None:
+            for cell in cells:
+                if cell_has(dimension, cell, default):
+                    values.append(_OMIT)
+        if any(cell.kind == "missing" for cell in cells):
+            values.append(_OMIT)
+        for cell in cells:
+            if cell.kind == "missing":
+                continue
+            if cell.kind == "other":
+                values.append("other value")
+            elif dimension.kind in ("whole", "amount", "date"):
+                numbers = (samples(cell, whole=dimension.kind != "amount") if many
+                           else [sample(cell, whole=dimension.kind != "amount")])
+                values.extend(_json_value(number_value(dimension.kind, n)) for n in numbers)
+            else:
+                values.append(cell.value)
+        if many and dimension.kind == "date":
+            values.extend(self._date_offsets(cells))
+        return list(dict.fromkeys(values, None)) if values else [_OMIT]
+
+    def _date_offsets(self, cells: list[Cell]) -> list[str]:
+        """Dates at the distances the derived terms are compared with, from an anchor."""
+        anchor = datetime.date(2025, 1, 1)
+        distances: set[int] = {0, 1}
+        for key in self.registry.derived:
+            for number in self.registry.constants.get(key, ()):
+                if isinstance(number, (int, Fraction)) and -3000 < number < 3000:
+                    distances.update({int(number), int(number) + 1, int(number) - 1})
+        out = []
+        for distance in sorted(distances):
+            day = anchor - datetime.timedelta(days=distance)
+            ordinal = day.toordinal()
+            if any(in_cell(cell, ordinal) for cell in cells):
+                out.append(day.isoformat())
+        return out
+
+    def _default(self, name: str) -> Value | None:
+        for model in self.models:
+            try:
+                info = model.policy.fact(name)
+            except KeyError:
+                continue
+            return info.default
+        return None
+
+    def find(self, cube: Cube, accept: Any) -> dict[str, Any] | None:
+        for candidate in self.candidates(cube):
+            if accept(candidate):
+                return candidate
+        return None
+
+
+_FAILED: Any = object()
+
+
+class _Omit:
+    def __repr__(self) -> str:
+        return "<omit>"
+
+
+_OMIT: Any = _Omit()
+
+
+def _quick_value(policy: CheckedPolicy, raw: dict[str, Any], expr: c.CExpr) -> Any:
+    """An expression's value on raw facts, converted without the full validation."""
+    typed: dict[str, Value] = {}
+    try:
+        for info in policy.facts:
+            if info.name in raw:
+                typed[info.name] = convert_value(info.type, raw[info.name])
+            elif info.default is not None:
+                typed[info.name] = info.default
+        interpreter = Interpreter(policy)
+        return interpreter.value(expr, environment(policy, interpreter, typed))
+    except Exception:  # noqa: BLE001 - any failure means: not this candidate
+        return _FAILED
+
+
+def _json_value(value: object) -> Any:
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _plain_value(t: Type) -> Any:
+    if isinstance(t, EnumType):
+        return t.values[0]
+    if isinstance(t, BoolType):
+        return False
+    if isinstance(t, (WholeType, AmountType)):
+        low = t.minimum if t.minimum is not None else 0
+        return _json_value(low)
+    if isinstance(t, DateType):
+        return "2025-01-01"
+    if isinstance(t, TextType):
+        return "text"
+    if isinstance(t, ListType):
+        return []
+    return None
+
+
+def expectation(outcome: Outcome) -> dict[str, Any]:
+    """What a witness scenario expects from its policy."""
+    if outcome.kind == "decision":
+        return {"decision": outcome.name, "rule": outcome.rule}
+    return {"error": outcome.name}
+
+
+def witness_for(models: Sequence[Model], area: Sequence[Cube], name: str, description: str,
+                expected: Sequence[Outcome | None],
+                extra: Any = None) -> tuple[Witness | None, int]:
+    """Finds facts in one of the cubes on which each model's policy gives the expected outcome.
+
+    Returns the witness (or None) and the index of the cube it came from.
+    """
+    finder = WitnessFinder(models)
+
+    def accept(candidate: dict[str, Any]) -> bool:
+        for model, outcome in zip(models, expected, strict=True):
+            if outcome is not None and not matches(observe(model.policy, candidate), outcome):
+                return False
+        return extra(candidate) if extra is not None else True
+
+    for position, cube in enumerate(area[:MAX_REGIONS * 2]):
+        found = finder.find(cube, accept)
+        if found is not None:
+            outcome = observe(models[-1].policy, found)
+            return Witness(name, description, found, expectation(outcome)), position
+    return None, -1
+
+
+def matches(seen: Outcome, wanted: Outcome) -> bool:
+    """Whether an observed outcome is the one the analysis predicted.
+
+    The analysis models every stop of evaluation (a missing fact, a table without a row) as
+    one kind of error, so an error matches an error of the same rule.
+    """
+    if wanted.kind == "error" and wanted.name == "E401":
+        return seen.kind == "error" and seen.rule == wanted.rule
+    return seen.same_result(wanted) and (wanted.rule in (None, "constraint")
+                                         or seen.rule == wanted.rule)
+
+
+def rule_holds(policy: CheckedPolicy, rule: CheckedRule, raw: Mapping[str, Any]) -> int | None:
+    """The interpreter's verdict on one rule's condition: -1 holds, N fails at conjunct N."""
+    try:
+        stage, interpreter = _tools(policy)
+        typed = stage.validate(_known(policy, raw), file="<witness>")
+        return interpreter.condition(rule.index, environment(policy, interpreter, typed))
+    except Exception:  # noqa: BLE001 - a witness candidate that cannot run is no witness
+        return None
+
+
+def dumps_witness(witness: Witness, policy_path: str | None) -> str:
+    import yaml  # only to write witnesses: analysis itself never reads YAML
+
+    return str(yaml.safe_dump(witness.scenario(policy_path), sort_keys=False,
+                              allow_unicode=True, width=100))
+
+
+def write_witnesses(named: Sequence[tuple[str, Witness | None]], directory: str,
+                    policy_path: str | None) -> list[str]:
+    """Saves witnesses as scenario files `NN-NAME.yaml` in `directory` (NN counts every
+    entry, with or without a witness), each naming `policy_path`; returns the paths written."""
+    os.makedirs(directory, exist_ok=True)
+    relative = (os.path.relpath(policy_path, directory).replace(os.sep, "/")
+                if policy_path else None)
+    written: list[str] = []
+    for number, (name, witness) in enumerate(named, start=1):
+        if witness is None:
+            continue
+        slug = re.sub(r"[^A-Za-z0-9_]+", "-", name).strip("-")[:80] or "witness"
+        path = os.path.join(directory, f"{number:02d}-{slug}.yaml")
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(dumps_witness(witness, relative))
+        written.append(path)
+    return written
