@@ -6,7 +6,7 @@ them aimed at some rule's category and region so that rules, not only `otherwise
 
     >>> from policy_engine import Policy
     >>> policy = Policy.from_text(generate_policy(100), "generated.policy")
-    >>> [policy.decide(policy.validate(raw)).decision for raw in random_facts(100, 3, seed=1)]
+    >>> [policy.evaluate(raw).decision for raw in random_facts(100, 3, seed=1)]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def random_facts(n_rules: int, count: int, seed: int) -> list[dict[str, Any]]:
         seed: the random seed; the same arguments give the same fact sets.
 
     Returns:
-        A list of dicts ready for `Policy.validate`.
+        A list of dicts ready for `Policy.evaluate`.
     """
     rng = random.Random(seed)
     n_categories = categories(n_rules)

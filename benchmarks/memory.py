@@ -28,7 +28,7 @@ from policy_engine import Policy
 from policy_engine.scenarios.runner import run_scenario
 policy = Policy.load(sys.argv[1])
 result = run_scenario(sys.argv[2], policy=policy)
-assert result.decision is not None
+assert not result.decision.refused
 """ + _PEAK
 
 

@@ -47,13 +47,15 @@ from benchmarks.generate import generate_policy, random_facts  # noqa: E402
 from policy_engine import Policy  # noqa: E402
 from policy_engine.check.types import AmountType  # noqa: E402
 from policy_engine.core.diagnostics import DiagnosticError  # noqa: E402
-from policy_engine.evaluate.errors import EvaluationError  # noqa: E402
+from policy_engine.facts.validation import FactStage  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results.json"
 #: The rows that validate raw facts and decide: amounts as the engine's readers give them
 #: (`Decimal`, the target's row), and as decimal text (for comparison).
-VALIDATED = "our compiled, with validation (validating_decider())"
-VALIDATED_TEXT = "our compiled, with validation, amounts as text (validating_decider())"
+VALIDATED = "our compiled, with validation (decider())"
+VALIDATED_TEXT = "our compiled, with validation, amounts as text (decider())"
+INTERPRETED = "our interpreter (evaluate, engine='interpreted')"
+TRACED = "our compiled, with trace (evaluate, engine='compiled')"
 SCALING_RULES = (10, 100, 1_000, 10_000)
 #: Peers' cost per decision relative to hand-written Python when none can run here
 #: (common-expression-language in shared/bench/reference-policy.md).
@@ -177,9 +179,11 @@ def reference_rows(settings: Settings, report: Report, use_peers: bool) -> None:
     policy = Policy.load(str(REFERENCE_POLICY))
     raw_text = reference_cases(settings.cases, settings.seed)
     raw = decimal_amounts(policy, raw_text)
-    facts = [policy.validate(case) for case in raw]
-    interpreted = functools.partial(policy.decide, engine="interpreted")
-    expected = [interpreted(case).decision for case in facts]
+    interpreted = functools.partial(policy.evaluate, engine="interpreted")
+    decisions = [interpreted(case) for case in raw]
+    facts = [decision.facts for decision in decisions]
+    expected = [decision.decision for decision in decisions]
+    traced = functools.partial(policy.evaluate, engine="compiled")
     permitted = [decision in handwritten.PERMITTED for decision in expected]
     report.cases["reference"] = {"cases": len(facts), "seed": settings.seed,
                                  "decisions": dict(sorted(_count(expected).items()))}
@@ -191,12 +195,10 @@ def reference_rows(settings: Settings, report: Report, use_peers: bool) -> None:
     ours: list[tuple[str, str, Fn, Fn, list[Any], list[Any]]] = [
         ("hand-written Python if/elif", "A", handwritten.decide, handwritten.decide, facts,
          expected),
-        ("our interpreter (decide, engine='interpreted')", "A", interpreted,
-         decided(interpreted), facts, expected),
+        (INTERPRETED, "A", interpreted, decided(interpreted), facts, expected),
         (f"our compiled, no trace ({decider_name})", "A", decider, decided(decider), facts,
          expected),
-        ("our compiled, with trace (evaluate_valid)", "A", policy.evaluate_valid,
-         decided(policy.evaluate_valid), facts, expected),
+        (TRACED, "A", traced, decided(traced), facts, expected),
         (VALIDATED, "A", with_validation, decided(with_validation), raw, expected),
         (VALIDATED_TEXT, "A", with_validation, decided(with_validation), raw_text, expected),
         ("hand-written Python if/elif", "B", handwritten.permitted, handwritten.permitted,
@@ -237,24 +239,24 @@ def peer_row(peer: peers.Peer | peers.Unavailable, facts: list[Any], expected: l
 def aliexpress_rows(settings: Settings, report: Report) -> None:
     policy = Policy.load(str(ALIEXPRESS_POLICY))
     raw_all = decimal_amounts(policy, aliexpress_cases(settings.cases, settings.seed))
-    interpreted = functools.partial(policy.decide, engine="interpreted")
+    interpreted = functools.partial(policy.evaluate, engine="interpreted")
+    traced = functools.partial(policy.evaluate, engine="compiled")
     raw: list[Any] = []
     facts: list[Any] = []
     expected: list[str] = []
     invalid = refused = 0
     for case in raw_all:
         try:
-            typed = policy.validate(case)
-            decision = interpreted(typed).decision
+            decision = interpreted(case)
         except DiagnosticError:
             invalid += 1
             continue
-        except EvaluationError:
+        if decision.refused:
             refused += 1
             continue
         raw.append(case)
-        facts.append(typed)
-        expected.append(decision)
+        facts.append(decision.facts)
+        expected.append(decision.decision)
     raw_text = [{name: format(value, "f") if isinstance(value, Decimal) else value
                  for name, value in case.items()} for case in raw]
     report.cases["aliexpress"] = {"drawn": len(raw_all), "decided": len(facts),
@@ -264,9 +266,9 @@ def aliexpress_rows(settings: Settings, report: Report) -> None:
     decider, decider_name, with_validation = _decider(policy)
 
     for name, timed, inputs in (
-        ("our interpreter (decide, engine='interpreted')", interpreted, facts),
+        (INTERPRETED, interpreted, facts),
         (f"our compiled, no trace ({decider_name})", decider, facts),
-        ("our compiled, with trace (evaluate_valid)", policy.evaluate_valid, facts),
+        (TRACED, traced, facts),
         (VALIDATED, with_validation, raw),
         (VALIDATED_TEXT, with_validation, raw_text),
     ):
@@ -290,10 +292,11 @@ def scaling_child(n_rules: int, count: int, check_cases: int, max_memory_rules: 
     result: dict[str, Any] = {"rules": n_rules, "load_s": time.perf_counter() - start}
     # a line per stage, so that a parent that stops this child for time keeps what it learnt
     print(json.dumps(result), flush=True)
-    facts = [policy.validate(case) for case in random_facts(n_rules, count, seed)]
+    stage = FactStage(policy.checked.facts)
+    facts = [stage.validate(case, file="<facts>") for case in random_facts(n_rules, count, seed)]
     decider = _decider(policy)[0]
     sample = facts[:check_cases]
-    expected = [policy.decide(case, engine="interpreted").decision for case in sample]
+    expected = [policy.evaluate(case).decision for case in sample]
     problem, _ = check(lambda case: decider(case).decision, sample, expected)
     result |= {"cases": len(facts), "note": problem}
     if not problem:
@@ -484,17 +487,9 @@ def _ratio(value: float) -> str:
 
 # ---------------------------------------------------------------- helpers
 def _decider(policy: Policy) -> tuple[Fn, str, Fn]:
-    """The fastest bare compiled decision function the engine offers, its name, and the
-    fastest function that validates raw facts and decides on them."""
-    decider: Fn = policy.decider() if hasattr(policy, "decider") else policy.decide
-    if hasattr(policy, "validating_decider"):
-        return decider, "decider()", policy.validating_decider()
-    validate = policy.validate
-
-    def with_validation(case: Any) -> Any:
-        return decider(validate(case))
-
-    return decider, "decider()" if hasattr(policy, "decider") else "decide", with_validation
+    """The compiled hot-loop function on validated facts, its name, and the one that validates
+    raw facts and decides on them."""
+    return policy.decider(validated=True), "decider(validated=True)", policy.decider()
 
 
 def decimal_amounts(policy: Policy, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:

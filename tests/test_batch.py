@@ -34,7 +34,7 @@ from policy_engine.cli import cli
 from policy_engine.explain.render import to_json
 from policy_engine.policy import Policy
 from policy_engine.scenarios.runner import run_scenario
-from tests.clirun import Run, invoker
+from tests.helpers.cli import Run, invoker
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = str(ROOT / "policies" / "aliexpress" / "refund.policy")
@@ -286,18 +286,19 @@ def test_cli_jobs_two_gives_the_same_bytes_as_jobs_one(tmp_path: Path,
     assert (tmp_path / "out1.jsonl").read_bytes() == (tmp_path / "out2.jsonl").read_bytes()
 
 
-def test_the_validating_decider_of_the_policy_is_used(policy: Policy,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_hot_loop_function_of_the_policy_is_used(policy: Policy,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
-    validating = policy.validating_decider()
+    validating = policy.decider()
 
-    def make() -> Callable[..., object]:
+    def make(**options: object) -> Callable[..., object]:
+        assert not options  # raw rows: the function validates them
         def decide(raw: object, *args: object) -> object:
             calls.append(raw)
             return validating(raw, *args)
         return decide
 
-    monkeypatch.setattr(policy, "validating_decider", make, raising=False)
+    monkeypatch.setattr(policy, "decider", make, raising=False)
     text, outcome, _ = RowDecider(policy, "x.jsonl").decide(1, dict(CANCEL))
     assert outcome == "decided" and len(calls) == 1
     assert json.loads(text)["decision"] == "cancel_and_refund"
@@ -322,7 +323,7 @@ def test_trace_is_the_trace_of_policy_eval_json(policy: Policy, tmp_path: Path) 
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(f"policy: {POLICY}\nfacts: {json.dumps(NOT_RECEIVED)}\n",
                         encoding="utf-8")
-    expected = json.loads(json.dumps(to_json(run_scenario(str(scenario)))))
+    expected = json.loads(json.dumps(to_json(run_scenario(str(scenario)).report())))
     assert rows[0]["trace"] == expected["trace"]
     assert rows[0]["outputs"] == expected["outputs"]
     assert "trace" not in rows[1] and rows[1]["refused"]["code"] == "E404"

@@ -20,7 +20,6 @@ from benchmarks.run import check
 from policy_engine import Policy
 from policy_engine.cli import cli
 from policy_engine.core.diagnostics import DiagnosticError
-from policy_engine.evaluate.errors import EvaluationError
 
 CASES = 300
 
@@ -28,8 +27,9 @@ CASES = 300
 @pytest.fixture(scope="module")
 def reference() -> tuple[Policy, list[Any], list[str]]:
     policy = Policy.load(str(REFERENCE_POLICY))
-    facts = [policy.validate(case) for case in reference_cases(CASES, seed=1)]
-    expected = [policy.decide(case, engine="interpreted").decision for case in facts]
+    decisions = [policy.evaluate(case) for case in reference_cases(CASES, seed=1)]
+    facts = [decision.facts for decision in decisions]
+    expected = [decision.decision for decision in decisions]
     return policy, facts, expected
 
 
@@ -54,8 +54,10 @@ def test_handwritten_python_agrees(reference: tuple[Policy, list[Any], list[str]
 
 def test_our_compiled_paths_agree(reference: tuple[Policy, list[Any], list[str]]) -> None:
     policy, facts, expected = reference
-    assert check(lambda case: policy.decide(case).decision, facts, expected)[0] == ""
-    assert check(lambda case: policy.evaluate_valid(case).decision, facts, expected)[0] == ""
+    decide = policy.decider(validated=True)
+    assert check(lambda case: decide(case).decision, facts, expected)[0] == ""
+    assert check(lambda case: policy.evaluate(case, engine="compiled").decision, facts,
+                 expected)[0] == ""
 
 
 @pytest.mark.parametrize("module", peers.MODULES)
@@ -83,10 +85,10 @@ def test_generated_policy_checks_and_decides() -> None:
     raw = random_facts(50, CASES, seed=3)
     assert raw == random_facts(50, CASES, seed=3)
     rules = set()
+    decide = policy.decider()
     for case in raw:
-        facts = policy.validate(case)
-        decision = policy.decide(facts)
-        assert decision.decision == policy.decide(facts, engine="interpreted").decision
+        decision = decide(case)
+        assert decision.decision == policy.evaluate(case).decision
         rules.add(decision.rule)
     assert "otherwise" in rules and len(rules) > 10
 
@@ -96,8 +98,8 @@ def test_aliexpress_cases_mostly_decide() -> None:
     decided = 0
     for case in aliexpress_cases(100, seed=3):
         try:
-            policy.decide(policy.validate(case), engine="interpreted")
-        except (DiagnosticError, EvaluationError):
+            decision = policy.evaluate(case)
+        except DiagnosticError:
             continue
-        decided += 1
+        decided += not decision.refused
     assert decided >= 80

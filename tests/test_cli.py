@@ -14,7 +14,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from policy_engine.scenarios.scenario_file import load_scenario
-from tests.clirun import Run, invoker
+from tests.helpers.cli import Run, invoker
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "policies/examples/scenarios/refund/window_expired_day_46.yaml"

@@ -216,7 +216,7 @@ def test_shipped_scenario_result_matches_the_schema(
 ) -> None:
     monkeypatch.chdir(ROOT)
     result = run_scenario(str(scenario.relative_to(ROOT)), cache=_CACHE)
-    data = json.loads(json.dumps(to_json(result)))
+    data = json.loads(json.dumps(to_json(result.report())))
     problems = [f"{e.json_path}: {e.message}" for e in result_validator.iter_errors(data)]
     assert problems == []
 

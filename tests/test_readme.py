@@ -8,7 +8,7 @@ import pytest
 
 from policy_engine import Policy
 from policy_engine.cli import cli
-from tests.golden import GOLDEN, ROOT
+from tests.helpers.golden import GOLDEN, ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 

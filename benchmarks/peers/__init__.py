@@ -4,7 +4,7 @@ Each module here is one peer engine. It names its PyPI distribution (`PACKAGE`),
 it answers (`WORKLOAD`: "A" the decision, "B" whether a refund is permitted), how it is
 called (`HOW`), and a `build()` that compiles the policy once and returns an adapter with:
 
-- `prepare(facts)`: the typed facts `Policy.validate` returns, turned into the engine's own
+- `prepare(facts)`: the typed facts (`Decision.facts`), turned into the engine's own
   input (amounts as floats, the engine's value types); done once per case, outside the timing;
 - `decide(prepared)`: the bare decision call that is timed, returning the decision name
   (workload A) or a bool (workload B);

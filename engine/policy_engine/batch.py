@@ -4,8 +4,8 @@ A batch reads its input one row at a time and writes one JSON line per row, in i
 memory stays bounded however long the file is. Reading is split in two so that the work can
 be shared between processes: the main process only cuts the file into *records* (a line of
 bytes, a row of CSV cells, a Parquet row), and each worker parses its records into raw facts,
-then validates and decides them in one call (`Policy.validating_decider`, or `validate` and
-`evaluate_valid` with `--trace`). Every row ends in exactly one of three ways, and the counts
+then validates and decides them in one call (the function of `Policy.decider`, or
+`Policy.evaluate` with `--trace`). Every row ends in exactly one of three ways, and the counts
 always reconcile (rows read = decided + refused + invalid):
 
 - decided: `{"line": N, "decision": ..., "rule": ..., "outputs": {...}}`;
@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing.pool import AsyncResult, Pool
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, Literal
 
 from policy_engine.check.checked import FactInfo
 from policy_engine.check.types import (
@@ -40,14 +40,14 @@ from policy_engine.check.types import (
     ListType,
     TextType,
     Type,
-    Value,
     WholeType,
     to_json_value,
 )
 from policy_engine.core.data import json_path, kind_of
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, did_you_mean
-from policy_engine.evaluate.errors import EvaluationError
-from policy_engine.policy import Policy, display_path
+from policy_engine.core.files import display_path
+from policy_engine.explain.decision import Decision
+from policy_engine.policy import Policy
 
 Format = Literal["jsonl", "csv", "parquet"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet")
@@ -58,8 +58,6 @@ SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "c
 CHUNK_ROWS = 1000
 #: How many rendered decisions a RowDecider keeps (see `RowDecider._render`).
 _RENDERED_KEPT = 1024
-#: Refusals that come from the policy's own checks on the facts (`require`, `ensure`).
-REFUSAL_CODES = frozenset({"E308", "E309"})
 
 _YES = {"yes": True, "true": True, "no": False, "false": False}
 _WHOLE = re.compile(r"[+-]?[0-9]+")
@@ -397,17 +395,6 @@ def _open_parquet(path: str, shown: str) -> Any:
 # ---------------------------------------------------------------- deciding rows
 
 
-class _Decided(Protocol):
-    """What deciding returns: an `Evaluation`, or the bare result of `Policy.decider()`."""
-
-    @property
-    def decision(self) -> str: ...
-    @property
-    def rule(self) -> str: ...
-    @property
-    def outputs(self) -> Iterable[tuple[str, Value]]: ...
-
-
 class RowDecider:
     """Decides raw rows against one policy and renders each as its output line.
 
@@ -422,11 +409,11 @@ class RowDecider:
         self.file = file
         self.trace = trace
         # One compiled function validates a row and decides on it.
-        self._decide: Callable[..., _Decided] = policy.validating_decider()
+        self._decide: Callable[..., Decision] = policy.decider()
         # The rendered decision by result object: a rule whose outputs are constants returns
         # the same object every time, so most rows are rendered once. Holding the object keeps
         # its id from being reused while it is here.
-        self._rendered: dict[int, tuple[_Decided, str]] = {}
+        self._rendered: dict[int, tuple[Decision, str]] = {}
 
     def decide(self, line: int, raw: Raw | RowError) -> tuple[str, str, str | None]:
         """Returns the output line, the outcome (decided, refused or invalid) and, for an
@@ -435,25 +422,27 @@ class RowDecider:
             return self._invalid(line, raw)
         try:
             if self.trace:
-                typed = self.policy.validate(raw, file=self.file, prefix=())
-                return self._traced(line, raw, typed), "decided", None
-            evaluation = self._decide(raw, self.file, None, ())
+                decision = self.policy.evaluate(raw, engine="compiled", file=self.file,
+                                                prefix=())
+            else:
+                decision = self._decide(raw, self.file, None, ())
         except DiagnosticError as error:
             first = error.diagnostics[0]
-            if all(d.code in REFUSAL_CODES for d in error.diagnostics):
-                return _refused(line, first.code, first.label, first.message), "refused", None
             return self._invalid(line, RowError(first.code, first.message, first.path or "$",
                                                 len(error.diagnostics) - 1))
-        except EvaluationError as error:
-            return _refused(line, error.code, error.label, error.message), "refused", None
-        return f'{{"line": {line}, {self._render(evaluation)}', "decided", None
+        if decision.refused:
+            first = decision.refusal[0]
+            return _refused(line, first.code, first.label, first.message), "refused", None
+        if self.trace:
+            return self._traced(line, decision), "decided", None
+        return f'{{"line": {line}, {self._render(decision)}', "decided", None
 
-    def _render(self, result: _Decided) -> str:
+    def _render(self, result: Decision) -> str:
         """The output line of a decision after its line number: `"decision": ... }`."""
         cached = self._rendered.get(id(result))
         if cached is not None and cached[0] is result:
             return cached[1]
-        outputs = {name: to_json_value(value) for name, value in dict(result.outputs).items()}
+        outputs = {name: to_json_value(value) for name, value in result.outputs.items()}
         text = (f'"decision": {_dumps(result.decision)}, "rule": {_dumps(result.rule)}, '
                 f'"outputs": {_dumps(outputs)}}}')
         if len(self._rendered) >= _RENDERED_KEPT:
@@ -461,16 +450,10 @@ class RowDecider:
         self._rendered[id(result)] = (result, text)
         return text
 
-    def _traced(self, line: int, raw: Raw, typed: dict[str, Value]) -> str:
-        from policy_engine.explain.render import to_json
-        from policy_engine.scenarios.runner import ScenarioResult
-
-        decision = self.policy.evaluate_valid(typed, given=frozenset(raw))
-        result = ScenarioResult(f"{self.file}:{line}", None, self.policy, decision, None, ())
-        return _dumps({"line": line, "decision": decision.decision, "rule": decision.rule,
-                       "outputs": {name: to_json_value(value)
-                                   for name, value in decision.outputs.items()},
-                       "trace": to_json(result)["trace"]})
+    def _traced(self, line: int, decision: Decision) -> str:
+        data = decision.to_json()
+        return _dumps({"line": line, "decision": data["decision"], "rule": data["rule"],
+                       "outputs": data["outputs"], "trace": data["trace"]})
 
     def _invalid(self, line: int, error: RowError) -> tuple[str, str, str | None]:
         more = f" (and {error.more} more)" if error.more else ""

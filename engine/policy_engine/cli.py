@@ -13,9 +13,16 @@ from typing import Any
 import click
 
 from policy_engine import __version__
-from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, render_all
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, Severity, render_all
+from policy_engine.core.files import (
+    POLICY_SUFFIXES,
+    SCENARIO_SUFFIXES,
+    display_path,
+    find_files,
+    read_text,
+)
 from policy_engine.explain.render import RENDERERS
-from policy_engine.policy import Policy
+from policy_engine.policy import MAX_POLICY_BYTES, Policy
 from policy_engine.scenarios.runner import PolicyCache, ScenarioResult, run_scenario
 
 EXIT_OK = 0
@@ -23,8 +30,6 @@ EXIT_EXPECTATION = 1
 EXIT_INVALID = 2
 EXIT_USAGE = 3
 EXIT_INTERNAL = 4
-
-_SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
 class _PolicyGroup(click.Group):
@@ -73,21 +78,6 @@ def _load_or_exit(ctx: click.Context, path: str) -> Policy:
         raise  # unreachable: ctx.exit raises
 
 
-def _scenario_files(paths: tuple[str, ...]) -> list[str]:
-    files: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            found = []
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                found += [os.path.join(root, n) for n in sorted(names)
-                          if n.endswith(_SCENARIO_SUFFIXES)]
-            files += found
-        else:
-            files.append(path)
-    return files
-
-
 @click.group(cls=_PolicyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="policy")
 @click.option("--no-cache", is_flag=True,
@@ -116,8 +106,9 @@ def cli(ctx: click.Context, no_cache: bool) -> None:
               help="Evaluate against this policy instead of the scenario's own 'policy:'.")
 @click.option("--format", "fmt", type=click.Choice(sorted(RENDERERS)), default="text",
               show_default=True, help="How to print the result.")
-@click.option("--engine", type=click.Choice(["compiled", "interpreted"]), default="compiled",
-              show_default=True, help="Evaluator to use; both give the same answers.")
+@click.option("--engine", type=click.Choice(["interpreted", "compiled"]),
+              default="interpreted", show_default=True,
+              help="Evaluator to use; both give the same answers.")
 @click.pass_context
 def eval_command(ctx: click.Context, scenarios: tuple[str, ...], policy_path: str | None,
                  fmt: str, engine: str) -> None:
@@ -129,7 +120,7 @@ def eval_command(ctx: click.Context, scenarios: tuple[str, ...], policy_path: st
     cache = PolicyCache()
     results: list[ScenarioResult] = []
     code = EXIT_OK
-    files = _scenario_files(scenarios)
+    files = find_files(scenarios, SCENARIO_SUFFIXES)
     if not files:
         raise click.UsageError("no scenario files found in " + ", ".join(scenarios))
     for path in files:
@@ -141,7 +132,7 @@ def eval_command(ctx: click.Context, scenarios: tuple[str, ...], policy_path: st
             _report(error.diagnostics)
             code = EXIT_INVALID
     if results:
-        click.echo(RENDERERS[fmt](results), nl=False)
+        click.echo(RENDERERS[fmt]([result.report() for result in results]), nl=False)
     failed = [r for r in results if not r.met]
     for result in failed:
         click.echo(f"expectation not met: {result.scenario}: " + "; ".join(result.mismatches),
@@ -164,8 +155,9 @@ def eval_command(ctx: click.Context, scenarios: tuple[str, ...], policy_path: st
               help="Fail when fewer than N percent of a policy's rules decided in some scenario.")
 @click.option("--junit-xml", "junit", type=click.Path(dir_okay=False, writable=True),
               help="Also write the results as JUnit XML for CI systems.")
-@click.option("--engine", type=click.Choice(["compiled", "interpreted"]), default="compiled",
-              show_default=True)
+@click.option("--engine", type=click.Choice(["interpreted", "compiled"]),
+              default="interpreted", show_default=True,
+              help="Evaluator to use; both give the same answers.")
 @click.pass_context
 def test_command(ctx: click.Context, paths: tuple[str, ...], policy_path: str | None, fmt: str,
                  verbose: bool, coverage: bool, min_coverage: float | None, junit: str | None,
@@ -233,7 +225,7 @@ def _test_text(outcomes: list[Any], verbose: bool) -> None:
         for mismatch in outcome.result.mismatches:
             click.echo(f"  {mismatch}")
         click.echo("")
-        click.echo(RENDERERS["text"]([outcome.result]), nl=False)
+        click.echo(RENDERERS["text"]([outcome.result.report()]), nl=False)
 
 
 @cli.command("diff")
@@ -338,7 +330,6 @@ def lint_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
     Exit status: 0 no warnings (notes allowed), 1 warnings found, 2 a policy is invalid.
     """
     from policy_engine.analysis.lint import lint, report_json, write_witnesses
-    from policy_engine.core.diagnostics import Severity
 
     code = EXIT_OK
     shown: list[Diagnostic] = []
@@ -395,16 +386,11 @@ def check_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
 
     Exit status: 0 no errors (warnings allowed), 2 errors found.
     """
-    from policy_engine.analysis.lint import lint
-
     found: list[Diagnostic] = []
     code = EXIT_OK
     for path in policies:
         try:
-            policy = Policy.load(path)
-            found += policy.warnings
-            if with_lint:
-                found += lint(policy.checked).warnings
+            found += Policy.load(path).check(lint=with_lint)
         except DiagnosticError as error:
             found += error.diagnostics
             code = EXIT_INVALID
@@ -433,7 +419,9 @@ def schema_command(ctx: click.Context, policy_path: str) -> None:
 @click.pass_context
 def compile_command(ctx: click.Context, policy_path: str) -> None:
     """Print the Python code the compiler generates for POLICY (for reading and debugging)."""
-    click.echo(_load_or_exit(ctx, policy_path).generated_code(), nl=False)
+    from policy_engine.evaluate.compiler import generated_source
+
+    click.echo(generated_source(_load_or_exit(ctx, policy_path).checked), nl=False)
 
 
 @cli.command("fmt")
@@ -448,18 +436,9 @@ def fmt_command(ctx: click.Context, paths: tuple[str, ...], check_only: bool) ->
     file would change, 2 a file does not parse.
     """
     from policy_engine.language.formatter import format_policy, iter_changes
-    from policy_engine.policy import MAX_POLICY_BYTES, display_path, read_text
 
-    files: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                files += [os.path.join(root, n) for n in sorted(names) if n.endswith(".policy")]
-        else:
-            files.append(path)
     code = EXIT_OK
-    for path in files:
+    for path in find_files(paths, POLICY_SUFFIXES):
         try:
             text = read_text(path, MAX_POLICY_BYTES)
             formatted = format_policy(text, display_path(path))

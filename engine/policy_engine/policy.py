@@ -1,75 +1,73 @@
-"""Policy: the orchestrator and public API that wires parse, check, compile, evaluate and explain.
+"""Policy: the orchestrator and public API that wires parse, check, validate, decide and explain.
 
     >>> from policy_engine import Policy
     >>> policy = Policy.load("policies/examples/refund.policy")
     >>> decision = policy.evaluate({"request": "goods_not_received", ...})
     >>> decision.decision, decision.rule, decision.outputs
+
+One evaluation is interpreted: it needs no generated code, and its answer comes with the
+explanation. Code is generated and compiled only for the hot-loop function of `decider()`
+(and `evaluate(engine="compiled")`, which checks one against the other), once per policy.
 """
 
 from __future__ import annotations
 
 import gc
-import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from policy_engine.check.checked import CheckedPolicy
 from policy_engine.check.types import Value
+from policy_engine.core import cache
+from policy_engine.core.data import JsonPath, Locator
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.core.files import display_path, read_text
 from policy_engine.core.source import Source, Span
-from policy_engine.evaluate.compiler import CompiledPolicy, generated_source
 from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.evaluate.interpreter import Interpreter
-from policy_engine.evaluate.resolution import RuleEvaluator, resolve
-from policy_engine.evaluate.runtime import Evaluation, Verdict
-from policy_engine.explain.trace import Trace, explain
-from policy_engine.facts.compiled_validator import Validator, compile_validator
+from policy_engine.evaluate.resolution import resolve
+from policy_engine.evaluate.runtime import Outputs
+from policy_engine.explain.decision import Decision
 from policy_engine.facts.constraints import check_constraints
+from policy_engine.facts.validation import FactStage
 from policy_engine.language.grammar import grammar_text
 
 if TYPE_CHECKING:
-    from policy_engine.facts.validation import FactValidator
+    from policy_engine.evaluate.compiler import CompiledPolicy
 
-Engine = Literal["compiled", "interpreted"]
-Locator = Callable[[tuple[str | int, ...]], tuple[int, int] | None]
+Engine = Literal["interpreted", "compiled"]
 
 #: Policy files larger than this are refused before parsing.
 MAX_POLICY_BYTES = 2 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What a policy decided for one fact set, and why.
+class _Refused(Exception):
+    """Valid facts that break a `require` or `ensure`: the policy refuses to decide."""
 
-    Args:
-        decision: the decision name.
-        rule: the id of the deciding rule, or 'otherwise' when the default decided.
-        outputs: the outputs the deciding rule set, in declaration order.
-        trace: the explanation, for the renderers.
-        facts: the validated facts, defaults filled in.
-    """
-
-    decision: str
-    rule: str
-    outputs: dict[str, Value]
-    trace: Trace
-    facts: Mapping[str, Value]
+    def __init__(self, problems: list[Diagnostic]) -> None:
+        super().__init__(problems[0].message)
+        self.problems = problems
 
 
 class Policy:
-    """A checked policy, ready to evaluate; build it with `load` or `from_text`."""
+    """A checked policy, ready to decide; build it with `load` or `from_text`.
+
+    Attributes:
+        checked: the checked policy, for tools that read it (the analysis, the CLI).
+        warnings: the checker's warnings.
+        path: the file it was loaded from, or None.
+    """
 
     def __init__(self, checked: CheckedPolicy, warnings: list[Diagnostic],
                  path: str | None) -> None:
         self.checked = checked
         self.warnings = warnings
         self.path = path
-        self._validator: FactValidator | None = None
-        self._fast: Validator | None = None
-        self._validating: Callable[..., Verdict | Evaluation] | None = None
-        self._compiled: CompiledPolicy | None = None
+        self._facts = FactStage(checked.facts, title=checked.title)
         self._interpreter: Interpreter | None = None
+        self._compiled: CompiledPolicy | None = None
+        self._validator: Callable[..., dict[str, Value]] | None = None
+        self._deciders: dict[bool, Callable[..., Decision]] = {}
 
     # ------------------------------------------------------------ building
     @classmethod
@@ -80,6 +78,33 @@ class Policy:
             DiagnosticError: syntax, name or type errors, each with a position.
         """
         return cls._build(text, name, None)
+
+    @classmethod
+    def load(cls, path: str, *, cache: bool = True) -> Policy:
+        """Reads, parses and checks a policy file.
+
+        A policy loaded before with the same text, name, grammar and engine comes from the
+        cache of checked policies instead (see `core.cache`; `cache=False` or
+        `POLICY_ENGINE_CACHE=0` turns it off), with the same warnings and decisions.
+
+        Raises:
+            DiagnosticError: the file cannot be read, or the policy is invalid.
+        """
+        return cls._load(path, use_cache=cache)
+
+    @classmethod
+    def _load(cls, path: str, *, use_cache: bool) -> Policy:
+        text = read_text(path, MAX_POLICY_BYTES)
+        name = display_path(path)
+        policy: Policy | None = None
+        key: str | None = None
+        if use_cache and cache.enabled():
+            key = cache.key(text, name, grammar_text())
+            policy = cls._from_cache(cache.load(key))
+        if policy is None:
+            policy = cls._build(text, name, key)
+        policy.path = path
+        return policy
 
     @classmethod
     def _build(cls, text: str, name: str, cache_key: str | None) -> Policy:
@@ -93,48 +118,14 @@ class Policy:
         gc.disable()
         try:
             checked, warnings = check(source, parse_policy(source))
-            if cache_key is not None:
-                from policy_engine.core import cache
-
-                cache.store(cache_key, (checked, warnings))
-            policy = cls(checked, warnings, None)
-            policy.evaluator("compiled")  # compile now: a policy that loads also runs
         except RecursionError:
-            raise DiagnosticError([Diagnostic(
-                "E006", "the policy nests parentheses or arithmetic too deeply to process", source,
-                Span(0, min(len(text), 1)),
-                help="write the condition with fewer nested levels; real conditions need "
-                     "only a few")]) from None
+            raise _too_deep(source) from None
         finally:
             if collecting:
                 gc.enable()
-        return policy
-
-    @classmethod
-    def load(cls, path: str, *, cache: bool = True) -> Policy:
-        """Reads, parses and checks a policy file.
-
-        A policy loaded before with the same text, name, grammar and engine comes from the
-        cache of checked policies instead (see `policy_engine.core.cache`; `cache=False` or
-        `POLICY_ENGINE_CACHE=0` turns it off), with the same warnings and decisions.
-
-        Raises:
-            DiagnosticError: the file cannot be read, or the policy is invalid.
-        """
-        text = read_text(path, MAX_POLICY_BYTES)
-        name = display_path(path)
-        policy: Policy | None = None
-        cache_key: str | None = None
-        if cache:
-            from policy_engine.core import cache as checked_cache
-
-            if checked_cache.enabled():
-                cache_key = checked_cache.key(text, name, grammar_text())
-                policy = cls._from_cache(checked_cache.load(cache_key))
-        if policy is None:
-            policy = cls._build(text, name, cache_key)
-        policy.path = path
-        return policy
+        if cache_key is not None:
+            cache.store(cache_key, (checked, warnings))
+        return cls(checked, warnings, None)
 
     @classmethod
     def _from_cache(cls, entry: object) -> Policy | None:
@@ -142,193 +133,181 @@ class Policy:
                 and isinstance(entry[0], CheckedPolicy) and isinstance(entry[1], list)
                 and all(isinstance(w, Diagnostic) for w in entry[1])):
             return None
-        policy = cls(entry[0], entry[1], None)
-        policy.evaluator("compiled")
-        return policy
+        return cls(entry[0], entry[1], None)
 
-    # ------------------------------------------------------------ facts
+    # ------------------------------------------------------------ what it is
     @property
-    def validator(self) -> FactValidator:
-        """The full fact stage of this policy (JSON Schema, conversion, wording of problems)."""
-        if self._validator is None:
-            from policy_engine.facts.validation import FactValidator
+    def name(self) -> str:
+        """The name after `policy` in the file."""
+        return self.checked.name
 
-            self._validator = FactValidator(self.checked.facts, title=self.checked.title)
-        return self._validator
+    @property
+    def title(self) -> str | None:
+        return self.checked.title
+
+    @property
+    def version(self) -> str | None:
+        return self.checked.version
 
     def schema(self) -> dict[str, Any]:
-        """The JSON Schema of a fact set, derived from the fact declarations."""
-        return self.validator.schema
+        """The JSON Schema (draft 2020-12) of a fact set, derived from the fact declarations."""
+        return self._facts.schema()
 
-    def validate(self, facts: object, *, file: str = "<facts>", locate: Locator | None = None,
-                 prefix: tuple[str | int, ...] = ("facts",)) -> dict[str, Value]:
-        """Validates raw facts (JSON/YAML data) and returns typed values with defaults filled in.
+    def check(self, *, lint: bool = True) -> list[Diagnostic]:
+        """The checker's warnings and, with `lint`, the analysis's findings about the rules
+        (dead, shadowed or conflicting rules, gaps; see `policy lint`)."""
+        found = list(self.warnings)
+        if lint:
+            from policy_engine.analysis.lint import lint as analyse
 
-        The policy's compiled validator (`compiled_validator`) answers first; only when it is not
-        sure the facts are valid does the full fact stage run, which finds and words every
-        problem. Both give the same typed values.
+            found += analyse(self.checked).warnings
+        return found
 
-        Raises:
-            DiagnosticError: every problem, each naming the JSON path of the bad value.
-        """
-        return (self._fast or self._compile_validator())(facts, file, locate, prefix)
+    # ------------------------------------------------------------ deciding
+    def evaluate(self, facts: object, *, engine: Engine = "interpreted", file: str = "<facts>",
+                 locate: Locator | None = None, prefix: JsonPath = ("facts",)) -> Decision:
+        """Validates raw facts (as from JSON or YAML), decides, and explains when asked.
 
-    def validator_function(self) -> Callable[..., dict[str, Value]]:
-        """`validate` as one bare function of the raw facts, for hot loops.
+        A refusal to decide (a needed fact is missing, no rule applies, a `require` or
+        `ensure` fails...) is a `Decision` whose `refusal` says why.
 
-        Raises (when called):
-            DiagnosticError: every problem, each naming the JSON path of the bad value.
-        """
-        return self._fast or self._compile_validator()
-
-    def _compile_validator(self) -> Validator:
-        self._fast = compile_validator(self.checked, self._validate_full)
-        return self._fast
-
-    def _validate_full(self, facts: object, file: str, locate: Locator | None,
-                       prefix: tuple[str | int, ...]) -> dict[str, Value]:
-        return self.validate_slow(facts, file=file, locate=locate, prefix=prefix)
-
-    def validate_slow(self, facts: object, *, file: str = "<facts>",
-                      locate: Locator | None = None,
-                      prefix: tuple[str | int, ...] = ("facts",)) -> dict[str, Value]:
-        """`validate` without the compiled validator: JSON Schema, conversion, constraints."""
-        typed = self.validator.validate(facts, file=file, locate=locate, prefix=prefix)
-        problems = check_constraints(self.checked, typed, file=file, locate=locate, prefix=prefix)
-        if problems:
-            raise DiagnosticError(problems)
-        return typed
-
-    # ------------------------------------------------------------ evaluation
-    def evaluator(self, engine: Engine = "compiled") -> RuleEvaluator:
-        if engine == "interpreted":
-            if self._interpreter is None:
-                self._interpreter = Interpreter(self.checked)
-            return self._interpreter
-        return self._compiled_policy()
-
-    def _compiled_policy(self) -> CompiledPolicy:
-        if self._compiled is None:
-            self._compiled = CompiledPolicy(self.checked)
-        return self._compiled
-
-    def decider(self) -> Callable[[Mapping[str, Value]], Verdict | Evaluation]:
-        """The bare compiled decision function, for hot loops: validated facts in, a result
-        with `decision`, `rule`, `outputs` and `index` out (no outcomes, no trace).
-
-        For `resolve first match` it is one generated function; results of rules with constant
-        outputs are shared and must not be changed. It raises what `decide` raises.
-        """
-        return self._compiled_policy().decider
-
-    def validating_decider(self) -> Callable[..., Verdict | Evaluation]:
-        """`decider` on raw facts: one function that validates them and decides, as
-        `decider()(validate(facts))` does but faster, for hot loops on untrusted facts.
-
-        Where it can, the decision runs inlined after the compiled validator's checks, on the
-        checked values, without a dict in between; anything the checks are not sure of takes
-        the full fact stage. It takes the same optional arguments as `validate`.
-
-        Raises (when called):
-            DiagnosticError: the facts are invalid, exactly as `validate` raises.
-        """
-        if self._validating is None:
-            from policy_engine.facts.compiled_validator import compile_decider
-
-            compiled = self._compiled_policy()
-            self._validating = compile_decider(self.checked, self._validate_full,
-                                               compiled.decider, compiled.positional_decision,
-                                               compiled.namespace)
-        return self._validating
-
-    def decide(self, facts: Mapping[str, Value], engine: Engine = "compiled") -> Evaluation:
-        """Decides on facts that are already validated; no trace.
-
-        The rules' outcomes are worked out only when `outcomes` is first read.
+        Args:
+            engine: `interpreted` (no generated code: the right choice for one decision) or
+                `compiled` (the generated code of `decider()`); both give the same answers.
+            file, locate, prefix: where the facts come from, for the positions of problems:
+                the file name, a function from JSON path to (line, column), and the JSON path
+                of the facts inside the file.
 
         Raises:
-            EvaluationError: a needed fact is missing, rules conflict, or nothing decides.
+            DiagnosticError: the facts are invalid; each problem names the JSON path of the
+                bad value.
         """
-        compiled = self._compiled
-        if compiled is None or engine == "interpreted":
-            if engine == "interpreted":
-                return resolve(self.checked, self.evaluator(engine), facts)
-            compiled = self._compiled_policy()
-        verdict = compiled.decider(facts)
-        if isinstance(verdict, Evaluation):
-            return verdict
-        return Evaluation.later(verdict.decision, verdict.rule, verdict.outputs, verdict.index,
-                                compiled.settle, facts)
+        try:
+            typed = self._validate(facts, engine, file, locate, prefix)
+        except _Refused as refused:
+            return Decision.refusing(self.checked, refused.problems)
+        given = frozenset(facts) if isinstance(facts, Mapping) else frozenset()
+        try:
+            if engine == "compiled":
+                evaluation = self._compiled_policy().evaluate(typed)
+            else:
+                evaluation = resolve(self.checked, self._interpreted(), typed)
+        except EvaluationError as error:
+            return Decision.refusing(self.checked, [_refusal(error, file)], typed)
+        return Decision.of(self.checked, evaluation, typed, given)
 
-    def evaluate(self, facts: object, *, engine: Engine = "compiled", file: str = "<facts>",
-                 locate: Locator | None = None,
-                 prefix: tuple[str | int, ...] = ("facts",)) -> Decision:
-        """Validates raw facts, decides, and explains.
+    def decider(self, *, validated: bool = False) -> Callable[..., Decision]:
+        """The decision as one generated function, for hot loops: facts in, a `Decision` out.
+
+        Its decisions carry no facts and no trace (call `evaluate` for the explanation);
+        those of rules whose outputs are constants are made once and shared. A refusal is a
+        `Decision` with its `refusal`, as from `evaluate`.
+
+        Args:
+            validated: False (the default): the function takes raw facts, as `evaluate` does,
+                and the same optional `file`, `locate` and `prefix`; it validates them in the
+                same generated code and raises `DiagnosticError` for invalid ones. True: it
+                takes facts already validated (the `facts` of an earlier decision) and skips
+                validation.
+        """
+        found = self._deciders.get(validated)
+        if found is None:
+            compiled = self._compiled_policy()
+            if validated:
+                found = compiled.decider
+            else:
+                from policy_engine.facts.compiled_validator import compile_decider
+
+                found = _guard_depth(self.checked.source, lambda: compile_decider(
+                    self.checked, self._decide_raw, compiled.decider,
+                    compiled.positional_decision, compiled.namespace))
+            self._deciders[validated] = found
+        return found
+
+    # ------------------------------------------------------------ the stages
+    def _validate(self, facts: object, engine: Engine, file: str, locate: Locator | None,
+                  prefix: JsonPath) -> dict[str, Value]:
+        """Typed facts, checked against the constraints.
 
         Raises:
             DiagnosticError: the facts are invalid.
-            EvaluationError: the policy refuses to decide on these facts.
+            _Refused: they break a `require` or `ensure`.
         """
-        typed = self.validate(facts, file=file, locate=locate, prefix=prefix)
-        given = frozenset(facts) if isinstance(facts, Mapping) else frozenset()
-        return self.evaluate_valid(typed, given=given, engine=engine)
+        if engine == "compiled":
+            if self._validator is None:
+                from policy_engine.facts.compiled_validator import compile_validator
 
-    def evaluate_valid(self, facts: Mapping[str, Value], *, given: frozenset[str] | None = None,
-                       engine: Engine = "compiled") -> Decision:
-        """Decides and explains on validated facts.
+                self._validator = _guard_depth(self.checked.source, lambda: compile_validator(
+                    self.checked, self._validate_full))
+            return self._validator(facts, file, locate, prefix)
+        typed = self._facts.quick(facts)
+        if typed is None:
+            return self._validate_full(facts, file, locate, prefix)
+        self._check_constraints(typed, file, locate, prefix)
+        return typed
 
-        The trace is worked out from what the decision recorded as it is read (see `explain`).
-        """
-        if engine == "interpreted":
-            evaluation = self.decide(facts, engine)
-        else:
-            evaluation = (self._compiled or self._compiled_policy()).evaluate(facts)
-        trace = explain(self.checked, facts, given, evaluation)  # None: every fact was given
-        return Decision(evaluation.decision, evaluation.rule, dict(evaluation.outputs), trace,
-                        facts)
+    def _validate_full(self, facts: object, file: str, locate: Locator | None,
+                       prefix: JsonPath) -> dict[str, Value]:
+        """The full fact stage: every problem worded, then the constraints."""
+        typed = self._facts.full.validate(facts, file=file, locate=locate, prefix=prefix)
+        self._check_constraints(typed, file, locate, prefix)
+        return typed
 
-    def generated_code(self) -> str:
-        """The Python code the compiler generates for this policy, as text."""
-        return generated_source(self.checked)
+    def _check_constraints(self, typed: Mapping[str, Value], file: str, locate: Locator | None,
+                           prefix: JsonPath) -> None:
+        problems = check_constraints(self.checked, typed, file=file, locate=locate,
+                                     prefix=prefix)
+        if problems:
+            raise _Refused(problems)
+
+    def _decide_raw(self, facts: object, file: str = "<facts>", locate: Locator | None = None,
+                    prefix: JsonPath = ("facts",)) -> Decision:
+        """The hot-loop function's path for facts its checks are not sure of."""
+        try:
+            typed = self._validate_full(facts, file, locate, prefix)
+        except _Refused as refused:
+            return Decision.refusing(self.checked, refused.problems)
+        result: Decision = self._compiled_policy().decider(typed)
+        return result
+
+    def _interpreted(self) -> Interpreter:
+        if self._interpreter is None:
+            self._interpreter = Interpreter(self.checked)
+        return self._interpreter
+
+    def _compiled_policy(self) -> CompiledPolicy:
+        if self._compiled is None:
+            # Imported here: one evaluation is interpreted and never needs the compiler.
+            from policy_engine.evaluate.compiler import CompiledPolicy
+
+            checked = self.checked
+
+            def make(decision: str, rule: str, outputs: Outputs, index: int) -> Decision:
+                return Decision(checked, decision, rule, outputs, index)
+
+            def refuse(error: EvaluationError) -> Decision:
+                return Decision.refusing(checked, [_refusal(error, "<facts>")])
+
+            self._compiled = _guard_depth(checked.source,
+                                          lambda: CompiledPolicy(checked, make, refuse))
+        return self._compiled
 
 
-def evaluation_diagnostic(error: EvaluationError, file: str) -> Diagnostic:
-    """Turns a refusal to decide into a diagnostic naming the input file."""
+def _refusal(error: EvaluationError, file: str) -> Diagnostic:
+    """A refusal to decide as a diagnostic naming the input file."""
     return Diagnostic(error.code, error.message, file=file, help=error.help, label=error.label)
 
 
-def read_text(path: str, limit: int) -> str:
-    """Reads a UTF-8 text file, or raises a DiagnosticError that says why it cannot."""
-    shown = display_path(path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
-    except FileNotFoundError:
-        raise DiagnosticError([Diagnostic("E301", "no such file", file=shown)]) from None
-    except IsADirectoryError:
-        raise DiagnosticError([Diagnostic("E301", "is a directory, not a file", file=shown)]) \
-            from None
-    except OSError as error:
-        raise DiagnosticError([Diagnostic("E301", f"cannot read: {error.strerror}",
-                                          file=shown)]) from None
-    if len(data) > limit:
-        raise DiagnosticError([Diagnostic("E307", f"larger than the limit of {limit} bytes",
-                                          file=shown)])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DiagnosticError([Diagnostic(
-            "E301", f"not UTF-8 text (byte {error.start} cannot be decoded)", file=shown,
-            help="save the file as UTF-8")]) from None
-    if "\x00" in text:
-        raise DiagnosticError([Diagnostic("E301", "binary data, not a text file", file=shown)])
-    return text
+def _too_deep(source: Source) -> DiagnosticError:
+    return DiagnosticError([Diagnostic(
+        "E006", "the policy nests parentheses or arithmetic too deeply to process", source,
+        Span(0, min(len(source.text), 1)),
+        help="write the condition with fewer nested levels; real conditions need only a few")])
 
 
-def display_path(path: str) -> str:
-    """A path as people should see it: relative to the working directory when inside it."""
+def _guard_depth(source: Source, build: Callable[[], Any]) -> Any:
+    """Builds generated code; a policy nested too deeply for Python's compiler is E006."""
     try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return path
-    return path if relative.startswith("..") else relative.replace(os.sep, "/")
+        return build()
+    except RecursionError:
+        raise _too_deep(source) from None

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import ast
 import datetime
-import functools
 import threading
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 from policy_engine.check.checked import CheckedPolicy, CheckedRule, TableInfo
 from policy_engine.check.types import Value
@@ -23,6 +22,7 @@ from policy_engine.evaluate.codegen import ExpressionWriter, at, function
 from policy_engine.evaluate.errors import (
     CalendarProblem,
     DivisionByZero,
+    EvaluationError,
     MissingFact,
     NoRow,
 )
@@ -113,12 +113,29 @@ _GENERAL = (KeyError, TypeError, MissingFact, DivisionByZero, NoRow, CalendarPro
 _UNSET = object()
 
 
+#: Makes the result of a decision from (decision, rule, outputs, deciding unit's index).
+Make = Callable[[str, str, Outputs, int], Any]
+#: Makes the result of a refusal; without one, a refusal raises `EvaluationError`.
+Refuse = Callable[[EvaluationError], Any]
+
+
 class CompiledPolicy:
     """The compiled evaluator: one Python function per rule condition and per rule outputs, and
-    for first match one function that decides alone (see `fastpath`)."""
+    for first match one function that decides alone (see `first_match`).
 
-    def __init__(self, policy: CheckedPolicy) -> None:
+    Args:
+        policy: the checked policy.
+        make: what `decider` returns for a decision: a `Verdict` unless the caller (`Policy`)
+            gives its own result type. Results of rules with constant outputs are made once.
+        refuse: what `decider` returns for a refusal; None: it raises `EvaluationError`.
+    """
+
+    def __init__(self, policy: CheckedPolicy, make: Make = Verdict,
+                 refuse: Refuse | None = None) -> None:
         self.policy = policy
+        self._make = make
+        self._refuse_with = refuse
+        self._refusal: Any = None  # the result of "no rule applies", made once
         self._pool: dict[str, object] = {}
         self._gen = ExpressionWriter(self._pool, policy)
         self._lock = threading.Lock()
@@ -138,24 +155,27 @@ class CompiledPolicy:
         }
         units = policy.units()
         self._units = units
-        self._order = tuple(o.name for o in policy.outputs)
         self._dated = policy.as_of is not None and any(u.effective for u in units)
-        self._plain: dict[int, Verdict] = {}  # results of rules with constant outputs
+        # The outputs and results of rules whose outputs are constants, made once per policy.
+        self._plain_outputs: dict[int, Outputs] = {}
+        self._plain: dict[int, Any] = {}
         for unit in units:
             if unit.kind != "advisory" and first_match.prebuilt(policy, unit):
                 outputs = self._merged(first_match.constant_outputs(unit), ())
-                self._plain[unit.index] = self._namespace[f"_y{unit.index}"] = Verdict(
+                self._plain_outputs[unit.index] = outputs
+                self._plain[unit.index] = self._namespace[f"_y{unit.index}"] = make(
                     unit.decision, unit.id, outputs, unit.index)
+        #: The function that decides on validated facts without a trace: for first match the
+        #: generated `_decide`, otherwise `resolve`; it returns what `make` makes.
+        self.decider: Callable[[Facts], Any]
         if policy.strategy == "first match":
             namespace = self._load("decide")
             self._advise: Callable[[Facts], Outputs] | None = namespace.get("_advise")
-            #: The function that decides on validated facts without a trace: for first match
-            #: the generated `_decide`, otherwise `resolve`.
-            self.decider: Callable[[Facts], Verdict | Evaluation] = namespace["_decide"]
+            self.decider = namespace["_decide"]
         else:
-            self._load("rules")  # what `resolve` asks, at once: a policy that loads also runs
+            self._load("rules")  # what `resolve` asks
             self._advise = None
-            self.decider = functools.partial(resolution.resolve, policy, self)
+            self.decider = self._general
 
     def _load(self, part: str) -> dict[str, Any]:
         """Generates and compiles one part of the module (see `PARTS`), once."""
@@ -273,49 +293,55 @@ class CompiledPolicy:
         decider = self._units[index]
         today = facts[policy.as_of] if self._dated and policy.as_of else None  # read by _trace
         assert today is None or isinstance(today, datetime.date)
-        plain = self._plain.get(index)
-        if plain is not None and not policy.advisories:
-            outputs = plain.outputs
-        else:
-            # The outputs, with what the advisories add, are what the fast path gives; it
-            # raises exactly what `resolve` raises for them.
-            verdict = self.decider(facts)
-            if isinstance(verdict, Evaluation):
-                return verdict
-            outputs = verdict.outputs
-        return Evaluation.later(decider.decision, decider.id, outputs, index, self._outcomes,
-                                (facts, today, decider, failed))
-
-    def settle(self, facts: Facts) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
-        """The outcomes and advisories of a decision the fast path made without recording."""
-        evaluation = self.evaluate(facts)
-        return evaluation.outcomes, evaluation.advisories
-
-    def _outcomes(self, record: tuple[Facts, datetime.date | None, CheckedRule, dict[int, int]]
-                  ) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
-        facts, today, decider, failed = record
-        policy = self.policy
-        env = resolution.environment(policy, self, facts)
+        outputs = self._plain_outputs.get(index)
         advisories: tuple[RuleOutcome, ...] = ()
-        if policy.advisories:  # they ran without error when the outputs were made
-            advisories = resolution.finish(policy, self, env, today, decider, ())[0]
-        outcomes = resolution.first_match_outcomes(policy, self, env, today, decider, failed)
+        if outputs is None or policy.advisories:
+            # The deciding rule's outputs and the advice, asked as `resolve` asks them, so a
+            # missing fact or a division by zero is refused exactly as there.
+            env = resolution.environment(policy, self, facts)
+            if outputs is None:
+                asked = resolution.ask(self, decider, env, "outputs", policy.source.name)
+                assert isinstance(asked, tuple)
+                outputs = asked
+            advisories, outputs = resolution.finish(policy, self, env, today, decider, outputs)
+        return Evaluation.later(decider.decision, decider.id, outputs, index, self._outcomes,
+                                (facts, today, decider, failed, advisories))
+
+    def _outcomes(self, record: tuple[Facts, datetime.date | None, CheckedRule, dict[int, int],
+                                      tuple[RuleOutcome, ...]]
+                  ) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
+        facts, today, decider, failed, advisories = record
+        env = resolution.environment(self.policy, self, facts)
+        outcomes = resolution.first_match_outcomes(self.policy, self, env, today, decider, failed)
         return outcomes, advisories
 
-    def _general(self, facts: Facts) -> Evaluation:
-        return resolution.resolve(self.policy, self, facts)
+    def _general(self, facts: Facts) -> Any:
+        """Decides on the general path (`resolve`), for what the fast path does not handle."""
+        try:
+            evaluation = resolution.resolve(self.policy, self, facts)
+        except EvaluationError as error:
+            if self._refuse_with is None:
+                raise
+            return self._refuse_with(error)
+        return self._make(evaluation.decision, evaluation.rule, evaluation.outputs,
+                          evaluation.index)
 
-    def _refuse(self) -> NoReturn:
-        raise resolution.no_decision(self.policy)
+    def _refuse(self) -> Any:
+        """No rule applies and the policy has no `otherwise` decision."""
+        if self._refuse_with is None:
+            raise resolution.no_decision(self.policy)
+        if self._refusal is None:
+            self._refusal = self._refuse_with(resolution.no_decision(self.policy))
+        return self._refusal
 
-    def _verdict(self, facts: Facts, index: int, outputs: Outputs) -> Verdict:
+    def _verdict(self, facts: Facts, index: int, outputs: Outputs) -> Any:
         """The fast path's result when the deciding rule's outputs are computed, or when the
         policy has advisories, which add to them."""
         added = self._advise(facts) if self._advise is not None else ()
         if not added and index in self._plain:
             return self._plain[index]
         decider = self._units[index]
-        return Verdict(decider.decision, decider.id, self._merged(outputs, added), index)
+        return self._make(decider.decision, decider.id, self._merged(outputs, added), index)
 
     def _merged(self, outputs: Outputs, added: Outputs) -> Outputs:
         """A decider's outputs with the advisories' items added, as `resolution.finish` does."""

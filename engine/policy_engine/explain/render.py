@@ -1,23 +1,67 @@
-"""Render: turns scenario results into text (terminal), JSON (tools) or Markdown (pull requests).
+"""Render: decisions as text (terminal), JSON (tools) or Markdown (pull requests, golden files).
 
-Every renderer is a pure function of its input, so the same policy and facts always give
-byte-identical output.
+A renderer takes `Report`s: a `Decision` and, when it answers a scenario file, the scenario's
+name, description and how the decision compares with its `expect`. Every renderer is a pure
+function of its input, so the same policy and facts always give byte-identical output.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from policy_engine.check.types import format_value, to_json_value
+from policy_engine.check.types import format_value
 from policy_engine.core.diagnostics import render_all
+from policy_engine.explain.decision import Decision
 from policy_engine.explain.trace import CheckTrace, LookupTrace, RuleTrace, Trace
-from policy_engine.scenarios.runner import ScenarioResult
 
-#: The JSON result format; bump the version on any incompatible change (docs/cli.md).
-JSON_FORMAT = "policy-engine/result"
-JSON_VERSION = 1
+
+@dataclass(frozen=True)
+class Expected:
+    """How a decision compares with a scenario's `expect`.
+
+    Args:
+        decision, rule, error: what `expect` names (None when it leaves one out).
+        outputs: whether `expect` gives outputs.
+        mismatches: one line per difference; empty when met.
+    """
+
+    decision: str | None
+    rule: str | None
+    outputs: bool
+    error: str | None
+    mismatches: tuple[str, ...]
+
+    @property
+    def met(self) -> bool:
+        return not self.mismatches
+
+
+@dataclass(frozen=True)
+class Report:
+    """One decision as the renderers show it.
+
+    Args:
+        decision: the decision, or the refusal.
+        scenario: the scenario file it answers, as shown (its path).
+        description: the scenario's description.
+        expected: how it compares with the scenario's `expect`, when the scenario has one.
+    """
+
+    decision: Decision
+    scenario: str
+    description: str | None = None
+    expected: Expected | None = None
+
+    @property
+    def met(self) -> bool:
+        return self.expected is None or self.expected.met
+
+    @property
+    def mismatches(self) -> tuple[str, ...]:
+        return self.expected.mismatches if self.expected is not None else ()
 
 _OUTCOME_WORDS = {
     "decided": "decided",
@@ -80,6 +124,13 @@ def _result_word(result: bool | None) -> str:
     return {True: "holds", False: "fails", None: "unknown"}[result]
 
 
+def _trace(decision: Decision) -> Trace:
+    trace = decision.trace
+    if trace is None:
+        raise ValueError("only a decision made by Policy.evaluate has a trace to render")
+    return trace
+
+
 def _failed(rule: RuleTrace) -> CheckTrace | None:
     return rule.checks[-1] if rule.checks and rule.checks[-1].result is False else None
 
@@ -87,32 +138,32 @@ def _failed(rule: RuleTrace) -> CheckTrace | None:
 # ------------------------------------------------------------------ text
 
 
-def render_text(results: Sequence[ScenarioResult]) -> str:
+def render_text(results: Sequence[Report]) -> str:
     """Renders results for a terminal; one block per scenario, separated by a blank line."""
     return "\n".join(_text_one(result) for result in results)
 
 
-def _text_refusal(result: ScenarioResult) -> str:
+def _text_refusal(result: Report) -> str:
     lines = [f"scenario: {result.scenario}"]
     if result.description:
         lines.append(f"  {result.description}")
-    policy = result.policy.checked
+    policy = result.decision.policy
     lines.append(f"policy:   {policy.name}{f' {policy.version}' if policy.version else ''} "
                  f"({policy.source.name})")
     lines.append("")
     lines.append("refused:  the policy does not decide on these facts")
-    lines.append(render_all(result.refusal))
+    lines.append(render_all(result.decision.refusal))
     lines.append("")
     lines.append("expect:   met (refusal expected)" if result.met else "expect:   NOT MET")
     lines.extend(f"  {mismatch}" for mismatch in result.mismatches)
     return "\n".join(lines) + "\n"
 
 
-def _text_one(result: ScenarioResult) -> str:
-    if result.decision is None:
-        return _text_refusal(result)
+def _text_one(result: Report) -> str:
     decision = result.decision
-    trace = decision.trace
+    if decision.refused:
+        return _text_refusal(result)
+    trace = _trace(decision)
     lines = [f"scenario: {result.scenario}"]
     if result.description:
         lines.append(f"  {result.description}")
@@ -178,7 +229,7 @@ def _text_one(result: ScenarioResult) -> str:
     missing = [fact.name for fact in trace.facts if fact.origin == "missing"]
     if missing:
         lines.append(f"  not given: {', '.join(missing)}")
-    if result.expectation is not None:
+    if result.expected is not None:
         lines.append("")
         if result.met:
             lines.append("expect:   met")
@@ -216,116 +267,33 @@ def _text_advisory(advisory: RuleTrace, trace: Trace) -> str:
 # ------------------------------------------------------------------ JSON
 
 
-def _json_refusal(result: ScenarioResult) -> dict[str, Any]:
-    policy = result.policy.checked
-    return {
-        "format": JSON_FORMAT,
-        "format_version": JSON_VERSION,
-        "scenario": result.scenario,
-        "description": result.description,
-        "policy": {"name": policy.name, "title": policy.title, "version": policy.version,
-                   "file": policy.source.name, "resolve": policy.strategy},
-        "decision": None,
-        "refused": [d.to_json() for d in result.refusal],
-        "expect": _json_expect(result),
-    }
-
-
-def _json_expect(result: ScenarioResult) -> dict[str, Any] | None:
-    if result.expectation is None:
-        return None
-    expect = result.expectation
-    return {
-        "decision": expect.decision,
-        "rule": expect.rule,
-        "outputs": expect.outputs is not None,
-        "error": expect.error,
-        "met": result.met,
-        "mismatches": list(result.mismatches),
-    }
-
-
-def to_json(result: ScenarioResult) -> dict[str, Any]:
-    """The documented JSON result (format `policy-engine/result`, version 1)."""
-    if result.decision is None:
-        return _json_refusal(result)
-    decision = result.decision
-    trace = decision.trace
-    policy = trace.policy
-    data: dict[str, Any] = {
-        "format": JSON_FORMAT,
-        "format_version": JSON_VERSION,
-        "scenario": result.scenario,
-        "description": result.description,
-        "policy": {
-            "name": policy.name,
-            "title": policy.title,
-            "version": policy.version,
-            "file": policy.source.name,
-            "resolve": policy.strategy,
-        },
-        "decision": decision.decision,
-        "rule": decision.rule,
-        "outputs": {k: to_json_value(v) for k, v in decision.outputs.items()},
-        "reason": trace.decided_by.reason,
-        "citation": trace.decided_by.citation,
-        "facts": {f.name: {"value": to_json_value(f.value), "origin": f.origin}
-                  for f in trace.facts},
-        "trace": {
-            "by_default": trace.by_default,
-            "decided_by": _json_rule(trace.decided_by),
-            "rules": [_json_rule(rule) for rule in trace.rules],
-            "closest": [{"rule": _json_rule(m.rule), "held": m.held, "total": m.total}
-                        for m in trace.closest],
-            "advisories": [_json_rule(a) for a in trace.advisories],
-            "derived": [{"name": d.name, "expression": d.text,
-                         "value": to_json_value(d.value),
-                         "lookups": [_json_lookup(lookup) for lookup in d.lookups]}
-                        for d in trace.derived],
-            "as_of": to_json_value(trace.as_of),
-        },
-    }
-    if result.expectation is not None:
-        data["expect"] = _json_expect(result)
+def to_json(result: Report) -> dict[str, Any]:
+    """The documented JSON result (`Decision.to_json`), with the scenario's name, description
+    and, when it has an `expect`, how the decision compares with it."""
+    decision = result.decision.to_json()
+    data: dict[str, Any] = {"format": decision.pop("format"),
+                            "format_version": decision.pop("format_version"),
+                            "scenario": result.scenario, "description": result.description}
+    data.update(decision)
+    if result.expected is not None or result.decision.refused:
+        data["expect"] = _json_expect(result.expected)
     return data
 
 
-def _json_rule(rule: RuleTrace) -> dict[str, Any]:
+def _json_expect(expected: Expected | None) -> dict[str, Any] | None:
+    if expected is None:
+        return None
     return {
-        "rule": rule.id,
-        "title": rule.title,
-        "line": rule.line,
-        "status": rule.status,
-        "decision": rule.decision,
-        "reason": rule.reason,
-        "citation": rule.citation,
-        "kind": rule.kind,
-        "overridden_by": rule.by,
-        "overrides": list(rule.overrides),
-        "effective": rule.effective,
-        "adds": [to_json_value(item) for item in rule.adds],
-        "conditions": [
-            {
-                "condition": check.text,
-                "display": check.display,
-                "line": check.line,
-                "column": check.column,
-                "result": check.result,
-                "values": {name: to_json_value(value) for name, value in check.values},
-                "lookups": [_json_lookup(lookup) for lookup in check.lookups],
-                "derived": {name: why for name, why in check.derived},
-            }
-            for check in rule.checks
-        ],
+        "decision": expected.decision,
+        "rule": expected.rule,
+        "outputs": expected.outputs,
+        "error": expected.error,
+        "met": expected.met,
+        "mismatches": list(expected.mismatches),
     }
 
 
-def _json_lookup(lookup: LookupTrace) -> dict[str, Any]:
-    return {"table": lookup.table, "key": to_json_value(lookup.key), "row": lookup.row,
-            "value": to_json_value(lookup.value)}
-
-
-def render_json(results: Sequence[ScenarioResult]) -> str:
+def render_json(results: Sequence[Report]) -> str:
     """One JSON object for one scenario, a JSON array for several."""
     data: Any = to_json(results[0]) if len(results) == 1 else [to_json(r) for r in results]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -345,30 +313,31 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text.replace('|', '&#124;')}{pad}{fence}"
 
 
-def render_markdown(results: Sequence[ScenarioResult]) -> str:
+def render_markdown(results: Sequence[Report]) -> str:
     """Renders results for a pull request comment or a golden file."""
     return "\n".join(_md_one(result) for result in results)
 
 
-def _md_refusal(result: ScenarioResult) -> str:
+def _md_refusal(result: Report) -> str:
     out = [f"## {_md(result.scenario)}: refused", ""]
     if result.description:
         out += [f"> {_md(result.description)}", ""]
     verdict = "met (refusal expected)" if result.met else "**not met**: " + "; ".join(
         _md(m) for m in result.mismatches)
-    policy = result.policy.checked
+    policy = result.decision.policy
     out += ["| | |", "|---|---|",
             f"| Policy | {_md(policy.name)} ({_md(policy.source.name)}) |",
             "| Decision | none: the policy refuses to decide on these facts |",
-            f"| Expectation | {verdict} |", "", "```text", render_all(result.refusal), "```"]
+            f"| Expectation | {verdict} |", "", "```text", render_all(result.decision.refusal),
+            "```"]
     return "\n".join(out) + "\n"
 
 
-def _md_one(result: ScenarioResult) -> str:
-    if result.decision is None:
-        return _md_refusal(result)
+def _md_one(result: Report) -> str:
     decision = result.decision
-    trace = decision.trace
+    if decision.refused:
+        return _md_refusal(result)
+    trace = _trace(decision)
     rule = trace.decided_by
     out = [f"## {_md(result.scenario)}: `{decision.decision}`", ""]
     if result.description:
@@ -395,7 +364,7 @@ def _md_one(result: ScenarioResult) -> str:
     if decision.outputs:
         shown = ", ".join(_code(f"{k} = {format_value(v)}") for k, v in decision.outputs.items())
         out.append(f"| Outputs | {shown} |")
-    if result.expectation is not None:
+    if result.expected is not None:
         verdict = "met" if result.met else "**not met**: " + "; ".join(
             _md(m) for m in result.mismatches)
         out.append(f"| Expectation | {verdict} |")

@@ -1,4 +1,4 @@
-"""Explain: turns an evaluation into a trace: which rule decided, and why the others did not.
+"""Trace: the explanation of an evaluation: which rule decided, and why the others did not.
 
 The trace is data; `render` turns it into text, JSON or Markdown. It depends only on the
 policy, the facts and the evaluation's per-rule outcomes, so both evaluators explain alike.
@@ -28,7 +28,7 @@ from policy_engine.evaluate.errors import (
     NoRow,
 )
 from policy_engine.evaluate.interpreter import Interpreter
-from policy_engine.evaluate.resolution import as_of_date, environment
+from policy_engine.evaluate.resolution import as_of_date, environment, in_effect
 from policy_engine.evaluate.runtime import Evaluation, RuleOutcome
 
 #: How many near misses are shown when the default decided.
@@ -249,18 +249,6 @@ class _Scope:
         return self.attempt(lambda: self.interpreter.value(expr, self.env))
 
 
-def explain(policy: CheckedPolicy, facts: Mapping[str, Value],
-            given: set[str] | frozenset[str] | None, evaluation: Evaluation) -> Trace:
-    """Builds the trace for one evaluation; its parts are worked out when first read.
-
-    Args:
-        facts: the validated facts, defaults filled in.
-        given: names of the facts the caller supplied (the others came from defaults); None
-            when the caller supplied every fact in `facts`.
-    """
-    return Trace(policy, facts, given, evaluation)
-
-
 def _outcome_trace(scope: _Scope, rule: CheckedRule, outcome: RuleOutcome) -> RuleTrace:
     if outcome.status in ("decided", "agreed", "overridden", "added"):
         checks = tuple(_check(scope, j, True) for j in rule.conjuncts)
@@ -335,8 +323,7 @@ def _closest(scope: _Scope) -> tuple[NearMiss, ...]:
     # Every conjunct of every rule is tried, but only the closest few are explained in full.
     misses: list[tuple[float, int, CheckedRule, list[bool | None]]] = []
     for rule in scope.policy.rules:
-        if rule.effective is not None and (scope.as_of is None or
-                                           not rule.effective.contains(scope.as_of)):
+        if not in_effect(rule, scope.as_of):
             continue
         results: list[bool | None] = []
         for conjunct in rule.conjuncts:

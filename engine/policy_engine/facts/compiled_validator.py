@@ -352,10 +352,8 @@ class _Builder:
         # Anything unexpected (a KeyError for a missing fact, an unhashable value) is a doubt.
         guarded = ast.Try(body, [ast.ExceptHandler(_name("Exception"), None, [_doubt()])],
                           [], [])
-        slow: ast.expr = _call(_name("_full"), _name("raw"), _name("file"), _name("locate"),
-                               _name("prefix"))
-        if self.decides:
-            slow = _call(_name("_decide_dict"), slow)
+        slow: ast.expr = _call(_name("_slow_decide" if self.decides else "_full"), _name("raw"),
+                               _name("file"), _name("locate"), _name("prefix"))
         arguments = ast.arguments([], [ast.arg("raw"), ast.arg("file"), ast.arg("locate"),
                                        ast.arg("prefix")], None, [], [], None,
                                   [ast.Constant("<facts>"), ast.Constant(None),
@@ -384,34 +382,34 @@ def compile_validator(policy: CheckedPolicy, full: FullValidator) -> Validator:
     return _compile(_Builder(policy), full, {}) or full
 
 
-def compile_decider(policy: CheckedPolicy, full: FullValidator, decide: Callable[..., Any],
+def compile_decider(policy: CheckedPolicy, slow: Callable[..., Any], decide: Callable[..., Any],
                     decision: Callable[[dict[str, str]], ast.stmt | None] | None = None,
                     globals_: Mapping[str, Any] | None = None) -> Callable[..., Any]:
     """Builds a function that validates raw facts and decides on them, in one call.
 
-    It is `decide(full(raw, ...))` in effect, but valid facts never leave the locals of the
-    compiled checks: the decision's own code (`decision`, given the local of each fact) runs
-    right after them, with the globals it needs (`globals_`). Without it, or when the
-    checks must build the dict of facts anyway, the dict goes to `decide`.
+    Valid facts never leave the locals of the compiled checks: the decision's own code
+    (`decision`, given the local of each fact) runs right after them, with the globals it
+    needs (`globals_`). Without it, or when the checks must build the dict of facts anyway,
+    the dict goes to `decide`. Facts the checks are not sure of go to `slow` whole.
 
     Args:
         policy: the checked policy.
-        full: the full fact stage, as for `compile_validator`.
+        slow: called with (raw facts, file, locate, prefix) when the checks are not sure the
+            facts are valid: the full fact stage, constraints and decision; it gives the result
+            or raises `DiagnosticError`.
         decide: the decision on validated facts.
         decision: writes the decision's statement reading facts from given locals, or None.
         globals_: the names that statement reads.
     """
-    extra = {"_decide_dict": decide}
+    extra = {"_decide_dict": decide, "_slow_decide": slow}
     function = None
     if decision is not None and globals_ is not None:
-        function = _compile(_Builder(policy, decides=True, decision=decision), full, extra,
+        function = _compile(_Builder(policy, decides=True, decision=decision), slow, extra,
                             globals_)
     if function is None:
-        function = _compile(_Builder(policy, decides=True), full, extra)
+        function = _compile(_Builder(policy, decides=True), slow, extra)
     if function is None:
-        def function(raw: object, file: str = "<facts>", locate: Locator | None = None,
-                     prefix: tuple[str | int, ...] = ("facts",)) -> Any:
-            return decide(full(raw, file, locate, prefix))
+        function = slow
     return function
 
 

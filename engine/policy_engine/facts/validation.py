@@ -94,6 +94,8 @@ class FactStage:
                 continue
             value = convert(raw)
             if value is None:
+                if raw is None and info.optional and info.default is None:
+                    continue  # null for such a fact means "not given", as on the full path
                 return None
             result[info.name] = value
         return result

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from policy_engine.check.types import format_value
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, render_all
-from policy_engine.explain.render import render_markdown, render_text
-from policy_engine.policy import MAX_POLICY_BYTES, Policy, display_path
+from policy_engine.core.files import SCENARIO_SUFFIXES, display_path, find_files
+from policy_engine.explain.render import render_markdown, render_text, to_json
+from policy_engine.policy import MAX_POLICY_BYTES, Policy
 from policy_engine.scenarios.runner import ScenarioResult, run_scenario
-from policy_engine.scenarios.testing import discover
+from policy_engine.scenarios.scenario_file import load_scenario
 
 
 def load_version(spec: str) -> Policy:
@@ -58,8 +59,9 @@ class Side:
     def summary(self) -> str:
         if self.result is None:
             return "error: " + ", ".join(d.code for d in self.problems)
-        if self.result.decision is None:
-            return "refused: " + ", ".join(d.label or d.code for d in self.result.refusal)
+        if self.result.decision.refused:
+            return "refused: " + ", ".join(d.label or d.code
+                                           for d in self.result.decision.refusal)
         decision = self.result.decision
         outputs = ", ".join(f"{k} = {format_value(v)}" for k, v in decision.outputs.items())
         return f"{decision.decision} by {decision.rule}" + (f" ({outputs})" if outputs else "")
@@ -102,7 +104,7 @@ def _what(old: Side, new: Side) -> tuple[str, ...]:
     if old.result is None or new.result is None:
         return ("error",) if old.summary() != new.summary() else ()
     a, b = old.result.decision, new.result.decision
-    if a is None or b is None:
+    if a.refused or b.refused:
         return ("refusal",) if old.summary() != new.summary() else ()
     what = []
     if a.decision != b.decision:
@@ -146,11 +148,9 @@ def _rule_texts(policy: Policy) -> dict[str, tuple[int, str]]:
 
 def scenarios_of(paths: list[str], policy_file: str) -> list[str]:
     """The scenario files under `paths` whose own `policy:` is `policy_file`."""
-    from policy_engine.scenarios.scenario_file import load_scenario
-
     wanted = os.path.realpath(policy_file)
     chosen = []
-    for path in discover(paths):
+    for path in find_files(paths, SCENARIO_SUFFIXES):
         try:
             named = load_scenario(path).policy
         except DiagnosticError:
@@ -170,7 +170,8 @@ def diff_policies(old: Policy, new: Policy, scenario_paths: list[str],
             scenarios come from the folder beside the policy, which may serve several).
     """
     changes = []
-    files = scenarios_of(scenario_paths, only_for) if only_for else discover(scenario_paths)
+    files = (scenarios_of(scenario_paths, only_for) if only_for
+             else find_files(scenario_paths, SCENARIO_SUFFIXES))
     for path in files:
         before, after = _side(path, old), _side(path, new)
         what = _what(before, after)
@@ -211,7 +212,8 @@ def _count(diff: PolicyDiff) -> str:
 def _trace(side: Side, markdown: bool) -> str:
     if side.result is None:
         return render_all(side.problems)
-    return render_markdown([side.result]) if markdown else render_text([side.result])
+    report = [side.result.report()]
+    return render_markdown(report) if markdown else render_text(report)
 
 
 def render_diff_text(diff: PolicyDiff) -> str:
@@ -268,12 +270,10 @@ def render_diff_markdown(diff: PolicyDiff) -> str:
 
 
 def diff_json(diff: PolicyDiff) -> dict[str, object]:
-    from policy_engine.explain.render import to_json
-
     def side(s: Side) -> object:
         if s.result is None:
             return {"errors": [d.to_json() for d in s.problems]}
-        return to_json(s.result)
+        return to_json(s.result.report())
 
     return {
         "old": diff.old_name, "new": diff.new_name, "scenarios": diff.scenarios,

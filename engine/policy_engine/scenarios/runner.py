@@ -1,4 +1,4 @@
-"""Run: evaluates scenario files against their policy and compares the result with `expect`."""
+"""Runner: decides scenario files against their policy and compares each result with `expect`."""
 
 from __future__ import annotations
 
@@ -6,16 +6,18 @@ import os
 from dataclasses import dataclass
 
 from policy_engine.check.types import format_value
-from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
-from policy_engine.evaluate.errors import EvaluationError
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, did_you_mean
+from policy_engine.core.files import display_path
+from policy_engine.explain.decision import Decision
+from policy_engine.explain.render import Expected, Report
 from policy_engine.facts.conversion import convert_value
-from policy_engine.policy import Decision, Engine, Policy, display_path, evaluation_diagnostic
+from policy_engine.policy import Engine, Policy
 from policy_engine.scenarios.scenario_file import Expectation, Scenario, load_scenario
 
 
 @dataclass(frozen=True)
 class ScenarioResult:
-    """One scenario's decision, and how it compares with the scenario's expectation.
+    """One scenario's decision (or refusal), and how it compares with the scenario's `expect`.
 
     Args:
         mismatches: one line per difference from `expect`; empty when met or not given.
@@ -24,14 +26,21 @@ class ScenarioResult:
     scenario: str
     description: str | None
     policy: Policy
-    decision: Decision | None  # None when the policy refused to decide, as `expect` said
+    decision: Decision
     expectation: Expectation | None
     mismatches: tuple[str, ...]
-    refusal: tuple[Diagnostic, ...] = ()
 
     @property
     def met(self) -> bool:
         return not self.mismatches
+
+    def report(self) -> Report:
+        """The result as the renderers show it."""
+        expect = self.expectation
+        expected = None if expect is None else Expected(
+            expect.decision, expect.rule, expect.outputs is not None, expect.error,
+            self.mismatches)
+        return Report(self.decision, self.scenario, self.description, expected)
 
 
 class PolicyCache:
@@ -47,19 +56,21 @@ class PolicyCache:
         return self._policies[key]
 
 
-def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = "compiled",
+def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = "interpreted",
                  cache: PolicyCache | None = None, policy: Policy | None = None,
                  ignore_expect: bool = False) -> ScenarioResult:
-    """Loads a scenario, evaluates it, and checks its expectation.
+    """Loads a scenario, decides it, and checks its expectation.
 
     Args:
         policy_path: overrides the scenario's own `policy:`.
+        engine: the evaluator; one scenario is interpreted, which needs no compiled code.
         policy: an already loaded policy to use instead (for example another version of it).
-        ignore_expect: only decide; a refusal is returned as a result, not raised.
+        ignore_expect: only decide; a refusal or invalid facts are returned as a result.
 
     Raises:
         DiagnosticError: the scenario, its policy or its facts are invalid, or the policy
-            refuses to decide (the diagnostic names the scenario file).
+            refuses to decide when the scenario does not expect it (the diagnostics name the
+            scenario file).
     """
     scenario = load_scenario(path)
     shown = display_path(path)
@@ -73,21 +84,21 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
     expect = None if ignore_expect else scenario.expect
     expected_error = expect.error if expect else None
     try:
-        decision = policy.evaluate(scenario.facts, file=shown, locate=scenario.document.locate)
-    except (EvaluationError, DiagnosticError) as error:
-        refusal = error.diagnostics if isinstance(error, DiagnosticError) else (
-            evaluation_diagnostic(error, shown),)
+        decision = policy.evaluate(scenario.facts, engine=engine, file=shown,
+                                   locate=scenario.document.locate)
+    except DiagnosticError as error:  # invalid facts: shown as a refusal when expected
+        decision = Decision.refusing(policy.checked, error.diagnostics)
+    if decision.refused:
         if ignore_expect:
-            return ScenarioResult(shown, scenario.description, policy, None, None, (),
-                                  tuple(refusal))
+            return ScenarioResult(shown, scenario.description, policy, decision, None, ())
         if expected_error is None:
-            raise DiagnosticError(refusal) from None
-        matched = any(expected_error in (d.code, d.label) for d in refusal)
+            raise DiagnosticError(decision.refusal) from None
+        matched = any(expected_error in (d.code, d.label) for d in decision.refusal)
         mismatches: tuple[str, ...] = () if matched else (
             f"error: expected {expected_error}, got "
-            + ", ".join(d.label or d.code for d in refusal),)
-        return ScenarioResult(shown, scenario.description, policy, None, scenario.expect,
-                              mismatches, tuple(refusal))
+            + ", ".join(d.label or d.code for d in decision.refusal),)
+        return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
+                              mismatches)
     if ignore_expect:
         return ScenarioResult(shown, scenario.description, policy, decision, None, ())
     if expected_error is not None:
@@ -160,8 +171,6 @@ def compare(policy: Policy, scenario: Scenario, decision: Decision) -> list[str]
 
 def _expect_problem(scenario: Scenario, path: tuple[str, ...], message: str,
                     known: list[str]) -> Diagnostic:
-    from policy_engine.core.diagnostics import did_you_mean
-
     name = message.split("'")[1]
     return Diagnostic("E303", message, file=display_path(scenario.path),
                       path="$." + ".".join(path), line=_line(scenario, path),

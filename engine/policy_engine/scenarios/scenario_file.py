@@ -6,19 +6,20 @@ the facts themselves stay raw here and are validated against the policy's declar
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from policy_engine.core.data import JsonPath, json_path, kind_of, path_key
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from policy_engine.scenarios.yaml_data import YamlDocument, read_yaml_file
 
-_EXPECT_KEYS = ("decision", "rule", "outputs")
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
+
 
 #: The structure of a scenario file. Fact values are checked later, against the policy.
 SCENARIO_SCHEMA: dict[str, Any] = {
@@ -51,7 +52,39 @@ SCENARIO_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_VALIDATOR = Draft202012Validator(SCENARIO_SCHEMA)
+_TOP_KEYS = frozenset(SCENARIO_SCHEMA["properties"])
+_EXPECT_SCHEMA: dict[str, Any] = SCENARIO_SCHEMA["properties"]["expect"]
+_EXPECT_KEYS = frozenset(_EXPECT_SCHEMA["properties"])
+
+
+@functools.lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    # Imported here: most scenario files are plainly valid (`plainly_valid`), and a program
+    # that decides one scenario starts faster without jsonschema.
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(SCENARIO_SCHEMA)
+
+
+def plainly_valid(data: dict[Any, object]) -> bool:
+    """Whether a scenario's structure plainly satisfies `SCENARIO_SCHEMA`, so that checking it
+    against the schema would find nothing (the tests hold the two to that)."""
+    if not _TOP_KEYS.issuperset(data) or not isinstance(data.get("facts"), dict):
+        return False
+    if "description" in data and not isinstance(data["description"], str):
+        return False
+    if "policy" in data and not (isinstance(data["policy"], str) and data["policy"]):
+        return False
+    if "expect" not in data:
+        return True
+    expect = data["expect"]
+    if not isinstance(expect, dict) or not expect or not _EXPECT_KEYS.issuperset(expect):
+        return False
+    if "error" in expect and ("decision" in expect or not isinstance(expect["error"], str)
+                              or not expect["error"]):
+        return False
+    return (all(isinstance(expect[key], str) for key in ("decision", "rule") if key in expect)
+            and isinstance(expect.get("outputs", {}), dict))
 
 #: What each key holds, for 'must be ...' messages.
 _KEY_KINDS = {
@@ -129,9 +162,9 @@ def load_scenario(path: str) -> Scenario:
                 )
             ]
         )
-    problems = [
+    problems = [] if plainly_valid(data) else [
         problem
-        for error in _VALIDATOR.iter_errors(data)
+        for error in _validator().iter_errors(data)
         for problem in _translate(error, document)
     ]
     if problems:

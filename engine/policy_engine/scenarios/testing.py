@@ -7,35 +7,20 @@ false, and which table rows were used.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
 from policy_engine.check.checked import CheckedPolicy
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, render_all
+from policy_engine.core.files import SCENARIO_SUFFIXES, find_files
 from policy_engine.explain.trace import CheckTrace, LookupTrace
 from policy_engine.policy import Engine
 from policy_engine.scenarios.runner import PolicyCache, ScenarioResult, run_scenario
 
-SUFFIXES = (".yaml", ".yml")
 #: Evaluated means the rule's condition was looked at (it may have failed).
 _EVALUATED = {"decided", "agreed", "did not apply", "overridden", "added"}
 _DECIDED = {"decided", "added"}
-
-
-def discover(paths: Sequence[str]) -> list[str]:
-    """Scenario files: the files given, and every .yaml/.yml file under the folders given."""
-    found: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                found += [os.path.join(root, name) for name in sorted(names)
-                          if name.endswith(SUFFIXES)]
-        else:
-            found.append(path)
-    return found
 
 
 @dataclass
@@ -99,9 +84,9 @@ class Coverage:
 
     def add(self, result: ScenarioResult) -> None:
         coverage = self._for(result.policy.checked)
-        if result.decision is None:
-            return
         trace = result.decision.trace
+        if trace is None:  # a refusal
+            return
         by_line = {(r.id, r.line): r for r in coverage.rules}
         lookups: list[LookupTrace] = [lookup for d in trace.derived for lookup in d.lookups]
         traces = list(trace.rules) + list(trace.advisories)
@@ -133,13 +118,13 @@ class Coverage:
                 rule.conditions[position][3] = True
 
 
-def run_tests(paths: Sequence[str], engine: Engine = "compiled",
+def run_tests(paths: Sequence[str], engine: Engine = "interpreted",
               policy_path: str | None = None) -> tuple[list[Outcome], Coverage]:
     """Runs every scenario found under `paths`; never raises for a bad scenario."""
     cache = PolicyCache()
     outcomes: list[Outcome] = []
     coverage = Coverage()
-    for path in discover(paths):
+    for path in find_files(paths, SCENARIO_SUFFIXES):
         try:
             result = run_scenario(path, policy_path=policy_path, engine=engine, cache=cache)
         except DiagnosticError as error:

@@ -12,7 +12,7 @@ from policy_engine.core.source import Source
 from policy_engine.language.formatter import comments_of, format_policy
 from policy_engine.language.reference_parser import parse_policy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 def _parses(path: Path) -> bool:
     try:
         parse_policy(Source(path.name, path.read_text(encoding="utf-8")))

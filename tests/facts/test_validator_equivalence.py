@@ -1,11 +1,13 @@
-"""The compiled fact validator (`compiled_validator`) against the full fact stage.
+"""The quick validators (the compiled one and the interpreted quick converters) against the full
+fact stage.
 
-The compiled validator may only say "valid, here are the typed values" or "not sure"; the
-full stage (JSON Schema, conversion, `require` and `ensure`) decides and words every problem.
-Hypothesis draws raw fact sets from each policy's declarations, with wrong types, yes/no for
-numbers, floats, text for dates, unknown keys, nulls, out-of-range numbers and bad list items,
-and checks that the compiled validator accepts exactly what the full stage accepts, with the
-same typed values (value types and decimal exponents included), and doubts everything else.
+The compiled validator and `FactStage.quick` may only say "valid, here are the typed values"
+or "not sure"; the full stage (JSON Schema, conversion, `require` and `ensure`) decides and
+words every problem. Hypothesis draws raw fact sets from each policy's declarations, with
+wrong types, yes/no for numbers, floats, text for dates, unknown keys, nulls, out-of-range
+numbers and bad list items, and checks that both quick validators accept only what the full
+stage accepts, with the same typed values (value types and decimal exponents included); the
+compiled one accepts exactly that, and doubts everything else.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from policy_engine.facts.compiled_validator import (
     generated_validator_source,
     typed_equal,
 )
+from policy_engine.facts.constraints import check_constraints
+from policy_engine.facts.validation import FactStage
 from policy_engine.policy import Policy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 POLICY_FILES = sorted((ROOT / "policies").glob("**/*.policy")) + [
     ROOT / "benchmarks" / "reference.policy"]
 SETTINGS = settings(max_examples=100, deadline=None,
@@ -178,14 +182,36 @@ def _fact_sets(draw: st.DrawFn, policy: Policy) -> dict[Any, Any]:
 _COMPILED: dict[int, Any] = {}
 
 
+def _stage(policy: Policy) -> FactStage:
+    return FactStage(policy.checked.facts, title=policy.checked.title)
+
+
+def _full(policy: Policy, raw: object, *args: object) -> dict[str, Any]:
+    """The full fact stage: JSON Schema, conversion, then `require` and `ensure`."""
+    typed = _stage(policy).full.validate(raw, file="<facts>")
+    problems = check_constraints(policy.checked, typed, file="<facts>", locate=None,
+                                 prefix=("facts",))
+    if problems:
+        raise DiagnosticError(problems)
+    return typed
+
+
 def _compare(policy: Policy, raw: object) -> None:
     fast = _COMPILED.get(id(policy))
     if fast is None:
         fast = _COMPILED[id(policy)] = compile_validator(policy.checked,
                                                          lambda *args: _NOT_SURE)
     answer = fast(raw, "<facts>", None, ("facts",))
+    stage = _stage(policy)
+    quick = stage.quick(raw)
     try:
-        slow = policy.validate_slow(raw)
+        converted = stage.full.validate(raw, file="<facts>")
+    except DiagnosticError:
+        assert quick is None, f"the quick converters accepted invalid facts: {raw!r}"
+    else:
+        assert quick is None or typed_equal(quick, converted), f"{raw!r}: {quick!r}"
+    try:
+        slow = _full(policy, raw)
     except DiagnosticError:
         assert answer is _NOT_SURE, f"accepted what the full stage rejects: {raw!r} -> {answer!r}"
         return
@@ -247,30 +273,36 @@ def test_valid_facts_are_converted_without_the_full_stage() -> None:
         "kind": "c", "day": datetime.date(2024, 3, 1), "last_day": datetime.date(2024, 2, 29),
         "tags": ("a",), "days": (datetime.date(2024, 1, 31), datetime.date(2024, 2, 1)),
         "notes": ("n",)}
-    assert typed_equal(typed, policy.validate_slow(raw))
+    assert typed_equal(typed, _full(policy, raw))
     assert list(typed) == [info.name for info in policy.checked.facts if info.name in typed]
+    assert _stage(policy).quick(raw) is not None
 
 
 def test_problems_are_reported_by_the_full_stage_unchanged() -> None:
     policy = Policy.from_text(EVERY_KIND, "every_kind.policy")
     raw = {"flag": "yes", "count": 8, "price": 1.5, "kind": "d", "extra": 1}
-    with pytest.raises(DiagnosticError) as fast_error:
-        policy.validate(raw)
-    with pytest.raises(DiagnosticError) as slow_error:
-        policy.validate_slow(raw)
-    assert [d.to_json() for d in fast_error.value.diagnostics] == \
-        [d.to_json() for d in slow_error.value.diagnostics]
-    assert len(fast_error.value.diagnostics) == 5
+    for engine in ("interpreted", "compiled"):
+        with pytest.raises(DiagnosticError) as fast_error:
+            policy.evaluate(raw, engine=engine)  # type: ignore[arg-type]
+        with pytest.raises(DiagnosticError) as slow_error:
+            _full(policy, raw)
+        assert [d.to_json() for d in fast_error.value.diagnostics] == \
+            [d.to_json() for d in slow_error.value.diagnostics]
+        assert len(fast_error.value.diagnostics) == 5
 
 
-def test_validator_function_is_validate() -> None:
+def test_the_compiled_validator_gives_what_the_full_stage_gives() -> None:
     policy = Policy.load(str(ROOT / "benchmarks" / "reference.policy"), cache=False)
-    validate = policy.validator_function()
+    compiled = compile_validator(policy.checked, lambda *args: _full(policy, *args))
+
+    def validate(raw: object) -> dict[str, Any]:
+        return compiled(raw, "<facts>", None, ("facts",))
+
     raw = {"status": "sent", "paid": True, "received": False, "days_since_ship": 3,
            "days_without_tracking": 2, "problem": "none", "evidence_count": 0,
            "dispute_state": "none", "off_platform_offer": False, "amount": "20.00",
            "requested_refund": "20.00"}
-    assert validate(raw) == policy.validate(raw) == policy.validate_slow(raw)
+    assert validate(raw) == _full(policy, raw) == policy.evaluate(raw).facts
     with pytest.raises(DiagnosticError, match="requested_refund <= amount"):
         validate({**raw, "requested_refund": "20.01"})
 
@@ -302,7 +334,7 @@ _BASE = {"flag": False, "count": 3, "price": "12.50", "kind": "c", "loose": "-1.
                                          "last_day", "notes"}))
 def test_every_odd_value_in_every_fact(fact: str) -> None:
     policy = POLICIES[-1][1]
-    assert policy.validate_slow(_BASE)
+    assert _full(policy, _BASE)
     for value in _JUNK:
         _compare(policy, {**_BASE, fact: value})
         if isinstance(value, (str, Decimal, int)) and not isinstance(value, bool):
@@ -315,44 +347,45 @@ def test_every_odd_value_in_every_fact(fact: str) -> None:
 def _outcome(function: Any, raw: object) -> Any:
     """What deciding on `raw` gives: the decision, rule and outputs, or the error's text."""
     try:
-        verdict = function(raw)
+        decision = function(raw)
     except DiagnosticError as error:
         return ("invalid", [d.to_json() for d in error.diagnostics])
-    except Exception as error:  # noqa: BLE001 - refusals and stops must match too
-        return (type(error).__name__, str(error))
-    return (verdict.decision, verdict.rule, verdict.outputs)
+    if decision.refused:
+        return ("refused", [(d.code, d.message, d.label) for d in decision.refusal])
+    return (decision.decision, decision.rule, dict(decision.outputs))
 
 
 @pytest.mark.parametrize(("name", "policy"), POLICIES, ids=[name for name, _ in POLICIES])
 @SETTINGS
 @given(data=st.data())
-def test_validating_decider_is_validate_then_decide(name: str, policy: Policy,
-                                                     data: st.DataObject) -> None:
+def test_the_hot_loop_function_decides_as_evaluate_does(name: str, policy: Policy,
+                                                        data: st.DataObject) -> None:
     raw = data.draw(_fact_sets(policy))
-    decide = policy.decider()
-    assert _outcome(policy.validating_decider(), raw) == \
-        _outcome(lambda facts: decide(policy.validate(facts)), raw)
+    expected = _outcome(lambda facts: policy.evaluate(facts, engine="interpreted"), raw)
+    assert _outcome(policy.decider(), raw) == expected
+    assert _outcome(lambda facts: policy.evaluate(facts, engine="compiled"), raw) == expected
 
 
 def test_validating_decider_keeps_valid_facts_in_locals() -> None:
     # The reference policy's decision is inlined after the checks: no dict of facts is built
     # and the generated decision's results are read directly.
     policy = Policy.load(str(ROOT / "benchmarks" / "reference.policy"), cache=False)
-    names = policy.validating_decider().__code__.co_names
-    assert "_y0" in names and "_decide_dict" in names  # the latter for the full path only
+    names = policy.decider().__code__.co_names
+    assert "_y0" in names and "_decide_dict" not in names and "_slow_decide" in names
     # Optional facts may be absent: that policy's decision takes the dict of facts.
     every_kind = Policy.from_text(EVERY_KIND, "every_kind.policy")
-    assert "_y0" not in every_kind.validating_decider().__code__.co_names
+    assert "_y0" not in every_kind.decider().__code__.co_names
+    assert "_decide_dict" in every_kind.decider().__code__.co_names
 
 
 def test_inlined_decision_keeps_the_constants_it_adds() -> None:
     # Writing the decision again for the validator adds pooled constants (amounts, dates) to
     # the compiled module's globals; the inlined code must see them.
     policy = Policy.from_text(INLINED, "inlined.policy")
-    decide = policy.validating_decider()
+    decide = policy.decider()
     assert "_y0" in decide.__code__.co_names
     same = {"b": 0, "n": 5, "flag": False}
     for raw, decision in [({"a": Decimal("12.51"), "d": "2023-12-31", "k": "x", **same}, "big"),
                           ({"a": "12.5", "d": "2023-12-31", "k": "x", **same}, "small"),
                           ({"a": 0, "d": datetime.date(2024, 1, 1), "k": "y", **same}, "big")]:
-        assert decide(raw).decision == decision == policy.decider()(policy.validate(raw)).decision
+        assert decide(raw).decision == decision == policy.evaluate(raw).decision

@@ -82,6 +82,6 @@ def test_json_and_junit(suite: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def test_the_aliexpress_policy_reaches_full_rule_coverage(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(Path(__file__).resolve().parent.parent)
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
     result = CliRunner().invoke(cli, ["test", "policies/aliexpress", "--min-coverage", "100"])
     assert result.exit_code == 0, result.stdout[-2000:]

@@ -15,7 +15,7 @@ import pytest
 
 from policy_engine.core.diagnostics import MAX_SHOWN, DiagnosticError, Severity, render_all
 from policy_engine.policy import Policy
-from tests.expected import assert_expected, case_files, case_ids, errors_of, orphans, read_case
+from tests.helpers.cases import assert_expected, case_files, case_ids, errors_of, orphans, read_case
 
 CHECK_ERROR = case_files("check_error")
 CHECK_WARNING = case_files("check_warning")

@@ -24,19 +24,15 @@ from policy_engine.analysis.lint import lint
 from policy_engine.analysis.partition import analyse, predicted
 from policy_engine.analysis.witnesses import matches, observe
 from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.facts.validation import FactStage
 from policy_engine.policy import Policy
-from tests.test_differential import (
-    POLICY_FILES,
-    constants_of,
-    fact_sets,
-    random_policies,
-    scenario_facts,
-)
+from tests.helpers.paths import POLICY_FILES
+from tests.helpers.strategies import constants_of, fact_sets, random_policies, scenario_facts
 
 
 def _agrees(policy: Policy, model: Any, raw: dict[str, Any]) -> None:
     try:
-        typed = policy.validator.validate(raw, file="<facts>")
+        typed = FactStage(policy.checked.facts).validate(raw, file="<facts>")
     except DiagnosticError:
         return  # invalid facts never reach the analysis' space
     seen = observe(policy.checked, raw)

@@ -21,7 +21,7 @@ from policy_engine.language import nodes as n
 from policy_engine.language.reference_parser import _CHARACTER_HELP, parse_policy
 from policy_engine.language.syntax_hints import MISTAKES
 from policy_engine.policy import Policy
-from tests.expected import (
+from tests.helpers.cases import (
     assert_expected,
     case_files,
     case_ids,
@@ -30,7 +30,7 @@ from tests.expected import (
     read_case,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PARSE_OK = case_files("parse_ok")
 PARSE_ERROR = case_files("parse_error")
 SHIPPED = sorted((ROOT / "policies").glob("**/*.policy"))

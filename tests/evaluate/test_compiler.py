@@ -20,8 +20,9 @@ from policy_engine.cli import cli
 from policy_engine.evaluate.compiler import CompiledPolicy, build_module, generated_source
 from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.policy import Engine, Policy
+from tests.helpers.evaluation import evaluation, typed_facts
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "policies").glob("**/*.policy"))
 ENGINES: list[Engine] = ["interpreted", "compiled"]
 
@@ -221,7 +222,7 @@ def test_missing_fact_in_compiled_code_is_a_clean_e401() -> None:
         "policy p\nfact n: whole number\nfact opt: optional whole number\ndecision d\n"
         'rule r when n > 1 and opt > 2 then d because "r"\notherwise d', "p.policy")
     with pytest.raises(EvaluationError) as caught:
-        policy.decide(policy.validate({"n": 5}), "compiled")
+        evaluation(policy, typed_facts(policy, {"n": 5}), "compiled")
     error = caught.value
     assert (error.code, error.fact, error.rules) == ("E401", "opt", ("r",))
     assert error.__cause__ is None and error.__suppress_context__
@@ -236,10 +237,12 @@ def test_a_fact_named_like_generated_code_is_just_a_fact(engine: Engine) -> None
     policy = Policy.from_text(text, "p.policy")
     assert policy.evaluate({"f": 2, "_add": 3, "_k0": 4}, engine=engine).decision == "d"
     assert policy.evaluate({"f": 2, "_add": 1, "_k0": 4}, engine=engine).decision == "e"
+    unguarded = Policy.from_text(text.replace("_k0 is present and ", ""), "p.policy")
     with pytest.raises(EvaluationError) as caught:
-        Policy.from_text(text.replace("_k0 is present and ", ""), "p.policy").decide(
-            {"f": 1, "_add": 1}, engine)
+        evaluation(unguarded, {"f": 1, "_add": 1}, engine)
     assert (caught.value.code, caught.value.fact) == ("E401", "_k0")
+    refused = unguarded.evaluate({"f": 1, "_add": 1}, engine=engine)
+    assert [d.code for d in refused.refusal] == ["E401"]
 
 
 # ---------------------------------------------------------------- `policy compile`

@@ -12,7 +12,7 @@ import pytest
 
 from policy_engine.explain.render import render_markdown
 from policy_engine.scenarios.runner import PolicyCache, run_scenario
-from tests.golden import ROOT, GoldenMarkdown
+from tests.helpers.golden import ROOT, GoldenMarkdown
 
 SCENARIOS = sorted((ROOT / "policies").glob("*/scenarios/**/*.yaml"))
 _CACHE = PolicyCache()
@@ -34,4 +34,4 @@ def test_golden(scenario: Path, golden, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.chdir(ROOT)
     result = run_scenario(str(scenario.relative_to(ROOT)), cache=_CACHE)
     assert result.met, result.mismatches
-    assert render_markdown([result]) == golden
+    assert render_markdown([result.report()]) == golden

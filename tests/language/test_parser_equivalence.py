@@ -26,7 +26,7 @@ from policy_engine.language.parser import fast_parse, parse_policy
 from policy_engine.language.reference_parser import parse_policy as reference_parse
 from policy_engine.policy import Policy
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = sorted(path for folder in ("policies", "tests", "benchmarks", "docs")
                     for path in (ROOT / folder).glob("**/*.policy"))
 #: Small valid policies, the seeds of the mutations.

@@ -15,7 +15,9 @@ import pytest
 
 from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.evaluate.runtime import Evaluation
-from policy_engine.policy import Decision, Engine, Policy
+from policy_engine.explain.decision import Decision
+from policy_engine.policy import Engine, Policy
+from tests.helpers.evaluation import evaluation, typed_facts
 
 ENGINES: list[Engine] = ["interpreted", "compiled"]
 
@@ -33,7 +35,7 @@ def policy_of(text: str) -> Policy:
 
 def decide(text: str, facts: Mapping[str, object], engine: Engine) -> Evaluation:
     policy = policy_of(text)
-    return policy.decide(policy.validate(facts), engine)
+    return evaluation(policy, typed_facts(policy, facts), engine)
 
 
 def explained(text: str, facts: Mapping[str, object], engine: Engine) -> Decision:
@@ -42,9 +44,13 @@ def explained(text: str, facts: Mapping[str, object], engine: Engine) -> Decisio
 
 def refusal(text: str, facts: Mapping[str, object], engine: Engine) -> EvaluationError:
     policy = policy_of(text)
-    typed = policy.validate(facts)
+    typed = typed_facts(policy, facts)
     with pytest.raises(EvaluationError) as caught:
-        policy.decide(typed, engine)
+        evaluation(policy, typed, engine)
+    decision = policy.evaluate(facts, engine=engine)  # the same refusal, as a Decision
+    assert decision.refused and decision.decision is None and decision.trace is None
+    assert [(d.code, d.message, d.label) for d in decision.refusal] == [
+        (caught.value.code, caught.value.message, caught.value.label)]
     return caught.value
 
 
@@ -238,7 +244,7 @@ def test_an_amount_longer_than_28_digits_is_refused_before_any_rule(value: str) 
 
     policy = Policy.from_text(HUGE.format(x="round(a, 2)"))
     with pytest.raises(DiagnosticError) as raised:
-        policy.validate({"a": value})
+        policy.evaluate({"a": value})
     assert raised.value.diagnostics[0].code == "E304"
     assert "at most 28 significant digits" in raised.value.diagnostics[0].message
 
@@ -317,15 +323,15 @@ def test_missing_fact_in_the_default_names_the_default() -> None:
 def test_deciding_without_validation_reports_a_missing_required_fact(engine: Engine) -> None:
     policy = Policy.from_text(MISSING, "t.policy")
     with pytest.raises(EvaluationError) as caught:
-        policy.decide({"rush": False}, engine)
+        evaluation(policy, {"rush": False}, engine)
     assert (caught.value.code, caught.value.fact) == ("E401", "n")
 
 
 def test_defaults_are_filled_and_used(engine: Engine) -> None:
     policy = Policy.from_text(MISSING, "t.policy")
-    typed = policy.validate({"n": 0})
-    assert typed == {"n": 0, "rush": False, "fee": Decimal("2.50"), "kinds": ()}
-    decision = policy.evaluate_valid(typed, given=frozenset({"n"}), engine=engine)
+    decision = policy.evaluate({"n": 0}, engine=engine)
+    assert decision.facts == {"n": 0, "rush": False, "fee": Decimal("2.50"), "kinds": ()}
+    assert decision.trace is not None
     assert (decision.decision, decision.rule) == ("miss", "otherwise")
     assert decision.outputs == {"count": 0, "paid": Decimal("2.50")}
     origins = {f.name: f.origin for f in decision.trace.facts}
@@ -343,7 +349,7 @@ def test_a_given_value_replaces_the_default(engine: Engine) -> None:
 def test_a_whole_default_of_an_amount_fact_is_an_amount() -> None:
     policy = policy_of("policy p\nfact fee: amount default 0\ndecision d\n"
                        'rule r when fee >= 0 then d because "r"')
-    fee = policy.validate({})["fee"]
+    fee = typed_facts(policy, {})["fee"]
     assert isinstance(fee, Decimal) and fee == 0
 
 

@@ -14,7 +14,7 @@ from policy_engine.cli import cli
 from policy_engine.policy import Policy
 from policy_engine.scenarios.runner import PolicyCache, ScenarioResult, run_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies" / "aliexpress" / "refund.policy"
 SCENARIOS = sorted((ROOT / "policies" / "aliexpress" / "scenarios").rglob("*.yaml"))
 DOC = ROOT / "docs" / "policies" / "aliexpress.md"
@@ -45,8 +45,9 @@ def test_every_rule_and_advisory_is_exercised(policy: Policy,
                                               results: list[ScenarioResult]) -> None:
     used: set[str] = set()
     for result in results:
-        if result.decision is None:
+        if result.decision.refused:
             continue
+        assert result.decision.rule is not None and result.decision.trace is not None
         used.add(result.decision.rule)
         used.update(a.id for a in result.decision.trace.advisories if a.status == "added")
     declared = [r.id for r in policy.checked.rules] + [a.id for a in policy.checked.advisories]
@@ -55,7 +56,7 @@ def test_every_rule_and_advisory_is_exercised(policy: Policy,
 
 def test_every_declared_decision_is_reached(policy: Policy,
                                             results: list[ScenarioResult]) -> None:
-    reached = {r.decision.decision for r in results if r.decision is not None}
+    reached = {r.decision.decision for r in results if not r.decision.refused}
     assert [d.name for d in policy.checked.decisions if d.name not in reached] == []
 
 

@@ -16,7 +16,7 @@ import pytest
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, render_all
 from policy_engine.policy import Policy
 
-CASES = Path(__file__).resolve().parent / "cases"
+CASES = Path(__file__).resolve().parents[1] / "cases"
 
 
 def case_files(folder: str) -> list[Path]:

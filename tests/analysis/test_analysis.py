@@ -23,7 +23,7 @@ from policy_engine.cli import cli
 from policy_engine.core.diagnostics import Severity
 from policy_engine.scenarios.runner import run_scenario
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "cases" / "analysis"
 ALIEXPRESS = ROOT / "policies" / "aliexpress" / "refund.policy"
 SHIPPED = sorted([*ROOT.glob("policies/**/*.policy"), ROOT / "benchmarks" / "reference.policy"])

@@ -1,0 +1,214 @@
+"""Differential tests: the interpreter (the reference) and the compiled evaluator always agree.
+
+For every shipped policy, hypothesis draws fact sets from the policy's own declarations (types,
+bounds, enumeration values, optional facts sometimes left out, amounts as decimal strings),
+biased towards the constants the rules compare with. For random small policies built as text,
+the same comparison runs on random facts. Agreement means the same `Evaluation`, or the same
+refusal, and a byte-identical JSON trace.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.evaluate.compiler import build_module
+from policy_engine.evaluate.errors import EvaluationError
+from policy_engine.evaluate.first_match import Dispatch
+from policy_engine.policy import Engine, Policy
+from tests.helpers.evaluation import evaluation, typed_facts
+from tests.helpers.paths import POLICY_FILES, ROOT
+from tests.helpers.strategies import (
+    RANDOM_HEAD,
+    Constants,
+    constants_of,
+    fact_sets,
+    indexed_policies,
+    random_policies,
+    scenario_facts,
+)
+
+SETTINGS = settings(max_examples=200, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+# ---------------------------------------------------------------- comparing the evaluators
+
+
+def result(policy: Policy, facts: dict[str, Any], engine: Engine) -> tuple[object, ...]:
+    """Everything an evaluator's answer decides: the evaluation and the rendered JSON trace.
+
+    For the compiled engine, the hot-loop function (`Policy.decider`, for first match the
+    generated fast path) must agree with the evaluation too.
+    """
+    try:
+        found = evaluation(policy, facts, engine)
+    except EvaluationError as error:
+        refusal = ("refused", error.code, error.message, error.rules, error.fact, error.help,
+                   error.label)
+        if engine == "compiled":
+            bare = policy.decider(validated=True)(facts)
+            assert bare.refused and [(d.code, d.message, d.label) for d in bare.refusal] == [
+                (error.code, error.message, error.label)]
+        return refusal
+    decision = policy.evaluate(facts, engine=engine)
+    bare = (decision if engine == "interpreted" else policy.decider(validated=True)(facts))
+    return ("decided", found, (bare.decision, bare.rule, dict(bare.outputs)),
+            json.dumps(decision.to_json(), indent=2, ensure_ascii=False))
+
+
+def assert_engines_agree(policy: Policy, raw: dict[str, Any]) -> None:
+    try:
+        facts = typed_facts(policy, raw)
+    except DiagnosticError as error:
+        # Only the policy's own input constraints may refuse a well-typed fact set.
+        assert {d.code for d in error.diagnostics} <= {"E308", "E309"}, error
+        return
+    interpreted = result(policy, facts, "interpreted")
+    compiled = result(policy, facts, "compiled")
+    assert compiled == interpreted
+
+
+# ---------------------------------------------------------------- shipped policies
+
+_LOADED: dict[Path, Policy] = {}
+
+
+def shipped(path: Path) -> Policy:
+    if path not in _LOADED:
+        _LOADED[path] = Policy.load(str(path))
+    return _LOADED[path]
+
+
+def test_there_are_shipped_policies() -> None:
+    assert len(POLICY_FILES) >= 2
+
+
+@pytest.mark.parametrize("path", POLICY_FILES,
+                         ids=[str(p.relative_to(ROOT)) for p in POLICY_FILES])
+def test_engines_agree_on_shipped_policy(path: Path) -> None:
+    policy = shipped(path)
+    strategy = fact_sets(policy.checked.facts, constants_of(policy.checked),
+                         scenario_facts(path))
+
+    @SETTINGS
+    @given(raw=strategy)
+    def check(raw: dict[str, Any]) -> None:
+        assert_engines_agree(policy, raw)
+
+    check()
+
+
+@pytest.mark.parametrize("path", POLICY_FILES,
+                         ids=[str(p.relative_to(ROOT)) for p in POLICY_FILES])
+def test_fact_strategy_mostly_makes_facts_that_decide(path: Path) -> None:
+    # The generator must produce fact sets the validator accepts and the policy decides on, or
+    # the differential test would only ever compare refusals.
+    policy = shipped(path)
+    strategy = fact_sets(policy.checked.facts, constants_of(policy.checked),
+                         scenario_facts(path))
+    outcomes: list[str] = []
+
+    # A fixed seed: this measures the generator, and a random draw of 60 fell below the bar
+    # now and then (9 of 60 decided for the AliExpress policy in one CI run).
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(raw=strategy)
+    def check(raw: dict[str, Any]) -> None:
+        try:
+            facts = typed_facts(policy, raw)
+        except DiagnosticError as error:
+            assert {d.code for d in error.diagnostics} <= {"E308", "E309"}, error
+            outcomes.append("invalid")
+            return
+        try:
+            evaluation(policy, facts, "interpreted")
+            outcomes.append("decided")
+        except EvaluationError:
+            outcomes.append("refused")
+
+    check()
+    assert outcomes.count("decided") >= len(outcomes) // 5, outcomes
+
+
+# ---------------------------------------------------------------- random policies
+
+
+
+
+
+
+RANDOM_DECLARED = Policy.from_text(
+    RANDOM_HEAD.format(resolve="") + 'rule r when flag then d0 because "r"', "random.policy")
+RANDOM_FACTS = fact_sets(RANDOM_DECLARED.checked.facts,
+                         Constants((Decimal(0), Decimal(1), Decimal(5)),
+                                   (datetime.date(2022, 6, 1),), ("x", "")))
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=random_policies(), data=st.data())
+def test_engines_agree_on_random_policies(text: str, data: st.DataObject) -> None:
+    policy = Policy.from_text(text, "random.policy")  # well-typed by construction
+    for _ in range(3):
+        assert_engines_agree(policy, data.draw(RANDOM_FACTS))
+
+
+def test_random_policy_generator_makes_policies_that_check() -> None:
+    @settings(max_examples=40, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(text=random_policies())
+    def check(text: str) -> None:
+        assert Policy.from_text(text, "random.policy").checked.rules
+
+    check()
+
+
+# ---------------------------------------------------------------- indexed first match
+
+
+
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=indexed_policies(), data=st.data())
+def test_engines_agree_on_indexed_policies(text: str, data: st.DataObject) -> None:
+    policy = Policy.from_text(text, "indexed.policy")  # well-typed by construction
+    for _ in range(4):
+        assert_engines_agree(policy, data.draw(RANDOM_FACTS))
+
+
+def test_indexed_policy_generator_makes_policies_with_indexes() -> None:
+    indexed: list[bool] = []
+
+    @settings(max_examples=40, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(text=indexed_policies())
+    def check(text: str) -> None:
+        _, pool = build_module(Policy.from_text(text, "indexed.policy").checked)
+        indexed.append(any(isinstance(value, Dispatch) for value in pool.values()))
+
+    check()
+    assert indexed.count(True) >= len(indexed) // 2, indexed
+
+
+def test_engines_agree_on_a_rule_with_many_conjuncts() -> None:
+    # The traced walk asks such a rule's own function instead of nesting an `elif` per part.
+    conjuncts = " and ".join(f"n != {i}" for i in range(-10, 30))
+    policy = Policy.from_text(
+        RANDOM_HEAD.format(resolve="resolve first match")
+        + f'rule long when {conjuncts} then d1 because "long"\n'
+        + 'rule after when s is red then d2 because "after"\notherwise d0\n', "long.policy")
+    for n in (-20, -10, 0, 5, 20):
+        for colour in ("red", "blue"):
+            assert_engines_agree(policy, {"n": n, "m": 0, "a": "1", "s": colour, "l": [],
+                                          "t": "", "d": "2022-01-01", "flag": False})
