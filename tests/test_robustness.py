@@ -20,11 +20,12 @@ from hypothesis import strategies as st
 
 from policy_engine import DiagnosticError, Policy
 from policy_engine.cli import cli
+from tests.helpers.examples import examples
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_FILES = sorted(ROOT.glob("policies/**/*.policy"))
 POLICY_TEXTS = [p.read_text(encoding="utf-8") for p in POLICY_FILES]
-EXAMPLES = int(os.environ.get("POLICY_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("POLICY_FUZZ_EXAMPLES", examples(150)))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -67,12 +68,31 @@ def _check(text: str) -> Policy | None:
         return None
 
 
-def _evaluate(policy: Policy, facts: object) -> None:
+def _evaluate(policy: Policy, facts: object) -> tuple[object, ...]:
+    """What both engines make of raw facts: a decision, a refusal or invalid facts; they agree,
+    and each answer is one the policy can give."""
+    checked = policy.checked
+    decisions = {d.name for d in checked.decisions}
+    rules = {r.id for r in checked.rules} | {"otherwise"}
+    answers = []
     for engine in ("interpreted", "compiled"):
         try:
-            policy.evaluate(facts, engine=engine)  # type: ignore[arg-type]
-        except DiagnosticError:
-            pass
+            decision = policy.evaluate(facts, engine=engine)  # type: ignore[arg-type]
+        except DiagnosticError as error:
+            assert error.diagnostics and all(d.code.startswith("E30") for d in error.diagnostics)
+            answers.append(("invalid", tuple(d.code for d in error.diagnostics)))
+            continue
+        if decision.refused:
+            assert decision.decision is None and decision.rule is None
+            assert all(d.code in ("E308", "E309") or d.code.startswith("E40")
+                       for d in decision.refusal), decision.refusal
+            answers.append(("refused", tuple(d.code for d in decision.refusal)))
+        else:
+            assert decision.decision in decisions and decision.rule in rules, decision
+            answers.append(("decided", decision.decision, decision.rule,
+                            tuple(decision.outputs.items())))
+    assert answers[0] == answers[1], answers
+    return answers[0]
 
 
 _JSONISH = st.recursive(
@@ -113,7 +133,11 @@ def test_random_fact_sets_decide_or_refuse(which: int, data: st.DataObject) -> N
     names = [f.name for f in policy.checked.facts]
     keys = st.sampled_from(names) | st.text(max_size=8)
     facts = data.draw(st.dictionaries(keys, _JSONISH, max_size=len(names) + 2))
-    _evaluate(policy, facts)
+    outcome = _evaluate(policy, facts)
+    assert outcome[0] in ("decided", "refused", "invalid")
+    # Only declared facts of the right type can be decided on.
+    if outcome[0] != "invalid":
+        assert set(facts) <= set(names)
 
 
 @FUZZ

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from policy_engine import __version__
+from policy_engine.core.cache import ENVIRONMENT_SWITCH
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, Severity, render_all
 from policy_engine.core.files import (
     POLICY_SUFFIXES,
@@ -86,8 +87,6 @@ def _load_or_exit(ctx: click.Context, path: str) -> Policy:
 def cli(ctx: click.Context, no_cache: bool) -> None:
     """Check, evaluate and explain rules-as-data policies."""
     if no_cache:  # the same switch as POLICY_ENGINE_CACHE=0, for this command only
-        from policy_engine.core.cache import ENVIRONMENT_SWITCH
-
         previous = os.environ.get(ENVIRONMENT_SWITCH)
         os.environ[ENVIRONMENT_SWITCH] = "0"
 

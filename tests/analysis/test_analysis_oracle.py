@@ -26,6 +26,7 @@ from policy_engine.analysis.witnesses import matches, observe
 from policy_engine.core.diagnostics import DiagnosticError
 from policy_engine.facts.validation import FactStage
 from policy_engine.policy import Policy
+from tests.helpers.examples import examples
 from tests.helpers.paths import POLICY_FILES
 from tests.helpers.strategies import constants_of, fact_sets, random_policies, scenario_facts
 
@@ -50,7 +51,7 @@ def test_partition_agrees_with_evaluation_on_shipped_policy(path: Path) -> None:
                          scenario_facts(path))
 
     @given(raw=strategy)
-    @settings(max_examples=60, deadline=None, derandomize=True,
+    @settings(max_examples=examples(60), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
     def check(raw: dict[str, Any]) -> None:
         _agrees(policy, model, raw)
@@ -59,7 +60,7 @@ def test_partition_agrees_with_evaluation_on_shipped_policy(path: Path) -> None:
 
 
 @given(text=random_policies(), data=st.data())
-@settings(max_examples=60, deadline=None, derandomize=True,
+@settings(max_examples=examples(60), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 def test_partition_agrees_with_evaluation_on_random_policies(text: str,
                                                              data: st.DataObject) -> None:

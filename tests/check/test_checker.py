@@ -188,7 +188,18 @@ def test_enumeration_list_literal_may_stand_on_the_left() -> None:
     text = HEAD + ("fact picks: list of one of a, b\n"
                    'rule r when [a] == picks and items > 0 and paid > 0 and status is open '
                    'then approve because "r"\notherwise deny')
-    Policy.from_text(text, "t.policy")
+    policy = Policy.from_text(text, "t.policy")  # no diagnostic: the list is read as values
+    assert policy.warnings == []
+    compare = policy.checked.rules[0].conjuncts[0].expr
+    assert (type(compare).__name__, compare.op) == ("Compare", "==")  # type: ignore[attr-defined]
+    left, right = compare.left, compare.right  # type: ignore[attr-defined]
+    assert [item.value for item in left.items] == ["a"]  # the enumeration value `a`
+    assert left.type == right.type  # a list of the picks' enumeration
+    base = {"items": 1, "paid": "1", "status": "open"}
+    for engine in ("interpreted", "compiled"):
+        assert policy.evaluate({**base, "picks": ["a"]}, engine=engine).decision == "approve"
+        assert policy.evaluate({**base, "picks": ["b"]}, engine=engine).decision == "deny"
+        assert policy.evaluate({**base, "picks": ["a", "b"]}, engine=engine).decision == "deny"
 
 
 LIST_FACT = "policy p\nfact picks: list of one of a, b\ndecision d\n"

@@ -25,6 +25,7 @@ from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.evaluate.first_match import Dispatch
 from policy_engine.policy import Engine, Policy
 from tests.helpers.evaluation import evaluation, typed_facts
+from tests.helpers.examples import examples
 from tests.helpers.paths import POLICY_FILES, ROOT
 from tests.helpers.strategies import (
     RANDOM_HEAD,
@@ -36,7 +37,7 @@ from tests.helpers.strategies import (
     scenario_facts,
 )
 
-SETTINGS = settings(max_examples=200, deadline=None,
+SETTINGS = settings(max_examples=examples(200), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -153,7 +154,7 @@ RANDOM_FACTS = fact_sets(RANDOM_DECLARED.checked.facts,
                                    (datetime.date(2022, 6, 1),), ("x", "")))
 
 
-@settings(max_examples=100, deadline=None,
+@settings(max_examples=examples(100), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(text=random_policies(), data=st.data())
 def test_engines_agree_on_random_policies(text: str, data: st.DataObject) -> None:
@@ -178,7 +179,7 @@ def test_random_policy_generator_makes_policies_that_check() -> None:
 
 
 
-@settings(max_examples=100, deadline=None,
+@settings(max_examples=examples(100), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(text=indexed_policies(), data=st.data())
 def test_engines_agree_on_indexed_policies(text: str, data: st.DataObject) -> None:

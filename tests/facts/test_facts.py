@@ -31,6 +31,7 @@ from policy_engine.facts.conversion import convert_value
 from policy_engine.facts.schema import fact_schema
 from policy_engine.facts.validation import FactValidator
 from policy_engine.scenarios.yaml_data import load_yaml
+from tests.helpers.examples import examples
 
 
 def fact(
@@ -539,7 +540,7 @@ _TYPED_VALUES: list[tuple[Type, st.SearchStrategy[Value]]] = [
 ]
 
 
-@settings(max_examples=200, deadline=None, database=None)
+@settings(max_examples=examples(200), deadline=None, database=None)
 @given(st.sampled_from(range(len(_TYPED_VALUES))).flatmap(
     lambda index: st.tuples(st.just(_TYPED_VALUES[index][0]), _TYPED_VALUES[index][1])
 ))

@@ -40,11 +40,12 @@ from policy_engine.facts.compiled_validator import (
 from policy_engine.facts.constraints import check_constraints
 from policy_engine.facts.validation import FactStage
 from policy_engine.policy import Policy
+from tests.helpers.examples import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_FILES = sorted((ROOT / "policies").glob("**/*.policy")) + [
     ROOT / "benchmarks" / "reference.policy"]
-SETTINGS = settings(max_examples=100, deadline=None,
+SETTINGS = settings(max_examples=examples(100), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 #: A policy with every kind of fact, bound, default, and `require` / `ensure` shape.

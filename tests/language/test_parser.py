@@ -29,6 +29,7 @@ from tests.helpers.cases import (
     orphans,
     read_case,
 )
+from tests.helpers.examples import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 PARSE_OK = case_files("parse_ok")
@@ -331,7 +332,7 @@ def test_layout_does_not_change_the_tree(path: Path, spaces: list[str]) -> None:
     assert [node.span for node, _ in _nodes(moved)] != [node.span for node, _ in _nodes(original)]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     path=st.sampled_from(ALL_GOOD),
     spaces=st.lists(st.sampled_from([" ", "\n", "\t", "  \n ", "\r\n", " # c\n"]), min_size=1,
@@ -415,7 +416,7 @@ def _mutations() -> st.SearchStrategy[str]:
     return mutated()
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_mutations())
 def test_broken_text_only_ever_raises_diagnostics(text: str) -> None:
     try:

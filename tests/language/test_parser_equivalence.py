@@ -25,6 +25,7 @@ from policy_engine.language.grammar import KEYWORDS
 from policy_engine.language.parser import fast_parse, parse_policy
 from policy_engine.language.reference_parser import parse_policy as reference_parse
 from policy_engine.policy import Policy
+from tests.helpers.examples import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = sorted(path for folder in ("policies", "tests", "benchmarks", "docs")
@@ -202,7 +203,7 @@ def mutated(draw: st.DrawFn) -> str:
     return "".join(tokens)
 
 
-@settings(max_examples=600, deadline=None, derandomize=True,
+@settings(max_examples=examples(600), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(mutated())
 def test_mutated_policies_parse_the_same_or_fall_back(text: str) -> None:

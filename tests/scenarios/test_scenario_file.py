@@ -7,13 +7,21 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policy_engine.check.checked import FactInfo
 from policy_engine.check.types import BoolType, WholeType
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.core.source import Span
 from policy_engine.facts.validation import FactValidator
-from policy_engine.scenarios.scenario_file import Expectation, load_scenario
+from policy_engine.scenarios.scenario_file import (
+    SCENARIO_SCHEMA,
+    Expectation,
+    load_scenario,
+    plainly_valid,
+)
+from tests.helpers.examples import examples
 
 
 def write(tmp_path: Path, text: str, name: str = "case.yaml") -> str:
@@ -245,3 +253,60 @@ def test_fact_problems_point_into_the_scenario_file(tmp_path: Path) -> None:
     assert (diagnostic.file, diagnostic.line, diagnostic.column) == (path, 4, 9)
     assert diagnostic.path == "$.facts.days"
     assert diagnostic.message == "expected a whole number at least 0, got -1"
+
+
+# ---------------------------------------------------------------- the quick structure check
+
+_TEXTS = st.sampled_from(["", "refund", "E308", "x.policy"])
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), _TEXTS,
+                    st.just([]), st.just({}), st.just({"paid": True}))
+
+
+def _mostly(valid: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """A value that is of the right kind three times in four."""
+    return st.one_of(valid, valid, valid, _VALUES)
+
+
+_NAME = st.sampled_from(["refund", "r1"])
+def _sometimes_more(mapping: st.SearchStrategy[dict[str, object]]
+                    ) -> st.SearchStrategy[dict[str, object]]:
+    """A mapping that has an unknown key one time in four."""
+    more = st.tuples(mapping, _VALUES).map(lambda pair: {**pair[0], "other": pair[1]})
+    return st.one_of(mapping, mapping, mapping, more)
+
+
+_EXPECT = _sometimes_more(st.fixed_dictionaries({}, optional={
+    "decision": _mostly(_NAME), "rule": _mostly(_NAME), "error": _mostly(_TEXTS),
+    "outputs": _mostly(st.just({"refund": "1.00"}))}))
+#: Mostly well-formed scenarios, each key sometimes of the wrong kind, sometimes one too many.
+_SCENARIOS = _sometimes_more(st.fixed_dictionaries(
+    {"facts": _mostly(st.just({"paid": True}))},
+    optional={"description": _mostly(_TEXTS), "policy": _mostly(_NAME),
+              "expect": _mostly(_EXPECT)})) | _VALUES.filter(lambda v: isinstance(v, dict))
+
+
+@settings(max_examples=examples(400), deadline=None, database=None)
+@given(data=_SCENARIOS)
+def test_the_quick_structure_check_agrees_with_the_schema(data: dict[str, object]) -> None:
+    # Scenario files are checked against SCENARIO_SCHEMA only when the quick check is not
+    # sure, so the quick check must accept exactly what the schema accepts.
+    from jsonschema import Draft202012Validator
+
+    valid = not list(Draft202012Validator(SCENARIO_SCHEMA).iter_errors(data))
+    assert plainly_valid(data) == valid, data
+
+
+@pytest.mark.parametrize("data", [
+    {"facts": {}},
+    {"facts": {"paid": True}, "description": "", "policy": "p.policy"},
+    {"facts": {}, "expect": {"decision": "d"}},
+    {"facts": {}, "expect": {"decision": "d", "rule": "r", "outputs": {}}},
+    {"facts": {}, "expect": {"error": "E308"}},
+    {"facts": {}, "expect": {"error": "E308", "rule": "r"}},
+    {"facts": {}, "expect": {"outputs": {"x": 1}}},
+], ids=str)
+def test_well_formed_scenarios_are_plainly_valid(data: dict[str, object]) -> None:
+    from jsonschema import Draft202012Validator
+
+    assert not list(Draft202012Validator(SCENARIO_SCHEMA).iter_errors(data))
+    assert plainly_valid(data)

@@ -19,6 +19,7 @@ from policy_engine.scenarios.yaml_data import (
     load_yaml,
     read_yaml_file,
 )
+from tests.helpers.examples import examples
 
 
 def only_error(text: str | bytes) -> Diagnostic:
@@ -470,7 +471,7 @@ def _paths(value: object, prefix: tuple[str | int, ...] = ()) -> list[tuple[str 
     return found
 
 
-@settings(max_examples=150, deadline=None, database=None)
+@settings(max_examples=examples(150), deadline=None, database=None)
 @given(st.dictionaries(st.text(min_size=1, max_size=8), _data, min_size=1, max_size=4))
 def test_round_trip_and_positions(data: dict[str, object]) -> None:
     # Without allow_unicode the dumper escapes characters such as U+0085, which YAML 1.1
@@ -481,7 +482,7 @@ def test_round_trip_and_positions(data: dict[str, object]) -> None:
     assert set(document.positions) == set(_paths(data))
 
 
-@settings(max_examples=300, deadline=None, database=None)
+@settings(max_examples=examples(300), deadline=None, database=None)
 @given(st.text(max_size=200))
 def test_only_diagnostics_escape(text: str) -> None:
     try:
@@ -490,7 +491,7 @@ def test_only_diagnostics_escape(text: str) -> None:
         assert exc.diagnostics and all(d.code.startswith("E3") for d in exc.diagnostics)
 
 
-@settings(max_examples=100, deadline=None, database=None)
+@settings(max_examples=examples(100), deadline=None, database=None)
 @given(st.binary(max_size=100))
 def test_only_diagnostics_escape_for_bytes(content: bytes) -> None:
     try:

@@ -24,6 +24,7 @@ from policy_engine.analysis.witnesses import Witness, rule_holds, witness_for
 from policy_engine.analysis.witnesses import write_witnesses as write_scenarios
 from policy_engine.check import checked as c
 from policy_engine.check.checked import CheckedPolicy, CheckedRule
+from policy_engine.check.types import EnumType
 from policy_engine.core.diagnostics import Diagnostic, Severity
 from policy_engine.core.source import Span
 
@@ -436,8 +437,6 @@ def _covers(outer: c.Effective | None, inner: c.Effective | None) -> bool:
 
 
 def _key_values(policy: CheckedPolicy, table: c.TableInfo) -> Sequence[str]:
-    from policy_engine.check.types import EnumType
-
     t = policy.fact(table.key_fact).type
     return t.values if isinstance(t, EnumType) else ()
 

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from policy_engine.check.types import Type, Value
+from policy_engine.check.types import AmountType, Type, Value
 from policy_engine.core.source import Source, Span
 
 # ---------------------------------------------------------------- typed expressions
@@ -454,8 +454,6 @@ class CheckedPolicy:
 
     @functools.cached_property
     def amount_outputs(self) -> frozenset[str]:
-        from policy_engine.check.types import AmountType
-
         return frozenset(o.name for o in self.outputs if isinstance(o.type, AmountType))
 
     def units(self) -> tuple[CheckedRule, ...]:

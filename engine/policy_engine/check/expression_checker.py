@@ -27,6 +27,7 @@ from policy_engine.check.types import (
     compatible,
     is_numeric,
 )
+from policy_engine.core.calendars import supported
 from policy_engine.core.diagnostics import Diagnostic, Severity, did_you_mean
 from policy_engine.core.source import Source, Span
 from policy_engine.core.visitor import Visitor
@@ -443,8 +444,6 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if node.calendar is not None and calendar is None:
             return None
         if isinstance(calendar, c.Const) and isinstance(calendar.value, str):
-            from policy_engine.evaluate.calendars import supported
-
             if calendar.value not in supported():
                 self.error("E210", f"unknown holiday calendar '{calendar.value}'", calendar.span,
                            help=did_you_mean(calendar.value, supported())

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from policy_engine.check.checked import TableInfo
 from policy_engine.check.types import Value
-from policy_engine.evaluate.calendars import CalendarError, working_days
+from policy_engine.core.calendars import CalendarError, working_days
 from policy_engine.evaluate.errors import CalendarProblem, MissingFact, NoRow
 
 Facts = Mapping[str, Value]

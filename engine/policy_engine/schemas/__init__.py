@@ -1,0 +1,1 @@
+"""Schemas: the JSON Schemas of the JSON the engine prints, shipped as package data."""

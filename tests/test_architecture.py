@@ -1,0 +1,121 @@
+"""The shape of the package: its name, its layers, its module sizes, and what one evaluation runs.
+
+docs/architecture.md describes the layout these tests hold: the import package
+`policy_engine` (source in engine/, grammar in grammar/), stage packages that import downward
+only and never in a circle (the import-linter contracts in pyproject.toml), modules of at most
+about 800 lines, and one-off evaluation that generates and compiles no code.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.paths import ROOT
+
+PACKAGE = ROOT / "engine" / "policy_engine"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+#: The longest a module may grow before it is split by idea (STYLE.md: "about 800 lines").
+MAX_LINES = 800
+
+
+def _run(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, env=env, check=False)
+
+
+def test_the_import_package_is_policy_engine_and_engine_is_not(tmp_path: Path) -> None:
+    imported = _run("import policy_engine, sys; print(policy_engine.__version__)", tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    old = _run("import engine", tmp_path)
+    assert old.returncode != 0 and "ModuleNotFoundError" in old.stderr
+    # From the repository root `engine/` is only a folder: it holds no Policy.
+    inside = _run("from engine import Policy", ROOT)
+    assert inside.returncode != 0 and "ImportError" in inside.stderr
+
+
+def test_python_minus_m_runs_the_cli(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "policy_engine", "--version"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("policy, version ")
+
+
+def test_pyproject_lists_every_package() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
+    # setuptools is given the list by hand (grammar/ is mapped into the package): a package
+    # missing from it would be missing from the wheel.
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = {"policy_engine." + ".".join(init.parent.relative_to(PACKAGE).parts)
+             for init in PACKAGE.rglob("__init__.py")} - {"policy_engine."}
+    found |= {"policy_engine", "policy_engine.grammar"}
+    assert listed == found
+
+
+def test_the_layers_and_the_absence_of_cycles_hold() -> None:
+    pytest.importorskip("importlinter")
+    from importlinter.cli import lint_imports
+
+    assert lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True,
+                        no_logo=True) == 0
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[str(p.relative_to(PACKAGE)) for p in MODULES])
+def test_every_module_is_small_and_says_what_it_is(module: Path) -> None:
+    text = module.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= MAX_LINES, f"{module.name}: split it by idea"
+    docstring = ast.get_docstring(ast.parse(text))
+    assert docstring, f"{module.name} has no docstring saying what it is"
+
+
+#: Records the file name of every code object executed (the `exec` audit event: generated code
+#: is compiled from ast nodes, then run with exec), then runs the CLI.
+_AUDITED_CLI = """
+import sys
+compiled = []
+def hook(event, args):
+    if event == "exec" and args:
+        compiled.append(str(getattr(args[0], "co_filename", "")))
+sys.addaudithook(hook)
+from policy_engine.cli import cli
+try:
+    cli.main(sys.argv[1:])
+except SystemExit as stop:
+    code = stop.code
+print("GENERATED:", [name for name in compiled if name.startswith(("<policy:", "<facts:"))],
+      file=sys.stderr)
+print("COMPILER LOADED:", "policy_engine.evaluate.compiler" in sys.modules, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def _audited(*args: str) -> tuple[int, list[str]]:
+    env = {**os.environ, "POLICY_ENGINE_CACHE": "0"}
+    done = subprocess.run([sys.executable, "-c", _AUDITED_CLI, *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env=env, check=False)
+    return done.returncode, done.stderr.splitlines()
+
+
+def test_one_evaluation_compiles_no_generated_code() -> None:
+    # The README's first command: the decision and its explanation, interpreted.
+    code, lines = _audited("eval", "policies/aliexpress/scenarios/never_arrived_after_50_days.yaml")
+    assert code == 0, lines
+    assert "GENERATED: []" in lines
+    assert "COMPILER LOADED: False" in lines
+
+
+def test_the_compiled_engine_does_compile_and_the_hook_sees_it() -> None:
+    # The same check must be able to fail: with --engine compiled, code is generated.
+    code, lines = _audited("eval", "--engine", "compiled",
+                           "policies/aliexpress/scenarios/never_arrived_after_50_days.yaml")
+    assert code == 0, lines
+    generated = next(line for line in lines if line.startswith("GENERATED:"))
+    assert "<policy:policies/aliexpress/refund.policy>" in generated
+    assert "<facts:policies/aliexpress/refund.policy>" in generated
