@@ -12,7 +12,7 @@ The fenced blocks in the docs follow these conventions, and each kind is tested 
 - ```console: `$ policy ...` on the first line, then exactly what the command prints on standard
   output, run from the repository root. A command ending in `2>&1` shows standard error too.
 - ```pycon: a Python session (`>>>` and `...` lines, then what they print), run as a doctest
-  from the repository root, each block in a fresh namespace.
+  from the repository root; the sessions of one page continue one another.
 
 Finally, the result of every shipped scenario validates against the JSON result schema.
 """
@@ -185,16 +185,25 @@ def test_console_example_prints_what_the_docs_show(
     assert (shown if both else stdout) == expected
 
 
-@pytest.mark.parametrize("block", SESSIONS, ids=_ids(SESSIONS))
-def test_python_session_prints_what_the_docs_show(
-    block: Block, monkeypatch: pytest.MonkeyPatch
+SESSION_DOCS = sorted({block.doc for block in SESSIONS})
+
+
+@pytest.mark.parametrize("doc", SESSION_DOCS)
+def test_python_sessions_print_what_the_docs_show(
+    doc: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # A page's sessions continue one another, as a reader typing along would: names defined
+    # in one block are there in the next.
     monkeypatch.chdir(ROOT)
-    test = doctest.DocTestParser().get_doctest(block.text, {}, block.id, block.doc, block.line)
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    report: list[str] = []
-    runner.run(test, out=report.append)
-    assert runner.failures == 0, "".join(report)
+    namespace: dict[str, object] = {}
+    for block in (block for block in SESSIONS if block.doc == doc):
+        test = doctest.DocTestParser().get_doctest(block.text, namespace, block.id, block.doc,
+                                                   block.line)
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+        report: list[str] = []
+        runner.run(test, out=report.append, clear_globs=False)
+        assert runner.failures == 0, "".join(report)
+        namespace = test.globs
 
 
 # ---------------------------------------------------------------- the JSON result

@@ -1,4 +1,4 @@
-"""Calendars (runtime): working-day counting, with public holidays from the `holidays` package.
+"""Calendars: counting working days, with public holidays from the `holidays` package.
 
 The convention, stated once here and in docs/language.md: `working days from A to B` counts
 the days D with A < D <= B (the start day excluded, the end day included) that fall Monday to

@@ -1,1 +1,1 @@
-"""Explain: the trace of an evaluation and its renderings as text, JSON and Markdown."""
+"""Explain: the one result type (`Decision`), the trace behind it, and its renderings."""

@@ -45,13 +45,14 @@ class Report:
 
     Args:
         decision: the decision, or the refusal.
-        scenario: the scenario file it answers, as shown (its path).
+        scenario: the scenario file it answers, as shown (its path); None for facts that do
+            not come from a scenario file.
         description: the scenario's description.
         expected: how it compares with the scenario's `expect`, when the scenario has one.
     """
 
     decision: Decision
-    scenario: str
+    scenario: str | None = None
     description: str | None = None
     expected: Expected | None = None
 
@@ -144,7 +145,7 @@ def render_text(results: Sequence[Report]) -> str:
 
 
 def _text_refusal(result: Report) -> str:
-    lines = [f"scenario: {result.scenario}"]
+    lines = [f"scenario: {result.scenario}"] if result.scenario is not None else []
     if result.description:
         lines.append(f"  {result.description}")
     policy = result.decision.policy
@@ -164,7 +165,7 @@ def _text_one(result: Report) -> str:
     if decision.refused:
         return _text_refusal(result)
     trace = _trace(decision)
-    lines = [f"scenario: {result.scenario}"]
+    lines = [f"scenario: {result.scenario}"] if result.scenario is not None else []
     if result.description:
         lines.append(f"  {result.description}")
     lines.append(f"policy:   {_policy_line(trace, trace.policy.source.name)}")
@@ -302,6 +303,10 @@ def render_json(results: Sequence[Report]) -> str:
 # ------------------------------------------------------------------ Markdown
 
 
+def _heading(result: Report) -> str:
+    return f"{_md(result.scenario)}: " if result.scenario is not None else ""
+
+
 def _md(text: str) -> str:
     """Escapes text for a Markdown table cell."""
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
@@ -319,7 +324,7 @@ def render_markdown(results: Sequence[Report]) -> str:
 
 
 def _md_refusal(result: Report) -> str:
-    out = [f"## {_md(result.scenario)}: refused", ""]
+    out = [f"## {_heading(result)}refused", ""]
     if result.description:
         out += [f"> {_md(result.description)}", ""]
     verdict = "met (refusal expected)" if result.met else "**not met**: " + "; ".join(
@@ -339,7 +344,7 @@ def _md_one(result: Report) -> str:
         return _md_refusal(result)
     trace = _trace(decision)
     rule = trace.decided_by
-    out = [f"## {_md(result.scenario)}: `{decision.decision}`", ""]
+    out = [f"## {_heading(result)}`{decision.decision}`", ""]
     if result.description:
         out += [f"> {_md(result.description)}", ""]
     decided = "`otherwise` (no rule applied; the default decided)" if trace.by_default else (

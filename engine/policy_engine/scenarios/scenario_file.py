@@ -1,4 +1,4 @@
-"""Scenarios: the input stage that loads a scenario file's facts, policy path and expectations.
+"""Scenario file: loads a scenario file's facts, policy path and expectations, and checks its shape.
 
 The file's structure is checked against a JSON Schema so every problem carries a JSON path;
 the facts themselves stay raw here and are validated against the policy's declarations later.
