@@ -288,8 +288,11 @@ class Policy:
             def refuse(error: EvaluationError) -> Decision:
                 return Decision.refusing(checked, [_refusal(error, "<facts>")])
 
-            self._compiled = _guard_depth(checked.source,
-                                          lambda: CompiledPolicy(checked, make, refuse))
+            def shared(decision: str, rule: str, outputs: Outputs, index: int) -> Decision:
+                return Decision.shared(checked, decision, rule, outputs, index)
+
+            self._compiled = _guard_depth(checked.source, lambda: CompiledPolicy(
+                checked, make, refuse, shared))
         return self._compiled
 
 

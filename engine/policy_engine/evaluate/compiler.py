@@ -126,12 +126,14 @@ class CompiledPolicy:
     Args:
         policy: the checked policy.
         make: what `decider` returns for a decision: a `Verdict` unless the caller (`Policy`)
-            gives its own result type. Results of rules with constant outputs are made once.
+            gives its own result type.
         refuse: what `decider` returns for a refusal; None: it raises `EvaluationError`.
+        shared: makes the results of rules with constant outputs, made once per policy and
+            returned to every caller (so they must not be changeable); `make` by default.
     """
 
     def __init__(self, policy: CheckedPolicy, make: Make = Verdict,
-                 refuse: Refuse | None = None) -> None:
+                 refuse: Refuse | None = None, shared: Make | None = None) -> None:
         self.policy = policy
         self._make = make
         self._refuse_with = refuse
@@ -163,7 +165,7 @@ class CompiledPolicy:
             if unit.kind != "advisory" and first_match.prebuilt(policy, unit):
                 outputs = self._merged(first_match.constant_outputs(unit), ())
                 self._plain_outputs[unit.index] = outputs
-                self._plain[unit.index] = self._namespace[f"_y{unit.index}"] = make(
+                self._plain[unit.index] = self._namespace[f"_y{unit.index}"] = (shared or make)(
                     unit.decision, unit.id, outputs, unit.index)
         #: The function that decides on validated facts without a trace: for first match the
         #: generated `_decide`, otherwise `resolve`; it returns what `make` makes.

@@ -31,7 +31,8 @@ class Decision:
         decision: the decision's name; None when the policy refused.
         rule: the deciding rule's id, `otherwise` when the default decided; None when refused.
         outputs: the outputs the deciding rule set (with the items advisories added), in the
-            policy's declaration order; read-only.
+            policy's declaration order. A decision the hot loop shares between calls has
+            read-only outputs; do not change those of any decision.
         refusal: why the policy refused to decide: one diagnostic (E401 to E407: a needed fact
             is missing, rules conflict, no rule applies...), or one per violated `require` or
             `ensure` (E308, E309); empty when it decided.
@@ -43,7 +44,7 @@ class Decision:
 
     decision: str | None
     rule: str | None
-    outputs: Mapping[str, Value]
+    outputs: Mapping[str, Value]  # a dict, or a read-only view of one when shared
     refusal: tuple[Diagnostic, ...]
     policy: CheckedPolicy
     _index: int
@@ -61,7 +62,7 @@ class Decision:
         self.policy = policy
         self.decision = decision
         self.rule = rule
-        self.outputs = types.MappingProxyType(dict(outputs))
+        self.outputs = dict(outputs)
         self.refusal = refusal
         self._index = index
         self._facts = facts
@@ -82,6 +83,15 @@ class Decision:
         """
         return cls(policy, evaluation.decision, evaluation.rule, evaluation.outputs,
                    evaluation.index, facts=facts, given=given, evaluation=evaluation)
+
+    @classmethod
+    def shared(cls, policy: CheckedPolicy, decision: str, rule: str, outputs: Outputs,
+               index: int) -> Decision:
+        """A decision returned to every caller whose facts lead to it (a rule whose outputs
+        are constants): its outputs cannot be changed."""
+        made = cls(policy, decision, rule, (), index)
+        made.outputs = types.MappingProxyType(dict(outputs))
+        return made
 
     @classmethod
     def refusing(cls, policy: CheckedPolicy, refusal: tuple[Diagnostic, ...] | list[Diagnostic],
