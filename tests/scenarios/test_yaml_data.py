@@ -15,7 +15,6 @@ from policy_engine.scenarios.yaml_data import (
     MAX_BYTES,
     MAX_DEPTH,
     MAX_VALUES,
-    json_path,
     load_yaml,
     read_yaml_file,
 )
@@ -35,26 +34,6 @@ def billion_laughs(levels: int = 9) -> str:
         refs = ",".join([f"*l{level - 1}"] * 9)
         lines.append(f"l{level}: &l{level} [{refs}]")
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------- json paths
-
-
-@pytest.mark.parametrize(
-    ("path", "expected"),
-    [
-        ((), "$"),
-        (("facts",), "$.facts"),
-        (("facts", "problems", 0), "$.facts.problems[0]"),
-        (("facts", "two words"), '$.facts["two words"]'),
-        (("a-b", 3, "x"), '$["a-b"][3].x'),
-        (("1st",), '$["1st"]'),
-        (('say "hi"',), '$["say \\"hi\\""]'),
-        (("_private",), "$._private"),
-    ],
-)
-def test_json_path(path: tuple[str | int, ...], expected: str) -> None:
-    assert json_path(path) == expected
 
 
 # ---------------------------------------------------------------- values and positions
