@@ -3,7 +3,10 @@ a miss, and a cache that cannot be used is silently skipped."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import pickle
+import random
 import shutil
 import stat
 from pathlib import Path
@@ -244,3 +247,111 @@ def test_a_policy_cached_by_other_code_is_parsed_again(cache_home: Path, builds:
     policy = Policy.load(str(ALIEXPRESS))
     assert len(builds) == 2
     assert policy.evaluate(FACTS).decision == "open_dispute_full_refund"
+
+
+# ---------------------------------------------------------------- what an entry must be
+
+
+ENTRY = "0" * 64  # a key of the right form, for entries written by hand
+
+
+def _write_entry(folder: Path, body: bytes, *, key: str = ENTRY) -> Path:
+    """An entry as `cache.store` writes it: header, SHA-256 of the body, body."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / f"{key}.pickle"
+    path.write_bytes(cache._header(key) + hashlib.sha256(body).digest() + body)
+    path.chmod(0o600)
+    return path
+
+
+def test_every_single_byte_corruption_of_an_entry_is_a_miss(cache_home: Path) -> None:
+    Policy.load(str(ALIEXPRESS))
+    [entry] = _entries(cache_home)
+    key = entry.stem
+    data = entry.read_bytes()
+    assert cache.load(key) is not None
+    rng = random.Random(2026)
+    for _ in range(500):
+        position = rng.randrange(len(data))
+        flipped = data[:position] + bytes([data[position] ^ rng.randrange(1, 256)]) \
+            + data[position + 1:]
+        entry.write_bytes(flipped)
+        assert cache.load(key) is None, position
+    entry.write_bytes(data)
+    assert cache.load(key) is not None
+
+
+def test_an_entry_naming_anything_but_the_engines_data_is_not_unpickled(
+        cache_home: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self) -> tuple[object, ...]:
+            return (os.system, (f"touch {marker}",))
+
+    _write_entry(cache_home, pickle.dumps(Payload()))
+    assert cache.load(ENTRY) is None
+    assert not marker.exists()
+    # The same digest check passes for a plain value, so it is the unpickler that refused.
+    _write_entry(cache_home, pickle.dumps(("plain", 1)))
+    assert cache.load(ENTRY) == ("plain", 1)
+
+
+def test_an_entry_that_is_a_link_is_a_miss(cache_home: Path, tmp_path: Path) -> None:
+    real = _write_entry(tmp_path / "elsewhere", pickle.dumps(("plain", 1)))
+    cache_home.mkdir(mode=0o700, parents=True)
+    (cache_home / f"{ENTRY}.pickle").symlink_to(real)
+    assert cache.load(ENTRY) is None
+
+
+def test_an_entry_others_can_write_is_a_miss(cache_home: Path) -> None:
+    path = _write_entry(cache_home, pickle.dumps(("plain", 1)))
+    assert cache.load(ENTRY) == ("plain", 1)
+    path.chmod(0o620)
+    assert cache.load(ENTRY) is None
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0,
+                    reason="giving a file to another user needs root")
+def test_an_entry_of_another_user_is_a_miss(cache_home: Path) -> None:
+    path = _write_entry(cache_home, pickle.dumps(("plain", 1)))
+    os.chown(path, 4242, 4242)
+    assert cache.load(ENTRY) is None
+
+
+def test_a_fifo_named_like_an_entry_does_not_block(cache_home: Path) -> None:
+    cache_home.mkdir(mode=0o700, parents=True)
+    os.mkfifo(cache_home / f"{ENTRY}.pickle", 0o600)
+    assert cache.load(ENTRY) is None  # opened without blocking, and not a regular file
+
+
+def test_a_cache_folder_that_is_a_link_is_not_used(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "xdg"
+    home.mkdir()
+    target = tmp_path / "someone-elses"
+    _write_entry(target, pickle.dumps(("plain", 1)))
+    (home / "policy-engine").symlink_to(target)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.delenv(cache.ENVIRONMENT_SWITCH, raising=False)
+    assert cache.load(ENTRY) is None
+    cache.store("1" * 64, ("written", 2))
+    assert not (target / f"{'1' * 64}.pickle").exists()  # nothing written through the link
+
+
+def test_a_cache_folder_others_can_write_is_not_used(cache_home: Path) -> None:
+    _write_entry(cache_home, pickle.dumps(("plain", 1)))
+    cache_home.chmod(0o777)
+    try:
+        assert cache.load(ENTRY) is None
+        cache.store("1" * 64, ("written", 2))
+        assert not (cache_home / f"{'1' * 64}.pickle").exists()
+    finally:
+        cache_home.chmod(0o700)
+
+
+def test_entries_are_written_private(cache_home: Path) -> None:
+    Policy.load(str(ALIEXPRESS))
+    [entry] = _entries(cache_home)
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cache_home.stat().st_mode) == 0o700

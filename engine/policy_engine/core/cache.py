@@ -6,28 +6,38 @@ result to `store` after checking it. An entry is found by a key: the SHA-256 of 
 text, the name it was loaded under (diagnostics show it), the grammar, every file of the
 engine's package and the Python version, so any change to any of them is a miss.
 
-Why pickle is safe here. Unpickling runs code named in the file, so a cache file must never
-come from anyone else. These files are written only by this engine, in the user's own cache
-directory (`$XDG_CACHE_HOME/policy-engine`, else `~/.cache/policy-engine`), created with mode
-0700, each file written with mode 0600 to a temporary name and moved into place with
-`os.replace`, so a reader never sees half a file. A directory that is not owned by the user or
-that others can write to is not used at all. Whatever goes wrong (no such file, a truncated or
-corrupted file, a class that changed, an unwritable directory) is a miss, never an error: the
-policy is then parsed and checked as if there were no cache.
+The threat model (docs/cli.md, "The cache of checked policies"). Entries are pickles, and
+unpickling a file someone else wrote could run their code, so an entry is trusted only if it
+is our own file in our own private folder, checked on what was opened, never on a path that
+could be swapped in between:
 
-`POLICY_ENGINE_CACHE=0` (or `false`, `no`, `off`) turns the cache off; `policy --no-cache`
-sets it for one command.
+- the folder (`$XDG_CACHE_HOME/policy-engine`, else `~/.cache/policy-engine`) is opened
+  without following a link, and the opened folder must be ours and writable by no one else;
+- an entry is opened relative to that open folder, without following a link and without
+  blocking, and the opened file must be a regular file, ours, writable by no one else, and
+  not larger than `MAX_ENTRY_BYTES`;
+- the whole entry is checked against the SHA-256 written in its header before anything is
+  unpickled, so a truncated or damaged entry is a miss, never a wrong answer;
+- the unpickler only builds the engine's own data classes, `Decimal` and dates: an entry that
+  names anything else (a function to call) is a miss.
+
+Entries are written the same way: to a new file created in the open folder with mode 0600
+(never through a link), then moved into place, so a reader never sees half a file. Whatever
+goes wrong is a miss, never an error: the policy is then parsed and checked as if there were
+no cache. `POLICY_ENGINE_CACHE=0` (or `false`, `no`, `off`) turns the cache off; `policy
+--no-cache` sets it for one command.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
 import pickle
+import secrets
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +46,7 @@ ENVIRONMENT_SWITCH = "POLICY_ENGINE_CACHE"
 #: The most entries kept; storing one more removes the least recently used.
 MAX_ENTRIES = 64
 #: Bumped when the layout of a cache entry changes.
-_FORMAT = b"policy-engine-cache 1"
+_FORMAT = b"policy-engine-cache 2"
 _OFF = frozenset({"0", "false", "no", "off"})
 
 
@@ -92,62 +102,124 @@ def key(*parts: str) -> str:
     return digest.hexdigest()
 
 
-def _usable(folder: Path) -> bool:
-    """Whether `folder` exists (or can be made) as a private directory of this user."""
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = folder.stat()
-    except OSError:
-        return False
-    if not stat.S_ISDIR(info.st_mode):
-        return False
+#: The largest entry read; a larger file is a miss (a real entry of 10,000 rules is ~20 MB).
+MAX_ENTRY_BYTES = 256 * 1024 * 1024
+_DIGEST = hashlib.sha256().digest_size
+#: Open without following a link in the last step (where the system has it).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+def _private(info: os.stat_result) -> bool:
+    """Whether an opened file or folder belongs to this user and no one else may write it."""
     if hasattr(os, "getuid") and info.st_uid != os.getuid():
         return False
     return not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _open_folder(create: bool) -> int | None:
+    """A descriptor of the cache folder when it is ours and private, else None."""
+    folder = directory()
+    if create:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            return None
+    try:
+        descriptor = os.open(folder, os.O_RDONLY | _DIRECTORY | _NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(descriptor)
+    except OSError:
+        os.close(descriptor)
+        return None
+    if not stat.S_ISDIR(info.st_mode) or not _private(info):
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
+#: What an entry may build: the engine's own data classes, exact numbers and dates.
+_ALLOWED_MODULES = frozenset({"policy_engine.check.checked", "policy_engine.check.types",
+                              "policy_engine.core.source", "policy_engine.core.diagnostics"})
+_ALLOWED_NAMES = frozenset({("decimal", "Decimal"), ("datetime", "date"),
+                            ("datetime", "timedelta"), ("builtins", "frozenset"),
+                            ("builtins", "set")})
+
+
+class _Unpickler(pickle.Unpickler):
+    """Builds only the classes an entry may hold; anything else ends the load (a miss)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED_NAMES:
+            return super().find_class(module, name)
+        if module in _ALLOWED_MODULES:
+            found = super().find_class(module, name)
+            if isinstance(found, type) and found.__module__ == module:
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")
+
+
+def _header(entry_key: str) -> bytes:
+    return _FORMAT + b"\n" + entry_key.encode()
 
 
 def load(entry_key: str) -> Any | None:
     """The object stored under `entry_key`, or None on a miss (any problem is a miss)."""
     if not enabled():
         return None
-    folder = directory()
-    path = folder / f"{entry_key}.pickle"
+    folder = _open_folder(create=False)
+    if folder is None:
+        return None
+    name = f"{entry_key}.pickle"
     try:
-        info = folder.stat()
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            return None
-        if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            return None
-        with open(path, "rb") as handle:
-            header = handle.read(len(_FORMAT) + 65)
-            if header != _FORMAT + b"\n" + entry_key.encode():
-                return None
-            # Safe to unpickle: see the module docstring (our own file in a private folder).
-            value = pickle.load(handle)  # noqa: S301
-    except Exception:  # a missing, truncated or corrupted file, or a class that changed
+        descriptor = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=folder)
+    except OSError:
+        os.close(folder)
         return None
     try:
-        os.utime(path)  # recently used: kept when old entries are removed
-    except OSError:
-        pass
-    return value
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if (not stat.S_ISREG(info.st_mode) or not _private(info)
+                    or info.st_size > MAX_ENTRY_BYTES):
+                return None
+            data = handle.read(MAX_ENTRY_BYTES + 1)
+        header = _header(entry_key)
+        body = data[len(header) + _DIGEST:]
+        if (data[:len(header)] != header
+                or data[len(header):len(header) + _DIGEST] != hashlib.sha256(body).digest()):
+            return None
+        value = _Unpickler(io.BytesIO(body)).load()
+        try:
+            os.utime(name, dir_fd=folder)  # recently used: kept when old entries are removed
+        except (OSError, NotImplementedError):
+            pass
+        return value
+    except Exception:  # a damaged entry, a class that changed, a class that is not allowed
+        return None
+    finally:
+        os.close(folder)
 
 
 def store(entry_key: str, value: object) -> None:
     """Stores `value` under `entry_key`; a cache that cannot be written is silently skipped."""
     if not enabled():
         return
-    folder = directory()
-    if not _usable(folder):
+    folder = _open_folder(create=True)
+    if folder is None:
         return
     temporary: str | None = None
     try:
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".pickle", dir=folder)
-        with os.fdopen(handle, "wb") as out:  # mkstemp creates the file with mode 0600
-            out.write(_FORMAT + b"\n" + entry_key.encode())
-            out.write(data)
-        os.replace(temporary, folder / f"{entry_key}.pickle")
+        body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        temporary = f".tmp-{os.getpid()}-{secrets.token_hex(8)}.pickle"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
+                             0o600, dir_fd=folder)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(_header(entry_key) + hashlib.sha256(body).digest())
+            out.write(body)
+        os.replace(temporary, f"{entry_key}.pickle", src_dir_fd=folder, dst_dir_fd=folder)
         temporary = None
         _prune(folder)
     except Exception:  # unwritable, full disk, or an object that cannot be pickled
@@ -155,23 +227,27 @@ def store(entry_key: str, value: object) -> None:
     finally:
         if temporary is not None:
             try:
-                os.unlink(temporary)
+                os.unlink(temporary, dir_fd=folder)
             except OSError:
                 pass
+        os.close(folder)
 
 
-def _prune(folder: Path) -> None:
+def _prune(folder: int) -> None:
     """Removes the least recently used entries beyond `MAX_ENTRIES` (a policy edited often,
-    or a new engine, leaves entries that will never be read again)."""
-    entries: list[tuple[int, Path]] = []
-    for path in folder.glob("*.pickle"):
+    or a new engine, leaves entries that will never be read again), in the open folder."""
+    entries: list[tuple[int, str]] = []
+    for name in os.listdir(folder):
+        if not name.endswith(".pickle") or name.startswith(".tmp-"):
+            continue
         try:
-            entries.append((path.stat().st_mtime_ns, path))
+            entries.append((os.stat(name, dir_fd=folder, follow_symlinks=False).st_mtime_ns,
+                            name))
         except OSError:
             continue
     entries.sort(reverse=True)
-    for _, path in entries[MAX_ENTRIES:]:
+    for _, name in entries[MAX_ENTRIES:]:
         try:
-            path.unlink()
+            os.unlink(name, dir_fd=folder)
         except OSError:
             pass
