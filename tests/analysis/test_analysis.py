@@ -171,8 +171,10 @@ def test_removed_case_without_a_default_is_a_warning(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- symbolic diff
 
 
-def test_symbolic_diff_names_the_day_range_that_flips(tmp_path: Path) -> None:
+def test_symbolic_diff_names_the_day_range_that_flips(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     new = _aliexpress_with(tmp_path, lambda t: t.replace("= days_sent > 45", "= days_sent > 30"))
+    monkeypatch.chdir(tmp_path)  # the witnesses name ../refund.policy: in the working folder
     changes = symbolic_diff(Policy.load(str(ALIEXPRESS)).checked,
                             Policy.load(str(new)).checked)
     headlines = [c.headline() for c in changes]
@@ -241,3 +243,16 @@ def test_witnesses_written_by_lint_are_deterministic(tmp_path: Path) -> None:
         paths = write_witnesses(report, str(tmp_path / run), str(policy))
         texts.append([Path(p).read_text() for p in paths])
     assert texts[0] == texts[1]
+
+
+@pytest.mark.parametrize("value", ["0o17", "-.5", "no", "Off", "1:30", "2024-01-01", "046",
+                                   "1_000", ".inf", "~", "null", "plain", "two words", "#x",
+                                   "a: b", "", "0x10", "1e3"])
+def test_a_witness_reads_back_as_the_same_facts(value: str) -> None:
+    from policy_engine.analysis.witnesses import Witness, dumps_witness
+    from policy_engine.scenarios.yaml_data import load_yaml
+
+    facts = {"note": value, "count": 3, "flag": False, "amount": "35.50"}
+    witness = Witness("w", "a witness", facts, {"decision": "d", "rule": "r"})
+    data = load_yaml(dumps_witness(witness, "p.policy"), "w.yaml").data
+    assert isinstance(data, dict) and data["facts"] == facts and data["policy"] == "p.policy"

@@ -63,6 +63,8 @@ def _describe_dimension(dimension: Dimension, mask: int) -> str:
     values = [cell for cell in cells if cell.kind != "missing"]
     if dimension.kind == "opaque":
         return name if values[0].value else f"not ({name})"
+    if dimension.kind == "unknown":
+        return _describe_unknown(dimension, {str(cell.value) for cell in values})
     if dimension.kind == "present":
         return f"{name} is {'missing' if missing else 'present'}"
     if not values:
@@ -77,6 +79,28 @@ def _describe_dimension(dimension: Dimension, mask: int) -> str:
     else:
         text = _describe_numbers(name, dimension, mask)
     return f"({name} is missing or {text})" if missing else text
+
+
+#: How the cells of an outcome left open read (see `unknown.RULE_CELLS`), and the pairs of
+#: cells that read as one.
+_OUTCOME_WORDS = {"rule": {"false": "does not apply", "true": "applies and does not stop",
+                           "error": "stops on its condition",
+                           "broken": "applies and stops on its outputs"},
+                  "constraint": {"false": "does not refuse", "true": "refuses"}}
+_OUTCOME_PAIRS = {frozenset({"true", "broken"}): "applies", frozenset({"error", "broken"}): "stops"}
+
+
+def _describe_unknown(dimension: Dimension, values: set[str]) -> str:
+    """An outcome the analysis left open (over its budget), such as `rule 'r' applies`."""
+    words = _OUTCOME_WORDS[str(dimension.key[2])]
+    pair = _OUTCOME_PAIRS.get(frozenset(values))
+    if pair is not None:
+        return f"{dimension.text} {pair}"
+    left_out = {value for value in words if value not in values}
+    if len(left_out) < len(values) or frozenset(left_out) in _OUTCOME_PAIRS:
+        return f"not ({_describe_unknown(dimension, left_out)})"  # shorter: what it is not
+    phrases = [f"{dimension.text} {words[value]}" for value in words if value in values]
+    return phrases[0] if len(phrases) == 1 else "(" + " or ".join(phrases) + ")"
 
 
 def _describe_choices(name: str, dimension: Dimension, values: list[Cell],

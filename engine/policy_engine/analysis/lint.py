@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
+from policy_engine.analysis import incomplete
+from policy_engine.analysis.budget import Budget, OverBudget
 from policy_engine.analysis.describe import cover, describe
+from policy_engine.analysis.formulas import and_
 from policy_engine.analysis.partition import Model, Outcome, analyse, diagnostic, refused
 from policy_engine.analysis.regions import Region, intersect, simplify, union
-from policy_engine.analysis.symbolic import and_
 from policy_engine.analysis.witnesses import Witness, rule_holds, witness_for
 from policy_engine.analysis.witnesses import write_witnesses as write_scenarios
 from policy_engine.check import checked as c
@@ -44,11 +47,27 @@ class Finding:
 
 @dataclass
 class LintReport:
+    """The findings about one policy, and what the analysis spent to find them.
+
+    Args:
+        budget: the budget the analysis ran with; its `spent` steps and `largest_item` are
+            the same on every machine.
+        nodes: the most decision-diagram nodes held at once (each was paid for in steps, so
+            their memory is bounded by the budget).
+    """
+
     policy: CheckedPolicy
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
     dimensions: int = 0
     allowed: int = 0  # findings silenced by `# lint: allow CODE` comments
+    budget: Budget = field(default_factory=Budget)
+    nodes: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Whether everything was analysed within the budget (no W112)."""
+        return not any(f.code == incomplete.CODE for f in self.findings)
 
     @property
     def warnings(self) -> list[Diagnostic]:
@@ -56,16 +75,20 @@ class LintReport:
                 if f.diagnostic.severity is Severity.WARNING]
 
 
-def lint(policy: CheckedPolicy) -> LintReport:
-    """Analyses a checked policy and returns its findings, in policy line order."""
+def lint(policy: CheckedPolicy, budget: Budget | None = None) -> LintReport:
+    """Analyses a checked policy and returns its findings, in policy line order.
+
+    Args:
+        budget: the work the analysis may do (the default `Budget()` when None). Whatever
+            goes over it is reported as W112 and the rest is still analysed.
+    """
     started = time.perf_counter()
-    model, = analyse([policy])
-    report = LintReport(policy, dimensions=len(model.space.dimensions))
-    linter = _Linter(model, report)
-    linter.rules()
-    linter.outcomes()
-    linter.advisories()
-    linter.declarations()
+    budget = budget if budget is not None else Budget()
+    with budget.active():
+        model, = analyse([policy], budget)
+        report = LintReport(policy, dimensions=len(model.space.dimensions), budget=budget)
+        _Linter(model, report).run()
+    report.nodes = model.space.peak_nodes
     report.findings.sort(key=lambda f: (f.diagnostic.location()[1] or 0, f.code))
     kept = [f for f in report.findings if not _allowed(policy, f)]
     report.allowed = len(report.findings) - len(kept)
@@ -126,41 +149,100 @@ class _Linter:
         self.policy = model.policy
         self.space = model.space
         self.report = report
-        # Facts the constraints refuse never reach a rule, so descriptions may include them.
-        self.refused = refused(model)
+        self.budget = report.budget
+        self.refused = self.space.nothing()
         self._decided: dict[str, Region] = {}
+        self._by_id: dict[str, CheckedRule] = {}
+        #: What is being checked, for the finding when the whole budget runs out.
+        self._checking: tuple[str, int | None] = ("the findings", None)
+
+    def run(self) -> None:
+        for diagnostic_ in incomplete.unknown(self.model, self.budget):
+            self.add(Finding(diagnostic_))
+        stop = self.model.stopped
+        if stop is not None:
+            self.add(Finding(incomplete.stopped(self.policy, stop, self.budget)))
+        else:
+            try:
+                # Facts the constraints refuse never reach a rule, so descriptions may
+                # include them.
+                self.refused = refused(self.model)
+                self.rules()
+                self.outcomes()
+                self.advisories()
+            except OverBudget:
+                at, line = self._checking
+                self.add(Finding(incomplete.checks_stopped(self.policy, at, line,
+                                                           self.budget)))
+        self.declarations()
+
+    def item(self, step: Callable[[], None], over: Callable[[], Diagnostic],
+             at: str, line: int | None) -> None:
+        """Runs one check as an item of the budget; over its share, its findings are
+        replaced by the W112 finding `over` gives. The whole budget running out ends the
+        checks (`OverBudget` goes on)."""
+        self._checking = (at, line)
+        start, mark, decided = len(self.report.findings), self.space.node_count, self._decided
+        try:
+            with self.budget.item():
+                step()
+        except OverBudget as error:
+            del self.report.findings[start:]
+            self._decided = decided  # it may name nodes that are forgotten now
+            self.space.rollback(mark)
+            if error.whole:
+                raise
+            self.add(Finding(over(), anchor=line))
 
     def add(self, finding: Finding) -> None:
         self.report.findings.append(finding)
+
+    def rule_named(self, rule_id: str) -> CheckedRule:
+        """`policy.rule`, from an index (the policy's method reads every rule each time)."""
+        if not self._by_id:
+            self._by_id = {rule.id: rule for rule in reversed(self.policy.rules)}
+            if self.policy.otherwise is not None:
+                self._by_id.setdefault("otherwise", self.policy.otherwise)
+        return self._by_id[rule_id]
 
     def region(self, formula: Any) -> Region:
         return self.model.formula_region(formula)
 
     def decided_by(self, rule: CheckedRule) -> Region:
         if not self._decided:
+            decided: dict[str, Region] = {}  # kept only when complete (the budget may stop it)
             for piece in self.model.pieces:
                 if piece.outcome.kind == "decision" and piece.outcome.rule:
-                    known = self._decided.get(piece.outcome.rule)
-                    self._decided[piece.outcome.rule] = (
+                    known = decided.get(piece.outcome.rule)
+                    decided[piece.outcome.rule] = (
                         piece.region if known is None else known | piece.region)
+            self._decided = decided
         return self._decided.get(rule.id, self.space.nothing())
 
     # ------------------------------------------------------------ rules
     def rules(self) -> None:
         for rule in self.policy.rules:
-            three = self.model.conditions[rule.index]
-            applies = and_(self.model.effective[rule.index], three.true)
-            anywhere = self.region(applies)
-            if not anywhere:
-                self.never_true(rule, "W101")
-                continue
-            valid = intersect(self.model.valid, anywhere)
-            if not valid:
-                self.excluded(rule, anywhere)
-                continue
-            if self.decided_by(rule):
-                continue
-            self.never_decides(rule, valid)
+            if rule.index in self.model.unknown_rules:
+                continue  # `incomplete.unknown` says its outcome is left open
+            self.item(partial(self.rule, rule), partial(
+                incomplete.checks_over, self.policy, rule, self.budget),
+                f"rule '{rule.id}' (line {rule.line})", rule.line)
+
+    def rule(self, rule: CheckedRule) -> None:
+        """Can the rule apply, to valid facts, and does it ever decide?"""
+        three = self.model.conditions[rule.index]
+        applies = and_(self.model.effective[rule.index], three.true)
+        anywhere = self.region(applies)
+        if not anywhere:
+            self.never_true(rule, "W101")
+            return
+        valid = intersect(self.model.valid, anywhere)
+        if not valid:
+            self.excluded(rule, anywhere)
+            return
+        if self.decided_by(rule):
+            return
+        self.never_decides(rule, valid)
 
     def never_true(self, rule: CheckedRule, code: str) -> None:
         """A condition no fact set satisfies: name the conjuncts that exclude each other."""
@@ -225,7 +307,7 @@ class _Linter:
             if piece.outcome.rule and piece.outcome.rule != rule.id and intersect(
                     piece.region, valid):
                 for other_id in piece.outcome.rule.split("+"):
-                    other = self.policy.rule(other_id)
+                    other = self.rule_named(other_id)
                     if other not in takers:
                         takers.append(other)
         exceptions = [t for t in takers if rule.index in self.policy.overridden_by[t.index]]
@@ -257,16 +339,42 @@ class _Linter:
                     outcome.kind == "refused" and outcome.rule is None):
                 groups.setdefault(outcome, []).append(piece.region)
         for outcome, regions in sorted(groups.items(), key=lambda item: repr(item[0])):
-            area = union(*regions)
-            if outcome.kind == "error" and outcome.name in ("E402", "E403"):
-                self.conflict(outcome, area)
-            elif outcome.kind == "error" and outcome.name == "E401":
-                self.stops(outcome, area)
-            else:
-                self.gap(outcome, area)
+            what, span = self._sought(outcome)
+            line = self.policy.source.line_col(span.start)[0] if span else None
+            self.item(partial(self.outcome, outcome, regions), partial(
+                incomplete.search_over, self.policy, what, span, self.budget),
+                f"the {what}", line)
+
+    def outcome(self, outcome: Outcome, regions: list[Region]) -> None:
+        area = union(*regions)
+        if outcome.kind == "error" and outcome.name in ("E402", "E403"):
+            self.conflict(outcome, area)
+        elif outcome.kind == "error" and outcome.name == "E401":
+            self.stops(outcome, area)
+        else:
+            self.gap(outcome, area)
+
+    def _sought(self, outcome: Outcome) -> tuple[str, Span | None]:
+        """What the finding about an outcome looks for, in words, and where it points."""
+        if outcome.kind == "error" and outcome.name in ("E402", "E403"):
+            rules = [self.rule_named(r) for r in (outcome.rule or "").split("+")]
+            names = " and ".join(f"'{r.id}' (line {r.line})" for r in rules)
+            return f"facts on which rules {names} both match", rules[-1].span
+        if outcome.kind == "error" and outcome.name == "E401":
+            rule = self.rule_named(outcome.rule) if outcome.rule else None
+            return (f"facts on which {rule.kind} '{rule.id}' stops" if rule
+                    else "facts on which evaluation stops"), rule.span if rule else None
+        return "facts that no rule decides", self._gap_span(outcome)
+
+    def _gap_span(self, outcome: Outcome) -> Span | None:
+        if outcome.kind == "error":  # E404: no rule, no default
+            return self.policy.source.line_span(1)
+        line = (self.policy.otherwise.line if self.policy.otherwise is not None
+                else self.policy.refusal.line if self.policy.refusal else None)
+        return self.policy.source.line_span(line) if line else None
 
     def conflict(self, outcome: Outcome, area: Region) -> None:
-        rules = [self.policy.rule(r) for r in (outcome.rule or "").split("+")]
+        rules = [self.rule_named(r) for r in (outcome.rule or "").split("+")]
         names = " and ".join(f"'{r.id}' (line {r.line})" for r in rules)
         decisions = " against ".join(r.decision for r in rules)
         witness = self.witness(area, f"rules {names} both match", "conflict-" + "-".join(
@@ -287,7 +395,9 @@ class _Linter:
                  "('overrides')"), witness, rules[-1].line))
 
     def stops(self, outcome: Outcome, area: Region) -> None:
-        rule = self.policy.rule(outcome.rule) if outcome.rule else None
+        rule = self.rule_named(outcome.rule) if outcome.rule else None
+        if rule is not None and rule.index in self.model.unknown_rules:
+            return  # its outcome is left open: W112 says so, and no finding is about it
         label = f"{rule.kind} '{rule.id}'" if rule else "evaluation"
         witness = self.witness(area, f"{label} stops: a fact it needs is missing",
                                f"stops-{outcome.rule}", expected=outcome)
@@ -295,30 +405,34 @@ class _Linter:
             self.approximate(f"{label} may stop on a missing fact", area,
                              rule.span if rule else None)
             return
+        message = "it reads a fact that can be missing"
+        help = "guard the condition with 'FACT is present and ...', or 'require' the fact"
+        if witness.expect.get("error") == "E408":
+            # A date it shifts leaves the calendar: evaluation refuses, and so the analysis.
+            witness = replace(witness, description=f"{label} stops: a value it computes is "
+                                                   "out of the engine's range")
+            message = "a value it computes can be out of the engine's range (E408)"
+            help = ("the engine's dates run from 0001-01-01 to 9999-12-31: bound the dates it "
+                    "shifts with an 'ensure', or change the calculation")
         self.add(Finding(diagnostic(
-            self.policy, "W106", f"{label} can stop without a decision: it reads a fact "
-                                 "that can be missing",
+            self.policy, "W106", f"{label} can stop without a decision: {message}",
             span=rule.span if rule else None,
             notes=[f"when {t}" for t in self.shown(area)] + self._witness_note(witness),
-            help="guard the condition with 'FACT is present and ...', or 'require' the fact"),
-            witness, rule.line if rule else None))
+            help=help), witness, rule.line if rule else None))
 
     def gap(self, outcome: Outcome, area: Region) -> None:
         span: Span | None
+        span = self._gap_span(outcome)
         if outcome.kind == "error":  # E404: no rule, no default
             if not self.policy.rules:
                 return  # W003 already says there is no default, and there is nothing else
             severity, code = Severity.WARNING, "W106"
             message = "facts that no rule decides reach no decision (there is no 'otherwise')"
-            span = self.policy.source.line_span(1)
         else:
             severity, code = Severity.NOTE, "N107"
             default = (f"the default '{outcome.name}'" if outcome.kind == "decision"
                        else f"the refusal ({outcome.name})")
-            line = (self.policy.otherwise.line if self.policy.otherwise is not None
-                    else self.policy.refusal.line if self.policy.refusal else None)
             message = f"facts that no rule decides reach {default}"
-            span = self.policy.source.line_span(line) if line else None
         witness = self.witness(area, message, "gap", expected=outcome)
         if witness is None:
             self.approximate(message.replace(" reach ", " may reach ", 1), area, span)
@@ -332,21 +446,31 @@ class _Linter:
 
     # ------------------------------------------------------------ advisories
     def advisories(self) -> None:
+        if not self.policy.advisories:
+            return
+        self._checking = ("the advisories", None)
         decided = union(self.space.nothing(), *(
             p.region for p in self.model.pieces if p.outcome.kind == "decision"))
         for advisory in self.policy.advisories:
-            applies = self.region(and_(self.model.effective[advisory.index],
-                                       self.model.conditions[advisory.index].true))
-            if not applies:
-                self.never_true(advisory, "W109")
-            elif not intersect(applies, decided):
-                self.add(Finding(diagnostic(
-                    self.policy, "W109", f"advisory '{advisory.id}' can never apply: no fact "
-                                         "set that meets its condition gets a decision",
-                    span=advisory.span,
-                    help="check its condition against the 'require' and 'ensure' declarations "
-                         "and the rules: facts that meet it are refused or stop"),
-                    anchor=advisory.line))
+            if advisory.index in self.model.unknown_rules:
+                continue  # `incomplete.unknown` says its outcome is left open
+            self.item(partial(self.advisory, advisory, decided), partial(
+                incomplete.checks_over, self.policy, advisory, self.budget),
+                f"advisory '{advisory.id}' (line {advisory.line})", advisory.line)
+
+    def advisory(self, advisory: CheckedRule, decided: Region) -> None:
+        applies = self.region(and_(self.model.effective[advisory.index],
+                                   self.model.conditions[advisory.index].true))
+        if not applies:
+            self.never_true(advisory, "W109")
+        elif not intersect(applies, decided):
+            self.add(Finding(diagnostic(
+                self.policy, "W109", f"advisory '{advisory.id}' can never apply: no fact "
+                                     "set that meets its condition gets a decision",
+                span=advisory.span,
+                help="check its condition against the 'require' and 'ensure' declarations "
+                     "and the rules: facts that meet it are refused or stop"),
+                anchor=advisory.line))
 
     # ------------------------------------------------------------ declarations
     def declarations(self) -> None:
@@ -376,18 +500,18 @@ class _Linter:
             self.table_rows(table)
 
     def table_rows(self, table: c.TableInfo) -> None:
-        for position, row in enumerate(table.rows):
-            earlier = table.rows[:position]
-            keys = row.keys or ("default",)
-            dead = []
+        # The earlier rows of each key (None: the default rows), so that a table of many rows
+        # is read once, not once per row.
+        earlier: dict[str | None, list[c.Effective | None]] = {}
+        undated = {key for row in table.rows if row.effective is None for key in row.keys}
+        every_value = all(value in undated for value in _key_values(self.policy, table))
+        for row in table.rows:
+            keys: tuple[str | None, ...] = row.keys or (None,)
+            dead = [any(_covers(other, row.effective) for other in earlier.get(key, ()))
+                    for key in keys]
             for key in keys:
-                covered = any(
-                    (key in other.keys if row.keys else not other.keys)
-                    and _covers(other.effective, row.effective) for other in earlier)
-                dead.append(covered)
-            if not row.keys and all(
-                    any(v in other.keys and other.effective is None for other in table.rows)
-                    for v in _key_values(self.policy, table)):
+                earlier.setdefault(key, []).append(row.effective)
+            if not row.keys and every_value:
                 dead = [True]
             if all(dead):
                 self.add(Finding(diagnostic(
@@ -410,12 +534,22 @@ class _Linter:
         return describe(self.space, area, area | self.refused)
 
     def approximate(self, message: str, area: Region, span: Any = None) -> None:
+        why = ("the condition involves arithmetic between facts or a function, which the "
+               "analysis does not model exactly")
+        if self._left_open(area):
+            why = "the region depends on an outcome the analysis left open (W112)"
         self.add(Finding(diagnostic(
             self.policy, "N111", f"approximate: {message}, but no witness confirms it",
             severity=Severity.NOTE, span=span,
-            notes=[f"when {t}" for t in self.shown(area)[:3]]
-            + ["the condition involves arithmetic between facts or a function, which the "
-               "analysis does not model exactly"])))
+            notes=[f"when {t}" for t in self.shown(area)[:3]] + [why])))
+
+    def _left_open(self, area: Region) -> bool:
+        """Whether the region's description depends on an outcome left open (over budget)."""
+        if not (self.model.unknown_rules or self.model.unknown_constraints):
+            return False
+        positions = [i for i, d in enumerate(self.space.dimensions) if d.kind == "unknown"]
+        return any(cube[i] != self.space.top[i]
+                   for cube in cover(self.space, area, area | self.refused) for i in positions)
 
     @staticmethod
     def _witness_note(witness: Witness | None, shows: str | None = None) -> list[str]:

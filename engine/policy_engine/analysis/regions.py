@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
+from policy_engine.analysis.budget import Budget
+
 Number = int | Fraction
+
+#: The first and last days a date can be (0001-01-01 and 9999-12-31), as ordinals.
+FIRST_DAY = datetime.date.min.toordinal()
+LAST_DAY = datetime.date.max.toordinal()
 
 #: A cube: one bitmask of allowed cells per dimension.
 Cube = tuple[int, ...]
@@ -78,14 +84,18 @@ class Space:
     A region is a reduced, shared multi-valued decision diagram: a node tests one dimension
     and has one child per cell; node 0 is the empty region and node 1 the whole space. Equal
     regions are the same node, so emptiness is `node == 0` and every operation is memoised.
+
+    Every node built and every node read is charged to `budget` (see `analysis.budget`), so
+    a diagram that grows without end stops the item that grows it.
     """
 
-    def __init__(self, dimensions: Sequence[Dimension]) -> None:
+    def __init__(self, dimensions: Sequence[Dimension], budget: Budget | None = None) -> None:
         self.dimensions = tuple(dimensions)
         self.index = {d.key: i for i, d in enumerate(self.dimensions)}
         self.top: Cube = tuple(d.full for d in self.dimensions)
-        self._nodes: list[tuple[int, tuple[int, ...]]] = [(len(self.dimensions), ()),
-                                                          (len(self.dimensions), ())]
+        self.budget = budget if budget is not None else Budget(0)
+        # The two leaves sit below every level, even of dimensions added later.
+        self._nodes: list[tuple[int, tuple[int, ...]]] = [(_LEAF, ()), (_LEAF, ())]
         self._unique: dict[tuple[int, tuple[int, ...]], int] = {}
         self._memo: dict[tuple[str, int, int], int] = {}
         #: How often the policy's conditions test each dimension (for readable descriptions).
@@ -94,6 +104,44 @@ class Space:
         self.atom_masks: dict[object, int] = {}
         self.samples: dict[tuple[object, ...], list[Fraction]] = {}
         self.covers: dict[tuple[int, int, int], list[Cube]] = {}
+        self._groups: dict[int, tuple[tuple[int, int], ...]] = {}
+        self._peak = 0
+
+    @property
+    def node_count(self) -> int:
+        """How many diagram nodes the space holds (the two leaves included)."""
+        return len(self._nodes)
+
+    @property
+    def peak_nodes(self) -> int:
+        """The most nodes the space held at once (`rollback` forgets some)."""
+        return max(self._peak, len(self._nodes))
+
+    def rollback(self, mark: int) -> None:
+        """Forgets the nodes built since `node_count` was `mark`, and every cache entry that
+        names one: what an item over its budget built, so that its memory is given back.
+
+        Nodes only point at older nodes, so the older ones stay whole; the caller drops the
+        regions it made since `mark`.
+        """
+        if mark >= len(self._nodes):
+            return
+        self._peak = max(self._peak, len(self._nodes))
+        for key in self._nodes[mark:]:
+            del self._unique[key]
+        del self._nodes[mark:]
+        self._memo = {key: node for key, node in self._memo.items()
+                      if node < mark and key[1] < mark and key[2] < mark}
+        self._groups = {node: groups for node, groups in self._groups.items() if node < mark}
+        self.covers = {key: cubes for key, cubes in self.covers.items()
+                       if key[0] < mark and key[1] < mark}
+
+    def add_dimension(self, dimension: Dimension) -> None:
+        """Adds a last dimension (existing regions leave it free); only before any cube of the
+        space has been taken, since cubes have one mask per dimension."""
+        self.index[dimension.key] = len(self.dimensions)
+        self.dimensions += (dimension,)
+        self.top += (dimension.full,)
 
     # ------------------------------------------------------------ regions
     def everything(self) -> Region:
@@ -105,8 +153,14 @@ class Space:
     def restrict(self, key: tuple[object, ...], mask: int) -> Region:
         """The region where dimension `key` takes one of the cells in `mask`."""
         position = self.index[key]
-        cube = self.top[:position] + (mask,) + self.top[position + 1:]
-        return self.cube(cube)
+        if mask == self.top[position]:
+            return Region(self, 1)
+        if mask == 0:
+            return Region(self, 0)
+        # The node `cube` would build, without walking every other dimension to find it.
+        cells = len(self.dimensions[position].cells)
+        return Region(self, self._make(position, tuple(
+            1 if mask >> cell & 1 else 0 for cell in range(cells))))
 
     def cube(self, cube: Cube) -> Region:
         node = 1
@@ -122,6 +176,10 @@ class Space:
 
     # ------------------------------------------------------------ diagram operations
     def _make(self, level: int, children: tuple[int, ...]) -> int:
+        budget = self.budget
+        budget.spent += _NODE_STEPS + len(children)
+        if budget.spent > budget.stop:
+            budget.overrun()
         first = children[0]
         if all(child == first for child in children):
             return first
@@ -175,24 +233,38 @@ class Space:
     def within(self, cube: Cube, node: int) -> bool:
         """Whether every fact set of `cube` lies in the region `node` (no diagram is built)."""
         seen: dict[int, bool] = {}
-        cells: dict[int, list[int]] = {}
+        budget = self.budget
 
         def inside(current: int) -> bool:
+            budget.spent += 1  # a step per call: `all` below stops at the first miss
+            if budget.spent > budget.stop:
+                budget.overrun()
             if current <= 1:
                 return current == 1
             known = seen.get(current)
             if known is not None:
                 return known
-            level, children = self._nodes[current]
-            chosen = cells.get(level)
-            if chosen is None:
-                mask = cube[level]
-                chosen = cells[level] = [c for c in range(len(children)) if mask >> c & 1]
-            result = all(inside(children[c]) for c in chosen)
+            mask = cube[self._nodes[current][0]]
+            result = all(inside(child) for child, cells in self._grouped(current)
+                         if cells & mask)
             seen[current] = result
             return result
 
         return all(cube) and inside(node)
+
+    def _grouped(self, node: int) -> tuple[tuple[int, int], ...]:
+        """A node's distinct children, each with the bitmask of the cells that lead to it, in
+        the order of their first cell. A node over a dimension of many cells (a number
+        compared with many constants) has few distinct children: reading those is cheaper."""
+        found = self._groups.get(node)
+        if found is None:
+            children = self._nodes[node][1]
+            self.budget.charge(len(children))
+            masks: dict[int, int] = {}
+            for cell, child in enumerate(children):
+                masks[child] = masks.get(child, 0) | 1 << cell
+            found = self._groups[node] = tuple(masks.items())
+        return found
 
     def cubes(self, node: int) -> Iterator[Cube]:
         """The region as disjoint cubes (one per path through the diagram)."""
@@ -204,17 +276,23 @@ class Space:
             if current == 1:
                 yield tuple(path)
                 return
-            node_level, children = self._nodes[current]
-            grouped: dict[int, int] = {}
-            for cell, child in enumerate(children):
+            node_level = self._nodes[current][0]
+            for child, mask in self._grouped(current):
                 if child:
-                    grouped[child] = grouped.get(child, 0) | 1 << cell
-            for child, mask in grouped.items():
-                path[node_level] = mask
-                yield from walk(child, node_level + 1)
+                    self.budget.charge(1)
+                    path[node_level] = mask
+                    yield from walk(child, node_level + 1)
             path[node_level] = self.top[node_level]
 
         yield from walk(node, 0)
+
+
+#: The level of the two leaves: below every dimension.
+_LEAF = 1 << 30
+
+#: The steps a node costs besides one per cell: the operation that makes it looks it up,
+#: builds its tuple and enters it in two tables, about as much work as four cells.
+_NODE_STEPS = 4
 
 
 class Region:

@@ -12,24 +12,30 @@ a region found non-empty is confirmed only by a witness (see `analysis`).
 
 from __future__ import annotations
 
-import bisect
 import datetime
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from policy_engine.analysis.budget import Budget, OverBudget
+from policy_engine.analysis.formulas import (
+    Atom,
+    Formula,
+    Three,
+    and_,
+    compare_values,
+    not_,
+    or_,
+)
 from policy_engine.analysis.regions import (
+    FIRST_DAY,
+    LAST_DAY,
     Cell,
     Dimension,
     Number,
-    Region,
     Space,
     as_number,
-    cell_holds,
-    intersect,
     number_cells,
-    sample,
-    union,
 )
 from policy_engine.check import checked as c
 from policy_engine.check.checked import CheckedPolicy, CheckedRule, Effective
@@ -44,84 +50,6 @@ from policy_engine.check.types import (
     Type,
     WholeType,
 )
-
-# ---------------------------------------------------------------- formulas
-
-
-@dataclass(frozen=True)
-class Atom:
-    """A predicate on one dimension that is always true or false (never an error).
-
-    `test` is ('cmp', op, constant), ('in', values), ('present',) or ('true',).
-    """
-
-    key: tuple[object, ...]
-    test: tuple[object, ...]
-
-
-@dataclass(frozen=True)
-class Op:
-    kind: str  # 'and' | 'or' | 'not'
-    items: tuple[Formula, ...]
-
-
-Formula = bool | Atom | Op
-
-
-def and_(*items: Formula) -> Formula:
-    return _join("and", False, items)
-
-
-def or_(*items: Formula) -> Formula:
-    return _join("or", True, items)
-
-
-def _join(kind: str, decisive: bool, items: tuple[Formula, ...]) -> Formula:
-    """`and` (`decisive` False) or `or` (`decisive` True) of formulas, flattened: a decisive
-    constant decides, the other is left out, nested formulas of the same kind are merged."""
-    flat: list[Formula] = []
-    for item in items:
-        if item is decisive:
-            return decisive
-        if item is (not decisive):
-            continue
-        if isinstance(item, Op) and item.kind == kind:
-            flat.extend(item.items)
-        else:
-            flat.append(item)
-    if not flat:
-        return not decisive
-    return flat[0] if len(flat) == 1 else Op(kind, tuple(flat))
-
-
-def not_(item: Formula) -> Formula:
-    if isinstance(item, bool):
-        return not item
-    if isinstance(item, Op) and item.kind == "not":
-        return item.items[0]
-    return Op("not", (item,))
-
-
-@dataclass(frozen=True)
-class Three:
-    """Where an expression is true, false, or stops with an error (the three never overlap)."""
-
-    true: Formula
-    false: Formula
-    error: Formula
-
-    def and_then(self, other: Three) -> Three:
-        """`self and other`: `other` is evaluated only where `self` is true."""
-        return Three(and_(self.true, other.true),
-                     or_(self.false, and_(self.true, other.false)),
-                     or_(self.error, and_(self.true, other.error)))
-
-    def or_else(self, other: Three) -> Three:
-        """`self or other`: `other` is evaluated only where `self` is false."""
-        return Three(or_(self.true, and_(self.false, other.true)),
-                     and_(self.false, other.false),
-                     or_(self.error, and_(self.false, other.error)))
-
 
 # ---------------------------------------------------------------- terms
 
@@ -160,6 +88,9 @@ class Registry:
     owner: dict[tuple[object, ...], CheckedPolicy] = field(default_factory=dict)
     #: For each opaque condition: an expression that computes it, and whether it is negated.
     opaque_expr: dict[tuple[object, ...], tuple[c.CExpr, bool]] = field(default_factory=dict)
+    #: Dimensions for what the analysis could not translate within its budget (a rule whose
+    #: outcome is left free); they come last.
+    unknown: list[Dimension] = field(default_factory=list)
 
     def add_policy(self, policy: CheckedPolicy) -> None:
         for info in policy.facts:
@@ -198,12 +129,16 @@ class Registry:
             text, t, _ = self.derived[key]
             kind = _kind(t)
             consts = [k for k in self.constants.get(key, ()) if not isinstance(k, str)]
-            dimensions.append(Dimension(key, kind, number_cells(
-                consts, whole=kind != "amount", minimum=None, maximum=None), text))
+            if kind == "date":
+                consts = _on_calendar(consts)
+            cells = number_cells(consts, whole=kind != "amount", minimum=None, maximum=None)
+            dimensions.append(Dimension(key, kind, _calendar_cells(cells) if kind == "date"
+                                        else cells, text))
         for key in sorted(self.opaque, key=repr):
             text, _ = self.opaque[key]
             dimensions.append(Dimension(key, "opaque", (
                 Cell("value", False), Cell("value", True)), text))
+        dimensions.extend(self.unknown)
         return Space(dimensions)
 
     def _fact_dimension(self, name: str, types: list[Type]) -> Dimension | None:
@@ -227,16 +162,29 @@ class Registry:
             kind = _kind(first)
             low, high = self.bounds.get(name, (None, None))
             consts = [k for k in self.constants.get(key, ()) if not isinstance(k, str)]
-            if kind == "date" and not consts:
-                consts = [_ANCHOR]
-            return Dimension(key, kind, missing + number_cells(
-                consts, whole=kind != "amount", minimum=low, maximum=high), name)
+            if kind == "date":
+                consts = _on_calendar(consts) or [_ANCHOR]
+            cells = number_cells(consts, whole=kind != "amount", minimum=low, maximum=high)
+            return Dimension(key, kind, missing + (_calendar_cells(cells) if kind == "date"
+                                                   else cells), name)
         if missing:  # a list of something else: only its presence is modelled
             return Dimension(key, "present", (Cell("missing"), Cell("value", True)), name)
         return None
 
 
 _ANCHOR = datetime.date(2025, 1, 1).toordinal()
+def _on_calendar(constants: list[Number]) -> list[Number]:
+    """The date constants that split the calendar: a condition compares with a day before
+    its first or after its last day only when shifted dates leave it (see `_off_calendar`)."""
+    return [k for k in constants if FIRST_DAY <= k <= LAST_DAY]
+
+
+def _calendar_cells(cells: tuple[Cell, ...]) -> tuple[Cell, ...]:
+    """Date cells without the ranges before the first day or after the last, which hold no
+    date (so no witness or description ever shows one)."""
+    return tuple(cell for cell in cells if not (
+        cell.kind == "range" and (cell.high is not None and cell.high <= FIRST_DAY
+                                  or cell.low is not None and cell.low >= LAST_DAY)))
 
 
 def _kind(t: Type) -> str:
@@ -259,11 +207,17 @@ def _bounds(t: Type) -> tuple[Number | None, Number | None]:
 class Translator:
     """Translates one policy's expressions into formulas, registering what they read."""
 
-    def __init__(self, policy: CheckedPolicy, registry: Registry) -> None:
+    def __init__(self, policy: CheckedPolicy, registry: Registry,
+                 budget: Budget | None = None) -> None:
         self.policy = policy
         self.registry = registry
+        self.budget = budget if budget is not None else Budget(0)
         self.defines = {d.name: d for d in policy.defines}
         self._define_cases: dict[str, tuple[list[Case], Formula]] = {}
+        self._define_reads: dict[str, tuple[str, ...]] = {}
+        self._table_rows: dict[str, tuple[dict[str, c.TableRowInfo], c.TableRowInfo | None]] = {}
+        #: Derived values whose translation alone took more than an item's share.
+        self._too_large: dict[str, str] = {}
         registry.add_policy(policy)
 
     def text(self, expr: c.CExpr) -> str:
@@ -341,7 +295,7 @@ class Translator:
 
     def _compare_terms(self, a: Term, op: str, b: Term, whole: c.CExpr) -> Formula:
         if a.kind == "const" and b.kind == "const":
-            return _evaluate(a.value, op, b.value)
+            return compare_values(a.value, op, b.value)
         if a.kind == "const":
             a, b, op = b, a, _FLIP[op]
         if b.kind == "const" and a.kind in ("fact", "derived"):
@@ -459,33 +413,81 @@ class Translator:
             error = or_(test.error, and_(test.true, then_error), and_(test.false, other_error))
             return [k for k in cases if k.guard is not False], error
         if isinstance(expr, c.Arith) and expr.op in "+-":
-            left, left_error = self.cases(expr.left)
-            right, right_error = self.cases(expr.right)
-            if all(k.term.kind == "const" for k in right) and len(right) == 1:
-                constant = as_number(right[0].term.value)
-                delta = _days(right[0].term.value) if constant is None else constant
-                if delta is not None:
-                    sign = 1 if expr.op == "+" else -1
-                    out = [Case(k.guard, _shift(k.term, sign * Fraction(delta)))
-                           for k in left]
-                    if all(k.term.kind != "derived" or k.term.offset == 0 for k in out):
-                        return out, or_(left_error, right_error)
+            shifted = self._shifted(expr)
+            if shifted is not None:
+                return shifted
         if isinstance(expr, c.Lookup):
             return self._lookup(expr)
         return self._derived(expr)
 
+    def _shifted(self, expr: c.Arith) -> tuple[list[Case], Formula] | None:
+        """`x + k` or `x - k` for a constant `k`, by cases: constants are computed, facts get
+        an offset. Where a date leaves the calendar evaluation stops (E408), and so here."""
+        left, left_error = self.cases(expr.left)
+        right, right_error = self.cases(expr.right)
+        if len(right) != 1 or right[0].term.kind != "const":
+            return None
+        value = right[0].term.value
+        if isinstance(value, datetime.date):  # a date minus a date: a number of days
+            if not all(isinstance(k.term.value, datetime.date) for k in left):
+                return None
+            return ([Case(k.guard, Term("const", k.term.value - value, type=expr.type))
+                     for k in left if isinstance(k.term.value, datetime.date)],
+                    or_(left_error, right_error))
+        number = as_number(value)
+        delta = _days(value) if number is None else number
+        if delta is None:
+            return None
+        shift = (1 if expr.op == "+" else -1) * Fraction(delta)
+        out: list[Case] = []
+        stops: list[Formula] = [left_error, right_error]
+        for case in left:
+            term = _shift(case.term, shift)
+            if term is None:  # a constant date or duration out of range
+                stops.append(case.guard)
+                continue
+            if term.kind == "derived" and term.offset != 0:
+                return None
+            if term.kind == "fact" and isinstance(expr.type, DateType):
+                stops.append(and_(case.guard, self._off_calendar(term)))
+            out.append(Case(case.guard, term))
+        return out, or_(*stops)
+
+    def _off_calendar(self, term: Term) -> Formula:
+        """Where a date fact plus an offset is before the first day or after the last."""
+        key = ("fact", term.value)
+        offset = Fraction(term.offset)
+        parts: list[Formula] = []
+        for op, bound, applies in (("<", FIRST_DAY - offset, offset < 0),
+                                   (">", LAST_DAY - offset, offset > 0)):
+            if applies:
+                self.registry.constants.setdefault(key, set()).add(bound)
+                parts.append(Atom(key, ("cmp", op, bound)))
+        return or_(*parts)
+
     def _define(self, name: str) -> tuple[list[Case], Formula]:
         if name not in self._define_cases:
+            if name in self._too_large:  # it would be again: fail at once, spend nothing
+                raise OverBudget(False, self._too_large[name], define=name)
             self._define_cases[name] = ([], False)  # a cycle cannot pass the checker
-            info = self.defines[name]
-            if isinstance(info.type, BoolType):
-                three = self.condition(info.expr)
-                self._define_cases[name] = (
-                    [Case(three.true, Term("const", True, type=info.type)),
-                     Case(three.false, Term("const", False, type=info.type))], three.error)
-            else:
-                self._define_cases[name] = self.cases(info.expr)
+            started = self.budget.spent
+            try:
+                self._define_cases[name] = self._translate_define(name)
+            except OverBudget as over:
+                del self._define_cases[name]  # never leave the placeholder for later rules
+                if not over.whole and self.budget.spent - started >= self.budget.share:
+                    self._too_large[name] = f"{over.reason}, in derived value '{name}'"
+                    raise OverBudget(False, self._too_large[name], define=name) from None
+                raise
         return self._define_cases[name]
+
+    def _translate_define(self, name: str) -> tuple[list[Case], Formula]:
+        info = self.defines[name]
+        if isinstance(info.type, BoolType):
+            three = self.condition(info.expr)
+            return ([Case(three.true, Term("const", True, type=info.type)),
+                     Case(three.false, Term("const", False, type=info.type))], three.error)
+        return self.cases(info.expr)
 
     def _lookup(self, expr: c.Lookup) -> tuple[list[Case], Formula]:
         table = self.policy.table(expr.table)
@@ -498,14 +500,29 @@ class Translator:
         assert isinstance(key_type, EnumType)
         cases: list[Case] = []
         errors: list[Formula] = [key_error]
+        rows, default = self._rows(table)
         for value in key_type.values:
-            row = table.find(value, None)
+            row = rows.get(value, default)
             is_value = and_(guard, Atom(("fact", fact), ("in", (value,))))
             if row is None:
                 errors.append(is_value)
             else:
                 cases.append(Case(is_value, Term("const", row.value, type=table.type)))
         return cases, or_(*errors)
+
+    def _rows(self, table: c.TableInfo) -> tuple[dict[str, c.TableRowInfo],
+                                                  c.TableRowInfo | None]:
+        """An undated table's row for each key, and its default row: what `table.find` gives,
+        worked out once (a key at a time, it reads the whole table for each value)."""
+        found = self._table_rows.get(table.name)
+        if found is None:
+            rows: dict[str, c.TableRowInfo] = {}
+            for row in table.rows:
+                for key in row.keys:
+                    rows.setdefault(key, row)
+            default = next((row for row in table.rows if not row.keys), None)
+            found = self._table_rows[table.name] = (rows, default)
+        return found
 
     def _derived(self, expr: c.CExpr) -> tuple[list[Case], Formula]:
         facts = self.reads(expr)
@@ -552,19 +569,27 @@ class Translator:
 
     def reads(self, expr: c.CExpr) -> tuple[str, ...]:
         """The facts an expression reads, derived values expanded."""
-        found: list[str] = []
+        found: dict[str, None] = {}  # in order of first reading
         for node in c.walk(expr):
             names: Sequence[str] = ()
             if isinstance(node, c.FactRef):
-                names = (self.reads(self.defines[node.name].expr) if node.name in self.defines
+                names = (self._reads_define(node.name) if node.name in self.defines
                          else (node.name,))
             elif isinstance(node, c.Presence):
                 names = (node.fact,)
             elif isinstance(node, c.Lookup) and self.policy.table(node.table).dated \
                     and self.policy.as_of:
                 names = (self.policy.as_of,)
-            found.extend(n for n in names if n not in found)
+            found.update(dict.fromkeys(names))
         return tuple(found)
+
+    def _reads_define(self, name: str) -> tuple[str, ...]:
+        # Worked out once per derived value: a chain of values that each read the one before
+        # several times would otherwise be walked exponentially often.
+        found = self._define_reads.get(name)
+        if found is None:
+            found = self._define_reads[name] = self.reads(self.defines[name].expr)
+        return found
 
     # ------------------------------------------------------------ rules
     def effective(self, effective: Effective | None) -> Formula:
@@ -610,102 +635,18 @@ def _days(value: object) -> int | None:
     return value.days if isinstance(value, datetime.timedelta) else None
 
 
-def _shift(term: Term, delta: Fraction) -> Term:
+def _shift(term: Term, delta: Fraction) -> Term | None:
+    """A term moved by `delta` (days for dates and durations); None when a constant date or
+    duration leaves the range Python's dates have, where evaluation stops too."""
     if term.kind == "const":
+        if isinstance(term.value, (datetime.date, datetime.timedelta)):
+            try:
+                return Term("const", term.value + datetime.timedelta(days=int(delta)),
+                            type=term.type)
+            except OverflowError:
+                return None
         number = as_number(term.value)
-        if isinstance(term.value, datetime.date):
-            return Term("const", term.value + datetime.timedelta(days=int(delta)),
-                        type=term.type)
         if number is not None:
             return Term("const", Fraction(number) + delta, type=term.type)
         return term
     return Term(term.kind, term.value, Fraction(term.offset) + delta, term.type)
-
-
-def _evaluate(a: object, op: str, b: object) -> bool:
-    x, y = as_number(a), as_number(b)
-    if x is not None and y is not None:
-        a, b = Fraction(x), Fraction(y)
-    if op == "==":
-        return a == b
-    if op == "!=":
-        return a != b
-    return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op])  # type: ignore[operator]
-
-
-# ---------------------------------------------------------------- formulas to regions
-
-
-def region(space: Space, formula: Formula, negate: bool = False) -> Region:
-    """The region where a formula holds (or fails, with `negate`), in negation normal form."""
-    if isinstance(formula, bool):
-        return space.everything() if formula != negate else space.nothing()
-    if isinstance(formula, Atom):
-        dimension = space.dimensions[space.index[formula.key]]
-        mask = space.atom_masks.get(formula)
-        if mask is None:
-            mask = _number_mask(space, dimension, formula)
-            if mask is None:
-                mask = dimension.mask(lambda cell: _atom_holds(formula, cell))
-            space.atom_masks[formula] = mask
-        return space.restrict(formula.key, (dimension.full & ~mask) if negate else mask)
-    if formula.kind == "not":
-        return region(space, formula.items[0], not negate)
-    parts = [region(space, item, negate) for item in formula.items]
-    conjunctive = (formula.kind == "and") != negate
-    result = parts[0]
-    for part in parts[1:]:
-        result = intersect(result, part) if conjunctive else union(result, part)
-        if conjunctive and not result:
-            break
-    return result
-
-
-def _number_mask(space: Space, dimension: Dimension, atom: Atom) -> int | None:
-    """The mask of a comparison with a number, against each cell's representative, fast."""
-    if atom.test[0] != "cmp" or dimension.kind not in ("whole", "amount", "date") \
-            or isinstance(atom.test[2], (bool, str)):
-        return None
-    samples = space.samples.get(dimension.key)
-    if samples is None:
-        # Cells are in increasing order (after the `missing` cell, if any), so a comparison
-        # with a constant holds on one run of cells, found by bisection.
-        samples = [Fraction(sample(cell, whole=False)) for cell in dimension.cells
-                   if cell.kind != "missing"]
-        space.samples[dimension.key] = samples
-    offset = len(dimension.cells) - len(samples)
-    k = Fraction(atom.test[2])  # type: ignore[call-overload]
-    low, high = bisect.bisect_left(samples, k), bisect.bisect_right(samples, k)
-    runs = {"<": (0, low), "<=": (0, high), ">": (high, len(samples)),
-            ">=": (low, len(samples)), "==": (low, high)}
-    op = str(atom.test[1])
-    if op == "!=":
-        every = ((1 << len(samples)) - 1) << offset
-        return every & ~(((1 << high) - (1 << low)) << offset)
-    start, end = runs[op]
-    return ((1 << end) - (1 << start)) << offset
-
-
-def _atom_holds(atom: Atom, cell: Cell) -> bool:
-    kind = atom.test[0]
-    if cell.kind == "missing":
-        return False
-    if kind == "present":
-        return True
-    if kind == "true":
-        return cell.value is True
-    if kind == "in":
-        return cell.kind == "value" and cell.value in atom.test[1]  # type: ignore[operator]
-    _, op, constant = atom.test
-    if isinstance(constant, (bool, str)):
-        return cell.kind == "value" and _evaluate(cell.value, str(op), constant) or (
-            cell.kind == "other" and op == "!=")
-    return cell_holds(cell, str(op), constant)
-
-
-def atoms(formula: Formula) -> Iterator[Atom]:
-    if isinstance(formula, Atom):
-        yield formula
-    elif isinstance(formula, Op):
-        for item in formula.items:
-            yield from atoms(item)

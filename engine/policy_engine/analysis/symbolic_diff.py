@@ -9,13 +9,24 @@ the result does not depend on which scenarios happen to exist.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from policy_engine.analysis import incomplete
+from policy_engine.analysis.budget import Budget, OverBudget
 from policy_engine.analysis.describe import cover, describe_parts
-from policy_engine.analysis.partition import MAX_REGIONS, Model, Outcome, analyse, refused
+from policy_engine.analysis.partition import (
+    MAX_REGIONS,
+    Model,
+    Outcome,
+    analyse,
+    diagnostic,
+    refused,
+)
 from policy_engine.analysis.regions import Region, simplify
 from policy_engine.analysis.witnesses import Witness, observe, witness_for, write_witnesses
 from policy_engine.check.checked import CheckedPolicy
+from policy_engine.core.diagnostics import Diagnostic
 
 
 @dataclass(frozen=True)
@@ -42,10 +53,77 @@ class Change:
         return f"{self.old.describe()} -> {self.new.describe()}"
 
 
-def symbolic_diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
-    """The regions of the fact space where the two policies decide differently."""
-    models = analyse([old, new])
-    before, after = models
+@dataclass
+class SymbolicDiff:
+    """The changes between two policies, and what the analysis could not finish (W112).
+
+    When `incomplete` is not empty, changes may be missing: no change found does not mean
+    that the two policies decide alike.
+    """
+
+    changes: list[Change]
+    incomplete: list[Diagnostic] = field(default_factory=list)
+    budget: Budget = field(default_factory=Budget)
+
+
+def symbolic_diff(old: CheckedPolicy, new: CheckedPolicy,
+                  budget: Budget | None = None) -> list[Change]:
+    """The regions of the fact space where the two policies decide differently (see
+    `compare` for what the analysis could not finish within its budget)."""
+    return compare(old, new, budget).changes
+
+
+def compare(old: CheckedPolicy, new: CheckedPolicy, budget: Budget | None = None) -> SymbolicDiff:
+    """The regions of the fact space where the two policies decide differently.
+
+    Args:
+        budget: the work the analysis may do (the default `Budget()` when None). Each change
+            is an item of it: one over its share is listed without regions or witness.
+    """
+    budget = budget if budget is not None else Budget()
+    result = SymbolicDiff([], budget=budget)
+    with budget.active():
+        models = analyse([old, new], budget)
+        for model in models:
+            result.incomplete += incomplete.unknown(model, budget)
+            if model.stopped is not None:
+                result.incomplete.append(incomplete.stopped(model.policy, model.stopped,
+                                                            budget))
+        if any(model.stopped is not None for model in models):
+            return result
+        try:
+            groups = _groups(*models)
+            # Facts both versions refuse before any rule never reach a decision in either,
+            # so a description may include them: that keeps it to the conditions that matter.
+            dont_care = refused(models[0]) & refused(models[1])
+        except OverBudget:
+            result.incomplete.append(_stopped(new, "comparing the two versions", budget))
+            return result
+        changes = []
+        for (old_outcome, new_outcome), area in groups.items():
+            exhausted = budget.exhausted is not None
+            mark = models[0].space.node_count
+            try:
+                with budget.item():
+                    changes.append(_change(models, old_outcome, new_outcome, area, dont_care))
+                    continue
+            except OverBudget as over:
+                models[0].space.rollback(mark)
+                if not over.whole:
+                    result.incomplete.append(incomplete.search_over(
+                        new, f"the facts of the change {old_outcome.describe()} -> "
+                             f"{new_outcome.describe()}", None, budget))
+                elif not exhausted:  # said once, for this change and every one after it
+                    result.incomplete.append(_stopped(new, "describing the changes", budget))
+            # The change exists (its region is not empty) but is not described.
+            changes.append(Change(old_outcome, new_outcome, (), None))
+    result.changes = sorted(changes, key=lambda ch: (ch.approximate, ch.old.describe(),
+                                                     ch.new.describe()))
+    return result
+
+
+def _groups(before: Model, after: Model) -> dict[tuple[Outcome, Outcome], Region]:
+    """The facts of each (old outcome, new outcome) pair that differ."""
     groups: dict[tuple[Outcome, Outcome], Region] = {}
     for a in before.pieces:
         for b in after.pieces:
@@ -56,13 +134,15 @@ def symbolic_diff(old: CheckedPolicy, new: CheckedPolicy) -> list[Change]:
                 continue
             key = (_plain(a.outcome), _plain(b.outcome))
             groups[key] = groups[key] | overlap if key in groups else overlap
-    # Facts both versions refuse before any rule never reach a decision in either, so a
-    # description may include them: that keeps it to the conditions that matter.
-    dont_care = refused(before) & refused(after)
-    changes = [_change(models, old_outcome, new_outcome, area, dont_care)
-               for (old_outcome, new_outcome), area in groups.items()]
-    return sorted(changes, key=lambda ch: (ch.approximate, ch.old.describe(),
-                                           ch.new.describe()))
+    return groups
+
+
+def _stopped(policy: CheckedPolicy, doing: str, budget: Budget) -> Diagnostic:
+    return diagnostic(
+        policy, incomplete.CODE, f"analysis incomplete: the policy is over "
+                                 f"{incomplete.whole(budget)} while {doing}",
+        notes=["changes may be missing, and those listed without regions are not described"],
+        help=incomplete.raise_limit(budget))
 
 
 def _plain(outcome: Outcome) -> Outcome:
@@ -98,10 +178,26 @@ def _both_errors(models: list[Model], raw: dict[str, object], old: Outcome,
 
 
 def render_changes(changes: list[Change], old_name: str, new_name: str, *,
-                   markdown: bool = False) -> str:
-    """The changes as text (or Markdown): one block per change, its regions, its witness."""
+                   markdown: bool = False, incomplete: Sequence[Diagnostic] = ()) -> str:
+    """The changes as text (or Markdown): one block per change, its regions, its witness.
+
+    Args:
+        incomplete: the W112 findings of the comparison: they are named at the end (in full
+            in Markdown, for a pull request; text leaves them to the diagnostics), and no
+            change found is then not said to mean that the versions decide alike.
+    """
+    notes = ([f"- **analysis incomplete** (`{_where(d)}`): "
+              f"{d.message.removeprefix('analysis incomplete: ')}" for d in incomplete]
+             if markdown else
+             ["warning: the analysis is incomplete (W112): changes may be missing"]
+             if incomplete else [])
     if not changes:
-        return f"{old_name} and {new_name} decide alike on every fact set\n"
+        if not notes:
+            return f"{old_name} and {new_name} decide alike on every fact set\n"
+        headline = "no change found, but the analysis is incomplete"
+        return "\n".join([f"## Symbolic diff `{old_name}` -> `{new_name}`: {headline}"
+                          if markdown else f"{old_name} -> {new_name}: {headline}", *(
+                              [""] if markdown else []), *notes]) + "\n"
     count = f"{len(changes)} change" + ("s" if len(changes) != 1 else "")
     lines = [f"## Symbolic diff `{old_name}` -> `{new_name}`: {count}" if markdown
              else f"symbolic diff {old_name} -> {new_name}: {count}"]
@@ -121,7 +217,14 @@ def render_changes(changes: list[Change], old_name: str, new_name: str, *,
             facts = ", ".join(f"{k}: {json.dumps(v)}" for k, v in change.witness.facts.items())
             lines.append(f"- witness: `{{{facts}}}`" if markdown
                          else f"  witness: {{{facts}}}")
+    if notes:
+        lines.extend(["", *notes])
     return "\n".join(lines) + "\n"
+
+
+def _where(diagnostic_: Diagnostic) -> str:
+    file, line, _ = diagnostic_.location()
+    return f"{file}:{line}" if line else str(file)
 
 
 def changes_json(changes: list[Change]) -> list[dict[str, object]]:

@@ -26,6 +26,8 @@ from policy_engine.analysis.partition import (
     in_cell,
 )
 from policy_engine.analysis.regions import (
+    FIRST_DAY,
+    LAST_DAY,
     Cell,
     Cube,
     Dimension,
@@ -81,24 +83,39 @@ def _known(policy: CheckedPolicy, raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def observe(policy: CheckedPolicy, raw: Mapping[str, Any]) -> Outcome:
-    """Runs the reference interpreter on raw facts, as `policy eval` would."""
+    """Runs the reference interpreter on raw facts, as `policy eval` would.
+
+    An evaluation that fails with anything but a refusal (an engine bug) gives the outcome
+    ('crash', exception name), which matches no prediction: such facts are no witness, and
+    the analysis goes on.
+    """
     stage, interpreter = _tools(policy)
     try:
-        typed = stage.validate(_known(policy, raw), file="<facts>")
-    except DiagnosticError:
-        return Outcome("invalid", "facts")
-    problems = check_constraints(policy, typed, file="<facts>", locate=None, prefix=("facts",))
-    if problems:
-        return Outcome("refused", problems[0].label or problems[0].code)
-    try:
-        evaluation = resolve(policy, interpreter, typed)
-    except EvaluationError as error:
-        if error.code == "E404" and error.label:
-            return Outcome("refused", error.label)
-        if error.code == "E404" and policy.refusal is not None:
-            return Outcome("refused", "E404")
-        return Outcome("error", error.code, "+".join(error.rules) or None)
+        try:
+            typed = stage.validate(_known(policy, raw), file="<facts>")
+        except DiagnosticError:
+            return Outcome("invalid", "facts")
+        problems = check_constraints(policy, typed, file="<facts>", locate=None,
+                                     prefix=("facts",))
+        if problems:
+            return Outcome("refused", problems[0].label or problems[0].code)
+        try:
+            evaluation = resolve(policy, interpreter, typed)
+        except EvaluationError as error:
+            if error.code == "E404" and error.label:
+                return Outcome("refused", error.label)
+            if error.code == "E404" and policy.refusal is not None:
+                return Outcome("refused", "E404")
+            return Outcome("error", error.code, "+".join(error.rules) or None)
+    except Exception as error:  # noqa: BLE001 - a crash is the engine's bug, not a witness
+        return Outcome("crash", type(error).__name__)
     return Outcome("decision", evaluation.decision, evaluation.rule)
+
+
+def evaluation_cost(policy: CheckedPolicy) -> int:
+    """The steps one evaluation of a candidate is charged: about the work it does."""
+    return 1 + len(policy.facts) + len(policy.units()) + len(policy.requires) \
+        + len(policy.ensures)
 
 
 def _tools(policy: CheckedPolicy) -> tuple[FactStage, Interpreter]:
@@ -122,6 +139,7 @@ class WitnessFinder:
     def __init__(self, models: Sequence[Model]) -> None:
         self.models = models
         self.space = models[0].space
+        self.budget = self.space.budget
         self.registry = models[0].translator.registry
 
     def candidates(self, cube: Cube) -> Iterator[dict[str, Any]]:
@@ -205,6 +223,7 @@ class WitnessFinder:
         for tried, combination in enumerate(itertools.product(*(choices[n] for n in names))):
             if tried >= MAX_TRIES:
                 return
+            self.budget.charge(1 + len(names))
             part = dict(zip(names, combination, strict=True))
             candidate = dict(base)
             for name, value in part.items():
@@ -221,7 +240,9 @@ class WitnessFinder:
             expr, negated = self.registry.opaque_expr[dimension.key]
         else:
             expr, negated = dimension.key[1], False  # type: ignore[assignment]
-        value = _quick_value(self.registry.owner[dimension.key], raw, expr)
+        owner = self.registry.owner[dimension.key]
+        self.budget.charge(1 + len(owner.facts))
+        value = _quick_value(owner, raw, expr)
         if value is _FAILED:
             return False
         if dimension.key[0] == "opaque":
@@ -232,13 +253,8 @@ class WitnessFinder:
             for position, cell in enumerate(dimension.cells) if mask >> position & 1)
 
     def _required(self, name: str) -> bool:
-        for model in self.models:
-            try:
-                if model.policy.fact(name).required:
-                    return True
-            except KeyError:
-                continue
-        return False
+        return any(info is not None and info.required
+                   for info in (model.facts.get(name) for model in self.models))
 
     def _searched_facts(self, cube: Cube) -> set[str]:
         facts: set[str] = set()
@@ -267,6 +283,8 @@ class WitnessFinder:
             elif dimension.kind in ("whole", "amount", "date"):
                 numbers = (samples(cell, whole=dimension.kind != "amount") if many
                            else [sample(cell, whole=dimension.kind != "amount")])
+                if dimension.kind == "date":  # samples near the calendar's ends may leave it
+                    numbers = [n for n in numbers if FIRST_DAY <= n <= LAST_DAY]
                 values.extend(_json_value(number_value(dimension.kind, n)) for n in numbers)
             else:
                 values.append(cell.value)
@@ -292,11 +310,9 @@ class WitnessFinder:
 
     def _default(self, name: str) -> Value | None:
         for model in self.models:
-            try:
-                info = model.policy.fact(name)
-            except KeyError:
-                continue
-            return info.default
+            info = model.facts.get(name)
+            if info is not None:
+                return info.default
         return None
 
     def find(self, cube: Cube, accept: Any) -> dict[str, Any] | None:
@@ -372,8 +388,11 @@ def witness_for(models: Sequence[Model], area: Sequence[Cube], name: str, descri
     Returns the witness (or None) and the index of the cube it came from.
     """
     finder = WitnessFinder(models)
+    cost = sum(evaluation_cost(model.policy) for model in models)
 
     def accept(candidate: dict[str, Any]) -> bool:
+        # The extra test evaluates a rule once more: charged as a whole evaluation.
+        finder.budget.charge(cost * (2 if extra is not None else 1))
         for model, outcome in zip(models, expected, strict=True):
             if outcome is not None and not matches(observe(model.policy, candidate), outcome):
                 return False
@@ -409,11 +428,28 @@ def rule_holds(policy: CheckedPolicy, rule: CheckedRule, raw: Mapping[str, Any])
         return None
 
 
+#: A text written without quotes in a witness: a plain name no YAML reader takes for
+#: anything else (a number, a date, yes/no, null, in YAML 1.1 or 1.2).
+_PLAIN_TEXT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
+
+
 def dumps_witness(witness: Witness, policy_path: str | None) -> str:
+    """A witness as a scenario file. Every text that is not a plain name is quoted, so the
+    file reads back as the same values whatever YAML rules the reader follows."""
     import yaml  # only to write witnesses: analysis itself never reads YAML
 
-    return str(yaml.safe_dump(witness.scenario(policy_path), sort_keys=False,
-                              allow_unicode=True, width=100))
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        plain = _PLAIN_TEXT.fullmatch(value) and value.lower() not in _YAML_WORDS
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value,
+                                       style=None if plain else '"')
+
+    Dumper.add_representer(str, text)
+    return str(yaml.dump(witness.scenario(policy_path), Dumper=Dumper, sort_keys=False,
+                         allow_unicode=True, width=100))
 
 
 def write_witnesses(named: Sequence[tuple[str, Witness | None]], directory: str,
