@@ -1,9 +1,10 @@
 """Tests for `policy batch` and `batch`: every row gets one output line, in input order.
 
-Each row is decided, refused or invalid, and the counts reconcile (rows read = decided +
-refused + invalid) whatever the format and however many processes run. An invalid row never
-stops the run; it is reported on standard error as `INPUT:LINE: reason` and makes the exit
-status 2. The output depends only on the policy and the input.
+Each row here is decided, refused or invalid, and the counts reconcile (rows read = decided +
+refused + invalid; the fourth outcome, failed, is in test_bad_rows.py) whatever the format
+and however many processes run. An invalid row never stops the run; it is reported on
+standard error as `INPUT:LINE: reason` and makes the exit status 2. The output depends only
+on the policy and the input.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from policy_engine.explain.render import to_json
 from policy_engine.policy import Policy
 from policy_engine.scenarios.runner import run_scenario
 from tests.helpers.cli import Run, invoker
+from tests.helpers.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 POLICY = str(ROOT / "policies" / "aliexpress" / "refund.policy")
 EXAMPLES = ROOT / "policies" / "aliexpress" / "batch"
 
