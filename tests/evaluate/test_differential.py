@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import random
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,164 @@ def test_indexed_policy_generator_makes_policies_with_indexes() -> None:
 
     check()
     assert indexed.count(True) >= len(indexed) // 2, indexed
+
+
+# ---------------------------------------------------------------- the edges of the engine's range
+
+EDGE_HEAD = """policy edges
+{resolve}
+fact n: whole number
+fact m: whole number
+fact a: amount
+fact b: amount
+fact d: date
+fact e: date
+fact flag: yes/no
+define nn = n * m
+define aa = a * b
+define later = d + n * 1 day
+decision d0
+decision d1
+decision d2
+output x: amount
+output k: whole number
+output due: date
+"""
+
+#: Whole numbers, amounts and dates at the edges of the range and far inside it, so that
+#: arithmetic on them leaves the range often (E408) but not always.
+_EDGE_WHOLES = (0, 1, -1, 2, 7, -30, 400, 10**6, -(10**9), 10**12, 10**1100, 10**2150,
+                -(10**2150), 10**4299, 10**4299 - 1, -(10**4299) - 7, 10**4300 - 1)
+_EDGE_AMOUNTS = ("0", "1", "-2.5", "0.1", "9" * 28, "-" + "9" * 28, "1" + "0" * 27,
+                 "0." + "0" * 27 + "1", "-0." + "0" * 20 + "3", "12.50")
+_EDGE_DATES = ("0001-01-01", "0001-01-02", "9999-12-31", "9999-12-30", "2024-01-31",
+               "1970-01-01", "5000-06-15")
+
+
+class _EdgeWriter:
+    """Expressions over EDGE_HEAD's facts that multiply, square and shift dates: values
+    leave the engine's range now and then, in every kind of value and in derived values."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def pick(self, *options: str) -> str:
+        return self.rng.choice(options)
+
+    def condition(self, depth: int = 1) -> str:
+        roll = self.rng.random()
+        if depth <= 0 or roll < 0.6:
+            return self.atom()
+        if roll < 0.9:
+            return (f"({self.condition(depth - 1)} {self.pick('and', 'or')} "
+                    f"{self.condition(depth - 1)})")
+        return f"not ({self.condition(depth - 1)})"
+
+    def whole(self, depth: int = 2) -> str:
+        roll = self.rng.random()
+        if depth <= 0 or roll < 0.35:
+            return self.pick("n", "m", "nn", "n", "2", "(-3)", "1000000", "9" * 40,
+                             "days_between(d, e)")
+        if roll < 0.8:
+            return (f"({self.whole(depth - 1)} {self.pick('+', '-', '*', '*')} "
+                    f"{self.whole(depth - 1)})")
+        if roll < 0.9:
+            return self.pick(f"min({self.whole(depth - 1)}, {self.whole(depth - 1)})",
+                             f"abs({self.whole(depth - 1)})", f"(-{self.whole(depth - 1)})")
+        return (f"(if {self.condition(depth - 1)} then {self.whole(depth - 1)} "
+                f"else {self.whole(depth - 1)})")
+
+    def amount(self, depth: int = 2) -> str:
+        roll = self.rng.random()
+        if depth <= 0 or roll < 0.35:
+            return self.pick("a", "b", "aa", "aa", "0.5", "1" + "0" * 30 + ".5", "0.000001")
+        if roll < 0.6:
+            return f"({self.amount(depth - 1)} * {self.amount(depth - 1)})"
+        if roll < 0.8:
+            op = self.pick("+", "-", "*")
+            return f"({self.amount(depth - 1)} {op} {self.whole(depth - 1)})"
+        mode = self.pick("round", "round_up", "round_down")
+        return (f"{mode}({self.amount(depth - 1)} / {self.amount(depth - 1)}, "
+                f"{self.rng.randint(0, 3)})")
+
+    def duration(self, depth: int = 1) -> str:
+        return self.pick("(d - e)", "(e - d)", f"({self.whole(depth)} * 1 day)",
+                         "999999999 days", "(2 weeks + (d - e))", f"(1 day * {self.whole(depth)})",
+                         "((d - e) - 999999999 days)")
+
+    def date(self) -> str:
+        return self.pick("d", "e", "later", f"(d + {self.duration()})", f"(e - {self.duration()})",
+                         f"({self.duration()} + e)")
+
+    def atom(self) -> str:
+        kind = self.rng.randrange(6)
+        compare = self.pick("==", "!=", "<", "<=", ">", ">=")
+        if kind == 0:
+            return f"{self.whole()} {compare} {self.whole()}"
+        if kind == 1:
+            return f"{self.amount()} {compare} {self.amount()}"
+        if kind == 2:
+            return f"{self.date()} {compare} {self.date()}"
+        if kind == 3:
+            return f"{self.duration()} {compare} {self.duration()}"
+        if kind == 4:
+            return f"{self.amount()} between {self.whole()} and {self.amount()}"
+        return self.pick("flag", "not flag", "later > d")
+
+
+@st.composite
+def edge_policies(draw: st.DrawFn) -> str:
+    write = _EdgeWriter(random.Random(draw(st.integers(0, 2**64))))
+    lines = [EDGE_HEAD.format(resolve=write.pick("", "resolve first match", "resolve unique",
+                                                 "resolve agreeing"))]
+    for index in range(write.rng.randint(1, 4)):
+        condition = " and ".join(write.condition(1) for _ in range(write.rng.randint(1, 2)))
+        outputs = [f"x = {write.amount()}", f"k = {write.whole()}", f"due = {write.date()}"]
+        chosen = [o for o in outputs if write.rng.random() < 0.4]
+        with_clause = f" with {', '.join(chosen)}" if chosen else ""
+        lines.append(f"rule r{index} when {condition} then {write.pick('d0', 'd1', 'd2')}"
+                     f'{with_clause} because "r{index}"')
+    if write.rng.random() < 0.7:
+        lines.append(f"otherwise d0 with k = {write.whole()}")
+    return "\n".join(lines) + "\n"
+
+
+EDGE_FACTS = st.fixed_dictionaries({
+    "n": st.one_of(st.sampled_from(_EDGE_WHOLES), st.integers(-50, 50)),
+    "m": st.one_of(st.sampled_from(_EDGE_WHOLES), st.integers(-50, 50)),
+    "a": st.sampled_from(_EDGE_AMOUNTS), "b": st.sampled_from(_EDGE_AMOUNTS),
+    "d": st.sampled_from(_EDGE_DATES), "e": st.sampled_from(_EDGE_DATES),
+    "flag": st.booleans()})
+
+
+@settings(max_examples=examples(100), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(text=edge_policies(), data=st.data())
+def test_engines_agree_at_the_edges_of_the_range(text: str, data: st.DataObject) -> None:
+    policy = Policy.from_text(text, "edges.policy")  # well-typed by construction
+    for _ in range(3):
+        assert_engines_agree(policy, data.draw(EDGE_FACTS))
+
+
+def test_edge_policies_often_leave_the_range_and_often_decide() -> None:
+    # Both outcomes must be common, or the test above would compare only one of them.
+    outcomes: list[str] = []
+
+    @settings(max_examples=60, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(text=edge_policies(), data=st.data())
+    def check(text: str, data: st.DataObject) -> None:
+        policy = Policy.from_text(text, "edges.policy")
+        facts = typed_facts(policy, data.draw(EDGE_FACTS))
+        try:
+            evaluation(policy, facts, "interpreted")
+            outcomes.append("decided")
+        except EvaluationError as error:
+            outcomes.append(error.code)
+
+    check()
+    assert outcomes.count("E408") >= len(outcomes) // 6, outcomes
+    assert outcomes.count("decided") >= len(outcomes) // 6, outcomes
 
 
 def test_engines_agree_on_a_rule_with_many_conjuncts() -> None:

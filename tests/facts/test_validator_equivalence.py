@@ -104,6 +104,12 @@ _JUNK: list[Any] = [
     [], [1], ["a"], ["a", "z"], ("a", "b"), [None], [["a"]], {}, {"a": 1},
     datetime.date(2024, 2, 29), datetime.date(2019, 1, 1), datetime.datetime(2024, 1, 1),
     datetime.timedelta(days=1),
+    # The edges of the engine's range (at most 4,300 digits), and numbers far beyond it: an
+    # exponent that would expand into a billion digits, or into more digits than any machine
+    # holds (so expanding it fails at once instead of filling the memory).
+    10**4300 - 1, -(10**4300) + 1, 10**4300, -(10**4300), 10**5000, float("inf"), 1e308,
+    Decimal("1E+999999999"), Decimal("-1E+999999999"), Decimal("1E-999999999"),
+    Decimal("1E+999999999999999999"), Decimal("4.2E+4300"),
 ]
 
 

@@ -187,6 +187,35 @@ def test_invalid_date_literal(literal: str) -> None:
     assert text[diagnostic.span.start : diagnostic.span.end] == literal
 
 
+@pytest.mark.parametrize(("literal", "shown", "message", "help"), [
+    ("9999999999 days", "9999999999 days", "a duration is at most 999,999,999 days",
+     "durations this long are out of the engine's range; check the number"),
+    ("142857143 weeks", "142857143 weeks", "a duration is at most 999,999,999 days",
+     "durations this long are out of the engine's range; check the number"),
+    ("1" * 4301, "1" * 4301, "the number has 4,301 digits, more than the 4,300 the engine holds",
+     "whole numbers and amounts have at most 4,300 digits; check the number"),
+    ("3." + "3" * 5000 + " days", "3." + "3" * 5000,
+     "the number has 5,001 digits, more than the 4,300 the engine holds",
+     "whole numbers and amounts have at most 4,300 digits; check the number"),
+])
+def test_literals_out_of_the_engines_range(literal: str, shown: str, message: str,
+                                           help: str) -> None:
+    text = HEAD + f"fact day: date\nrule r when day + {literal} > day then approve because \"r\""
+    if not literal.endswith(("days", "weeks")):
+        text = HEAD + f"rule r when price > {literal} then approve because \"r\""
+    diagnostic = syntax_error(text).diagnostics[0]
+    assert (diagnostic.code, diagnostic.message, diagnostic.help) == ("E005", message, help)
+    assert diagnostic.span is not None
+    assert text[diagnostic.span.start : diagnostic.span.end] == shown
+
+
+def test_the_longest_duration_and_number_are_allowed() -> None:
+    policy = Policy.from_text(
+        HEAD + f"fact day: date\nrule r when day - 999999999 days < day and price < {'9' * 4300} "
+               "then approve because \"r\"", "t.policy")
+    assert policy.checked.rules[0].id == "r"
+
+
 def test_leap_day_is_a_real_date() -> None:
     policy = Policy.from_text(
         HEAD + 'fact day: date\nrule r when day > 2024-02-29 and price > 0 and kind is goods '

@@ -143,6 +143,26 @@ EDGES = [
      "because \"v\" source \"s\"\n"
      "otherwise refuse else NOT_COVERED because \"none\" source \"s 2\"", True),
     ("decision d\nresolve first match\notherwise d with x = 1 because \"b\" source \"c\"", True),
+    # the engine's range: durations up to 999,999,999 days, numbers of up to 4,300 digits
+    # (beyond, E005 worded by lowering)
+    ("fact s: date\ndecision d\nrule r when s + 999999999 days > s then d because \"x\"", True),
+    ("fact s: date\ndecision d\nrule r when s + 1000000000 days > s then d because \"x\"",
+     False),
+    ("fact s: date\ndecision d\nrule r when s - 142857142 weeks < s then d because \"x\"", True),
+    ("fact s: date\ndecision d\nrule r when s - 142857143 weeks < s then d because \"x\"",
+     False),
+    ("fact s: date\ndecision d\nrule r when s + " + "9" * 4300 + " days > s then d because "
+     "\"x\"", False),
+    ("fact n: whole number\ndecision d\nrule r when n > " + "9" * 4300 + " then d because \"x\"",
+     True),
+    ("fact n: whole number\ndecision d\nrule r when n > -" + "9" * 4301 + " then d because "
+     "\"x\"", False),
+    ("fact n: whole number at least -" + "9" * 4300 + "\ndecision d\notherwise d", True),
+    ("fact n: whole number at most " + "9" * 4301 + "\ndecision d\notherwise d", False),
+    ("fact a: amount\ndecision d\nrule r when a > 0." + "0" * 4298 + "1 then d because \"x\"",
+     True),
+    ("fact a: amount\ndecision d\nrule r when a > 0." + "0" * 4299 + "1 then d because \"x\"",
+     False),
 ]
 
 
@@ -165,6 +185,51 @@ def test_deep_nesting_is_left_to_the_reference() -> None:
     with pytest.raises(DiagnosticError) as caught:
         Policy.from_text(long_sum, "t.policy")
     assert caught.value.diagnostics[0].code == "E006"
+
+
+#: Comments where the header's name should be, and at the very end of the text: (text, whether
+#: the fast parser reads it).
+COMMENTS = [
+    ("policy # TODO: write the rules", False),  # no name: E003
+    ("policy # TODO: write the rules\n", False),
+    ("policy #p", False),
+    ("policy\n# the name comes next\nname\ndecision d\notherwise d", True),
+    ("policy p # a comment after the name\ndecision d\notherwise d", True),
+    ("policy p\ndecision d\notherwise d # a comment, and no line break at the end", True),
+    ("policy p\ndecision d\notherwise d\n# a last line\n\n  ", True),
+    ("policy p\ndecision d\notherwise d\n#", True),
+]
+
+
+@pytest.mark.parametrize(("text", "fast"), COMMENTS, ids=[str(i) for i in range(len(COMMENTS))])
+def test_comments_never_give_names(text: str, fast: bool) -> None:
+    assert assert_agrees(text) is fast
+    if not fast:
+        expected = reference_or_error(text)
+        assert isinstance(expected, DiagnosticError)
+        assert [d.code for d in expected.diagnostics] == ["E003"]
+
+
+@pytest.mark.parametrize("body", [
+    "rule r when s + 9999999999 days > s then d because \"x\"",
+    "rule r when s - 142857143 weeks < s then d because \"x\"",
+    "rule r when n > " + "1" * 4301 + " then d because \"x\"",
+    "rule r when s + " + "1" * 5000 + " days > s then d because \"x\"",
+    "otherwise d with a = 0." + "5" * 4300,
+])
+def test_out_of_range_literals_are_refused_alike(body: str) -> None:
+    text = "policy p\nfact s: date\nfact n: whole number\noutput a: amount\ndecision d\n" + body
+    assert fast_parse(text) is None
+    with pytest.raises(DiagnosticError) as fast:
+        parse_policy(Source("t.policy", text))
+    with pytest.raises(DiagnosticError) as reference:
+        reference_parse(Source("t.policy", text))
+    assert [d.render() for d in fast.value.diagnostics] == \
+        [d.render() for d in reference.value.diagnostics]
+    assert [d.code for d in fast.value.diagnostics] == ["E005"]
+    with pytest.raises(DiagnosticError) as checked:
+        Policy.from_text(text, "t.policy")  # refused at check time, before any evaluation
+    assert [d.code for d in checked.value.diagnostics] == ["E005"]
 
 
 def test_syntax_errors_come_from_the_reference() -> None:

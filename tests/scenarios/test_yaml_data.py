@@ -15,6 +15,7 @@ from policy_engine.scenarios.yaml_data import (
     MAX_BYTES,
     MAX_DEPTH,
     MAX_VALUES,
+    Loader,
     load_yaml,
     read_yaml_file,
 )
@@ -44,19 +45,24 @@ def billion_laughs(levels: int = 9) -> str:
     [
         ("0.1", Decimal("0.1")),
         ("10.50", Decimal("10.50")),
-        ("1_000.5", Decimal("1000.5")),
         (".5", Decimal("0.5")),
+        ("5.", Decimal("5")),
         ("!!float -.5", Decimal("-0.5")),
-        ("-.5", "-.5"),  # PyYAML resolves a signed '.5' as text
-        ("1.0e+3", Decimal("1000")),
-        ("!!float 1e3", Decimal("1000")),
-        ("-1.5e-3", Decimal("-0.0015")),
-        ("190:20:30.15", Decimal("685230.15")),
+        ("-.5", Decimal("-0.5")),  # YAML 1.1 (PyYAML) reads a signed '.5' as text
+        ("+2.50", Decimal("2.50")),
         ("!!float 5", Decimal("5")),
         ("42", 42),
         ("-7", -7),
-        ("1_000", 1000),
-        ("0x1f", 31),
+        ("+7", 7),
+        # Numbers as people read them, where YAML 1.1 reads them otherwise.
+        ("046", 46),  # not the octal 38
+        ("-046", -46),
+        ("007.50", Decimal("7.50")),
+        ("!!int 046", 46),
+        ("1:30", "1:30"),  # not 90 in base 60
+        ("190:20:30.15", "190:20:30.15"),
+        ("1e", "1e"),
+        ("0x", "0x"),
         ("yes", True),
         ("off", False),
         ("true", True),
@@ -67,7 +73,6 @@ def billion_laughs(levels: int = 9) -> str:
         ("'42'", "42"),
         ("!!str 12", "12"),
         ("plain text", "plain text"),
-        ("1e3", "1e3"),  # YAML 1.1 needs a decimal point in a float, so this is text
         ("[1, two]", [1, "two"]),
         ("{a: 1}", {"a": 1}),
     ],
@@ -169,8 +174,43 @@ def test_top_level_need_not_be_a_mapping() -> None:
             "a: !!float abc\n", "E302", 1, 4, "$.a", "invalid number 'abc'", id="bad-float"
         ),
         pytest.param(
-            "a: 1.0e+9999\n", "E302", 1, 4, "$.a", "the number '1.0e+9999' is out of range",
+            "a: 1.0e+9999\n", "E302", 1, 4, "$.a",
+            "'1.0e+9999' is written with an exponent, which scenario files do not read",
             id="huge-exponent",
+        ),
+        pytest.param(
+            "a: " + "9" * 4301 + "\n", "E302", 1, 4, "$.a",
+            "the number has 4,301 digits, more than the 4,300 the engine holds",
+            id="too-many-digits",
+        ),
+        pytest.param(
+            "a: -0." + "0" * 4300 + "1\n", "E302", 1, 4, "$.a",
+            "the number has 4,302 digits, more than the 4,300 the engine holds",
+            id="too-many-decimals",
+        ),
+        pytest.param(
+            'a: "x\\ud800y"\n', "E302", 1, 4, "$.a",
+            "the text holds U+D800, half of a UTF-16 surrogate pair, which is not a character",
+            id="lone-surrogate",
+        ),
+        pytest.param(
+            'a:\n  - ok\n  - "\\udc00"\n', "E302", 3, 5, "$.a[1]",
+            "the text holds U+DC00, half of a UTF-16 surrogate pair, which is not a character",
+            id="lone-low-surrogate",
+        ),
+        pytest.param(
+            '"\\ud83d": 1\n', "E302", 1, 1, "$",
+            "the text holds U+D83D, half of a UTF-16 surrogate pair, which is not a character",
+            id="surrogate-in-key",
+        ),
+        pytest.param(
+            "0x10: one\n", "E302", 1, 1, "$", "keys must be text; '0x10' reads as a number here",
+            id="hexadecimal-key",
+        ),
+        pytest.param(
+            'a: !!bool "\\udfff"\n', "E302", 1, 4, "$.a",
+            "the text holds U+DFFF, half of a UTF-16 surrogate pair, which is not a character",
+            id="surrogate-in-a-tagged-value",
         ),
         pytest.param(
             "a: !!int x\n", "E302", 1, 4, "$.a", "invalid whole number 'x'", id="bad-int"
@@ -259,6 +299,67 @@ def test_errors(
     assert (diagnostic.code, diagnostic.message) == (code, message)
     assert (diagnostic.file, diagnostic.line, diagnostic.column) == ("data.yaml", line, column)
     assert diagnostic.path == path
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "help"),
+    [
+        ("0x10", "'0x10' is a hexadecimal number; scenario files write numbers in decimal",
+         "write 16, or put '0x10' in quotes if it is text"),
+        ("-0x1F", "'-0x1F' is a hexadecimal number; scenario files write numbers in decimal",
+         "write -31, or put '-0x1F' in quotes if it is text"),
+        ("0o17", "'0o17' is an octal number; scenario files write numbers in decimal",
+         "write 15, or put '0o17' in quotes if it is text"),
+        ("0b101", "'0b101' is a binary number; scenario files write numbers in decimal",
+         "write 5, or put '0b101' in quotes if it is text"),
+        ("0x" + "f" * 40,
+         "'0xfffffffffffffffffffffffffffffffffff...' is a hexadecimal number; scenario files "
+         "write numbers in decimal",
+         "write the number in decimal, or put '0xfffffffffffffffffffffffffffffffffff...' in "
+         "quotes if it is text"),
+        ("1_000", "'1_000' has '_' between its digits, which scenario files do not read",
+         "write 1000, or put '1_000' in quotes if it is text"),
+        ("1_000.5", "'1_000.5' has '_' between its digits, which scenario files do not read",
+         "write 1000.5, or put '1_000.5' in quotes if it is text"),
+        ("1e3", "'1e3' is written with an exponent, which scenario files do not read",
+         "write 1000, or put '1e3' in quotes if it is text"),
+        ("-1.5e-3", "'-1.5e-3' is written with an exponent, which scenario files do not read",
+         "write -0.0015, or put '-1.5e-3' in quotes if it is text"),
+        ("!!float 1e3", "'1e3' is written with an exponent, which scenario files do not read",
+         "write 1000, or put '1e3' in quotes if it is text"),
+        ("1e999999999",
+         "'1e999999999' is written with an exponent, which scenario files do not read",
+         "write the number out in full, or put '1e999999999' in quotes if it is text"),
+        ("+.inf", "'+.inf' is not a finite number",
+         "whole numbers and amounts are finite; put '+.inf' in quotes if it is text"),
+        ("!!int 0x10", "'0x10' is a hexadecimal number; scenario files write numbers in decimal",
+         "write 16, or put '0x10' in quotes if it is text"),
+    ],
+)
+def test_numbers_read_two_ways_are_refused_with_help(text: str, message: str,
+                                                     help: str) -> None:
+    # YAML 1.1 and 1.2 read these as numbers, and people may read them as something else.
+    diagnostic = only_error(f"a: {text}\n")
+    assert (diagnostic.code, diagnostic.message, diagnostic.help) == ("E302", message, help)
+    assert (diagnostic.line, diagnostic.column, diagnostic.path) == (1, 4, "$.a")
+
+
+def test_quoted_numbers_are_text() -> None:
+    data = load_yaml("a: '0x10'\nb: \"1e3\"\nc: '046'\nd: '.inf'\n", "data.yaml").data
+    assert data == {"a": "0x10", "b": "1e3", "c": "046", "d": ".inf"}
+
+
+def test_escaped_surrogate_pairs_are_one_character() -> None:
+    # JSON (which YAML reads) writes characters beyond U+FFFF as a pair of \u escapes.
+    data = load_yaml('a: "\\ud83d\\ude00 ok"\n"\\ud83d\\ude00": 1\n', "data.yaml").data
+    assert data == {"a": "\U0001F600 ok", "\U0001F600": 1}
+
+
+def test_lone_surrogate_is_refused_with_help() -> None:
+    diagnostic = only_error('description: "\\ud800"\n')
+    assert diagnostic.help == "write the character itself, or both halves of its pair of \\u " \
+                              "escapes"
+    diagnostic.render().encode("utf-8")  # what is shown can always be printed
 
 
 def test_duplicate_key_help_and_rendering() -> None:
@@ -431,7 +532,9 @@ class _FloatText(str):
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    # Quotes every text the loader would read as something else ("-.5", "0o17", "1e3"), which
+    # YAML 1.1's resolvers leave plain.
+    yaml_implicit_resolvers = Loader.yaml_implicit_resolvers
 
 
 _Dumper.add_representer(

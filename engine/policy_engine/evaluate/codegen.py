@@ -26,8 +26,12 @@ N = TypeVar("N", bound=ast.AST)
 _CMP: dict[str, type[ast.cmpop]] = {
     "==": ast.Eq, "!=": ast.NotEq, "<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE,
 }
-_BINOP: dict[str, type[ast.operator]] = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult}
+#: The namespace's helper for each operator, by the type of the result (see `arithmetic`): they
+#: compute exactly as the interpreter does and refuse values out of the engine's range.
 _HELPERS = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
+_WHOLE_HELPERS = {"+": "_iadd", "-": "_isub", "*": "_imul"}
+_DATE_HELPERS = {"+": "_dadd", "-": "_dsub"}
+_DURATION_HELPERS = {"+": "_tadd", "-": "_tsub", "*": "_tmul"}
 _PLAIN_CONSTANTS = (bool, int, str)
 
 
@@ -98,8 +102,12 @@ class ExpressionWriter(Visitor[ast.expr]):
 
     def visit_Arith(self, node: c.Arith) -> ast.expr:
         left, right = self.visit(node.left), self.visit(node.right)
-        if isinstance(node.type, (WholeType, DateType, DurationType)):
-            return ast.BinOp(left, _BINOP[node.op](), right)
+        if isinstance(node.type, WholeType):
+            return self.call(_WHOLE_HELPERS[node.op], left, right)
+        if isinstance(node.type, DateType):
+            return self.call(_DATE_HELPERS[node.op], left, right)
+        if isinstance(node.type, DurationType):
+            return self.call(_DURATION_HELPERS[node.op], left, right)
         return self.call(_HELPERS[node.op], left, right)
 
     def visit_Compare(self, node: c.Compare) -> ast.expr:

@@ -25,6 +25,7 @@ from policy_engine.evaluate.errors import (
     EvaluationError,
     MissingFact,
     NoRow,
+    OutOfRange,
 )
 from policy_engine.evaluate.runtime import Env, Evaluation, Facts, Outputs, RuleOutcome, Verdict
 
@@ -109,7 +110,8 @@ def _shown(value: object) -> str:
 
 #: What makes the fast path hand a fact set to the general path, which then raises exactly what
 #: `resolve` raises (or, for a fact set that was not validated, decides as `resolve` does).
-_GENERAL = (KeyError, TypeError, MissingFact, DivisionByZero, NoRow, CalendarProblem)
+_GENERAL = (KeyError, TypeError, MissingFact, DivisionByZero, NoRow, CalendarProblem,
+            OutOfRange)
 _UNSET = object()
 
 
@@ -150,6 +152,10 @@ class CompiledPolicy:
             "__builtins__": {},
             "_add": arithmetic.add, "_sub": arithmetic.sub, "_mul": arithmetic.mul,
             "_div": arithmetic.div, "_neg": arithmetic.neg, "_between": arithmetic.between,
+            "_iadd": arithmetic.whole_add, "_isub": arithmetic.whole_sub,
+            "_imul": arithmetic.whole_mul, "_dadd": arithmetic.date_add,
+            "_dsub": arithmetic.date_sub, "_tadd": arithmetic.duration_add,
+            "_tsub": arithmetic.duration_sub, "_tmul": arithmetic.duration_mul,
             "_contains": _contains, "_lookup": runtime.lookup, "_round": arithmetic.round_value,
             "_exact_div": arithmetic.exact_div, "_working_days": runtime.count_working_days,
             "_u": _UNSET, "_errors": _GENERAL, "_slow": self._general, "_refuse": self._refuse,

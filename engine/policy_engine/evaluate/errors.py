@@ -1,8 +1,8 @@
 """Errors: why an evaluation stops: a fact it needs is missing, or the policy refuses to decide.
 
-The low-level ones (`MissingFact`, `DivisionByZero`, `NoRow`, `CalendarProblem`) are raised
-while an expression is evaluated; `resolution.ask` turns each into an `EvaluationError`, the
-refusal with a diagnostic code (E401 to E407) that callers see.
+The low-level ones (`MissingFact`, `DivisionByZero`, `NoRow`, `CalendarProblem`, `OutOfRange`)
+are raised while an expression is evaluated; `resolution.ask` turns each into an
+`EvaluationError`, the refusal with a diagnostic code (E401 to E408) that callers see.
 """
 
 from __future__ import annotations
@@ -20,6 +20,19 @@ class MissingFact(Exception):
 
 class DivisionByZero(Exception):
     """An amount was divided by zero."""
+
+
+class OutOfRange(Exception):
+    """A calculation gave a value the engine cannot hold (see `arithmetic`).
+
+    Args:
+        what: the value, as a refusal words it: 'a date after 9999-12-31'.
+        help: what the engine's range is for such values, and what to check.
+    """
+
+    def __init__(self, what: str, help: str) -> None:
+        super().__init__(what)
+        self.what, self.help = what, help
 
 
 class EvaluationError(Exception):

@@ -70,12 +70,12 @@ class Interpreter(Visitor[Any]):
     def visit_Arith(self, node: c.Arith, facts: Facts) -> Value:
         left = self.visit(node.left, facts)
         right = self.visit(node.right, facts)
-        if isinstance(node.type, (WholeType, DateType, DurationType)):
-            if node.op == "+":
-                return left + right  # type: ignore[no-any-return]
-            if node.op == "-":
-                return left - right  # type: ignore[no-any-return]
-            return left * right  # type: ignore[no-any-return]
+        if isinstance(node.type, WholeType):
+            return arithmetic.WHOLE[node.op](left, right)  # type: ignore[return-value]
+        if isinstance(node.type, DateType):
+            return arithmetic.DATES[node.op](left, right)  # type: ignore[return-value]
+        if isinstance(node.type, DurationType):
+            return arithmetic.DURATIONS[node.op](left, right)  # type: ignore[return-value]
         return arithmetic.ARITH[node.op](left, right)
 
     def visit_Compare(self, node: c.Compare, facts: Facts) -> bool:

@@ -21,6 +21,7 @@ from policy_engine.evaluate.errors import (
     EvaluationError,
     MissingFact,
     NoRow,
+    OutOfRange,
 )
 from policy_engine.evaluate.runtime import Env, Evaluation, Facts, Outputs, RuleOutcome
 
@@ -33,7 +34,7 @@ class RuleEvaluator(Protocol):
 
         Raises:
             MissingFact: a conjunct read a fact that is absent.
-            DivisionByZero, NoRow, CalendarProblem: see `resolve`.
+            DivisionByZero, NoRow, CalendarProblem, OutOfRange: see `ask`.
         """
 
     def outputs(self, index: int, facts: Facts) -> Outputs:
@@ -45,6 +46,16 @@ class RuleEvaluator(Protocol):
 
 def ask(evaluator: RuleEvaluator, rule: CheckedRule, facts: Facts, what: str,
         where: str = "") -> object:
+    """Asks an evaluator about one rule; what stops the evaluation becomes a refusal.
+
+    Args:
+        what: "condition" (the first false conjunct) or "outputs".
+        where: the policy's file name, to name the rule's place by file and line.
+
+    Raises:
+        EvaluationError: E401 (a missing fact), E405 (a division by zero), E406 (no table
+            row), E407 (a calendar) or E408 (a value out of the engine's range).
+    """
     try:
         if what == "condition":
             return evaluator.condition(rule.index, facts)
@@ -64,6 +75,11 @@ def ask(evaluator: RuleEvaluator, rule: CheckedRule, facts: Facts, what: str,
                     "divides by zero", rules=(rule.id,),
             help="guard the division, for example: x != 0 and round(y / x, 2) > 1",
         ) from None
+    except OutOfRange as error:
+        label = rule.label.replace("(line ", f"({where}:" if where else "(line ")
+        raise EvaluationError(
+            "E408", f"{label} computes {error.what}, out of the engine's range",
+            rules=(rule.id,), help=error.help) from None
     except NoRow as error:
         when = f" in effect on {error.as_of.isoformat()}" if error.as_of else ""
         raise EvaluationError(
@@ -239,7 +255,7 @@ def _explain_overridden(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Fa
             continue
         try:
             failed = evaluator.condition(rule.index, env)
-        except (MissingFact, DivisionByZero, NoRow, CalendarProblem):
+        except (MissingFact, DivisionByZero, NoRow, CalendarProblem, OutOfRange):
             continue  # it stays 'not reached': first match never needed it
         if failed < 0:
             outcomes[rule.index] = RuleOutcome(rule.id, "overridden", None, rule.index, decider.id)

@@ -26,6 +26,7 @@ from policy_engine.evaluate.errors import (
     EvaluationError,
     MissingFact,
     NoRow,
+    OutOfRange,
 )
 from policy_engine.evaluate.interpreter import Interpreter
 from policy_engine.evaluate.resolution import as_of_date, environment, in_effect
@@ -240,9 +241,11 @@ class _Scope:
         return f"{shown}; {values}" if values else shown
 
     def attempt(self, compute: Callable[[], Value]) -> Value | None:
+        # A value evaluation never needed may not be computable: the trace shows it as unknown.
         try:
             return compute()
-        except (MissingFact, DivisionByZero, NoRow, CalendarProblem, EvaluationError):
+        except (MissingFact, DivisionByZero, NoRow, CalendarProblem, OutOfRange,
+                EvaluationError):
             return None
 
     def value(self, expr: c.CExpr) -> Value | None:

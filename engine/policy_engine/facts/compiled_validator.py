@@ -36,6 +36,7 @@ from policy_engine.check.types import (
     WholeType,
 )
 from policy_engine.core.data import JsonPath, Locator
+from policy_engine.evaluate.arithmetic import WHOLE_LIMIT
 from policy_engine.evaluate.errors import MissingFact
 from policy_engine.facts.constraints import SKIPPED, value_reader
 from policy_engine.facts.conversion import DIGITS_CONTEXT, converter, quick_amount, quick_text
@@ -123,6 +124,12 @@ class _Builder:
             ], [])]
         if isinstance(t, WholeType):
             body: list[ast.stmt] = [_fail_if(_is(_class_of(ident), _name("_int"), negated=True))]
+            if t.minimum is None or t.maximum is None:
+                # Bounds written in the policy lie within the engine's range; without both,
+                # a whole number of more than MAX_DIGITS digits is a doubt (the full path
+                # refuses it).
+                body.append(_fail_if(ast.UnaryOp(ast.Not(), ast.Compare(
+                    _name("_wmin"), [ast.Lt(), ast.Lt()], [var, _name("_wmax")]))))
             return body + self.bounds(ident, t)
         if isinstance(t, AmountType):
             return self.amount(ident, t)
@@ -430,7 +437,7 @@ def _compile(builder: _Builder, full: FullValidator, extra: dict[str, Any],
         "Exception": Exception,
         "_M": _ABSENT,
         "_dict": dict, "_str": str, "_int": int, "_bool": bool, "_Decimal": Decimal,
-        "_len": len, "_abs": abs,
+        "_len": len, "_abs": abs, "_wmin": -WHOLE_LIMIT, "_wmax": WHOLE_LIMIT,
         "_digits": DIGITS_CONTEXT.plus,
         "_parse": DIGITS_CONTEXT.create_decimal,
         "_missing": missing,

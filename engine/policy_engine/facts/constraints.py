@@ -13,11 +13,17 @@ from policy_engine.check.checked import CheckedPolicy
 from policy_engine.check.types import Value, format_value
 from policy_engine.core.data import Locator, json_path
 from policy_engine.core.diagnostics import Diagnostic
-from policy_engine.evaluate.errors import CalendarProblem, DivisionByZero, MissingFact, NoRow
+from policy_engine.evaluate.errors import (
+    CalendarProblem,
+    DivisionByZero,
+    MissingFact,
+    NoRow,
+    OutOfRange,
+)
 from policy_engine.evaluate.interpreter import Interpreter
 from policy_engine.evaluate.resolution import environment
 
-_SKIP = (MissingFact, DivisionByZero, NoRow, CalendarProblem)
+_SKIP = (MissingFact, DivisionByZero, NoRow, CalendarProblem, OutOfRange)
 #: The errors that make a constraint not apply (`compiled_validator` catches the same ones).
 SKIPPED = _SKIP
 

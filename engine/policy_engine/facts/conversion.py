@@ -1,6 +1,8 @@
 """Conversion: raw fact values (from YAML, JSON or a program) to their typed runtime form.
 
 Amounts become exact `Decimal`s (never from a float), dates `datetime.date`s, lists tuples.
+Whole numbers have at most `MAX_DIGITS` digits, the engine's range; a number given with a huge
+exponent (`Decimal("1E+999999999")`) is judged by its exponent, never written out in digits.
 `convert_value` says exactly what is wrong with a value; `converter` gives, per type, a quick
 function that converts a plain value or answers None when in doubt (the compiled validator
 and `validation.validate` try those first, and the full path words the problem).
@@ -26,8 +28,10 @@ from policy_engine.check.types import (
     WholeType,
 )
 from policy_engine.core.data import JsonPath, kind_of
+from policy_engine.evaluate.arithmetic import WHOLE_LIMIT
 from policy_engine.facts.forms import AMOUNT_DIGITS, AMOUNT_RE, DATE_RE
 from policy_engine.facts.wording import expected, mismatch, mismatch_help
+from policy_engine.language.literals import MAX_DIGITS
 
 #: Raises `decimal.Rounded` for an amount with more than `AMOUNT_DIGITS` significant digits.
 DIGITS_CONTEXT = decimal.Context(prec=AMOUNT_DIGITS,
@@ -66,6 +70,11 @@ def convert_value(t: Type, raw: object) -> Value:
             return raw
     elif isinstance(t, WholeType):
         if isinstance(raw, int) and not isinstance(raw, bool):
+            if not -WHOLE_LIMIT < raw < WHOLE_LIMIT:
+                raise ConversionError(
+                    f"a whole number has at most {MAX_DIGITS:,} digits; this one has more",
+                    help="check the value: whole numbers this long are out of the engine's "
+                         "range")
             if _within(raw, t.minimum, t.maximum):
                 return raw
         elif isinstance(raw, float):
@@ -115,7 +124,8 @@ def _amount(t: AmountType, raw: object) -> Decimal | None:
         raise _float_error(t, raw)
     value: Decimal | None = None
     if isinstance(raw, int):
-        value = Decimal(raw) if len(str(abs(raw))) <= AMOUNT_DIGITS else Decimal("1E+99")
+        # Compared, not counted in text: a whole number of more than 4,300 digits has no text.
+        value = Decimal(raw) if -_INT_LIMIT < raw < _INT_LIMIT else Decimal("1E+99")
     elif isinstance(raw, Decimal):
         value = raw if raw.is_finite() else None
     elif isinstance(raw, str) and AMOUNT_RE.fullmatch(raw):
@@ -153,8 +163,23 @@ def _within(number: int | Decimal, minimum: object, maximum: object) -> bool:
     return not (isinstance(maximum, (int, Decimal)) and number > maximum)
 
 
+class _LongWhole(int):
+    """A whole number beyond the engine's range, as the full path sees it: Python cannot write
+    it out (it writes at most 4,300 digits), nor then can JSON Schema's messages, so it shows
+    as what it is. `convert_value` refuses it."""
+
+    def __repr__(self) -> str:
+        return f"a number of more than {MAX_DIGITS:,} digits"
+
+    __str__ = __repr__
+
+
 def plain(value: object) -> object:
-    """Turns values a Python caller may pass (tuples, dates) into their JSON form."""
+    """Turns values a Python caller may pass (tuples, dates) into their JSON form, and whole
+    numbers beyond the engine's range into a form that can be shown."""
+    if value.__class__ is int:
+        assert isinstance(value, int)
+        return value if -WHOLE_LIMIT < value < WHOLE_LIMIT else _LongWhole(value)
     if isinstance(value, tuple):
         return [plain(item) for item in value]
     if isinstance(value, list):
@@ -244,7 +269,8 @@ def converter(t: Type) -> Callable[[object], Value | None] | None:
     if isinstance(t, BoolType):
         return lambda raw: raw if raw.__class__ is bool else None
     if isinstance(t, WholeType):
-        return lambda raw: raw if raw.__class__ is int and _within_type(raw, t) else None
+        return lambda raw: (raw if raw.__class__ is int and -WHOLE_LIMIT < raw < WHOLE_LIMIT
+                            and _within_type(raw, t) else None)
     if isinstance(t, AmountType):
         return lambda raw: quick_amount(t, raw)
     if isinstance(t, TextType):

@@ -83,9 +83,15 @@ def show(value: object) -> str:
     if isinstance(value, str):
         return quote(value)
     if isinstance(value, Decimal):
-        return format(value, "f") if value.is_finite() else str(value)
+        # 1E+999999999 written out would be a billion digits: far from 0 it stays as it is.
+        if value.is_finite() and abs(value.adjusted()) <= _SHOWN_CHARS:
+            return format(value, "f")
+        return str(value)
     if isinstance(value, (int, float)):
-        return repr(value)
+        try:
+            return repr(value)
+        except ValueError:  # Python writes out whole numbers of at most 4,300 digits
+            return "a number of more than 4,300 digits"
     return kind_of(value)
 
 

@@ -1,4 +1,5 @@
-"""Literals: how the text of a quoted string or a number becomes its value, for both parsers."""
+"""Literals: how the text of a quoted string or a number becomes its value, for both parsers,
+and the engine's range, which a number or duration literal must stay within."""
 
 from __future__ import annotations
 
@@ -6,6 +7,15 @@ from decimal import Decimal
 
 #: The only escapes a quoted text may hold.
 ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+
+#: The engine's range for numbers: a whole number, and the part of an amount before its decimal
+#: point, have at most this many digits. It is Python's own default limit for turning a whole
+#: number into text and back, so every number the engine holds can be printed and read again;
+#: a number literal has at most this many digits in all (docs/language.md, "The engine's
+#: range").
+MAX_DIGITS = 4300
+#: The longest duration, in days either way: what `datetime.timedelta` holds.
+MAX_DAYS = 999_999_999
 
 
 class BadEscape(ValueError):
@@ -43,5 +53,31 @@ def unescape(body: str) -> str:
 
 
 def number_value(text: str) -> int | Decimal:
-    """A number literal's value: a whole number, or an exact decimal when it has a point."""
+    """A number literal's value: a whole number, or an exact decimal when it has a point.
+
+    The text must be within range (`number_problem` is None).
+    """
     return Decimal(text) if "." in text else int(text)
+
+
+def number_problem(text: str) -> str | None:
+    """Why a number literal (digits, with an optional point) is out of range, or None."""
+    digits = len(text) - text.count(".")
+    if digits <= MAX_DIGITS:
+        return None
+    return (f"the number has {digits:,} digits, more than the {MAX_DIGITS:,} the engine "
+            f"holds")
+
+
+def duration_days(number: str, unit: str) -> int | None:
+    """The days of a duration literal (a whole number of `days` or `weeks`), or None when
+    they are out of range (more than `MAX_DAYS`); `number` is within range already."""
+    days = int(number) * (7 if unit == "weeks" else 1)
+    return days if days <= MAX_DAYS else None
+
+
+#: Why a duration literal is out of range (E005), and the help line, for both parsers.
+DURATION_PROBLEM = f"a duration is at most {MAX_DAYS:,} days"
+DURATION_HELP = "durations this long are out of the engine's range; check the number"
+NUMBER_HELP = (f"whole numbers and amounts have at most {MAX_DIGITS:,} digits; check the "
+               "number")

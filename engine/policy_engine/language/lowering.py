@@ -10,7 +10,16 @@ from lark.tree import Meta
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.core.source import Source, Span
 from policy_engine.language import nodes as n
-from policy_engine.language.literals import BadEscape, number_value, unescape
+from policy_engine.language.literals import (
+    DURATION_HELP,
+    DURATION_PROBLEM,
+    NUMBER_HELP,
+    BadEscape,
+    duration_days,
+    number_problem,
+    number_value,
+    unescape,
+)
 
 #: The deepest parse tree lowered: deeper ones (hundreds of nested levels, which only a program
 #: writes) are refused with E006 whatever Python's recursion limit, so that the checker and the
@@ -46,6 +55,9 @@ def decode_string(token: Token) -> str:
 
 def _number(token: Token) -> n.Number:
     text = str(token)
+    problem = number_problem(text)
+    if problem is not None:
+        raise _LiteralError("E005", problem, _tspan(token), help=NUMBER_HELP)
     return n.Number(number_value(text), text, _tspan(token))
 
 
@@ -288,12 +300,17 @@ class _Lower:
 
     def duration(self, meta: Meta, children: list[Any]) -> n.Duration:
         number, unit = children
+        problem = number_problem(str(number))  # first: the message would show the number
+        if problem is not None:
+            raise _LiteralError("E005", problem, _tspan(number), help=NUMBER_HELP)
         if "." in str(number):
             raise _LiteralError("E005", f"a duration is a whole number of {unit}, not {number}",
                                 _span(meta),
                                 help="write a whole number of days or weeks, for example "
                                      "10 days instead of 1.5 weeks")
-        days = int(str(number)) * (7 if unit == "weeks" else 1)
+        days = duration_days(str(number), unit)
+        if days is None:
+            raise _LiteralError("E005", DURATION_PROBLEM, _span(meta), help=DURATION_HELP)
         return n.Duration(days, f"{number} {unit}", _span(meta))
 
     def days(self, meta: Meta, children: list[Any]) -> str:
@@ -339,7 +356,8 @@ def lower(source: Source, tree: Tree[Token]) -> n.PolicyFile:
     """Builds the node tree for a parse tree.
 
     Raises:
-        DiagnosticError: for literals that are well-formed tokens but invalid (bad escapes).
+        DiagnosticError: for literals that are well-formed tokens but invalid (bad escapes,
+            numbers and durations out of the engine's range).
     """
     try:
         result = _LOWER.transform(tree, MAX_DEPTH)

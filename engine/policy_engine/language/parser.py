@@ -37,17 +37,27 @@ from typing import TypeVar
 from policy_engine.core.source import Source, Span
 from policy_engine.language import nodes as n
 from policy_engine.language.grammar import KEYWORDS
-from policy_engine.language.literals import BadEscape, number_value, unescape
+from policy_engine.language.literals import (
+    BadEscape,
+    duration_days,
+    number_problem,
+    number_value,
+    unescape,
+)
 
 #: One token and the blanks and comments before it. Words are read whole; which are keywords
-#: is up to the parser. The terminals are those of grammar/policy.lark, DATE before NUMBER.
+#: is up to the parser. The terminals are those of grammar/policy.lark, DATE before NUMBER. A
+#: comment runs to the end of its line: without the lookahead, a comment at the very end of the
+#: text would give back its last characters as a token (`policy # TODO: write the rules` read
+#: as the policy `s`). Blanks and comments at the end of the text come with an empty token.
 _TOKEN = re.compile(r"""
-    ((?:[ \t\f\r\n]|\#[^\n]*)*)
+    ((?:[ \t\f\r\n]|\#[^\n]*(?![^\n]))*)
     ( "(?:[^"\\\n]|\\[^\n])*"
     | [0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9])
     | [0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z_])
     | [A-Za-z_][A-Za-z0-9_]*
     | ==|!=|<=|>=|<|>|[-+*/=:,()\[\]]
+    | \Z
     )
   | (.)  # anything else: no character is skipped, so positions add up
 """, re.VERBOSE)
@@ -100,6 +110,8 @@ def fast_parse(text: str) -> n.PolicyFile | None:
 def _tokens(text: str) -> tuple[list[str], list[str], list[int], list[int]]:
     """Kinds, texts, starts and ends of the tokens of `text`, with an end marker."""
     found = _TOKEN.findall(text)
+    while found and not found[-1][1] and not found[-1][2]:
+        found.pop()  # the end of the text
     if any(other for _, _, other in found):
         raise _Unsure
     texts = [token for _, token, _ in found]
@@ -475,6 +487,8 @@ class _Parser:
             raise _Unsure
         self.i = i + 1
         text = self.texts[i]
+        if number_problem(text) is not None:
+            raise _Unsure  # E005, worded by lowering
         if negative:
             return n.Number(-number_value(text), "-" + text, Span(self.starts[i - 1],
                                                                     self.ends[i]))
@@ -644,13 +658,15 @@ class _Parser:
                                 Span(start, end)), start, end
             return n.Name(text, Span(start, end)), start, end
         if kind == "number":
+            if number_problem(text) is not None:
+                raise _Unsure  # E005, worded by lowering
             if self.kinds[i + 1] == "word" and self.texts[i + 1] in _UNITS:
-                if "." in text:
-                    raise _Unsure  # E005, worded by lowering
                 unit = _UNITS[self.texts[i + 1]]
+                days = None if "." in text else duration_days(text, unit)
+                if days is None:
+                    raise _Unsure  # E005, worded by lowering
                 self.i = i + 2
                 end = self.ends[i + 1]
-                days = int(text) * (7 if unit == "weeks" else 1)
                 return n.Duration(days, f"{text} {unit}", Span(start, end)), start, end
             return n.Number(number_value(text), text, Span(start, end)), start, end
         if kind == "string":

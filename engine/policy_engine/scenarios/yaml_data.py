@@ -3,12 +3,20 @@
 PyYAML composes the document into nodes (which constructs no Python objects); this module
 converts the nodes itself, so it decides every conversion, counts values as aliases expand,
 and remembers the line and column of each value for diagnostics.
+
+Numbers are read as people read them, not by YAML 1.1's rules (PyYAML's): `046` is 46, not
+the octal 38; `1:30` is text, not 90 (base 60); and the forms a person could read one way and
+YAML another are refused with a help line: hexadecimal, octal and binary numbers (`0x10`,
+`0o17`, `0b1`), `_` between digits (`1_000`), exponents (`1e3`), `.inf` and `.nan`. A number
+has at most `MAX_DIGITS` digits. Text holding half of a UTF-16 surrogate pair (from an escape
+such as `"\\ud800"`) is refused: it is not a character, and could not be printed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Protocol
 
 import yaml
@@ -19,6 +27,8 @@ from yaml.reader import ReaderError
 
 from policy_engine.core.data import JsonPath, json_path
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.core.files import NotRegular, read_regular
+from policy_engine.language.literals import MAX_DIGITS
 
 #: Largest accepted input, in bytes of UTF-8.
 MAX_BYTES = 1024 * 1024
@@ -26,11 +36,59 @@ MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 #: Most values a document may hold once aliases are expanded.
 MAX_VALUES = 100_000
-#: Decimal exponents beyond this are refused, so that printing a number stays cheap.
-_MAX_EXPONENT = 1000
 
 _TAG = "tag:yaml.org,2002:"
 _BOM = "\ufeff"
+
+# ---------------------------------------------------------------- how plain values are read
+
+#: A whole number: digits with an optional sign; leading zeros are decimal (`046` is 46).
+_WHOLE = re.compile(r"[-+]?[0-9]+")
+#: A decimal number: digits with a point (an explicit `!!float` may leave the point out).
+_DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
+_DECIMAL_OR_WHOLE = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+#: Plain values that YAML 1.1 or 1.2 reads as numbers but scenario files do not (the kind of
+#: each is worked out by `_number_form`): they are refused rather than read either way.
+_NUMBER_FORM = "tag:policy-engine:number-form"
+_NUMBER_FORMS = re.compile(r"""
+    [-+]?0x[0-9a-fA-F_]+ | [-+]?0o[0-7_]+ | [-+]?0b[01_]+
+  | [-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)? | \.[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)?
+  | [-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)
+""", re.VERBOSE)
+_NUMBER_START = list("-+.0123456789")
+#: Half of a UTF-16 surrogate pair: not a character on its own.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+class Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, resolving plain values by this module's rules: its own numbers
+    (`_WHOLE`, `_DECIMAL`, `_NUMBER_FORMS`), and YAML 1.1's null, yes/no and dates.
+
+    A program that writes YAML for the engine to read can give its dumper these resolvers
+    (`yaml_implicit_resolvers`), so that it quotes every text this loader would not read as
+    text.
+    """
+
+    yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers
+                if tag not in (_TAG + "int", _TAG + "float")]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _number_resolvers() -> None:
+    """Puts the numbers first, in this order (the first that matches wins): whole numbers,
+    decimals, then the refused forms (which would match whole numbers and decimals too), all
+    before YAML's dates, which start with digits as well."""
+    numbers = [(tag, re.compile(f"^(?:{pattern.pattern})$", pattern.flags))
+               for tag, pattern in ((_TAG + "int", _WHOLE), (_TAG + "float", _DECIMAL),
+                                    (_NUMBER_FORM, _NUMBER_FORMS))]
+    table = Loader.yaml_implicit_resolvers
+    for char in _NUMBER_START:
+        table[char] = [(tag, regexp) for tag, regexp in numbers
+                       if char != "." or tag != _TAG + "int"] + table.get(char, [])
+
+
+_number_resolvers()
 
 
 @dataclass(frozen=True)
@@ -77,13 +135,17 @@ def read_yaml_file(path: str) -> YamlDocument:
             that `load_yaml` reports.
     """
     try:
-        with open(path, "rb") as stream:
-            # One byte more than the limit is enough to know the file is too large.
-            content = stream.read(MAX_BYTES + 1)
+        # One byte more than the limit is enough to know the file is too large; a FIFO or a
+        # device is never read (it could block the run, or never end).
+        content = read_regular(path, MAX_BYTES)
     except FileNotFoundError:
         raise _error("E301", "cannot read the file: it does not exist", path) from None
     except IsADirectoryError:
         raise _error("E301", "cannot read the file: it is a directory", path) from None
+    except NotRegular as exc:
+        reason = ("it is a directory" if exc.kind == "a directory"
+                  else f"it is {exc.kind}; only regular files are read")
+        raise _error("E301", f"cannot read the file: {reason}", path) from None
     except PermissionError:
         raise _error("E301", "cannot read the file: permission denied", path) from None
     except OSError as exc:
@@ -119,7 +181,7 @@ def load_yaml(text: str | bytes, name: str) -> YamlDocument:
         )
     try:
         _check_stream(text, name)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=Loader)
     except MarkedYAMLError as exc:
         raise _syntax_error(exc, name) from None
     except ReaderError as exc:
@@ -311,8 +373,17 @@ class _Converter:
 
     def key(self, node: Node, path: JsonPath, position: tuple[int, int]) -> str:
         if isinstance(node, ScalarNode):
+            text = self.text(str(node.value), path, position)
             if node.tag in (_TAG + "str", _TAG + "value"):
-                return str(node.value)
+                return text
+            if node.tag == _NUMBER_FORM:
+                raise self.error(
+                    "E302",
+                    f"keys must be text; {_quote(text)} reads as a number here",
+                    path,
+                    position,
+                    help=f"put the key in quotes: {_quote(text)}:",
+                )
             if node.tag == _TAG + "merge":
                 raise self.error(
                     "E302",
@@ -325,10 +396,10 @@ class _Converter:
                 kind = _TAG_KINDS.get(node.tag[len(_TAG) :], "a non-text value")
                 raise self.error(
                     "E302",
-                    f"keys must be text; {_quote(str(node.value))} reads as {kind} here",
+                    f"keys must be text; {_quote(text)} reads as {kind} here",
                     path,
                     position,
-                    help=f"put the key in quotes: {_quote(str(node.value))}:",
+                    help=f"put the key in quotes: {_quote(text)}:",
                 )
             raise self.unsupported_tag(node.tag, path, position)
         raise self.error(
@@ -338,9 +409,28 @@ class _Converter:
             position,
         )
 
+    def text(self, value: str, path: JsonPath, position: tuple[int, int]) -> str:
+        """Text as it is, except that an escaped UTF-16 surrogate pair (`"\\ud83d\\ude00"`, as
+        JSON writes characters beyond U+FFFF) becomes its character; half a pair is refused."""
+        if _SURROGATE.search(value) is None:
+            return value
+        joined = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+        lone = _SURROGATE.search(joined)
+        if lone is None:
+            return joined
+        raise self.error(
+            "E302",
+            f"the text holds U+{ord(lone.group()):04X}, half of a UTF-16 surrogate pair, "
+            "which is not a character",
+            path,
+            position,
+            help="write the character itself, or both halves of its pair of \\u escapes",
+        )
+
     def scalar(self, node: ScalarNode, path: JsonPath, position: tuple[int, int]) -> object:
         tag = node.tag
-        value = str(node.value)
+        # Whatever its tag, as messages may quote it.
+        value = self.text(str(node.value), path, position)
         if tag in (_TAG + "str", _TAG + "value"):
             return value
         if tag == _TAG + "timestamp":
@@ -356,19 +446,32 @@ class _Converter:
                 raise self.error(
                     "E302", f"invalid yes/no value {_quote(value)}", path, position
                 ) from None
-        if tag == _TAG + "int":
-            try:
-                return self.constructor.construct_yaml_int(node)
-            except (ValueError, IndexError):
-                raise self.error(
-                    "E302", f"invalid whole number {_quote(value)}", path, position
-                ) from None
-        if tag == _TAG + "float":
-            number = _decimal(value)
-            if isinstance(number, str):
-                raise self.error("E302", number, path, position)
-            return number
+        if tag in (_TAG + "int", _TAG + "float", _NUMBER_FORM):
+            return self.number(tag, value, path, position)
         raise self.unsupported_tag(tag, path, position)
+
+    def number(self, tag: str, value: str, path: JsonPath, position: tuple[int, int]) -> object:
+        """A whole number (`!!int`) or a decimal (`!!float`), plain or tagged, by this module's
+        rules: decimal digits, no exponent, at most MAX_DIGITS digits."""
+        whole = tag == _TAG + "int"
+        if (_WHOLE if whole else _DECIMAL_OR_WHOLE).fullmatch(value):
+            digits = sum(char.isdigit() for char in value)
+            if digits > MAX_DIGITS:
+                raise self.error(
+                    "E302",
+                    f"the number has {digits:,} digits, more than the {MAX_DIGITS:,} the "
+                    "engine holds",
+                    path,
+                    position,
+                    help=f"whole numbers and amounts have at most {MAX_DIGITS:,} digits",
+                )
+            return int(value) if whole else Decimal(value)
+        refused = _number_form(value)
+        if refused is not None:
+            message, help_text = refused
+            raise self.error("E302", message, path, position, help=help_text)
+        kind = "whole number" if whole else "number"
+        raise self.error("E302", f"invalid {kind} {_quote(value)}", path, position)
 
     def unsupported_tag(
         self, tag: str, path: JsonPath, position: tuple[int, int]
@@ -411,34 +514,39 @@ _TAG_KINDS = {
 }
 
 
-def _decimal(text: str) -> Decimal | str:
-    """Converts a YAML float to an exact Decimal; returns an error message instead on failure."""
-    cleaned = text.replace("_", "").strip().lower()
-    unsigned = cleaned.lstrip("+-")
-    if unsigned in (".inf", ".nan", "inf", "nan", "infinity"):
-        return f"{_quote(text)} is not a finite number"
-    try:
-        if ":" in cleaned:
-            # YAML 1.1 base 60, for example 190:20:30.15.
-            negative = cleaned.startswith("-")
-            number = Decimal(0)
-            for part in unsigned.split(":"):
-                number = number * 60 + Decimal(part)
-            number = -number if negative else number
-        else:
-            number = Decimal(cleaned)
-    except InvalidOperation:
-        return f"invalid number {_quote(text)}"
-    if not number.is_finite():
-        return f"{_quote(text)} is not a finite number"
-    exponent = number.as_tuple().exponent
-    assert isinstance(exponent, int)  # finite numbers have an integer exponent
-    if abs(exponent) > _MAX_EXPONENT or abs(number.adjusted()) > _MAX_EXPONENT:
-        return f"the number {_quote(text)} is out of range"
-    if exponent > 0:
-        # 1e3 becomes 1000 rather than Decimal('1E+3'), which prints oddly.
-        number = Decimal(int(number))
-    return number
+def _number_form(text: str) -> tuple[str, str] | None:
+    """Why a value YAML reads as a number is refused, with a help line; None if it is not one
+    of the refused forms (`_NUMBER_FORMS`)."""
+    if not _NUMBER_FORMS.fullmatch(text):
+        return None
+    shown = _quote(text)
+    quoted = f"or put {shown} in quotes if it is text"
+    unsigned = text.lstrip("+-")
+    if unsigned.startswith("."):
+        if unsigned[1:].isalpha():
+            return (f"{shown} is not a finite number",
+                    f"whole numbers and amounts are finite; put {shown} in quotes if it is text")
+    base = {"0x": (16, "a hexadecimal"), "0o": (8, "an octal"), "0b": (2, "a binary")}.get(
+        unsigned[:2])
+    if base is not None:
+        radix, name = base
+        digits = unsigned[2:].replace("_", "")
+        # Read the value only when it is short: the help line should not be a wall of digits.
+        value = int(digits, radix) if digits and len(digits) <= 24 else None
+        sign = "-" if text.startswith("-") else ""
+        write = f"write {sign}{value}, " if value is not None else "write the number in decimal, "
+        return (f"{shown} is {name} number; scenario files write numbers in decimal",
+                f"{write}{quoted}")
+    written = text.replace("_", "")
+    if "e" in text.lower():
+        number = Decimal(written)
+        exponent = number.as_tuple().exponent
+        short = isinstance(exponent, int) and abs(exponent) <= 24 and len(written) <= 40
+        write = f"write {format(number, 'f')}, " if short else "write the number out in full, "
+        return (f"{shown} is written with an exponent, which scenario files do not read",
+                f"{write}{quoted}")
+    return (f"{shown} has '_' between its digits, which scenario files do not read",
+            f"write {_quote(written)[1:-1]}, {quoted}")
 
 
 # ---------------------------------------------------------------- helpers
