@@ -11,8 +11,12 @@ The catalogue has one section per code of `diagnostics.CODES`, in the same order
   errors.)
 - For an input or evaluation code (E3xx, E4xx) the wrong example is a ```policy block, saved as
   `example.policy`, and a ```scenario block, saved as `scenario.yaml` beside it, which
-  `run_scenario("scenario.yaml")` refuses with that code. E307 (input too large) cannot be shown
-  literally: its section has only a ```text block, and the test writes a file over the limit.
+  `run_scenario("scenario.yaml")` refuses with that code.
+- Some codes cannot be shown by a policy and a scenario: a file over the size limit (E307), a
+  path that leaves its folder, a revision that is also a path, output that cannot be written,
+  a batch row that cannot be decided, an analysis over its budget. Their sections have only a
+  ```text block, and a producer in PRODUCERS below makes the situation in a temporary folder
+  and returns what the engine reports.
 - The ```text block right after the wrong example is exactly what the engine prints for it
   (`render_all` of the diagnostics: the errors, or the warnings). For an analysis code it is
   `render_all` of the lint findings with the section's code only (each with its notes: the
@@ -28,6 +32,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +45,8 @@ from policy_engine.policy import Policy
 from policy_engine.scenarios.runner import run_scenario
 from policy_engine.scenarios.yaml_data import MAX_BYTES
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "errors.md"
 EXAMPLE_POLICY = "example.policy"
 EXAMPLE_SCENARIO = "scenario.yaml"
 WRONG_POLICY = ("policy-error", "policy")
@@ -166,6 +173,89 @@ def _too_large_scenario() -> str:
     return f"policy: {EXAMPLE_POLICY}\nfacts: {{}}\n{padding}"
 
 
+def _too_large(folder: Path) -> tuple[Diagnostic, ...]:
+    return _run(folder, _too_large_scenario())
+
+
+#: Codes shown by a ```text block alone, and the function that makes their situation in a
+#: temporary folder (the working directory) and returns what the engine reports for it.
+def _outside(folder: Path) -> tuple[Diagnostic, ...]:
+    (folder.parent / "outside.policy").write_text("policy p\n", encoding="utf-8")
+    return _run(folder, "policy: ../outside.policy\nfacts: {}\n")
+
+
+def _revision_and_path(folder: Path) -> tuple[Diagnostic, ...]:
+    from policy_engine.scenarios.diff import load_version
+
+    policy = (ROOT / "policies" / "examples" / "late_delivery.policy").read_text()
+    (folder / "policies").mkdir()
+    (folder / "policies" / "late_delivery.policy").write_text(policy, encoding="utf-8")
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "policy"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       cwd=folder, check=True, capture_output=True, timeout=60)
+    (folder / "HEAD:policies").mkdir()
+    (folder / "HEAD:policies" / "late_delivery.policy").write_text(policy, encoding="utf-8")
+    try:
+        load_version("HEAD:policies/late_delivery.policy")
+    except DiagnosticError as error:
+        return error.diagnostics
+    return ()
+
+
+#: The policy and the rows of the batch examples (E312, E313).
+_BATCH_POLICY = """policy orders
+fact paid: yes/no
+fact tags: list of text default []
+decision refund
+decision wait
+rule paid when paid then refund because "the order was paid"
+otherwise wait because "nothing was paid"
+"""
+
+
+def _batch_files(folder: Path, *rows: str) -> None:
+    (folder / EXAMPLE_POLICY).write_text(_BATCH_POLICY, encoding="utf-8")
+    (folder / "rows.jsonl").write_text("".join(row + "\n" for row in rows), encoding="utf-8")
+
+
+def _output_unwritable(folder: Path) -> tuple[Diagnostic, ...]:
+    """`policy batch example.policy rows.jsonl --out /dev/full`: a disk that is full."""
+    from policy_engine.batch import open_output, run_batch
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here to stand for a full disk")
+    _batch_files(folder, '{"paid": true}')
+    try:
+        with open_output("/dev/full") as output:
+            run_batch(EXAMPLE_POLICY, "rows.jsonl", output, jobs=1)
+            output.commit()
+    except DiagnosticError as error:
+        return error.diagnostics
+    return ()
+
+
+def _row_not_decided(folder: Path) -> tuple[Diagnostic, ...]:
+    """`policy batch ... --max-depth 1000000` over a row nested 100,000 levels deep: the limit
+    lets it through, and Python's JSON reader runs out of stack on it."""
+    from policy_engine.batch import RowError, RowLimits, read_rows
+
+    _batch_files(folder, '{"paid": true}',
+                 '{"paid": true, "tags": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    rows = read_rows(Policy.load(EXAMPLE_POLICY), "rows.jsonl",
+                     limits=RowLimits(max_depth=1_000_000))
+    return tuple(raw.diagnostic("rows.jsonl", line) for line, raw in rows
+                 if isinstance(raw, RowError))
+
+
+PRODUCERS: dict[str, Callable[[Path], tuple[Diagnostic, ...]]] = {
+    "E307": _too_large,
+    "E310": _outside,
+    "E311": _revision_and_path,
+    "E312": _output_unwritable,
+    "E313": _row_not_decided,
+}
+
+
 def _wrong_example(section: Section) -> tuple[Block | None, Block | None]:
     """The wrong example's policy and scenario blocks (None when the section has none)."""
     policy = section.first(*WRONG_POLICY)
@@ -175,8 +265,8 @@ def _wrong_example(section: Section) -> tuple[Block | None, Block | None]:
 
 def _reported(section: Section, folder: Path) -> tuple[Diagnostic, ...]:
     """What the engine reports for the section's wrong example."""
-    if section.code == "E307":
-        return _run(folder, _too_large_scenario())
+    if section.code in PRODUCERS:
+        return PRODUCERS[section.code](folder)
     policy, scenario = _wrong_example(section)
     assert policy is not None, f"errors.md:{section.line}: {section.code} has no wrong example"
     if _uses_scenario(section.code):
@@ -228,7 +318,7 @@ def test_wrong_example_produces_its_code(
 
 def _shown(section: Section) -> Block:
     """The ```text block that shows what the engine prints for the section's wrong example."""
-    if section.code == "E307":
+    if section.code in PRODUCERS:
         shown = section.first("text")
     else:
         policy, scenario = _wrong_example(section)

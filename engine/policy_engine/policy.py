@@ -153,14 +153,25 @@ class Policy:
         """The JSON Schema (draft 2020-12) of a fact set, derived from the fact declarations."""
         return self._facts.schema()
 
-    def check(self, *, lint: bool = True) -> list[Diagnostic]:
+    def check(self, *, lint: bool = True, analysis_budget: int | None = None,
+              analysis_timeout: float | None = None) -> list[Diagnostic]:
         """The checker's warnings and, with `lint`, the analysis's findings about the rules
-        (dead, shadowed or conflicting rules, gaps; see `policy lint`)."""
+        (dead, shadowed or conflicting rules, gaps; see `policy lint`).
+
+        Args:
+            analysis_budget: the work the analysis may do, in steps (None: the default of
+                `analysis.budget.DEFAULT_STEPS`; 0: no limit). What goes over it is reported
+                as W112 (analysis incomplete), so the check always ends.
+            analysis_timeout: also stop the analysis after this many seconds (off by default:
+                with it, the findings depend on the machine's speed).
+        """
         found = list(self.warnings)
         if lint:
+            from policy_engine.analysis.budget import Budget
             from policy_engine.analysis.lint import lint as analyse
 
-            found += analyse(self.checked).warnings
+            budget = Budget.from_options(analysis_budget, analysis_timeout)
+            found += analyse(self.checked, budget).warnings
         return found
 
     # ------------------------------------------------------------ deciding

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from policy_engine.cli import cli
+from policy_engine.core.diagnostics import DiagnosticError
 from policy_engine.core.source import Source
 from policy_engine.language.formatter import comments_of, format_policy
 from policy_engine.language.reference_parser import parse_policy
+from tests.helpers.examples import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 def _parses(path: Path) -> bool:
@@ -48,7 +52,7 @@ def test_layout_of_a_small_policy() -> None:
     assert format_policy(messy) == (
         'policy p "P"\nversion "1"\n\n# the only fact\nfact x: whole number at least 0\n\n'
         'decision d\ndecision e "E"\n\nrule r\n  when x > 1 and (x < 5 or x == 9)\n  then d\n'
-        '  because "r"\n\notherwise e because "no"\n# trailing\n'
+        '  because "r"\n\notherwise e because "no"  # trailing\n'
     )
 
 
@@ -70,3 +74,32 @@ def test_fmt_refuses_a_policy_that_does_not_parse(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "p.policy:2:15" in result.stderr and "use '=='" in result.stderr
     assert path.read_text() == "policy p\nrule r when x = 1 then d because \"r\"\n"
+
+
+def _with_a_glued_comment(text: str, rng: random.Random, number: int) -> str:
+    """The text with a comment written at the end of one of its lines, sometimes glued to
+    the last token (`amount#c`), sometimes after blanks, sometimes on a line of its own."""
+    ends = [match.end() - 1 for match in re.finditer(r"\S[ \t]*\n", text)]
+    at = rng.choice(ends)
+    comment = rng.choice(["#c", "  # c", "#", "# one # two", "\n# own line\n"])
+    return text[:at] + comment + str(number) + text[at:]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_format_is_idempotent_with_comments_anywhere(seed: int) -> None:
+    # The trial found 16 cases where a comment glued to the end of an item moved to a line of
+    # its own, where the next run read it as the next item's comment: not idempotent.
+    rng = random.Random(seed)
+    texts = [path.read_text(encoding="utf-8") for path in POLICIES]
+    tried = 0
+    for number in range(examples(400)):
+        text = _with_a_glued_comment(rng.choice(texts), rng, number)
+        try:
+            once = format_policy(text, "x.policy")
+        except DiagnosticError:
+            continue  # the comment cut a quoted text: not a policy
+        tried += 1
+        assert format_policy(once, "x.policy") == once, text
+        assert parse_policy(Source("x", once)) == parse_policy(Source("x", text))
+        assert [c for _, c in comments_of(once)] == [c for _, c in comments_of(text)]
+    assert tried > 0

@@ -85,3 +85,17 @@ def test_the_aliexpress_policy_reaches_full_rule_coverage(monkeypatch: pytest.Mo
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
     result = CliRunner().invoke(cli, ["test", "policies/aliexpress", "--min-coverage", "100"])
     assert result.exit_code == 0, result.stdout[-2000:]
+
+
+def test_junit_xml_is_well_formed_whatever_the_text(suite: Path) -> None:
+    # A control character in an expected decision ends up in the failure's message: XML 1.0
+    # cannot hold it, so it is written as its escape.
+    (suite / "c.yaml").write_text('policy: p.policy\nfacts: {x: 4}\n'
+                                  'expect: {rule: "is_big\\x01\\x1b[31m"}\n')
+    report = suite / "report.xml"
+    result = CliRunner().invoke(cli, ["test", str(suite), "--junit-xml", str(report)])
+    assert result.exit_code == 2, result.output
+    root = ElementTree.fromstring(report.read_bytes())  # a strict XML parser accepts it
+    errors = [case for case in root.iter("testcase") if case.find("error") is not None]
+    assert len(errors) == 1
+    assert "is_big\\x01\\x1b[31m" in (errors[0].find("error").text or "")  # type: ignore[union-attr]

@@ -60,6 +60,10 @@ CODES: dict[str, str] = {
     "E307": "input too large",
     "E308": "input constraint not met",
     "E309": "fact required by a constraint is missing",
+    "E310": "file outside the folder it must stay in",
+    "E311": "revision or path cannot be told apart",
+    "E312": "output cannot be written",
+    "E313": "batch row could not be decided",
     # evaluation (runtime)
     "E401": "fact needed but missing",
     "E402": "several rules match under 'unique'",
@@ -68,6 +72,7 @@ CODES: dict[str, str] = {
     "E405": "division by zero",
     "E406": "table has no row for the key",
     "E407": "holiday calendar cannot be used",
+    "E408": "value out of the engine's range",
     # warnings
     "W001": "decision never returned",
     "W002": "required fact never used",
@@ -86,6 +91,7 @@ CODES: dict[str, str] = {
     "W109": "advisory never applies",
     "W110": "fact declared but never read",
     "N111": "approximate finding, not confirmed by a witness",
+    "W112": "analysis incomplete: over its budget",
 }
 
 #: At most this many diagnostics are shown; the rest are summarised in one line.
@@ -166,10 +172,11 @@ class Diagnostic:
             end_line, end_column = self.source.line_col(self.span.end)
             start = column or 1
             width = (end_column - start) if end_line == line else len(text) - start + 1
+            text, start, width = _shown_line(text.expandtabs(1), start, max(1, width))
             gutter = str(line)
             lines.append(f"{' ' * len(gutter)} |")
-            lines.append(f"{gutter} | {text.expandtabs(1)}")
-            lines.append(f"{' ' * len(gutter)} | {' ' * ((column or 1) - 1)}{'^' * max(1, width)}")
+            lines.append(f"{gutter} | {text}")
+            lines.append(f"{' ' * len(gutter)} | {' ' * (start - 1)}{'^' * width}")
         for note in self.notes:
             lines.append(f"note: {note}")
         if self.help:
@@ -192,6 +199,24 @@ class Diagnostic:
             "help": self.help,
             "label": self.label,
         }
+
+
+#: The most characters of a source line a diagnostic shows; a longer line is cut around the
+#: caret (a policy may hold a line of a million digits).
+MAX_LINE_SHOWN = 160
+
+
+def _shown_line(text: str, start: int, width: int) -> tuple[str, int, int]:
+    """The part of a source line a diagnostic shows, and where its caret starts and how wide
+    it is in that part: the whole line when it is short, else a window around the caret."""
+    if len(text) <= MAX_LINE_SHOWN:
+        return text, start, width
+    width = min(width, MAX_LINE_SHOWN // 2)
+    first = max(0, start - 1 - MAX_LINE_SHOWN // 4)
+    window = text[first:first + MAX_LINE_SHOWN]
+    prefix = "..." if first > 0 else ""
+    suffix = "..." if first + MAX_LINE_SHOWN < len(text) else ""
+    return prefix + window + suffix, start - first + len(prefix), width
 
 
 class DiagnosticError(Exception):

@@ -33,7 +33,7 @@ class Decision:
         outputs: the outputs the deciding rule set (with the items advisories added), in the
             policy's declaration order. A decision the hot loop shares between calls has
             read-only outputs; do not change those of any decision.
-        refusal: why the policy refused to decide: one diagnostic (E401 to E407: a needed fact
+        refusal: why the policy refused to decide: one diagnostic (E401 to E408: a needed fact
             is missing, rules conflict, no rule applies...), or one per violated `require` or
             `ensure` (E308, E309); empty when it decided.
         policy: the checked policy that decided.

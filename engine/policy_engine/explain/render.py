@@ -307,15 +307,40 @@ def _heading(result: Report) -> str:
     return f"{_md(result.scenario)}: " if result.scenario is not None else ""
 
 
-def _md(text: str) -> str:
-    """Escapes text for a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+def markdown_text(text: str) -> str:
+    """Text as it may stand in Markdown, a table cell included: no HTML (a `<` or `&` from a
+    policy or a scenario could open a tag, a comment or an entity in a pull-request comment),
+    no cell or line break."""
+    return (text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;")
+            .replace("|", "\\|").replace("\n", " "))
 
 
-def _code(text: str) -> str:
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" else ""
-    return f"{fence}{pad}{text.replace('|', '&#124;')}{pad}{fence}"
+_md = markdown_text
+
+
+def markdown_fence(text: str, info: str = "") -> list[str]:
+    """Text as a fenced block whose fence no run of backticks inside it can close."""
+    fence = "`" * max(3, _longest_backtick_run(text) + 1)
+    return [fence + info, text, fence]
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = current = 0
+    for char in text:
+        current = current + 1 if char == "`" else 0
+        longest = max(longest, current)
+    return longest
+
+
+def markdown_code(text: str) -> str:
+    """Text as a code span: its fence is longer than any run of backticks inside it."""
+    run = _longest_backtick_run(text)
+    fence = "`" * (run + 1)
+    pad = " " if run else ""
+    return f"{fence}{pad}{text.replace('|', '&#124;').replace(chr(10), ' ')}{pad}{fence}"
+
+
+_code = markdown_code
 
 
 def render_markdown(results: Sequence[Report]) -> str:
@@ -333,8 +358,8 @@ def _md_refusal(result: Report) -> str:
     out += ["| | |", "|---|---|",
             f"| Policy | {_md(policy.name)} ({_md(policy.source.name)}) |",
             "| Decision | none: the policy refuses to decide on these facts |",
-            f"| Expectation | {verdict} |", "", "```text", render_all(result.decision.refusal),
-            "```"]
+            f"| Expectation | {verdict} |", "",
+            *markdown_fence(render_all(result.decision.refusal), "text")]
     return "\n".join(out) + "\n"
 
 

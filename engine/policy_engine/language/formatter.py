@@ -2,7 +2,8 @@
 
 The layout is a pure function of the syntax tree, so formatting twice changes nothing, and a
 formatted policy parses to the same tree. Comments are kept: a comment is printed on its own
-line before the declaration it was written in or before.
+line before the declaration it was written in or before, and a comment at the end of a
+declaration's last line stays at the end of that line.
 """
 
 from __future__ import annotations
@@ -252,15 +253,26 @@ class _Printer:
         opening = self.comments_before(header.span.start)
         if opening:  # the file's opening comment stands apart from the header
             blocks.append(opening)
-        lines = self.comments_before(header.span.end)
-        lines.append(f"policy {header.name.name}{_title(header.title)}")
+        # Comments on the `policy` line stay at its end, as an item's do (see `trailing`).
+        first_line = self.text.find("\n", header.span.start)
+        on_first_line = self.comments_before(len(self.text) if first_line < 0 else first_line)
+        lines = [f"policy {header.name.name}{_title(header.title)}"]
+        lines[-1] += "".join("  " + text for text in on_first_line)
+        lines += self.comments_before(header.span.end)
         if header.version is not None:
             lines.append(f"version {_quote(header.version)}")
+            lines[-1] += "".join("  " + text for text in self.trailing(header.span.end))
         blocks.append(lines)
         previous: type | None = None
         for item in tree.items:
             comments = self.comments_before(item.span.end)
-            printed = self.item(item) + self.trailing(item.span.end)
+            printed = self.item(item)
+            trailing = self.trailing(item.span.end)
+            if trailing:
+                # A comment at the end of an item's last line stays at the end of its last
+                # line: on a line of its own it would read, next time, as the comment of the
+                # item after it, and formatting twice would not give the same text.
+                printed[-1] += "  " + "  ".join(trailing)
             # Declarations of one kind stay together; rules and other blocks stand apart.
             grouped = isinstance(item, (n.FactDecl, n.DecisionDecl, n.OutputDecl)) and \
                 type(item) is previous and not comments

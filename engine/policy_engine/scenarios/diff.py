@@ -7,34 +7,62 @@ listed. A version is a file, or a git revision and path such as `main:policies/x
 
 from __future__ import annotations
 
+import html
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from policy_engine.check.types import format_value
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, render_all
-from policy_engine.core.files import SCENARIO_SUFFIXES, display_path, find_files
-from policy_engine.explain.render import render_markdown, render_text, to_json
+from policy_engine.core.files import SCENARIO_SUFFIXES, Confinement, display_path, find_files
+from policy_engine.explain.render import (
+    markdown_code,
+    markdown_text,
+    render_markdown,
+    render_text,
+    to_json,
+)
 from policy_engine.policy import MAX_POLICY_BYTES, Policy
 from policy_engine.scenarios.runner import ScenarioResult, run_scenario
 from policy_engine.scenarios.scenario_file import load_scenario
 
 
-def load_version(spec: str) -> Policy:
+def load_version(spec: str, *, check_file: Callable[[str], None] | None = None) -> Policy:
     """Loads a policy from a path, or from `REVISION:PATH` in the current git repository.
 
+    A spec is a revision only when git knows the revision (asked with `git rev-parse`, never
+    guessed from the text), and a file only when it exists; when both hold, it is refused
+    (E311), since a folder named like a revision must never stand in for it. Nothing in a
+    spec ever reaches git as an option (`--end-of-options`).
+
+    Args:
+        check_file: called with the path before a file is read (the CLI checks it is a policy
+            file and not a link out of the repository).
+
     Raises:
-        DiagnosticError: the file or revision cannot be read, or the policy is invalid.
+        DiagnosticError: the file or revision cannot be read, is ambiguous, or the policy is
+            invalid.
     """
-    if os.path.exists(spec) or ":" not in spec:
+    revision, separator, path = spec.partition(":")
+    is_revision = bool(separator and revision and path) and _git_knows(revision)
+    is_file = os.path.lexists(spec)
+    if is_revision and is_file:
+        raise DiagnosticError([Diagnostic(
+            "E311", f"'{spec}' is both a file and the git revision {revision} with the path "
+                    f"{path}", file=spec,
+            help=f"write ./{spec} for the file; for the revision, rename the file, or name "
+                 "the revision another way (its commit hash, or refs/heads/NAME)")])
+    if not is_revision:
+        if not is_file and separator and revision and path:
+            raise DiagnosticError([Diagnostic(
+                "E311", f"'{spec}' is neither a file nor a revision git knows", file=spec,
+                help="write REVISION:PATH with a revision of this repository, or the path of "
+                     "a policy file")])
+        if check_file is not None:
+            check_file(spec)
         return Policy.load(spec)
-    revision, _, path = spec.partition(":")
-    try:
-        shown = subprocess.run(["git", "show", f"{revision}:{path}"], capture_output=True,
-                               check=False, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise DiagnosticError([Diagnostic("E301", f"cannot run git: {error}", file=spec)]) \
-            from None
+    shown = _git("show", f"{revision}:{path}", spec=spec)
     if shown.returncode != 0:
         reason = shown.stderr.decode("utf-8", "replace").strip().splitlines()
         raise DiagnosticError([Diagnostic(
@@ -47,6 +75,28 @@ def load_version(spec: str) -> Policy:
     except UnicodeDecodeError:
         raise DiagnosticError([Diagnostic("E301", "not UTF-8 text", file=spec)]) from None
     return Policy.from_text(text, spec)
+
+
+def _git(command: str, argument: str, *, spec: str) -> subprocess.CompletedProcess[bytes]:
+    """Runs `git COMMAND --end-of-options ARGUMENT`: the argument can never be an option."""
+    try:
+        return subprocess.run(["git", command, "--end-of-options", argument],
+                              capture_output=True, check=False, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise DiagnosticError([Diagnostic("E301", f"cannot run git: {error}", file=spec)]) \
+            from None
+
+
+def _git_knows(revision: str) -> bool:
+    """Whether git names a commit `revision` in the current repository."""
+    try:
+        found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "--end-of-options",
+                                f"{revision}^{{commit}}"], capture_output=True, check=False,
+                               timeout=60, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return found.returncode == 0
 
 
 @dataclass(frozen=True)
@@ -93,9 +143,10 @@ class PolicyDiff:
     rules: tuple[RuleChange, ...]
 
 
-def _side(path: str, policy: Policy) -> Side:
+def _side(path: str, policy: Policy, confinement: Confinement, named: bool) -> Side:
     try:
-        return Side(run_scenario(path, policy=policy, ignore_expect=True))
+        return Side(run_scenario(path, policy=policy, ignore_expect=True,
+                                 confinement=confinement, named=named))
     except DiagnosticError as error:
         return Side(None, error.diagnostics)
 
@@ -162,18 +213,22 @@ def scenarios_of(paths: list[str], policy_file: str) -> list[str]:
 
 
 def diff_policies(old: Policy, new: Policy, scenario_paths: list[str],
-                  only_for: str | None = None) -> PolicyDiff:
+                  only_for: str | None = None, *, allow_outside: bool = False) -> PolicyDiff:
     """Evaluates every scenario under both versions and compares rules.
 
     Args:
         only_for: keep only the scenarios whose `policy:` names this file (used when the
             scenarios come from the folder beside the policy, which may serve several).
+        allow_outside: read scenarios outside the repository and the folders given.
     """
     changes = []
+    confinement = Confinement.here(scenario_paths, allow_outside=allow_outside)
     files = (scenarios_of(scenario_paths, only_for) if only_for
              else find_files(scenario_paths, SCENARIO_SUFFIXES))
     for path in files:
-        before, after = _side(path, old), _side(path, new)
+        named = path in scenario_paths
+        before = _side(path, old, confinement, named)
+        after = _side(path, new, confinement, named)
         what = _what(before, after)
         if what:
             result = after.result or before.result
@@ -239,8 +294,7 @@ def render_diff_text(diff: PolicyDiff) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+_cell = markdown_text
 
 
 def render_diff_markdown(diff: PolicyDiff) -> str:
@@ -255,11 +309,11 @@ def render_diff_markdown(diff: PolicyDiff) -> str:
     if diff.changes:
         out += ["| Scenario | Before | After |", "|---|---|---|"]
         for change in diff.changes:
-            out.append(f"| `{change.scenario}` | {_cell(change.old.summary())} | "
+            out.append(f"| {markdown_code(change.scenario)} | {_cell(change.old.summary())} | "
                        f"{_cell(change.new.summary())} |")
         out.append("")
         for change in diff.changes:
-            out += [f"<details><summary><code>{change.scenario}</code>: "
+            out += [f"<details><summary><code>{html.escape(change.scenario)}</code>: "
                     f"{', '.join(change.what)} changed</summary>", "",
                     "<table><tr><th>Before</th><th>After</th></tr><tr><td>", "",
                     _trace(change.old, True), "</td><td>", "", _trace(change.new, True),

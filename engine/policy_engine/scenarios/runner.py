@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from policy_engine.check.types import format_value
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, did_you_mean
-from policy_engine.core.files import display_path
+from policy_engine.core.files import Confinement, check_policy_name, display_path
 from policy_engine.explain.decision import Decision
 from policy_engine.explain.render import Expected, Report
 from policy_engine.facts.conversion import convert_value
@@ -58,7 +58,8 @@ class PolicyCache:
 
 def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = "interpreted",
                  cache: PolicyCache | None = None, policy: Policy | None = None,
-                 ignore_expect: bool = False) -> ScenarioResult:
+                 ignore_expect: bool = False, confinement: Confinement | None = None,
+                 named: bool = True) -> ScenarioResult:
     """Loads a scenario, decides it, and checks its expectation.
 
     Args:
@@ -66,12 +67,21 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
         engine: the evaluator; one scenario is interpreted, which needs no compiled code.
         policy: an already loaded policy to use instead (for example another version of it).
         ignore_expect: only decide; a refusal or invalid facts are returned as a result.
+        confinement: the folders the scenario and the policy it names must stay in (by
+            default the repository of the working folder, see `core.files.Confinement`).
+        named: the scenario was named on the command line, not found in a folder: it may be
+            anywhere (but not a link out of the folders), and its own folder is one of the
+            folders its policy may be in.
 
     Raises:
         DiagnosticError: the scenario, its policy or its facts are invalid, or the policy
             refuses to decide when the scenario does not expect it (the diagnostics name the
             scenario file).
     """
+    confinement = confinement or Confinement.here()
+    confinement.check(path, "the scenario", named=named)
+    if named:
+        confinement = confinement.including(os.path.dirname(path) or ".")
     scenario = load_scenario(path)
     shown = display_path(path)
     if policy is None:
@@ -80,6 +90,10 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
             raise DiagnosticError([Diagnostic(
                 "E303", "the scenario names no policy", file=shown, path="$",
                 help="add 'policy: path/to/file.policy' to the scenario, or pass --policy")])
+        check_policy_name(chosen)
+        if policy_path is None:
+            confinement.check(chosen, "the policy it names", where=(
+                shown, scenario.document.locate(("policy",)), "$.policy"))
         policy = (cache or PolicyCache()).get(chosen)
     expect = None if ignore_expect else scenario.expect
     expected_error = expect.error if expect else None

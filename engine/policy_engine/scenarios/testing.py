@@ -7,13 +7,14 @@ false, and which table rows were used.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
 from policy_engine.check.checked import CheckedPolicy
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, render_all
-from policy_engine.core.files import SCENARIO_SUFFIXES, find_files
+from policy_engine.core.files import SCENARIO_SUFFIXES, Confinement, find_files
 from policy_engine.explain.trace import CheckTrace, LookupTrace
 from policy_engine.policy import Engine
 from policy_engine.scenarios.runner import PolicyCache, ScenarioResult, run_scenario
@@ -119,14 +120,21 @@ class Coverage:
 
 
 def run_tests(paths: Sequence[str], engine: Engine = "interpreted",
-              policy_path: str | None = None) -> tuple[list[Outcome], Coverage]:
-    """Runs every scenario found under `paths`; never raises for a bad scenario."""
+              policy_path: str | None = None, *, allow_outside: bool = False,
+              ) -> tuple[list[Outcome], Coverage]:
+    """Runs every scenario found under `paths`; never raises for a bad scenario.
+
+    Scenarios found in the folders, and the policies they name, must stay in the repository
+    or the folders given (`core.files.Confinement`), unless `allow_outside`.
+    """
     cache = PolicyCache()
     outcomes: list[Outcome] = []
     coverage = Coverage()
+    confinement = Confinement.here(paths, allow_outside=allow_outside)
     for path in find_files(paths, SCENARIO_SUFFIXES):
         try:
-            result = run_scenario(path, policy_path=policy_path, engine=engine, cache=cache)
+            result = run_scenario(path, policy_path=policy_path, engine=engine, cache=cache,
+                                  confinement=confinement, named=path in paths)
         except DiagnosticError as error:
             outcomes.append(Outcome(path, "error", diagnostics=error.diagnostics))
             continue
@@ -200,24 +208,34 @@ def coverage_json(coverage: Coverage) -> list[dict[str, object]]:
     ]
 
 
+#: Characters XML 1.0 cannot hold at all (most control characters, lone surrogates, U+FFFE
+#: and U+FFFF); a fact value or a file name may contain them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text XML can hold: each character it cannot is written as its escape, `\\x01`."""
+    return _NOT_XML.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def junit_xml(outcomes: Sequence[Outcome]) -> str:
-    """JUnit XML for CI systems: one testcase per scenario."""
+    """JUnit XML for CI systems: one testcase per scenario; always well-formed XML 1.0."""
     failures = sum(1 for o in outcomes if o.status == "failed")
     errors = sum(1 for o in outcomes if o.status == "error")
     suite = ElementTree.Element("testsuite", name="policy scenarios", tests=str(len(outcomes)),
                                 failures=str(failures), errors=str(errors), skipped="0")
     for outcome in outcomes:
-        case = ElementTree.SubElement(suite, "testcase", classname="scenarios",
-                                      name=outcome.path, file=outcome.path)
+        name = _xml_text(outcome.path)
+        case = ElementTree.SubElement(suite, "testcase", classname="scenarios", name=name,
+                                      file=name)
         if outcome.status == "failed" and outcome.result is not None:
-            failure = ElementTree.SubElement(case, "failure",
-                                             message="; ".join(outcome.result.mismatches))
-            failure.text = "\n".join(outcome.result.mismatches)
+            failure = ElementTree.SubElement(
+                case, "failure", message=_xml_text("; ".join(outcome.result.mismatches)))
+            failure.text = _xml_text("\n".join(outcome.result.mismatches))
         elif outcome.status == "error":
-            error = ElementTree.SubElement(case, "error",
-                                           message=outcome.diagnostics[0].message
-                                           if outcome.diagnostics else "error")
-            error.text = render_all(outcome.diagnostics)
+            error = ElementTree.SubElement(case, "error", message=_xml_text(
+                outcome.diagnostics[0].message if outcome.diagnostics else "error"))
+            error.text = _xml_text(render_all(outcome.diagnostics))
     ElementTree.indent(suite)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ElementTree.tostring(
         suite, encoding="unicode") + "\n"
