@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,7 +182,7 @@ class Diagnostic:
             lines.append(f"note: {note}")
         if self.help:
             lines.append(f"help: {self.help}")
-        return "\n".join(lines)
+        return "\n".join(_printable(line) for line in lines)
 
     def to_json(self) -> dict[str, Any]:
         file, line, column = self.location()
@@ -189,16 +190,32 @@ class Diagnostic:
         return {
             "code": self.code,
             "severity": self.severity.value,
-            "file": file,
+            "file": _writable(file),
             "line": line,
             "column": column,
             "end_line": end_line,
             "end_column": end_column,
-            "path": self.path,
-            "message": self.message,
-            "help": self.help,
-            "label": self.label,
+            "path": _writable(self.path),
+            "message": _writable(self.message),
+            "help": _writable(self.help),
+            "label": _writable(self.label),
         }
+
+
+#: Characters a diagnostic never prints as they are: control characters (a policy line could
+#: otherwise move a terminal's cursor or change its colours) and lone surrogates (which no
+#: output can encode). Each is shown as U+FFFD, one character, so carets stay aligned.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _printable(text: str) -> str:
+    return _UNPRINTABLE.sub("\ufffd", text)
+
+
+def _writable(text: str | None) -> str | None:
+    """Text every output can encode (JSON escapes control characters itself)."""
+    return None if text is None else _SURROGATE.sub("\ufffd", text)
 
 
 #: The most characters of a source line a diagnostic shows; a longer line is cut around the
