@@ -163,6 +163,18 @@ def test_a_fifo_scenario_never_blocks_a_run(repository: Path) -> None:
                           check=False)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "it is a FIFO (named pipe); only regular files are read" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "policy_engine", "eval",
+                           "policies/blocked.yaml"], cwd=repository, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "it is a FIFO (named pipe); only regular files are read" in done.stderr
+    # diff reads the scenarios under both versions: it ends too (that it counts an unreadable
+    # scenario as unchanged is issue 14's: diff as a gate that never passes on nothing).
+    done = subprocess.run([sys.executable, "-m", "policy_engine", "diff",
+                           "HEAD:policies/late_delivery.policy", "policies/late_delivery.policy",
+                           "--scenarios", "policies"], cwd=repository, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0 and "1 scenarios" in done.stdout
 
 
 @pytest.mark.parametrize("target", ["/dev/stdout", "/proc/self/fd/1"])
