@@ -184,12 +184,21 @@ def command_line(rng: random.Random, folder: Path) -> None:
             words.append(rng.choice(_OPTIONS))
         else:
             word = "".join(rng.choice(string.printable) for _ in range(rng.randint(1, 8)))
-            # A word naming the root folder would walk the whole file system: a long run the
-            # user asked for, not a hang.
-            words.append(word if os.path.realpath(word) != os.sep else "root")
+            # A word naming a folder above this one could walk the whole file system (a long
+            # run the user asked for, not a hang) or rewrite files that are not ours.
+            inside = os.path.realpath(os.path.join(folder, word)).startswith(
+                os.path.realpath(folder))
+            words.append(word if inside else "elsewhere")
     if rng.random() < 0.1:
         words.insert(0, rng.choice(["--no-cache", "--allow-outside"]))
-    result = CliRunner().invoke(cli, words, catch_exceptions=True)
+    # Relative words name files in the fuzz folder, never in the checkout: `fmt .` there
+    # would rewrite the project's own policies.
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(cli, words, catch_exceptions=True)
+    finally:
+        os.chdir(before)
     if "internal error: Hang" in result.output:  # the watchdog, caught by the CLI
         raise Hang(f"policy {' '.join(words)}")
     if "Traceback" in result.output or "internal error" in result.output:
@@ -213,7 +222,8 @@ def _command_files(folder: Path) -> list[str]:
         (folder / "rows.jsonl").write_text('{"a": 1}\n[]\n', encoding="utf-8")
         (folder / "empty.policy").write_text("", encoding="utf-8")
         marker.write_text("", encoding="utf-8")
-    # Not "/": walking a whole file system is a legitimately long run, not a hang.
+    # Relative to the fuzz folder, where the command runs. Not "/": walking a whole file
+    # system is a legitimately long run, not a hang.
     return ["refund.policy", "scenarios", "scenarios/s0.yaml", "rows.jsonl", "empty.policy",
             "missing.policy", "missing.yaml", ".", "HEAD:refund.policy", "/dev/null", "/dev",
             "out.jsonl"]
