@@ -176,13 +176,14 @@ class Diagnostic:
             text, start, width = _shown_line(text.expandtabs(1), start, max(1, width))
             gutter = str(line)
             lines.append(f"{' ' * len(gutter)} |")
-            lines.append(f"{gutter} | {text}")
+            # One character for one character, so the caret stays under its column.
+            lines.append(f"{gutter} | {_UNPRINTABLE.sub(chr(0xFFFD), text)}")
             lines.append(f"{' ' * len(gutter)} | {' ' * (start - 1)}{'^' * width}")
         for note in self.notes:
             lines.append(f"note: {note}")
         if self.help:
             lines.append(f"help: {self.help}")
-        return "\n".join(_printable(line) for line in lines)
+        return "\n".join(_UNPRINTABLE.sub(_escape, line) for line in lines)
 
     def to_json(self) -> dict[str, Any]:
         file, line, column = self.location()
@@ -204,13 +205,14 @@ class Diagnostic:
 
 #: Characters a diagnostic never prints as they are: control characters (a policy line could
 #: otherwise move a terminal's cursor or change its colours) and lone surrogates (which no
-#: output can encode). Each is shown as U+FFFD, one character, so carets stay aligned.
+#: output can encode). In a message each is written as its escape, `\x1b`, so the reader sees
+#: what the text holds; in the quoted source line as U+FFFD, so the caret stays aligned.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _printable(text: str) -> str:
-    return _UNPRINTABLE.sub("\ufffd", text)
+def _escape(match: re.Match[str]) -> str:
+    return ascii(match.group())[1:-1]
 
 
 def _writable(text: str | None) -> str | None:
