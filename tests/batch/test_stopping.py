@@ -186,14 +186,13 @@ def test_ctrl_c_in_any_command_exits_130_not_the_usage_status(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from policy_engine import cli as cli_module
+    from policy_engine.cli import cli, deciding
 
     def interrupted(*args: object, **kwargs: object) -> object:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "run_scenario", interrupted)
+    monkeypatch.setattr(deciding, "run_scenario", interrupted)
     monkeypatch.chdir(ROOT)
-    result = CliRunner().invoke(cli_module.cli, ["eval", "policies/examples/scenarios/delivery/"
-                                                 "on_time.yaml"])
+    result = CliRunner().invoke(cli, ["eval", "policies/examples/scenarios/delivery/on_time.yaml"])
     assert result.exit_code == 130
     assert result.stderr.endswith("interrupted\n")

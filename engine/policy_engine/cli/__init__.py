@@ -1,0 +1,22 @@
+"""CLI: the `policy` command, a thin shell over the library API (`Policy`, `scenarios.runner`).
+
+`shell` defines the command group, its exit codes and its error handling; each other module
+adds the commands of one kind of work. Exit codes are a contract, documented in docs/cli.md.
+"""
+
+from __future__ import annotations
+
+from policy_engine.cli import authoring, batching, deciding, reviewing
+from policy_engine.cli.shell import (
+    EXIT_EXPECTATION,
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_SIGNAL,
+    EXIT_USAGE,
+    cli,
+    main,
+)
+
+__all__ = ["EXIT_EXPECTATION", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_SIGNAL",
+           "EXIT_USAGE", "authoring", "batching", "cli", "deciding", "main", "reviewing"]

@@ -1,0 +1,244 @@
+"""policy diff, lint and check: what a reviewer runs on a changed policy."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from policy_engine.cli.shell import (
+    EXIT_EXPECTATION,
+    EXIT_INVALID,
+    EXIT_OK,
+    check_policy_path_given,
+    cli,
+    load_version_given,
+    report_diagnostics,
+)
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, Severity, render_all
+from policy_engine.policy import Policy
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def _analysis_options(prefix: str = "") -> Callable[[_Command], _Command]:
+    """The options that set the analysis' budget (`analysis.budget`), for lint, check and
+    diff --symbolic."""
+    from policy_engine.analysis.budget import DEFAULT_STEPS
+
+    budget = click.option(
+        "--analysis-budget", type=click.IntRange(min=0), default=None, metavar="STEPS",
+        help=f"{prefix}The work the analysis may do, in steps counted the same on every "
+             f"machine (default: {DEFAULT_STEPS:,}; 0: no limit). What goes over it is "
+             "reported as W112, analysis incomplete.")
+    timeout = click.option(
+        "--analysis-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+        metavar="SECONDS",
+        help=f"{prefix}Also stop the analysis after SECONDS (off by default; findings then "
+             "depend on the machine's speed).")
+
+    def decorate(command: _Command) -> _Command:
+        return budget(timeout(command))
+
+    return decorate
+
+
+@cli.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--scenarios", "scenario_paths", multiple=True, metavar="PATH",
+              help="Scenario files or folders (default: the 'scenarios' folder beside NEW).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True)
+@click.option("--fail-on-change", is_flag=True,
+              help="Exit 1 when any scenario (with --symbolic: any region) changes.")
+@click.option("--symbolic", is_flag=True,
+              help="Compare over the whole fact space: every region whose decision changes, "
+                   "each with a witness, whatever scenarios exist.")
+@click.option("--write-witnesses", "witness_dir", metavar="DIR", default=None,
+              help="With --symbolic: save each change's witness as a scenario file in DIR.")
+@_analysis_options("With --symbolic: ")
+@click.pass_context
+def diff_command(ctx: click.Context, old: str, new: str, scenario_paths: tuple[str, ...],
+                 fmt: str, fail_on_change: bool, symbolic: bool,
+                 witness_dir: str | None, analysis_budget: int | None,
+                 analysis_timeout: float | None) -> None:
+    """Show what changing OLD into NEW does to every scenario, and which rules changed.
+
+    OLD and NEW are policy files or git revisions, such as main:policies/x.policy.
+    Exit status: 0 compared, 1 with --fail-on-change when a scenario changed, 2 a version
+    could not be read.
+    """
+    if witness_dir is not None and not symbolic:
+        raise click.UsageError("--write-witnesses needs --symbolic")
+    if (analysis_budget is not None or analysis_timeout is not None) and not symbolic:
+        raise click.UsageError("--analysis-budget and --analysis-timeout need --symbolic")
+    if symbolic:
+        ctx.exit(_symbolic_diff(ctx, old, new, fmt, fail_on_change, witness_dir,
+                                analysis_budget, analysis_timeout))
+    from policy_engine.scenarios.diff import (
+        default_scenarios,
+        diff_json,
+        diff_policies,
+        render_diff_markdown,
+        render_diff_text,
+    )
+
+    try:
+        before, after = load_version_given(ctx, old), load_version_given(ctx, new)
+    except DiagnosticError as error:
+        report_diagnostics(error.diagnostics)
+        ctx.exit(EXIT_INVALID)
+    chosen = list(scenario_paths) or [default_scenarios(new)]
+    own = None if scenario_paths else (new if os.path.exists(new) else None)
+    allow = bool((ctx.find_root().obj or {}).get("allow_outside"))
+    result = diff_policies(before, after, chosen, only_for=own, allow_outside=allow)
+    if not result.scenarios:
+        click.echo(f"warning: no scenario files in {', '.join(chosen)}; only rules are compared "
+                   "(pass --scenarios)", err=True)
+    if fmt == "json":
+        click.echo(json.dumps(diff_json(result), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(render_diff_markdown(result), nl=False)
+    else:
+        click.echo(render_diff_text(result), nl=False)
+    ctx.exit(EXIT_EXPECTATION if fail_on_change and result.changes else EXIT_OK)
+
+
+def _symbolic_diff(ctx: click.Context, old: str, new: str, fmt: str, fail_on_change: bool,
+                   witness_dir: str | None, analysis_budget: int | None = None,
+                   analysis_timeout: float | None = None) -> int:
+    from policy_engine.analysis.budget import Budget
+    from policy_engine.analysis.symbolic_diff import (
+        changes_json,
+        compare,
+        render_changes,
+        write_change_witnesses,
+    )
+
+    try:
+        before, after = load_version_given(ctx, old), load_version_given(ctx, new)
+    except DiagnosticError as error:
+        report_diagnostics(error.diagnostics)
+        return EXIT_INVALID
+    result = compare(before.checked, after.checked,
+                     Budget.from_options(analysis_budget, analysis_timeout))
+    changes = result.changes
+    if fmt == "json":
+        click.echo(json.dumps(changes_json(changes), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_changes(changes, old, new, markdown=fmt == "markdown",
+                                  incomplete=result.incomplete), nl=False)
+    if result.incomplete:  # W112: what was not analysed, so changes may be missing
+        report_diagnostics(result.incomplete)
+    if witness_dir is not None:
+        policy_file = new if os.path.exists(new) else None
+        for path in write_change_witnesses(changes, witness_dir, policy_file):
+            click.echo(f"wrote {path}", err=True)
+    changed = bool(changes) or bool(result.incomplete)  # incomplete: a change may be hidden
+    return EXIT_EXPECTATION if fail_on_change and changed else EXIT_OK
+
+
+@cli.command("lint")
+@click.argument("policies", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--write-witnesses", "witness_dir", metavar="DIR", default=None,
+              help="Save each finding's witness as a scenario file in DIR (one folder per "
+                   "policy when several are given).")
+@click.option("--notes/--no-notes", default=True, show_default=True,
+              help="Show notes (acknowledged gaps, approximate findings) as well as warnings.")
+@_analysis_options()
+@click.pass_context
+def lint_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
+                 witness_dir: str | None, notes: bool, analysis_budget: int | None,
+                 analysis_timeout: float | None) -> None:
+    """Analyse each POLICY: rules that never apply or never decide, conflicts, gaps.
+
+    Every finding about fact sets comes with a witness: facts that show it.
+    Exit status: 0 no warnings (notes allowed), 1 warnings found, 2 a policy is invalid.
+    """
+    from policy_engine.analysis.budget import Budget
+    from policy_engine.analysis.lint import lint, report_json, write_witnesses
+
+    code = EXIT_OK
+    shown: list[Diagnostic] = []
+    payload: list[dict[str, Any]] = []
+    warnings = notes_count = 0
+    allowed: list[str] = []
+    for path in policies:
+        try:
+            check_policy_path_given(ctx, path)
+            policy = Policy.load(path)
+        except DiagnosticError as error:
+            report_diagnostics(error.diagnostics)
+            code = EXIT_INVALID
+            continue
+        report = lint(policy.checked, Budget.from_options(analysis_budget, analysis_timeout))
+        found = [d for d in policy.warnings if not d.is_error] + [
+            f.diagnostic for f in report.findings]
+        warnings += sum(1 for d in found if d.severity is Severity.WARNING)
+        notes_count += sum(1 for d in found if d.severity is Severity.NOTE)
+        shown += [d for d in found if notes or d.severity is not Severity.NOTE]
+        payload += [d.to_json() for d in policy.warnings] + [
+            item for item in report_json(report)
+            if notes or item["severity"] != "note"]
+        if witness_dir is not None:
+            folder = witness_dir if len(policies) == 1 else os.path.join(
+                witness_dir, os.path.splitext(os.path.basename(path))[0])
+            for written in write_witnesses(report, folder, path):
+                click.echo(f"wrote {written}", err=True)
+        if report.allowed:
+            allowed.append(f"{path}: {report.allowed} finding"
+                           f"{'s' if report.allowed != 1 else ''} allowed by '# lint: allow' "
+                           "comments")
+    if fmt == "json":
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    elif shown:
+        click.echo(render_all(shown, limit=10_000))
+    for line in allowed:
+        click.echo(line, err=True)
+    click.echo(f"{len(policies)} analysed: {warnings} warnings, {notes_count} notes", err=True)
+    if code == EXIT_OK and warnings:
+        code = EXIT_EXPECTATION
+    ctx.exit(code)
+
+
+@cli.command("check")
+@click.argument("policies", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--lint/--no-lint", "with_lint", default=True, show_default=True,
+              help="Also run the analysis of 'policy lint' and show its warnings.")
+@_analysis_options("With --lint: ")
+@click.pass_context
+def check_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
+                  with_lint: bool, analysis_budget: int | None,
+                  analysis_timeout: float | None) -> None:
+    """Parse and check each POLICY file without evaluating anything.
+
+    Exit status: 0 no errors (warnings allowed), 2 errors found.
+    """
+    found: list[Diagnostic] = []
+    code = EXIT_OK
+    for path in policies:
+        try:
+            check_policy_path_given(ctx, path)
+            found += Policy.load(path).check(lint=with_lint, analysis_budget=analysis_budget,
+                                             analysis_timeout=analysis_timeout)
+        except DiagnosticError as error:
+            found += error.diagnostics
+            code = EXIT_INVALID
+    if fmt == "json":
+        click.echo(json.dumps([d.to_json() for d in found], indent=2, ensure_ascii=False))
+    else:
+        if found:
+            report_diagnostics(found)
+        errors = sum(1 for d in found if d.is_error)
+        click.echo(f"{len(policies)} checked: {errors} errors, {len(found) - errors} warnings",
+                   err=True)
+    ctx.exit(code)
+
