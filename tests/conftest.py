@@ -29,6 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--update-expected"):
         os.environ["UPDATE_EXPECTED"] = "1"  # tests/helpers/cases.py
+        os.environ["TUTORIAL_UPDATE"] = "1"  # tests/test_tutorial.py
         config.option.update_snapshots = True  # syrupy's --snapshot-update: golden/
 
 

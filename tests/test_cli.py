@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 
 from policy_engine.scenarios.scenario_file import load_scenario
 from tests.helpers.cli import Run, invoker
+from tests.helpers.json_output import findings, parsed
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = "policies/examples/scenarios/refund/window_expired_day_46.yaml"
@@ -85,8 +86,11 @@ def test_eval_prints_the_decision_as_text(run: Run) -> None:
 def test_eval_prints_the_documented_json(run: Run) -> None:
     result = run("eval", "--format", "json", SCENARIO)
     assert result.exit_code == 0
-    data = json.loads(result.stdout)
-    assert (data["format"], data["format_version"]) == ("policy-engine/result", 1)
+    whole = parsed(result.stdout, "eval")
+    assert (whole["format"], whole["format_version"]) == ("policy-engine/eval", 1)
+    assert whole["summary"]["decided"] == 1 and whole["invalid"] == []
+    data, = whole["results"]
+    assert (data["format"], data["format_version"]) == ("policy-engine/result", 2)
     assert (data["scenario"], data["decision"], data["rule"]) == (
         SCENARIO, "no_refund_window_expired", "window_expired")
     assert data["policy"]["file"] == REFUND
@@ -124,7 +128,7 @@ def test_output_is_byte_identical_across_runs(run: Run, fmt: str) -> None:
 def test_eval_of_a_folder_decides_every_scenario_in_name_order(run: Run) -> None:
     result = run("eval", "--format", "json", DELIVERY)
     assert result.exit_code == 0
-    data = json.loads(result.stdout)
+    data = parsed(result.stdout, "eval")["results"]
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / DELIVERY).glob("*.yaml"))
     assert [item["scenario"] for item in data] == files
     assert all(item["expect"]["met"] for item in data)
@@ -135,7 +139,7 @@ def test_eval_of_a_folder_decides_every_scenario_in_name_order(run: Run) -> None
 
 def test_eval_of_several_paths_keeps_their_order(run: Run) -> None:
     second, first = sorted(str(p.relative_to(ROOT)) for p in (ROOT / DELIVERY).glob("*.yaml"))[:2]
-    data = json.loads(run("eval", "--format", "json", first, second).stdout)
+    data = parsed(run("eval", "--format", "json", first, second).stdout, "eval")["results"]
     assert [item["scenario"] for item in data] == [first, second]
 
 
@@ -250,16 +254,25 @@ def test_missing_policy_file_is_exit_2(run_in: Run, tmp_path: Path) -> None:
     assert result.stderr.startswith("error[E301]: missing.policy")
 
 
-def test_refusal_to_decide_is_exit_2_without_a_traceback(run_in: Run, tmp_path: Path) -> None:
+def test_refusal_to_decide_is_exit_5_and_explained(run_in: Run, tmp_path: Path) -> None:
     write(tmp_path, "p.policy", "policy p\nfact n: whole number\nfact opt: optional whole number"
                                 "\ndecision d\nrule r when opt > n then d because \"r\"\n"
                                 "otherwise d\n")
     name = write(tmp_path, "s.yaml", "policy: p.policy\nfacts:\n  n: 1\n")
     result = run_in("eval", name)
-    assert result.exit_code == 2
-    assert result.stderr.startswith(
-        "error[E401]: s.yaml: rule 'r' (p.policy:5) needs fact 'opt', which is missing")
-    assert "KeyError" not in result.stderr
+    assert result.exit_code == 5  # a refusal, not invalid input (2)
+    assert result.stderr == "refused: s.yaml: E401\n"
+    lines = result.stdout.splitlines()
+    assert "error[E401]: s.yaml: rule 'r' (p.policy:5) needs fact 'opt', which is missing" \
+        in lines
+    # The explanation: where evaluation stopped, and why.
+    assert "  r (line 5): evaluation stopped here: needs opt > n, which cannot be computed " \
+           "(opt = (missing), n = 1)" in lines
+    assert "KeyError" not in result.output
+    data = parsed(run_in("eval", name, "--format", "json").stdout, "eval")
+    refused, = data["results"]
+    assert [r["status"] for r in refused["trace"]["rules"]] == ["stopped"]
+    assert data["summary"]["refused_unexpectedly"] == 1
 
 
 BROKEN = """policy orders
@@ -284,8 +297,8 @@ def test_check_names_the_policy_file_and_line_end_to_end(run_in: Run, tmp_path: 
     write(tmp_path, "broken.policy", BROKEN)
     result = run_in("check", "broken.policy")
     assert result.exit_code == 2
-    assert result.stdout == ""
-    assert result.stderr == (
+    assert result.stderr == ""  # what check finds is its result
+    assert result.stdout == (
         "error[E101]: broken.policy:5:15: unknown fact 'itmes'\n"
         "  |\n"
         '5 | rule big when itmes > 2 then approve because "many items"\n'
@@ -298,7 +311,7 @@ def test_syntax_error_in_a_policy_names_file_and_line(run_in: Run, tmp_path: Pat
     write(tmp_path, "syntax.policy", BROKEN.replace("itmes > 2", "items = 2"))
     result = run_in("check", "syntax.policy")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error[E001]: syntax.policy:5:21: unexpected '='\n")
+    assert result.stdout.startswith("error[E001]: syntax.policy:5:21: unexpected '='\n")
 
 
 # ---------------------------------------------------------------- usage errors: exit 3
@@ -336,7 +349,7 @@ def test_folder_without_scenarios_is_a_usage_error(run_in: Run, tmp_path: Path) 
 def test_check_of_shipped_policies_is_exit_0(run: Run) -> None:
     result = run("check", *SHIPPED_POLICIES)
     assert result.exit_code == 0
-    assert f"{len(SHIPPED_POLICIES)} checked: 0 errors, " in result.stderr.splitlines()[-1]
+    assert f"{len(SHIPPED_POLICIES)} checked: 0 errors, " in result.stdout.splitlines()[-1]
 
 
 def test_check_with_only_warnings_is_exit_0(run_in: Run, tmp_path: Path) -> None:
@@ -344,11 +357,13 @@ def test_check_with_only_warnings_is_exit_0(run_in: Run, tmp_path: Path) -> None
                                    'rule r when n > 1 then d because "r"\n')
     result = run_in("check", "warn.policy")
     assert result.exit_code == 0
-    assert "warning[W001]: warn.policy:4:1: decision 'e' is never returned" in result.stderr
-    assert "warning[W003]" in result.stderr
+    assert "warning[W001]: warn.policy:4:1: decision 'e' is never returned" in result.stdout
+    assert "warning[W003]" in result.stdout
     # the analysis of `policy lint` runs too: n <= 1 reaches no decision
-    assert "warning[W106]" in result.stderr
-    assert result.stderr.endswith("1 checked: 0 errors, 3 warnings\n")
+    assert "warning[W106]" in result.stdout
+    assert result.stdout.endswith("1 checked: 0 errors, 3 warnings\n")
+    strict = run_in("check", "--strict", "warn.policy")
+    assert strict.exit_code == 1 and strict.stdout == result.stdout
 
 
 def test_check_json_lists_diagnostics_with_positions(run_in: Run, tmp_path: Path) -> None:
@@ -357,7 +372,7 @@ def test_check_json_lists_diagnostics_with_positions(run_in: Run, tmp_path: Path
                                    'rule r when n > 1 then d because "r"\n')
     result = run_in("check", "--format", "json", "broken.policy", "warn.policy")
     assert result.exit_code == 2
-    data = json.loads(result.stdout)
+    data = findings(result.stdout)
     assert [(d["file"], d["code"], d["severity"]) for d in data] == [
         ("broken.policy", "E101", "error"), ("warn.policy", "W003", "warning"),
         ("warn.policy", "W106", "warning")]
@@ -372,22 +387,24 @@ def test_check_json_lists_diagnostics_with_positions(run_in: Run, tmp_path: Path
 def test_check_json_of_shipped_policies_has_no_errors(run: Run) -> None:
     result = run("check", "--format", "json", *SHIPPED_POLICIES)
     assert result.exit_code == 0
-    assert [d for d in json.loads(result.stdout) if d["severity"] == "error"] == []
+    assert [d for d in findings(result.stdout) if d["severity"] == "error"] == []
 
 
-def test_check_json_of_a_clean_policy_is_an_empty_list(run_in: Run, tmp_path: Path) -> None:
+def test_check_json_of_a_clean_policy_lists_nothing(run_in: Run, tmp_path: Path) -> None:
     # amount_paid is never read (W110); a comment line says that is intended
     write(tmp_path, "shipping.policy", SHIPPING.replace(
         "fact amount_paid", "# lint: allow W110 -- kept for the record\nfact amount_paid"))
     result = run_in("check", "--format", "json", "shipping.policy")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == []
+    assert findings(result.stdout) == []
+    assert parsed(result.stdout, "check")["summary"] == {
+        "policies": 1, "errors": 0, "warnings": 0, "notes": 0}
 
 
 def test_check_of_a_missing_file_is_exit_2(run_in: Run) -> None:
     result = run_in("check", "nope.policy")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error[E301]: nope.policy")
+    assert result.stdout.startswith("error[E301]: nope.policy")
 
 
 # ---------------------------------------------------------------- schema

@@ -157,15 +157,16 @@ def _lint(text: str, code: str) -> tuple[Diagnostic, ...]:
 
 
 def _run(folder: Path, scenario: str, policy: str | None = None) -> tuple[Diagnostic, ...]:
-    """Runs `scenario.yaml` in `folder` (the working directory); () when it is decided."""
+    """Runs `scenario.yaml` in `folder` (the working directory): what it reports, the
+    diagnostics of invalid input or the reasons of a refusal; () when it is decided."""
     if policy is not None:
         (folder / EXAMPLE_POLICY).write_text(policy, encoding="utf-8")
     (folder / EXAMPLE_SCENARIO).write_text(scenario, encoding="utf-8")
     try:
-        run_scenario(EXAMPLE_SCENARIO)
+        result = run_scenario(EXAMPLE_SCENARIO)
     except DiagnosticError as error:
         return error.diagnostics
-    return ()
+    return result.decision.refusal
 
 
 def _too_large_scenario() -> str:

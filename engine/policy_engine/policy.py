@@ -44,9 +44,10 @@ MAX_POLICY_BYTES = 2 * 1024 * 1024
 class _Refused(Exception):
     """Valid facts that break a `require` or `ensure`: the policy refuses to decide."""
 
-    def __init__(self, problems: list[Diagnostic]) -> None:
+    def __init__(self, problems: list[Diagnostic], facts: Mapping[str, Value]) -> None:
         super().__init__(problems[0].message)
         self.problems = problems
+        self.facts = facts  # the typed facts, which explain the refusal
 
 
 class Policy:
@@ -193,18 +194,18 @@ class Policy:
             DiagnosticError: the facts are invalid; each problem names the JSON path of the
                 bad value.
         """
+        given = frozenset(facts) if isinstance(facts, Mapping) else frozenset()
         try:
             typed = self._validate(facts, engine, file, locate, prefix)
         except _Refused as refused:
-            return Decision.refusing(self.checked, refused.problems)
-        given = frozenset(facts) if isinstance(facts, Mapping) else frozenset()
+            return Decision.refusing(self.checked, refused.problems, refused.facts, given)
         try:
             if engine == "compiled":
                 evaluation = self._compiled_policy().evaluate(typed)
             else:
                 evaluation = resolve(self.checked, self._interpreted(), typed)
         except EvaluationError as error:
-            return Decision.refusing(self.checked, [_refusal(error, file)], typed)
+            return Decision.refusing(self.checked, [_refusal(error, file)], typed, given)
         return Decision.of(self.checked, evaluation, typed, given)
 
     def decider(self, *, validated: bool = False) -> Callable[..., Decision]:
@@ -269,7 +270,7 @@ class Policy:
         problems = check_constraints(self.checked, typed, file=file, locate=locate,
                                      prefix=prefix)
         if problems:
-            raise _Refused(problems)
+            raise _Refused(problems, typed)
 
     def _decide_raw(self, facts: object, file: str = "<facts>", locate: Locator | None = None,
                     prefix: JsonPath = ("facts",)) -> Decision:

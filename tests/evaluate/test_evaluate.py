@@ -48,9 +48,18 @@ def refusal(text: str, facts: Mapping[str, object], engine: Engine) -> Evaluatio
     with pytest.raises(EvaluationError) as caught:
         evaluation(policy, typed, engine)
     decision = policy.evaluate(facts, engine=engine)  # the same refusal, as a Decision
-    assert decision.refused and decision.decision is None and decision.trace is None
+    assert decision.refused and decision.decision is None
     assert [(d.code, d.message, d.label) for d in decision.refusal] == [
         (caught.value.code, caught.value.message, caught.value.label)]
+    # Explained: the rules it stopped in, or that conflict, are the ones the refusal names.
+    trace = decision.trace
+    assert trace is not None and trace.refused and trace.decided_by is None
+    involved = [r.id for r in (*trace.rules, *trace.advisories)
+                if r.status in ("stopped", "matched")]
+    if caught.value.code in ("E402", "E403"):
+        assert set(caught.value.rules) <= set(involved)
+    else:
+        assert involved == list(caught.value.rules)
     return caught.value
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from policy_engine import Decision, DiagnosticError, Policy
+from policy_engine import Decision, DiagnosticError, Policy, schemas
 from tests.helpers.paths import ROOT
 
 REFUND = ROOT / "policies" / "examples" / "refund.policy"
@@ -46,10 +46,33 @@ def test_a_refusal_is_a_decision_with_its_reasons(policy: Policy) -> None:
     refused = policy.evaluate({k: v for k, v in LATE.items() if k != "days_since_sent"})
     assert refused.refused and refused.decision is None and refused.rule is None
     assert [d.code for d in refused.refusal] == ["E309"]
-    assert refused.trace is None and refused.reason is None and dict(refused.outputs) == {}
+    assert refused.reason is None and dict(refused.outputs) == {}
+    # Explained: the broken `require`, with the values it read; no rule was tried.
+    trace = refused.trace
+    assert trace is not None and trace.refused and trace.decided_by is None
+    assert trace.rules == () and [c.kind for c in trace.constraints] == ["require"]
+    assert ("days_since_sent", None) in trace.constraints[0].values
     data = refused.to_json()
     assert data["decision"] is None and [d["code"] for d in data["refused"]] == ["E309"]
-    assert "trace" not in data
+    assert data["trace"]["constraints"][0]["values"]["days_since_sent"] is None
+    assert data["facts"]["days_since_sent"] == {"value": None, "origin": "missing"}
+    problems = list(schemas.validator("result").iter_errors(
+        {**data, "scenario": None, "description": None, "expect": None}))
+    assert problems == []
+
+
+def test_a_refusal_by_the_rules_shows_how_far_evaluation_got(policy: Policy) -> None:
+    facts = {"request": "cancel_order", "order_status": "sent", "paid": True,
+             "amount_paid": "12", "days_since_sent": 4}
+    text = policy.checked.source.text.replace(
+        "otherwise refer_to_support with refund_kind = none", "otherwise refuse")
+    refusing = Policy.from_text(text, "refund.policy")
+    refused = refusing.evaluate(facts)
+    assert [d.code for d in refused.refusal] == ["E404"]
+    trace = refused.trace
+    assert trace is not None and trace.closest  # the rules that came closest
+    assert {r.status for r in trace.rules} <= {"did not apply", "not in effect"}
+    assert all(r.checks[-1].result is False for r in trace.rules if r.status == "did not apply")
 
 
 def test_invalid_facts_raise_and_are_no_decision(policy: Policy) -> None:
@@ -60,7 +83,7 @@ def test_invalid_facts_raise_and_are_no_decision(policy: Policy) -> None:
 
 def test_to_json_is_exact_and_plain(policy: Policy) -> None:
     data = policy.evaluate({**LATE, "amount_paid": "20.10"}).to_json()
-    assert data["format"] == "policy-engine/result" and data["format_version"] == 1
+    assert data["format"] == "policy-engine/result" and data["format_version"] == 2
     assert data["facts"]["amount_paid"] == {"value": "20.10", "origin": "given"}
     assert json.loads(json.dumps(data)) == data  # only JSON types
 

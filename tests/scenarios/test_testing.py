@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -10,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from policy_engine.cli import cli
+from tests.helpers.json_output import parsed
 
 POLICY = """policy p
 fact x: whole number at least 0
@@ -72,8 +72,9 @@ def test_json_and_junit(suite: Path, tmp_path_factory: pytest.TempPathFactory) -
     result = CliRunner().invoke(cli, ["test", str(suite), "--format", "json",
                                       "--junit-xml", str(junit)])
     assert result.exit_code == 1
-    data = json.loads(result.stdout)
-    assert data["summary"] == "2 passed, 1 failed"
+    data = parsed(result.stdout, "test")
+    assert data["summary"] == {"scenarios": 3, "passed": 2, "failed": 1, "refused": 0,
+                               "error": 0, "below_min_coverage": []}
     assert [s["status"] for s in data["scenarios"]] == ["passed", "passed", "failed"]
     rules = {r["rule"]: r for r in data["coverage"][0]["rules"]}
     assert rules["is_small"]["decided"] == 2 and rules["is_big"]["evaluated"] == 1

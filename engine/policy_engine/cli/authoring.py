@@ -13,12 +13,17 @@ from policy_engine.cli.shell import (
     EXIT_OK,
     cli,
     confinement_of,
+    emit,
+    finish,
     load_or_exit,
+    output_options,
     report_diagnostics,
 )
 from policy_engine.core.diagnostics import DiagnosticError
 from policy_engine.core.files import (
     POLICY_SUFFIXES,
+    STANDARD_INPUT,
+    STANDARD_INPUT_NAME,
     check_policy_name,
     display_path,
     find_files,
@@ -29,21 +34,29 @@ from policy_engine.policy import MAX_POLICY_BYTES
 
 @cli.command("schema")
 @click.argument("policy_path", metavar="POLICY")
+@output_options
 @click.pass_context
-def schema_command(ctx: click.Context, policy_path: str) -> None:
-    """Print the JSON Schema of POLICY's facts (what a scenario's 'facts:' must satisfy)."""
+def schema_command(ctx: click.Context, policy_path: str, output_path: str | None,
+                   quiet: bool) -> None:
+    """Print the JSON Schema of POLICY's facts (what a scenario's 'facts:' must satisfy);
+    POLICY may be '-' for standard input."""
     policy = load_or_exit(ctx, policy_path)
-    click.echo(json.dumps(policy.schema(), indent=2, ensure_ascii=False))
+    emit(ctx, json.dumps(policy.schema(), indent=2, ensure_ascii=False) + "\n")
+    finish(ctx, EXIT_OK)
 
 
 @cli.command("compile")
 @click.argument("policy_path", metavar="POLICY")
+@output_options
 @click.pass_context
-def compile_command(ctx: click.Context, policy_path: str) -> None:
-    """Print the Python code the compiler generates for POLICY (for reading and debugging)."""
+def compile_command(ctx: click.Context, policy_path: str, output_path: str | None,
+                    quiet: bool) -> None:
+    """Print the Python code the compiler generates for POLICY (for reading and debugging);
+    POLICY may be '-' for standard input."""
     from policy_engine.evaluate.compiler import generated_source
 
-    click.echo(generated_source(load_or_exit(ctx, policy_path).checked), nl=False)
+    emit(ctx, generated_source(load_or_exit(ctx, policy_path).checked))
+    finish(ctx, EXIT_OK)
 
 
 @cli.command("fmt")
@@ -54,12 +67,29 @@ def compile_command(ctx: click.Context, policy_path: str) -> None:
 def fmt_command(ctx: click.Context, paths: tuple[str, ...], check_only: bool) -> None:
     """Rewrite each POLICY file (or folder of them) in the canonical layout, keeping comments.
 
+    With '-', read the policy from standard input and print it formatted on standard output
+    (with --check: print the changes it needs).
     Exit status: 0 formatted (or, with --check, already formatted), 1 with --check when a
     file would change, 2 a file does not parse.
     """
     from policy_engine.language.formatter import format_policy, iter_changes
 
     code = EXIT_OK
+    if STANDARD_INPUT in paths:
+        if len(paths) > 1:
+            raise click.UsageError("'-' formats standard input alone; give no other path")
+        try:
+            text = read_text(STANDARD_INPUT, MAX_POLICY_BYTES)
+            formatted = format_policy(text, STANDARD_INPUT_NAME)
+        except DiagnosticError as error:
+            report_diagnostics(error.diagnostics)
+            ctx.exit(EXIT_INVALID)
+        if not check_only:
+            click.echo(formatted, nl=False)
+        elif formatted != text:
+            click.echo("".join(iter_changes(text, formatted, STANDARD_INPUT_NAME)), nl=False)
+            code = EXIT_EXPECTATION
+        ctx.exit(code)
     confinement = confinement_of(ctx, paths)
     for path in find_files(paths, POLICY_SUFFIXES):
         try:

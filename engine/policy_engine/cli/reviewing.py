@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -13,18 +13,26 @@ from policy_engine.cli.shell import (
     EXIT_EXPECTATION,
     EXIT_INVALID,
     EXIT_OK,
+    Command,
     check_policy_path_given,
     cli,
+    emit,
+    finish,
     load_version_given,
+    output_options,
     report_diagnostics,
 )
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, Severity, render_all
+from policy_engine.core.files import display_path
 from policy_engine.policy import Policy
 
-_Command = TypeVar("_Command", bound=Callable[..., Any])
+#: The JSON of `policy check` and `policy lint` (schemas in policy_engine/schemas/); bump the
+#: version on any incompatible change.
+CHECK_FORMAT = "policy-engine/check"
+LINT_FORMAT = "policy-engine/lint"
 
 
-def _analysis_options(prefix: str = "") -> Callable[[_Command], _Command]:
+def _analysis_options(prefix: str = "") -> Callable[[Command], Command]:
     """The options that set the analysis' budget (`analysis.budget`), for lint, check and
     diff --symbolic."""
     from policy_engine.analysis.budget import DEFAULT_STEPS
@@ -40,7 +48,7 @@ def _analysis_options(prefix: str = "") -> Callable[[_Command], _Command]:
         help=f"{prefix}Also stop the analysis after SECONDS (off by default; findings then "
              "depend on the machine's speed).")
 
-    def decorate(command: _Command) -> _Command:
+    def decorate(command: Command) -> Command:
         return budget(timeout(command))
 
     return decorate
@@ -152,13 +160,16 @@ def _symbolic_diff(ctx: click.Context, old: str, new: str, fmt: str, fail_on_cha
 @click.option("--notes/--no-notes", default=True, show_default=True,
               help="Show notes (acknowledged gaps, approximate findings) as well as warnings.")
 @_analysis_options()
+@output_options
 @click.pass_context
 def lint_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
                  witness_dir: str | None, notes: bool, analysis_budget: int | None,
-                 analysis_timeout: float | None) -> None:
+                 analysis_timeout: float | None, output_path: str | None,
+                 quiet: bool) -> None:
     """Analyse each POLICY: rules that never apply or never decide, conflicts, gaps.
 
-    Every finding about fact sets comes with a witness: facts that show it.
+    Every finding about fact sets comes with a witness: facts that show it. The findings are
+    the result: they are printed on standard output.
     Exit status: 0 no warnings (notes allowed), 1 warnings found, 2 a policy is invalid.
     """
     from policy_engine.analysis.budget import Budget
@@ -166,15 +177,18 @@ def lint_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
 
     code = EXIT_OK
     shown: list[Diagnostic] = []
-    payload: list[dict[str, Any]] = []
-    warnings = notes_count = 0
+    entries: list[dict[str, Any]] = []
+    warnings = notes_count = allowed_count = 0
     allowed: list[str] = []
     for path in policies:
         try:
             check_policy_path_given(ctx, path)
             policy = Policy.load(path)
         except DiagnosticError as error:
-            report_diagnostics(error.diagnostics)
+            shown += error.diagnostics
+            entries.append({"file": display_path(path), "valid": False,
+                            "findings": [d.to_json() for d in error.diagnostics],
+                            "allowed": 0})
             code = EXIT_INVALID
             continue
         report = lint(policy.checked, Budget.from_options(analysis_budget, analysis_timeout))
@@ -182,10 +196,13 @@ def lint_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
             f.diagnostic for f in report.findings]
         warnings += sum(1 for d in found if d.severity is Severity.WARNING)
         notes_count += sum(1 for d in found if d.severity is Severity.NOTE)
+        allowed_count += report.allowed
         shown += [d for d in found if notes or d.severity is not Severity.NOTE]
-        payload += [d.to_json() for d in policy.warnings] + [
-            item for item in report_json(report)
-            if notes or item["severity"] != "note"]
+        entries.append({"file": display_path(path), "valid": True,
+                        "findings": [d.to_json() for d in policy.warnings] + [
+                            item for item in report_json(report)
+                            if notes or item["severity"] != "note"],
+                        "allowed": report.allowed})
         if witness_dir is not None:
             folder = witness_dir if len(policies) == 1 else os.path.join(
                 witness_dir, os.path.splitext(os.path.basename(path))[0])
@@ -195,16 +212,20 @@ def lint_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
             allowed.append(f"{path}: {report.allowed} finding"
                            f"{'s' if report.allowed != 1 else ''} allowed by '# lint: allow' "
                            "comments")
+    summary = f"{len(policies)} analysed: {warnings} warnings, {notes_count} notes"
     if fmt == "json":
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
-    elif shown:
-        click.echo(render_all(shown, limit=10_000))
-    for line in allowed:
-        click.echo(line, err=True)
-    click.echo(f"{len(policies)} analysed: {warnings} warnings, {notes_count} notes", err=True)
+        emit(ctx, json.dumps({
+            "format": LINT_FORMAT, "format_version": 1, "policies": entries,
+            "summary": {"policies": len(policies), "invalid": sum(
+                1 for e in entries if not e["valid"]), "warnings": warnings,
+                "notes": notes_count, "allowed": allowed_count},
+        }, indent=2, ensure_ascii=False) + "\n")
+    else:
+        emit(ctx, "".join(f"{line}\n" for line in (
+            ([render_all(shown, limit=10_000)] if shown else []) + allowed + [summary])))
     if code == EXIT_OK and warnings:
         code = EXIT_EXPECTATION
-    ctx.exit(code)
+    finish(ctx, code)
 
 
 @cli.command("check")
@@ -213,32 +234,48 @@ def lint_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
               show_default=True)
 @click.option("--lint/--no-lint", "with_lint", default=True, show_default=True,
               help="Also run the analysis of 'policy lint' and show its warnings.")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit status 1) on warnings too, not only on errors.")
 @_analysis_options("With --lint: ")
+@output_options
 @click.pass_context
 def check_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
-                  with_lint: bool, analysis_budget: int | None,
-                  analysis_timeout: float | None) -> None:
-    """Parse and check each POLICY file without evaluating anything.
+                  with_lint: bool, strict: bool, analysis_budget: int | None,
+                  analysis_timeout: float | None, output_path: str | None,
+                  quiet: bool) -> None:
+    """Parse and check each POLICY file ('-' for standard input) without evaluating anything.
 
-    Exit status: 0 no errors (warnings allowed), 2 errors found.
+    The errors and warnings found are the result: they are printed on standard output.
+    Exit status: 0 no errors (warnings allowed), 1 warnings with --strict, 2 errors found.
     """
     found: list[Diagnostic] = []
+    entries: list[dict[str, Any]] = []
     code = EXIT_OK
     for path in policies:
         try:
             check_policy_path_given(ctx, path)
-            found += Policy.load(path).check(lint=with_lint, analysis_budget=analysis_budget,
-                                             analysis_timeout=analysis_timeout)
+            these = Policy.load(path).check(lint=with_lint, analysis_budget=analysis_budget,
+                                            analysis_timeout=analysis_timeout)
+            valid = True
         except DiagnosticError as error:
-            found += error.diagnostics
+            these = list(error.diagnostics)
+            valid = False
             code = EXIT_INVALID
+        found += these
+        entries.append({"file": display_path(path), "valid": valid,
+                        "diagnostics": [d.to_json() for d in these]})
+    errors = sum(1 for d in found if d.is_error)
+    warnings = sum(1 for d in found if d.severity is Severity.WARNING)
     if fmt == "json":
-        click.echo(json.dumps([d.to_json() for d in found], indent=2, ensure_ascii=False))
+        emit(ctx, json.dumps({
+            "format": CHECK_FORMAT, "format_version": 1, "policies": entries,
+            "summary": {"policies": len(policies), "errors": errors, "warnings": warnings,
+                        "notes": len(found) - errors - warnings},
+        }, indent=2, ensure_ascii=False) + "\n")
     else:
-        if found:
-            report_diagnostics(found)
-        errors = sum(1 for d in found if d.is_error)
-        click.echo(f"{len(policies)} checked: {errors} errors, {len(found) - errors} warnings",
-                   err=True)
-    ctx.exit(code)
-
+        shown = [render_all(found)] if found else []
+        emit(ctx, "".join(f"{line}\n" for line in [
+            *shown, f"{len(policies)} checked: {errors} errors, {len(found) - errors} warnings"]))
+    if code == EXIT_OK and strict and warnings:
+        code = EXIT_EXPECTATION
+    finish(ctx, code)

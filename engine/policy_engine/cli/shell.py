@@ -5,13 +5,14 @@ Exit codes are a contract, documented in docs/cli.md.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import click
 
@@ -22,14 +23,20 @@ from policy_engine.core.files import (
     Confinement,
     check_policy_name,
     display_path,
+    forget_standard_input,
 )
 from policy_engine.policy import Policy
+
+#: A click command function, as the option decorators take and give it.
+Command = TypeVar("Command", bound=Callable[..., Any])
 
 EXIT_OK = 0
 EXIT_EXPECTATION = 1
 EXIT_INVALID = 2
 EXIT_USAGE = 3
 EXIT_INTERNAL = 4
+#: The policy refused to decide on facts whose scenario did not say it would (eval, test).
+EXIT_REFUSED = 5
 #: A command stopped by a signal exits with 128 plus the signal's number, as a shell reports
 #: it: 130 after SIGINT (Ctrl-C), 143 after SIGTERM.
 EXIT_SIGNAL = 128
@@ -166,6 +173,7 @@ def load_or_exit(ctx: click.Context, path: str) -> Policy:
 def cli(ctx: click.Context, no_cache: bool, allow_outside: bool) -> None:
     """Check, evaluate and explain rules-as-data policies."""
     ctx.obj = {"allow_outside": allow_outside}
+    forget_standard_input()  # each command reads `-` afresh
     if no_cache:  # the same switch as POLICY_ENGINE_CACHE=0, for this command only
         previous = os.environ.get(ENVIRONMENT_SWITCH)
         os.environ[ENVIRONMENT_SWITCH] = "0"
@@ -178,6 +186,49 @@ def cli(ctx: click.Context, no_cache: bool, allow_outside: bool) -> None:
 
         ctx.call_on_close(restore)
 
+
+
+def output_options(command: Command) -> Command:
+    """`--output FILE` and `--quiet`, for a command whose result goes to standard output."""
+    command = click.option(
+        "-o", "--output", "output_path", metavar="FILE", default=None,
+        help="Write the result to FILE instead of standard output; FILE is replaced only when "
+             "the command has run to its end.")(command)
+    return click.option(
+        "-q", "--quiet", is_flag=True,
+        help="Print no result: the exit status says how it went, and problems still go to "
+             "standard error.")(command)
+
+
+def emit(ctx: click.Context, text: str) -> None:
+    """Writes part of a command's result: to standard output, to the `--output` file when the
+    command finishes (`finish`), or nowhere with `--quiet`."""
+    if ctx.params.get("output_path"):
+        ctx.meta.setdefault("policy.output", []).append(text)
+    elif not ctx.params.get("quiet"):
+        click.echo(text, nl=False)
+
+
+def finish(ctx: click.Context, code: int) -> None:
+    """Ends a command: writes its `--output` file whole (a new file renamed over the old, so a
+    reader never sees half of it), then exits with `code`."""
+    path = ctx.params.get("output_path")
+    if path:
+        from policy_engine.batch.output import output_error
+
+        text = "".join(ctx.meta.get("policy.output", []))
+        folder = os.path.dirname(os.path.abspath(path))
+        temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "x", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(temporary, path)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            report_diagnostics(output_error(display_path(path), error).diagnostics)
+            ctx.exit(EXIT_INVALID)
+    ctx.exit(code)
 
 
 def main() -> None:

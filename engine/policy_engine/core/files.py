@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,10 @@ from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 #: Policy files, as `policy fmt` finds them in folders.
 POLICY_SUFFIXES = (".policy",)
+#: The path that names standard input wherever a command reads a file, as Unix tools do.
+STANDARD_INPUT = "-"
+#: How standard input is named in messages.
+STANDARD_INPUT_NAME = "<stdin>"
 
 
 def find_files(paths: Sequence[str], suffixes: tuple[str, ...]) -> list[str]:
@@ -63,13 +68,35 @@ class NotRegular(OSError):
         self.kind = kind
 
 
+_standard_input: list[bytes] = []
+
+
+def read_standard_input(limit: int) -> bytes:
+    """At most `limit` + 1 bytes of standard input. It is read once, when first asked for:
+    a command that names `-` twice reads the same text twice. Waiting for it is what the
+    user asked for, so it is not opened without waiting as files are."""
+    if not _standard_input:
+        stream = sys.stdin.buffer if sys.stdin is not None else None
+        _standard_input.append(stream.read(limit + 1) if stream is not None else b"")
+    return _standard_input[0][: limit + 1]
+
+
+def forget_standard_input() -> None:
+    """Lets the next read of `-` read standard input again (for a program that runs several
+    commands in one process, such as the tests)."""
+    _standard_input.clear()
+
+
 def read_regular(path: str, limit: int) -> bytes:
-    """At most `limit` + 1 bytes of a regular file, opened without waiting.
+    """At most `limit` + 1 bytes of a regular file (or of standard input, for `-`), opened
+    without waiting.
 
     Raises:
         NotRegular: the path names a folder, a FIFO, a device or a socket.
         OSError: the file cannot be opened or read.
     """
+    if path == STANDARD_INPUT:
+        return read_standard_input(limit)
     descriptor = os.open(path, _READ_FLAGS)
     with os.fdopen(descriptor, "rb") as handle:
         mode = os.fstat(descriptor).st_mode
@@ -157,6 +184,8 @@ class Confinement:
         return Confinement(tuple(dict.fromkeys((*self.roots, real))), self.allow_outside)
 
     def contains(self, path: str) -> bool:
+        if path == STANDARD_INPUT:
+            return True
         real = os.path.realpath(path)
         return self.allow_outside or any(real == root or real.startswith(root.rstrip(os.sep)
                                                                          + os.sep)
@@ -192,6 +221,8 @@ class Confinement:
 def check_policy_name(path: str) -> None:
     """Raises E301 unless `path`, and the file a link leads to, are named `*.policy`: a file
     that is not a policy is never parsed, so no error about it ever shows what it holds."""
+    if path == STANDARD_INPUT:
+        return
     real = os.path.realpath(path)
     for name in (path, real):
         if not name.endswith(POLICY_SUFFIXES):
@@ -204,6 +235,8 @@ def check_policy_name(path: str) -> None:
 
 def display_path(path: str) -> str:
     """A path as people should see it: relative to the working directory when inside it."""
+    if path == STANDARD_INPUT:
+        return STANDARD_INPUT_NAME
     try:
         relative = os.path.relpath(path)
     except ValueError:  # another drive on Windows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
@@ -121,11 +122,61 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
     Raises:
         EvaluationError: a needed fact is missing, rules conflict, or nothing decides.
     """
+    return _resolve(policy, evaluator, facts, {}, [], [])
+
+
+def attempt(policy: CheckedPolicy, evaluator: RuleEvaluator,
+            facts: Facts) -> Evaluation | Attempt:
+    """Evaluates as `resolve` does; a refusal gives what happened to each rule up to it.
+
+    What explains a refusal: the rules tried before evaluation stopped keep their outcomes,
+    the rules it stopped in are 'stopped' (a condition or its outputs could not be computed)
+    or 'matched' (they conflict, or disagree), and the rest were 'not tried'.
+    """
+    outcomes: dict[int, RuleOutcome] = {}
+    advised: list[RuleOutcome] = []
+    matched: list[CheckedRule] = []
+    try:
+        return _resolve(policy, evaluator, facts, outcomes, advised, matched)
+    except EvaluationError as error:
+        stopping = "matched" if error.code in ("E402", "E403") else "stopped"
+        involved = set(error.rules)
+        matched_ids = {rule.id for rule in matched}
+
+        def fate(unit: CheckedRule, known: RuleOutcome | None) -> RuleOutcome:
+            if unit.id in involved:
+                return RuleOutcome(unit.id, stopping, index=unit.index)
+            if known is not None:
+                return known
+            if unit.id in matched_ids:
+                return RuleOutcome(unit.id, "matched", index=unit.index)
+            return RuleOutcome(unit.id, "not tried", index=unit.index)
+
+        rules = tuple(fate(r, outcomes.get(r.index)) for r in policy.rules)
+        default = policy.otherwise
+        if default is not None and default.id in involved:  # its outputs stopped it
+            rules += (RuleOutcome(default.id, "stopped", index=default.index),)
+        by_advisory = {o.index: o for o in advised}
+        advisories = tuple(fate(a, by_advisory.get(a.index)) for a in policy.advisories) \
+            if advised or involved & {a.id for a in policy.advisories} else ()
+        return Attempt(error, rules, advisories)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A refused evaluation: why (`error`), and each rule's and advisory's outcome up to it."""
+
+    error: EvaluationError
+    outcomes: tuple[RuleOutcome, ...]
+    advisories: tuple[RuleOutcome, ...]
+
+
+def _resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts,
+             outcomes: dict[int, RuleOutcome], advised: list[RuleOutcome],
+             matched: list[CheckedRule]) -> Evaluation:
     env = environment(policy, evaluator, facts)
     today = as_of_date(policy, env)
     first_match = policy.strategy == "first match"
-    outcomes: dict[int, RuleOutcome] = {}
-    matched: list[CheckedRule] = []
     for rule in policy.first_match_order:
         if not in_effect(rule, today):
             outcomes[rule.index] = RuleOutcome(rule.id, "not in effect", index=rule.index)
@@ -183,7 +234,7 @@ def resolve(policy: CheckedPolicy, evaluator: RuleEvaluator, facts: Facts) -> Ev
     for rule in winners:
         status = "decided" if rule is decider else "agreed"
         outcomes[rule.index] = RuleOutcome(rule.id, status, index=rule.index)
-    advisories, outputs = _advise(policy, evaluator, env, today, outputs)
+    advisories, outputs = _advise(policy, evaluator, env, today, outputs, advised)
     outputs = typed_outputs(policy, outputs)
     ordered = tuple(outcomes[r.index] for r in policy.rules)
     return Evaluation(decider.decision, decider.id, outputs, ordered, advisories, decider.index)
@@ -264,13 +315,19 @@ def _explain_overridden(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Fa
 
 
 def _advise(policy: CheckedPolicy, evaluator: RuleEvaluator, env: Facts,
-            today: datetime.date | None, outputs: Outputs) -> tuple[tuple[RuleOutcome, ...],
-                                                                    Outputs]:
-    """Runs every advisory; each that matches adds its items to its list output."""
+            today: datetime.date | None, outputs: Outputs,
+            outcomes: list[RuleOutcome] | None = None) -> tuple[tuple[RuleOutcome, ...],
+                                                                Outputs]:
+    """Runs every advisory; each that matches adds its items to its list output.
+
+    Args:
+        outcomes: where each advisory's outcome is recorded as it is known (a fresh list when
+            None), so that a refusal in a later advisory still shows the earlier ones.
+    """
     if not policy.advisories:
         return (), outputs
     added: list[tuple[str, Value]] = []
-    outcomes: list[RuleOutcome] = []
+    outcomes = [] if outcomes is None else outcomes
     for advisory in policy.advisories:
         if not in_effect(advisory, today):
             outcomes.append(RuleOutcome(advisory.id, "not in effect", index=advisory.index))

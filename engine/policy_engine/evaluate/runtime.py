@@ -68,7 +68,10 @@ class RuleOutcome:
         status: 'decided', 'agreed' (matched and agreed with the decider), 'overridden'
             (matched, but an exception that also matched took precedence), 'did not apply',
             'not reached' (first match: an earlier rule decided), 'not in effect' (its
-            effective dates exclude the as-of date), and for advisories 'added'.
+            effective dates exclude the as-of date), and for advisories 'added'. When the
+            policy refused (`resolution.attempt`): 'matched' (it matched, and conflicts or
+            disagrees with another), 'stopped' (its condition or outputs could not be
+            computed) and 'not tried' (evaluation stopped before it).
         failed_at: for 'did not apply', the index of the first false conjunct.
         by: for 'overridden', the id of the exception that took precedence.
     """

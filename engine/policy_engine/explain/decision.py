@@ -21,7 +21,7 @@ from policy_engine.explain.trace import CheckTrace, LookupTrace, RuleTrace, Trac
 
 #: The JSON result format; bump the version on any incompatible change (docs/cli.md).
 JSON_FORMAT = "policy-engine/result"
-JSON_VERSION = 1
+JSON_VERSION = 2
 
 
 class Decision:
@@ -95,9 +95,11 @@ class Decision:
 
     @classmethod
     def refusing(cls, policy: CheckedPolicy, refusal: tuple[Diagnostic, ...] | list[Diagnostic],
-                 facts: Mapping[str, Value] | None = None) -> Decision:
-        """A refusal to decide, for the reasons in `refusal`."""
-        return cls(policy, None, None, (), refusal=tuple(refusal), facts=facts)
+                 facts: Mapping[str, Value] | None = None,
+                 given: frozenset[str] | None = None) -> Decision:
+        """A refusal to decide, for the reasons in `refusal`; explained (`trace`) when the
+        validated `facts` it refused are known."""
+        return cls(policy, None, None, (), refusal=tuple(refusal), facts=facts, given=given)
 
     # ------------------------------------------------------------ reading it
     @property
@@ -125,10 +127,14 @@ class Decision:
     @property
     def trace(self) -> Trace | None:
         """The explanation: which rule decided with the value behind each condition, and why
-        every other rule did not apply. None for a refusal and for a decision of the hot-loop
-        function, which keeps no facts; worked out when first read."""
-        if self._trace is None and self._evaluation is not None and self._facts is not None:
-            self._trace = Trace(self.policy, self._facts, self._given, self._evaluation)
+        every other rule did not apply; for a refusal, how far evaluation got and why it
+        stopped (or the `require`/`ensure` the facts break). None for a decision of the
+        hot-loop function, which keeps no facts; worked out when first read."""
+        if self._trace is None and self._facts is not None:
+            if self._evaluation is not None:
+                self._trace = Trace(self.policy, self._facts, self._given, self._evaluation)
+            elif self.refusal:
+                self._trace = Trace(self.policy, self._facts, self._given, None, self.refusal)
         return self._trace
 
     def _deciding(self) -> CheckedRule | None:
@@ -144,8 +150,10 @@ class Decision:
 
     # ------------------------------------------------------------ JSON
     def to_json(self) -> dict[str, Any]:
-        """The documented JSON form (format `policy-engine/result`, version 1, docs/cli.md):
-        amounts as decimal strings, dates as ISO text, the trace when there is one."""
+        """The documented JSON form (format `policy-engine/result`, version 2, docs/cli.md):
+        amounts as decimal strings, dates as ISO text; the same keys for a decision and a
+        refusal (`refused` lists why, empty when it decided); `facts` and `trace` when the
+        explanation is known."""
         policy = self.policy
         data: dict[str, Any] = {
             "format": JSON_FORMAT,
@@ -154,13 +162,11 @@ class Decision:
                        "file": policy.source.name, "resolve": policy.strategy},
             "decision": self.decision,
         }
-        if self.refusal:
-            data["refused"] = [d.to_json() for d in self.refusal]
-            return data
         data["rule"] = self.rule
         data["outputs"] = {k: to_json_value(v) for k, v in self.outputs.items()}
         data["reason"] = self.reason
         data["citation"] = self.citation
+        data["refused"] = [d.to_json() for d in self.refusal]
         trace = self.trace
         if trace is not None:
             data["facts"] = {f.name: {"value": to_json_value(f.value), "origin": f.origin}
@@ -171,14 +177,22 @@ class Decision:
 
 def trace_json(trace: Trace) -> dict[str, Any]:
     """The `trace` object of the JSON result."""
+    decided_by = trace.decided_by
     return {
         "by_default": trace.by_default,
-        "decided_by": _rule_json(trace.decided_by),
+        "decided_by": _rule_json(decided_by) if decided_by is not None else None,
         "rules": [_rule_json(rule) for rule in trace.rules],
         "closest": [{"rule": _rule_json(m.rule), "held": m.held, "total": m.total}
                     for m in trace.closest],
         "advisories": [_rule_json(a) for a in trace.advisories],
+        "constraints": [{"kind": k.kind, "text": k.text, "line": k.line, "label": k.label,
+                         "when": k.when,
+                         "values": {name: to_json_value(value) for name, value in k.values}}
+                        for k in trace.constraints],
         "derived": [{"name": d.name, "expression": d.text, "value": to_json_value(d.value),
+                     "explanation": d.explanation,
+                     "values": {name: to_json_value(value) for name, value in d.values},
+                     "problem": d.problem,
                      "lookups": [_lookup_json(lookup) for lookup in d.lookups]}
                     for d in trace.derived],
         "as_of": to_json_value(trace.as_of),
@@ -212,7 +226,6 @@ def _check_json(check: CheckTrace) -> dict[str, Any]:
         "result": check.result,
         "values": {name: to_json_value(value) for name, value in check.values},
         "lookups": [_lookup_json(lookup) for lookup in check.lookups],
-        "derived": {name: why for name, why in check.derived},
     }
 
 

@@ -7,7 +7,7 @@ policy, the facts and the evaluation's per-rule outcomes, so both evaluators exp
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from policy_engine.check import checked as c
@@ -20,6 +20,7 @@ from policy_engine.check.types import (
     WholeType,
     format_value,
 )
+from policy_engine.core.diagnostics import Diagnostic
 from policy_engine.evaluate.errors import (
     CalendarProblem,
     DivisionByZero,
@@ -29,7 +30,7 @@ from policy_engine.evaluate.errors import (
     OutOfRange,
 )
 from policy_engine.evaluate.interpreter import Interpreter
-from policy_engine.evaluate.resolution import as_of_date, environment, in_effect
+from policy_engine.evaluate.resolution import Attempt, as_of_date, attempt, environment, in_effect
 from policy_engine.evaluate.runtime import Evaluation, RuleOutcome
 
 #: How many near misses are shown when the default decided.
@@ -67,7 +68,6 @@ class CheckTrace:
     values: tuple[tuple[str, Value | None], ...]
     display: str
     lookups: tuple[LookupTrace, ...] = ()
-    derived: tuple[tuple[str, str], ...] = ()  # (derived value, how it came about)
 
 
 @dataclass(frozen=True)
@@ -117,12 +117,47 @@ class FactTrace:
 
 @dataclass(frozen=True)
 class DerivedTrace:
-    """A derived value, with the expression it is computed from (None: it needs a missing fact)."""
+    """A derived value that the evaluation read, explained once.
+
+    Args:
+        text: the expression it is computed from.
+        value: None when it could not be computed (`problem` says why).
+        explanation: how it came about, with the values it read: `days_sent = 50 > 45`, or
+            `x > 15 or near; x = 20, near = no`.
+    """
 
     name: str
     text: str
     value: Value | None
     lookups: tuple[LookupTrace, ...] = ()
+    shown: str = ""  # the expression, with the value it compares written in where that reads well
+    values: tuple[tuple[str, Value | None], ...] = ()  # what it read, unless shown in place
+    problem: str | None = None
+
+    @property
+    def explanation(self) -> str:
+        """How it came about: `days_sent = 50 > 45`, or `x > 15 or near; x = 20, near = no`."""
+        read = ", ".join(f"{name} = {_plain(value)}" for name, value in self.values)
+        return f"{self.shown}; {read}" if read else self.shown
+
+
+@dataclass(frozen=True)
+class ConstraintTrace:
+    """A `require` or `ensure` the facts break, with the values it read.
+
+    Args:
+        kind: 'require' or 'ensure'.
+        text: for an `ensure`, its condition; for a `require`, the facts it requires.
+        when: the condition under which it applies, as written (None: always).
+        values: the facts it read, with their values (None: not given).
+    """
+
+    kind: str
+    text: str
+    line: int
+    label: str | None
+    when: str | None
+    values: tuple[tuple[str, Value | None], ...]
 
 
 class Trace:
@@ -144,11 +179,39 @@ class Trace:
     """
 
     def __init__(self, policy: CheckedPolicy, facts: Mapping[str, Value],
-                 given: set[str] | frozenset[str] | None, evaluation: Evaluation) -> None:
+                 given: set[str] | frozenset[str] | None, evaluation: Evaluation | None,
+                 refusal: tuple[Diagnostic, ...] = ()) -> None:
         self.policy = policy
         self._values = facts
         self._given = given
         self._evaluation = evaluation
+        self.refusal = refusal
+
+    @property
+    def refused(self) -> bool:
+        """Whether the policy refused to decide: `refusal` says why, the rules how far it got."""
+        return self._evaluation is None
+
+    @functools.cached_property
+    def _constraint_refusal(self) -> bool:
+        # A broken `require` or `ensure` refuses before any rule is tried.
+        return self.refused and all(d.code in ("E308", "E309") for d in self.refusal)
+
+    @functools.cached_property
+    def _attempt(self) -> Evaluation | Attempt | None:
+        if self._evaluation is not None:
+            return self._evaluation
+        if self._constraint_refusal:
+            return None
+        # The explanation is the interpreter's, whichever engine refused: they refuse alike.
+        return attempt(self.policy, self._scope.interpreter, self._values)
+
+    @functools.cached_property
+    def _outcomes(self) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
+        tried = self._attempt
+        if tried is None:
+            return (), ()
+        return tried.outcomes, tried.advisories
 
     @functools.cached_property
     def _scope(self) -> _Scope:
@@ -160,19 +223,24 @@ class Trace:
 
     @functools.cached_property
     def rules(self) -> tuple[RuleTrace, ...]:
+        """Every rule with what happened to it; none when a `require` or `ensure` refused
+        (no rule was tried)."""
         units = self.policy.units()
         return tuple(_outcome_trace(self._scope, units[o.index], o)
-                     for o in self._evaluation.outcomes)
+                     for o in self._outcomes[0])
 
     @functools.cached_property
     def advisories(self) -> tuple[RuleTrace, ...]:
         units = self.policy.units()
         return tuple(_outcome_trace(self._scope, units[o.index], o)
-                     for o in self._evaluation.advisories)
+                     for o in self._outcomes[1])
 
     @functools.cached_property
-    def decided_by(self) -> RuleTrace:
+    def decided_by(self) -> RuleTrace | None:
+        """The deciding rule, or `otherwise`; None when the policy refused."""
         evaluation = self._evaluation
+        if evaluation is None:
+            return None
         if evaluation.rule == "otherwise":
             assert self.policy.otherwise is not None
             return _rule_trace(self.policy.otherwise, "decided", ())
@@ -181,30 +249,52 @@ class Trace:
 
     @functools.cached_property
     def closest(self) -> tuple[NearMiss, ...]:
-        return _closest(self._scope) if self._evaluation.rule == "otherwise" else ()
+        """When no rule matched (the default decided, or the policy refused for want of a
+        rule or a fact), the rules that came closest to applying."""
+        if self._evaluation is not None:
+            return _closest(self._scope) if self._evaluation.rule == "otherwise" else ()
+        tried = self._attempt
+        if isinstance(tried, Attempt) and tried.error.code not in ("E402", "E403"):
+            return _closest(self._scope)
+        return ()
+
+    @functools.cached_property
+    def constraints(self) -> tuple[ConstraintTrace, ...]:
+        """The `require` and `ensure` constraints the facts break (only when they refused)."""
+        if not self._constraint_refusal:
+            return ()
+        return _broken_constraints(self._scope)
 
     @functools.cached_property
     def facts(self) -> tuple[FactTrace, ...]:
         values = self._values
         given = values if self._given is None else self._given
-        return tuple(
-            FactTrace(info.name, values.get(info.name),
-                      "given" if info.name in given else ("default" if info.name in values
-                                                          else "missing"))
-            for info in self.policy.facts)
+        return tuple(self._fact(info.name, values, given) for info in self.policy.facts)
+
+    @staticmethod
+    def _fact(name: str, values: Mapping[str, Value], given: Collection[str]) -> FactTrace:
+        value = values.get(name)
+        if value is None:  # not given, or given as null: the rules saw no value either way
+            return FactTrace(name, None, "missing")
+        return FactTrace(name, value, "given" if name in given else "default")
 
     @functools.cached_property
     def derived(self) -> tuple[DerivedTrace, ...]:
+        """The derived values the explanation reads (its conditions, the deciding rule's
+        outputs, and the values those are computed from), each explained once, in the
+        policy's order."""
         scope = self._scope
+        read = _derived_read(self)
         return tuple(
             DerivedTrace(d.name, d.text, scope.get(d.name),
                          tuple(_lookup(scope, node) for node in c.walk(d.expr)
-                               if isinstance(node, c.Lookup)))
-            for d in self.policy.defines)
+                               if isinstance(node, c.Lookup)),
+                         *scope.why(d.name), scope.problem(d.name))
+            for d in self.policy.defines if d.name in read)
 
     @property
     def by_default(self) -> bool:
-        return self._evaluation.rule == "otherwise"
+        return self._evaluation is not None and self._evaluation.rule == "otherwise"
 
 
 class _Scope:
@@ -228,17 +318,34 @@ class _Scope:
             return self.attempt(lambda: self.env[name])
         return None
 
-    def why(self, name: str) -> str:
+    def problem(self, name: str) -> str | None:
+        """Why a derived value could not be computed, in words; None when it could."""
+        try:
+            self.env[name]
+        except MissingFact as missing:
+            return f"it needs fact '{missing.fact}', which is not given"
+        except DivisionByZero:
+            return "it divides by zero"
+        except NoRow as error:
+            return f"table '{error.table}' has no row for '{error.key}'"
+        except CalendarProblem as error:
+            return str(error)
+        except OutOfRange as error:
+            return f"it computes {error.what}, out of the engine's range"
+        except EvaluationError as error:
+            return error.message
+        return None
+
+    def why(self, name: str) -> tuple[str, tuple[tuple[str, Value | None], ...]]:
         """How a derived value came about: `days_sent = 50 > 45` for `days_sent > 45`, or the
-        expression with the values it read: `x > 15 or near; x = 20, near = no`."""
+        expression and the values it read (`x > 15 or near`; x = 20, near = no)."""
         define = next(d for d in self.policy.defines if d.name == name)
         shown = _shown(self, define.expr, define.text)
         if shown != define.text:
-            return shown
+            return shown, ()
         read = dict.fromkeys(node.name for node in c.walk(define.expr)
                              if isinstance(node, c.FactRef))
-        values = ", ".join(f"{fact} = {_plain(self.get(fact))}" for fact in read)
-        return f"{shown}; {values}" if values else shown
+        return shown, tuple((fact, self.get(fact)) for fact in read)
 
     def attempt(self, compute: Callable[[], Value]) -> Value | None:
         # A value evaluation never needed may not be computable: the trace shows it as unknown.
@@ -253,8 +360,19 @@ class _Scope:
 
 
 def _outcome_trace(scope: _Scope, rule: CheckedRule, outcome: RuleOutcome) -> RuleTrace:
-    if outcome.status in ("decided", "agreed", "overridden", "added"):
+    if outcome.status in ("decided", "agreed", "overridden", "added", "matched"):
         checks = tuple(_check(scope, j, True) for j in rule.conjuncts)
+    elif outcome.status == "stopped":
+        # Its conjuncts one by one, up to the first that is false or cannot be computed; when
+        # all hold, its outputs could not be computed.
+        tried: list[CheckTrace] = []
+        for conjunct in rule.conjuncts:
+            value = scope.value(conjunct.expr)
+            result = None if value is None else bool(value)
+            tried.append(_check(scope, conjunct, result))
+            if result is not True:
+                break
+        checks = tuple(tried)
     elif outcome.status == "did not apply":
         assert outcome.failed_at is not None
         checks = tuple(
@@ -284,9 +402,8 @@ def _check(scope: _Scope, conjunct: c.Conjunct, result: bool | None) -> CheckTra
     values = tuple((name, scope.get(name)) for name in conjunct.facts)
     lookups = tuple(_lookup(scope, node) for node in c.walk(conjunct.expr)
                     if isinstance(node, c.Lookup))
-    derived = tuple((name, scope.why(name)) for name in conjunct.facts if name in scope.defines)
     return CheckTrace(conjunct.text, line, column, result, values,
-                      _display(scope, conjunct), lookups, derived)
+                      _display(scope, conjunct), lookups)
 
 
 def _lookup(scope: _Scope, node: c.Lookup) -> LookupTrace:
@@ -344,3 +461,69 @@ def _closest(scope: _Scope) -> tuple[NearMiss, ...]:
         trace = _rule_trace(rule, "did not apply", checks)
         closest.append(NearMiss(trace, sum(1 for r in results if r), len(results)))
     return tuple(closest)
+
+
+def _derived_read(trace: Trace) -> set[str]:
+    """The derived values an explanation reads: those its conditions read, those the deciding
+    rule's outputs and the advisories that added read, and those these are computed from."""
+    policy = trace.policy
+    defines = {d.name: d for d in policy.defines}
+    if not defines:
+        return set()
+    wanted: list[str] = []
+    rules = [*trace.rules, *trace.advisories, *(miss.rule for miss in trace.closest)]
+    for rule in rules:
+        for check in rule.checks:
+            wanted.extend(name for name, _ in check.values if name in defines)
+    units = {unit.id: unit for unit in policy.units()}
+    deciding = [trace.decided_by] if trace.decided_by is not None else []
+    for rule in [*deciding, *(a for a in trace.advisories if a.status == "added")]:
+        unit = units.get(rule.id) if rule.kind != "otherwise" else policy.otherwise
+        for _, expr in unit.outputs if unit is not None else ():
+            wanted.extend(_names_read(expr, defines))
+    for constraint in trace.constraints:
+        wanted.extend(name for name, _ in constraint.values if name in defines)
+    read: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name not in read:
+            read.add(name)
+            wanted.extend(_names_read(defines[name].expr, defines))
+    return read
+
+
+def _names_read(expr: c.CExpr, defines: Mapping[str, object]) -> list[str]:
+    return [node.name for node in c.walk(expr)
+            if isinstance(node, c.FactRef) and node.name in defines]
+
+
+def _broken_constraints(scope: _Scope) -> tuple[ConstraintTrace, ...]:
+    """The constraints the facts break, as `facts.constraints` finds them."""
+    policy = scope.policy
+    found: list[ConstraintTrace] = []
+
+    def holds(expr: c.CExpr | None) -> bool | None:
+        if expr is None:
+            return True
+        value = scope.value(expr)
+        return None if value is None else bool(value)
+
+    def read(*exprs: c.CExpr | None) -> tuple[str, ...]:
+        names = (node.name for expr in exprs if expr is not None for node in c.walk(expr)
+                 if isinstance(node, c.FactRef))
+        return tuple(dict.fromkeys(names))
+
+    for require in policy.requires:
+        missing = [fact for fact in require.facts if fact not in scope.facts]
+        if missing and holds(require.when):
+            names = tuple(dict.fromkeys([*read(require.when), *require.facts]))
+            found.append(ConstraintTrace(
+                "require", ", ".join(require.facts), require.line, require.label,
+                require.when_text, tuple((name, scope.get(name)) for name in names)))
+    for ensure in policy.ensures:
+        if holds(ensure.when) and holds(ensure.condition) is False:
+            names = read(ensure.when, ensure.condition)
+            found.append(ConstraintTrace(
+                "ensure", ensure.text, ensure.line, ensure.label, ensure.when_text,
+                tuple((name, scope.get(name)) for name in names)))
+    return tuple(found)

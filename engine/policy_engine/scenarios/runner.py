@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 
 from policy_engine.check.types import format_value
+from policy_engine.core.data import kind_of
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from policy_engine.core.files import Confinement, check_policy_name, display_path
 from policy_engine.explain.decision import Decision
@@ -13,6 +14,7 @@ from policy_engine.explain.render import Expected, Report
 from policy_engine.facts.conversion import convert_value
 from policy_engine.policy import Engine, Policy
 from policy_engine.scenarios.scenario_file import Expectation, Scenario, load_scenario
+from policy_engine.scenarios.yaml_data import read_yaml_file
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,11 @@ class ScenarioResult:
     @property
     def met(self) -> bool:
         return not self.mismatches
+
+    @property
+    def refused_unexpectedly(self) -> bool:
+        """The policy refused, and the scenario has no `expect` that says it would."""
+        return self.decision.refused and self.expectation is None
 
     def report(self) -> Report:
         """The result as the renderers show it."""
@@ -73,10 +80,14 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
             anywhere (but not a link out of the folders), and its own folder is one of the
             folders its policy may be in.
 
+    A refusal is a result like a decision: met when `expect` names its code or label, a
+    mismatch when `expect` names a decision, and `refused_unexpectedly` when the scenario has
+    no `expect`.
+
     Raises:
-        DiagnosticError: the scenario, its policy or its facts are invalid, or the policy
-            refuses to decide when the scenario does not expect it (the diagnostics name the
-            scenario file).
+        DiagnosticError: the scenario, its policy or its facts are invalid (the diagnostics
+            name the scenario file); invalid facts are a result only when `expect` names the
+            error.
     """
     confinement = confinement or Confinement.here()
     confinement.check(path, "the scenario", named=named)
@@ -101,12 +112,19 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
         decision = policy.evaluate(scenario.facts, engine=engine, file=shown,
                                    locate=scenario.document.locate)
     except DiagnosticError as error:  # invalid facts: shown as a refusal when expected
+        if expected_error is None and not ignore_expect:
+            raise
         decision = Decision.refusing(policy.checked, error.diagnostics)
     if decision.refused:
-        if ignore_expect:
+        if ignore_expect or expect is None:
+            # A refusal is an answer: the result shows it, with its explanation.
             return ScenarioResult(shown, scenario.description, policy, decision, None, ())
         if expected_error is None:
-            raise DiagnosticError(decision.refusal) from None
+            compare(policy, scenario, decision)  # an unknown name in `expect` is still E303
+            got = ", ".join(f"{d.label} ({d.code})" if d.label else d.code
+                            for d in decision.refusal)
+            return ScenarioResult(shown, scenario.description, policy, decision,
+                                  scenario.expect, (f"expected a decision, got a refusal: {got}",))
         matched = any(expected_error in (d.code, d.label) for d in decision.refusal)
         mismatches: tuple[str, ...] = () if matched else (
             f"error: expected {expected_error}, got "
@@ -200,3 +218,26 @@ def _line(scenario: Scenario, path: tuple[str | int, ...]) -> int | None:
 def _column(scenario: Scenario, path: tuple[str | int, ...]) -> int | None:
     position = scenario.document.locate(path)
     return position[1] if position else None
+
+
+def run_facts(path: str, policy_path: str, *, engine: Engine = "interpreted",
+              cache: PolicyCache | None = None) -> ScenarioResult:
+    """Decides a set of facts (a YAML or JSON mapping of fact names to values, not a scenario
+    file) against a policy: `policy eval --policy P --facts FILE`.
+
+    Raises:
+        DiagnosticError: the file cannot be read, is not a mapping, or holds invalid facts
+            (each problem with its JSON path from the top of the file).
+    """
+    document = read_yaml_file(path)
+    shown = display_path(path)
+    if not isinstance(document.data, dict):
+        raise DiagnosticError([Diagnostic(
+            "E303", f"a fact set must be a mapping of fact names to values, got "
+                    f"{kind_of(document.data)}", file=shown, path="$", line=1, column=1,
+            help="write one 'name: value' per line (YAML), or a JSON object")])
+    check_policy_name(policy_path)
+    policy = (cache or PolicyCache()).get(policy_path)
+    decision = policy.evaluate(document.data, engine=engine, file=shown, locate=document.locate,
+                               prefix=())
+    return ScenarioResult(shown, None, policy, decision, None, ())

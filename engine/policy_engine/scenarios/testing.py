@@ -18,20 +18,36 @@ from policy_engine.core.files import SCENARIO_SUFFIXES, Confinement, find_files
 from policy_engine.explain.trace import CheckTrace, LookupTrace
 from policy_engine.policy import Engine
 from policy_engine.scenarios.runner import PolicyCache, ScenarioResult, run_scenario
+from policy_engine.scenarios.snapshots import SnapshotOutcome, Snapshots, settle
 
 #: Evaluated means the rule's condition was looked at (it may have failed).
-_EVALUATED = {"decided", "agreed", "did not apply", "overridden", "added"}
+_EVALUATED = {"decided", "agreed", "did not apply", "overridden", "added", "matched", "stopped"}
 _DECIDED = {"decided", "added"}
 
 
 @dataclass
 class Outcome:
-    """One scenario: passed, failed (expectation not met) or error (could not run)."""
+    """One scenario: passed, failed (its `expect` or its snapshot not met), refused (the
+    policy refused and the scenario has no `expect` saying it would) or error (could not
+    run: the scenario, its policy or its facts are invalid)."""
 
     path: str
     status: str
     result: ScenarioResult | None = None
     diagnostics: tuple[Diagnostic, ...] = ()
+    snapshot: SnapshotOutcome | None = None
+
+    @property
+    def mismatches(self) -> tuple[str, ...]:
+        """Every way the scenario failed: its `expect`, then its snapshot."""
+        found = self.result.mismatches if self.result is not None else ()
+        if self.snapshot is not None and self.snapshot.failed:
+            found += (self.snapshot.mismatch(),)
+        return found
+
+
+#: The statuses of `Outcome`, in the order summaries count them.
+STATUSES = ("passed", "failed", "refused", "error")
 
 
 @dataclass
@@ -86,12 +102,12 @@ class Coverage:
     def add(self, result: ScenarioResult) -> None:
         coverage = self._for(result.policy.checked)
         trace = result.decision.trace
-        if trace is None:  # a refusal
+        if trace is None:  # invalid facts: nothing was evaluated
             return
         by_line = {(r.id, r.line): r for r in coverage.rules}
         lookups: list[LookupTrace] = [lookup for d in trace.derived for lookup in d.lookups]
         traces = list(trace.rules) + list(trace.advisories)
-        if trace.by_default:
+        if trace.by_default and trace.decided_by is not None:
             traces.append(trace.decided_by)
         for rule_trace in traces:
             rule = by_line.get((rule_trace.id, rule_trace.line))
@@ -121,11 +137,15 @@ class Coverage:
 
 def run_tests(paths: Sequence[str], engine: Engine = "interpreted",
               policy_path: str | None = None, *, allow_outside: bool = False,
-              ) -> tuple[list[Outcome], Coverage]:
+              snapshots: Snapshots | None = None) -> tuple[list[Outcome], Coverage]:
     """Runs every scenario found under `paths`; never raises for a bad scenario.
 
     Scenarios found in the folders, and the policies they name, must stay in the repository
     or the folders given (`core.files.Confinement`), unless `allow_outside`.
+
+    Args:
+        snapshots: compare each result with its snapshot, or write it (`Snapshots.update`);
+            None: no snapshots.
     """
     cache = PolicyCache()
     outcomes: list[Outcome] = []
@@ -135,22 +155,36 @@ def run_tests(paths: Sequence[str], engine: Engine = "interpreted",
         try:
             result = run_scenario(path, policy_path=policy_path, engine=engine, cache=cache,
                                   confinement=confinement, named=path in paths)
+            snapshot = settle(result, snapshots) if snapshots is not None else None
         except DiagnosticError as error:
             outcomes.append(Outcome(path, "error", diagnostics=error.diagnostics))
             continue
         coverage.add(result)
-        outcomes.append(Outcome(path, "passed" if result.met else "failed", result))
+        outcome = Outcome(path, "passed", result, snapshot=snapshot)
+        if result.refused_unexpectedly:
+            outcome.status = "refused"
+        elif outcome.mismatches:
+            outcome.status = "failed"
+        outcomes.append(outcome)
     return outcomes, coverage
 
 
-def summary(outcomes: Iterable[Outcome]) -> str:
-    """The closing line: `N passed, M failed` (and `, K errors` when some could not run)."""
-    counts = {"passed": 0, "failed": 0, "error": 0}
+def counts(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    """How many scenarios had each status, and how many in all."""
+    found = dict.fromkeys(STATUSES, 0)
     for outcome in outcomes:
-        counts[outcome.status] += 1
-    line = f"{counts['passed']} passed, {counts['failed']} failed"
-    if counts["error"]:
-        line += f", {counts['error']} errors"
+        found[outcome.status] += 1
+    return {"scenarios": sum(found.values()), **found}
+
+
+def summary(outcomes: Iterable[Outcome]) -> str:
+    """The closing line: `N passed, M failed` (and the refused and errors when there are)."""
+    found = counts(outcomes)
+    line = f"{found['passed']} passed, {found['failed']} failed"
+    if found["refused"]:
+        line += f", {found['refused']} refused"
+    if found["error"]:
+        line += f", {found['error']} errors"
     return line
 
 
@@ -220,7 +254,7 @@ def _xml_text(text: str) -> str:
 
 def junit_xml(outcomes: Sequence[Outcome]) -> str:
     """JUnit XML for CI systems: one testcase per scenario; always well-formed XML 1.0."""
-    failures = sum(1 for o in outcomes if o.status == "failed")
+    failures = sum(1 for o in outcomes if o.status in ("failed", "refused"))
     errors = sum(1 for o in outcomes if o.status == "error")
     suite = ElementTree.Element("testsuite", name="policy scenarios", tests=str(len(outcomes)),
                                 failures=str(failures), errors=str(errors), skipped="0")
@@ -228,10 +262,15 @@ def junit_xml(outcomes: Sequence[Outcome]) -> str:
         name = _xml_text(outcome.path)
         case = ElementTree.SubElement(suite, "testcase", classname="scenarios", name=name,
                                       file=name)
-        if outcome.status == "failed" and outcome.result is not None:
+        if outcome.status == "failed":
             failure = ElementTree.SubElement(
-                case, "failure", message=_xml_text("; ".join(outcome.result.mismatches)))
-            failure.text = _xml_text("\n".join(outcome.result.mismatches))
+                case, "failure", message=_xml_text("; ".join(outcome.mismatches)))
+            failure.text = _xml_text("\n".join(outcome.mismatches))
+        elif outcome.status == "refused" and outcome.result is not None:
+            refusal = outcome.result.decision.refusal
+            failure = ElementTree.SubElement(case, "failure", message=_xml_text(
+                "the policy refused to decide, and the scenario does not expect it"))
+            failure.text = _xml_text(render_all(refusal))
         elif outcome.status == "error":
             error = ElementTree.SubElement(case, "error", message=_xml_text(
                 outcome.diagnostics[0].message if outcome.diagnostics else "error"))

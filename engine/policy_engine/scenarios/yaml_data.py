@@ -27,7 +27,12 @@ from yaml.reader import ReaderError
 
 from policy_engine.core.data import JsonPath, json_path
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
-from policy_engine.core.files import NotRegular, read_regular
+from policy_engine.core.files import (
+    STANDARD_INPUT,
+    STANDARD_INPUT_NAME,
+    NotRegular,
+    read_regular,
+)
 from policy_engine.language.literals import MAX_DIGITS
 
 #: Largest accepted input, in bytes of UTF-8.
@@ -151,7 +156,7 @@ def read_yaml_file(path: str) -> YamlDocument:
     except OSError as exc:
         reason = (exc.strerror or str(exc)).lower()
         raise _error("E301", f"cannot read the file: {reason}", path) from None
-    return load_yaml(content, path)
+    return load_yaml(content, STANDARD_INPUT_NAME if path == STANDARD_INPUT else path)
 
 
 def load_yaml(text: str | bytes, name: str) -> YamlDocument:
