@@ -72,9 +72,14 @@ def test_a_folder_named_like_a_revision_cannot_stand_in_for_it(repository: Path,
         assert "error[E311]" in result.output and "is both a file and the git revision" \
             in result.output
     # ./ says which is meant: the file, here equal to the committed policy, so a change shows.
+    (repository / "policies" / "scenarios").mkdir()
+    (repository / "policies" / "scenarios" / "late.yaml").write_text(
+        "policy: ../late_delivery.policy\nfacts:\n  shipping: express\n  days_late: 1\n"
+        "  amount_paid: 10\n", encoding="utf-8")
     result = run("diff", "./HEAD:policies/late_delivery.policy",
                  "policies/late_delivery.policy")
     assert result.exit_code == 0, result.output
+    assert "changed: policies/scenarios/late.yaml (refusal)" in result.output
 
 
 def test_a_revision_is_read_from_git_when_no_file_has_its_name(repository: Path,
@@ -168,13 +173,14 @@ def test_a_fifo_scenario_never_blocks_a_run(repository: Path) -> None:
                           text=True, timeout=60, check=False)
     assert done.returncode == 2
     assert "it is a FIFO (named pipe); only regular files are read" in done.stderr
-    # diff reads the scenarios under both versions: it ends too (that it counts an unreadable
-    # scenario as unchanged is issue 14's: diff as a gate that never passes on nothing).
+    # diff reads the scenarios under both versions: it ends too, and an unreadable scenario
+    # fails the gate instead of counting as unchanged.
     done = subprocess.run([sys.executable, "-m", "policy_engine", "diff",
                            "HEAD:policies/late_delivery.policy", "policies/late_delivery.policy",
                            "--scenarios", "policies"], cwd=repository, capture_output=True,
                           text=True, timeout=60, check=False)
-    assert done.returncode == 0 and "1 scenarios" in done.stdout
+    assert done.returncode == 2 and "1 scenarios read, 0 compared" in done.stdout
+    assert "invalid: policies/blocked.yaml (E301 under both versions)" in done.stdout
 
 
 @pytest.mark.parametrize("target", ["/dev/stdout", "/proc/self/fd/1"])

@@ -16,7 +16,8 @@ import pytest
 
 from policy_engine.explain.render import markdown_code, markdown_fence, render_markdown
 from policy_engine.policy import Policy
-from policy_engine.scenarios.diff import diff_policies, render_diff_markdown
+from policy_engine.scenarios.diff import diff_policies
+from policy_engine.scenarios.diff_report import render_diff_markdown
 from policy_engine.scenarios.runner import run_scenario
 
 HOSTILE = '</td></table></details><img src=x onerror=alert(1)><b>bold</b><!-- & &amp;'

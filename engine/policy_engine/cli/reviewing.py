@@ -58,9 +58,13 @@ def _analysis_options(prefix: str = "") -> Callable[[Command], Command]:
 @click.argument("old")
 @click.argument("new")
 @click.option("--scenarios", "scenario_paths", multiple=True, metavar="PATH",
-              help="Scenario files or folders (default: the 'scenarios' folder beside NEW).")
+              help="Scenario files or folders, decided against both versions whatever their "
+                   "own 'policy:' says (default: the scenarios of OLD or NEW in the "
+                   "'scenarios' folder beside NEW).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
               default="text", show_default=True)
+@click.option("--traces", is_flag=True,
+              help="Text: under each changed scenario, the diff of its two explanations.")
 @click.option("--fail-on-change", is_flag=True,
               help="Exit 1 when any scenario (with --symbolic: any region) changes.")
 @click.option("--symbolic", is_flag=True,
@@ -69,28 +73,34 @@ def _analysis_options(prefix: str = "") -> Callable[[Command], Command]:
 @click.option("--write-witnesses", "witness_dir", metavar="DIR", default=None,
               help="With --symbolic: save each change's witness as a scenario file in DIR.")
 @_analysis_options("With --symbolic: ")
+@output_options
 @click.pass_context
 def diff_command(ctx: click.Context, old: str, new: str, scenario_paths: tuple[str, ...],
-                 fmt: str, fail_on_change: bool, symbolic: bool,
+                 fmt: str, traces: bool, fail_on_change: bool, symbolic: bool,
                  witness_dir: str | None, analysis_budget: int | None,
-                 analysis_timeout: float | None) -> None:
+                 analysis_timeout: float | None, output_path: str | None,
+                 quiet: bool) -> None:
     """Show what changing OLD into NEW does to every scenario, and which rules changed.
 
     OLD and NEW are policy files or git revisions, such as main:policies/x.policy.
     Exit status: 0 compared, 1 with --fail-on-change when a scenario changed, 2 a version
-    could not be read.
+    could not be read or a scenario is invalid under either version (it is never counted as
+    unchanged), 3 no scenario files were found.
     """
     if witness_dir is not None and not symbolic:
         raise click.UsageError("--write-witnesses needs --symbolic")
     if (analysis_budget is not None or analysis_timeout is not None) and not symbolic:
         raise click.UsageError("--analysis-budget and --analysis-timeout need --symbolic")
+    if traces and fmt != "text":
+        raise click.UsageError("--traces is for the text format; Markdown and JSON always "
+                               "carry the explanations")
     if symbolic:
         ctx.exit(_symbolic_diff(ctx, old, new, fmt, fail_on_change, witness_dir,
                                 analysis_budget, analysis_timeout))
-    from policy_engine.scenarios.diff import (
-        default_scenarios,
+    from policy_engine.scenarios.diff import default_scenarios, diff_policies
+    from policy_engine.scenarios.diff_report import (
         diff_json,
-        diff_policies,
+        invalid_diagnostics,
         render_diff_markdown,
         render_diff_text,
     )
@@ -101,19 +111,29 @@ def diff_command(ctx: click.Context, old: str, new: str, scenario_paths: tuple[s
         report_diagnostics(error.diagnostics)
         ctx.exit(EXIT_INVALID)
     chosen = list(scenario_paths) or [default_scenarios(new)]
-    own = None if scenario_paths else (new if os.path.exists(new) else None)
+    if not scenario_paths and not os.path.isdir(chosen[0]):
+        raise click.UsageError(
+            f"no scenario files: there is no folder {chosen[0]} beside {new}; pass "
+            "--scenarios PATH, or compare every fact set with --symbolic")
+    versions = None if scenario_paths else [path for path in (old, new) if os.path.exists(path)]
     allow = bool((ctx.find_root().obj or {}).get("allow_outside"))
-    result = diff_policies(before, after, chosen, only_for=own, allow_outside=allow)
-    if not result.scenarios:
-        click.echo(f"warning: no scenario files in {', '.join(chosen)}; only rules are compared "
-                   "(pass --scenarios)", err=True)
+    result = diff_policies(before, after, chosen, versions, allow_outside=allow)
+    if not result.read:
+        raise click.UsageError(
+            f"no scenario files of {old} or {new} in {', '.join(chosen)}: a diff compares "
+            "scenarios; pass --scenarios PATH, or compare every fact set with --symbolic")
+    for invalid in result.invalid:
+        report_diagnostics(invalid_diagnostics(invalid))
     if fmt == "json":
-        click.echo(json.dumps(diff_json(result), indent=2, ensure_ascii=False))
+        text = json.dumps(diff_json(result), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "markdown":
-        click.echo(render_diff_markdown(result), nl=False)
+        text = render_diff_markdown(result)
     else:
-        click.echo(render_diff_text(result), nl=False)
-    ctx.exit(EXIT_EXPECTATION if fail_on_change and result.changes else EXIT_OK)
+        text = render_diff_text(result, traces=traces)
+    emit(ctx, text)
+    if result.invalid:
+        finish(ctx, EXIT_INVALID)
+    finish(ctx, EXIT_EXPECTATION if fail_on_change and result.changes else EXIT_OK)
 
 
 def _symbolic_diff(ctx: click.Context, old: str, new: str, fmt: str, fail_on_change: bool,

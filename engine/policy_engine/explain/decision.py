@@ -213,11 +213,11 @@ def _rule_json(rule: RuleTrace) -> dict[str, Any]:
         "overrides": list(rule.overrides),
         "effective": rule.effective,
         "adds": [to_json_value(item) for item in rule.adds],
-        "conditions": [_check_json(check) for check in rule.checks],
+        "conditions": [check_json(check) for check in rule.checks],
     }
 
 
-def _check_json(check: CheckTrace) -> dict[str, Any]:
+def check_json(check: CheckTrace) -> dict[str, Any]:
     return {
         "condition": check.text,
         "display": check.display,

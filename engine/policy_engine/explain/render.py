@@ -136,7 +136,7 @@ def _policy_line(trace: Trace, path: str | None) -> str:
     return f"{policy.name}{version}{where}, resolve {policy.strategy}"
 
 
-def _values(check: CheckTrace, skip_shown: bool = True) -> str:
+def condition_values(check: CheckTrace, skip_shown: bool = True) -> str:
     """The values a condition read, each once: a derived value is explained in its own
     section, and a value already written into the condition is not repeated."""
     return ", ".join(f"{name} = {_value(value)}" for name, value in check.values
@@ -170,7 +170,7 @@ def _stopping(rule: RuleTrace) -> CheckTrace | None:
 def _needs(check: CheckTrace) -> str:
     """Why a rule did not apply, said positively: what it needs, and the values it found
     (`needs not in_time (in_time = yes)`, never `not in_time is false`)."""
-    values = "; ".join(part for part in (_values(check, skip_shown=False), _lookups(check))
+    values = "; ".join(part for part in (condition_values(check, skip_shown=False), _lookups(check))
                        if part)
     found = f" ({values})" if values else ""
     if check.result is None:
@@ -331,7 +331,7 @@ def _text_explanation(trace: Trace) -> list[str]:
 
 
 def _text_check(check: CheckTrace) -> str:
-    values = "; ".join(part for part in (_values(check), _lookups(check)) if part)
+    values = "; ".join(part for part in (condition_values(check), _lookups(check)) if part)
     suffix = f"   ({values})" if values else ""
     return f"  {_result_word(check.result):<6} {check.display}{suffix}   [line {check.line}]"
 
@@ -589,7 +589,7 @@ def _md_rules(title: str, rules: list[RuleTrace], trace: Trace) -> list[str]:
 def _md_detail(rule: RuleTrace) -> str:
     stopping = _stopping(rule)
     if stopping is not None:
-        values = "; ".join(part for part in (_values(stopping, skip_shown=False),
+        values = "; ".join(part for part in (condition_values(stopping, skip_shown=False),
                                              _lookups(stopping)) if part)
         unknown = ", which cannot be computed" if stopping.result is None else ""
         return f"needs {_code(stopping.text)}{unknown}" + (f" ({_md(values)})" if values else "")
@@ -645,7 +645,7 @@ def _md_explanation(trace: Trace) -> list[str]:
 
 def _md_check(check: CheckTrace) -> str:
     mark = {True: "✅", False: "❌", None: "❔"}[check.result]
-    values = "; ".join(part for part in (_values(check), _lookups(check)) if part)
+    values = "; ".join(part for part in (condition_values(check), _lookups(check)) if part)
     return f"| {mark} | {_code(check.display)} | {_md(values)} | {check.line} |"
 
 

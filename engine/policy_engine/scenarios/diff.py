@@ -1,28 +1,25 @@
 """Diff: what a policy change does, scenario by scenario and rule by rule.
 
-Both versions of a policy evaluate the same scenarios; every scenario whose decision, deciding
-rule or outputs change is reported with both traces, and rules added, removed or changed are
-listed. A version is a file, or a git revision and path such as `main:policies/x.policy`.
+Both versions of a policy decide the same scenarios; every scenario whose decision, deciding
+rule, outputs, reason, citation or refusal changes is a change, with the first condition whose
+value changed. Rules and declarations added, removed or changed are listed, and so are changes
+of the policy's title and version. A diff is a gate for CI, so it never passes on nothing: a
+scenario that cannot be read or decided under either version is `invalid` (never "unchanged"),
+and the caller fails on it. A version is a file, or a git revision and path such as
+`main:policies/x.policy`. Rendering is in `scenarios.diff_report`.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from policy_engine.check.types import format_value
-from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, render_all
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.core.files import SCENARIO_SUFFIXES, Confinement, display_path, find_files
-from policy_engine.explain.render import (
-    markdown_code,
-    markdown_text,
-    render_markdown,
-    render_text,
-    to_json,
-)
+from policy_engine.explain.trace import CheckTrace, RuleTrace, Trace
 from policy_engine.policy import MAX_POLICY_BYTES, Policy
 from policy_engine.scenarios.runner import ScenarioResult, run_scenario
 from policy_engine.scenarios.scenario_file import load_scenario
@@ -99,31 +96,84 @@ def _git_knows(revision: str) -> bool:
     return found.returncode == 0
 
 
+#: Refusal codes that say the input, not the policy, is wrong: a scenario with these under
+#: a version was not decided by it, so it is invalid rather than refused.
+_INVALID_CODES = frozenset({"E301", "E302", "E303", "E304", "E305", "E306", "E307", "E310",
+                            "E312", "E313"})
+
+
 @dataclass(frozen=True)
 class Side:
-    """One scenario under one policy version: a decision, a refusal, or an error."""
+    """One scenario under one policy version: a decision, a refusal, or invalid.
+
+    Args:
+        expected_error: the scenario's `expect: error:`, if any: a scenario of bad facts that
+            says so is a test of the checks on the facts, and its refusal is an answer.
+    """
 
     result: ScenarioResult | None
     problems: tuple[Diagnostic, ...] = ()
+    expected_error: str | None = None
+
+    @property
+    def invalid(self) -> bool:
+        """The scenario could not be read, or its facts do not fit this version (and it does
+        not expect that)."""
+        if self.result is None:
+            return True
+        refusal = self.result.decision.refusal
+        expected = self.expected_error
+        return any(d.code in _INVALID_CODES for d in refusal) and not (
+            expected is not None and any(expected in (d.code, d.label) for d in refusal))
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        if self.result is None:
+            return self.problems
+        return tuple(self.result.decision.refusal)
+
+    @property
+    def refused(self) -> bool:
+        return self.result is not None and self.result.decision.refused and not self.invalid
+
+    @property
+    def trace(self) -> Trace | None:
+        return None if self.result is None else self.result.decision.trace
 
     def summary(self) -> str:
-        if self.result is None:
-            return "error: " + ", ".join(d.code for d in self.problems)
-        if self.result.decision.refused:
-            return "refused: " + ", ".join(d.label or d.code
-                                           for d in self.result.decision.refusal)
+        """One line: `decision by rule (outputs)`, `refused: LABEL`, or `invalid: CODES`."""
+        if self.invalid:
+            return "invalid: " + ", ".join(dict.fromkeys(d.code for d in self.diagnostics))
+        assert self.result is not None
         decision = self.result.decision
+        if decision.refused:
+            return "refused: " + ", ".join(d.label or d.code for d in decision.refusal)
         outputs = ", ".join(f"{k} = {format_value(v)}" for k, v in decision.outputs.items())
         return f"{decision.decision} by {decision.rule}" + (f" ({outputs})" if outputs else "")
 
 
 @dataclass(frozen=True)
+class Difference:
+    """The first condition whose value changed: in rule order of the new version, the first
+    part of a condition that both versions evaluated and that reads or holds differently."""
+
+    rule: str
+    line: int
+    before: CheckTrace
+    after: CheckTrace
+
+
+@dataclass(frozen=True)
 class Change:
+    """A scenario whose answer changed; `what` lists 'decision', 'rule', 'outputs', 'reason',
+    'citation', 'refusal' (refused by one version, or for another reason)."""
+
     scenario: str
     description: str | None
     old: Side
     new: Side
-    what: tuple[str, ...]  # 'decision', 'rule', 'outputs', 'refusal', 'error'
+    what: tuple[str, ...]
+    first: Difference | None
 
 
 @dataclass(frozen=True)
@@ -135,36 +185,99 @@ class RuleChange:
 
 
 @dataclass(frozen=True)
+class Invalid:
+    """A scenario that cannot be compared: it could not be read, or one version could not
+    decide it because its facts do not fit (`old` or `new` holds why)."""
+
+    scenario: str
+    old: tuple[Diagnostic, ...]
+    new: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True)
+class Version:
+    file: str
+    name: str
+    title: str | None
+    version: str | None
+
+
+@dataclass(frozen=True)
 class PolicyDiff:
-    old_name: str
-    new_name: str
-    scenarios: int
+    """Everything `policy diff` reports.
+
+    Args:
+        read: the scenario files found.
+        skipped: scenario files found beside NEW that name neither version as their policy.
+    """
+
+    old: Version
+    new: Version
+    read: int
     changes: tuple[Change, ...]
     rules: tuple[RuleChange, ...]
+    invalid: tuple[Invalid, ...]
+    refused_before: int
+    refused_after: int
+    skipped: tuple[str, ...] = ()
+
+    @property
+    def compared(self) -> int:
+        return self.read - len(self.invalid)
+
+    @property
+    def new_decisions(self) -> int:
+        return sum(1 for change in self.changes if "decision" in change.what)
 
 
 def _side(path: str, policy: Policy, confinement: Confinement, named: bool) -> Side:
     try:
+        expect = load_scenario(path).expect
         return Side(run_scenario(path, policy=policy, ignore_expect=True,
-                                 confinement=confinement, named=named))
+                                 confinement=confinement, named=named),
+                    expected_error=expect.error if expect else None)
     except DiagnosticError as error:
         return Side(None, error.diagnostics)
 
 
 def _what(old: Side, new: Side) -> tuple[str, ...]:
-    if old.result is None or new.result is None:
-        return ("error",) if old.summary() != new.summary() else ()
+    assert old.result is not None and new.result is not None
     a, b = old.result.decision, new.result.decision
     if a.refused or b.refused:
         return ("refusal",) if old.summary() != new.summary() else ()
-    what = []
-    if a.decision != b.decision:
-        what.append("decision")
-    if a.rule != b.rule:
-        what.append("rule")
-    if a.outputs != b.outputs:
-        what.append("outputs")
-    return tuple(what)
+    pairs = (("decision", a.decision, b.decision), ("rule", a.rule, b.rule),
+             ("outputs", a.outputs, b.outputs), ("reason", a.reason, b.reason),
+             ("citation", a.citation, b.citation))
+    return tuple(name for name, before, after in pairs if before != after)
+
+
+def _checks(rule: RuleTrace) -> tuple[CheckTrace, ...]:
+    return rule.checks if rule.status not in ("not reached", "not in effect", "not tried") \
+        else ()
+
+
+def first_difference(old: Trace | None, new: Trace | None) -> Difference | None:
+    """The first part of a condition, in the new version's rule order, that both versions
+    evaluated and that reads or holds differently; None when no evaluated part differs (the
+    change is then in which rules were reached, or in a table or a derived value)."""
+    if old is None or new is None:
+        return None
+    before_rules: dict[tuple[str, str], list[RuleTrace]] = {}
+    for rule in (*old.rules, *old.advisories):
+        before_rules.setdefault((rule.kind, rule.id), []).append(rule)
+    seen: dict[tuple[str, str], int] = {}
+    for rule in (*new.rules, *new.advisories):
+        key = (rule.kind, rule.id)
+        index = seen.get(key, 0)
+        seen[key] = index + 1
+        versions = before_rules.get(key, [])
+        if index >= len(versions):
+            continue
+        for before, after in zip(_checks(versions[index]), _checks(rule), strict=False):
+            if before.result != after.result or before.display != after.display \
+                    or before.values != after.values:
+                return Difference(rule.id, rule.line, before, after)
+    return None
 
 
 def _rule_texts(policy: Policy) -> dict[str, tuple[int, str]]:
@@ -190,6 +303,10 @@ def _rule_texts(policy: Policy) -> dict[str, tuple[int, str]]:
         add(f"table {table.name}", table.span)
     for fact in checked.facts:
         add(f"fact {fact.name}", fact.span)
+    for decision in checked.decisions:
+        add(f"decision {decision.name}", decision.span)
+    for output in checked.outputs:
+        add(f"output {output.name}", output.span)
     for position, require in enumerate(checked.requires):
         add(f"require {', '.join(require.facts)} #{position + 1}", require.span)
     for ensure in checked.ensures:
@@ -197,43 +314,7 @@ def _rule_texts(policy: Policy) -> dict[str, tuple[int, str]]:
     return texts
 
 
-def scenarios_of(paths: list[str], policy_file: str) -> list[str]:
-    """The scenario files under `paths` whose own `policy:` is `policy_file`."""
-    wanted = os.path.realpath(policy_file)
-    chosen = []
-    for path in find_files(paths, SCENARIO_SUFFIXES):
-        try:
-            named = load_scenario(path).policy
-        except DiagnosticError:
-            chosen.append(path)  # reported under both versions
-            continue
-        if named is not None and os.path.realpath(named) == wanted:
-            chosen.append(path)
-    return chosen
-
-
-def diff_policies(old: Policy, new: Policy, scenario_paths: list[str],
-                  only_for: str | None = None, *, allow_outside: bool = False) -> PolicyDiff:
-    """Evaluates every scenario under both versions and compares rules.
-
-    Args:
-        only_for: keep only the scenarios whose `policy:` names this file (used when the
-            scenarios come from the folder beside the policy, which may serve several).
-        allow_outside: read scenarios outside the repository and the folders given.
-    """
-    changes = []
-    confinement = Confinement.here(scenario_paths, allow_outside=allow_outside)
-    files = (scenarios_of(scenario_paths, only_for) if only_for
-             else find_files(scenario_paths, SCENARIO_SUFFIXES))
-    for path in files:
-        named = path in scenario_paths
-        before = _side(path, old, confinement, named)
-        after = _side(path, new, confinement, named)
-        what = _what(before, after)
-        if what:
-            result = after.result or before.result
-            changes.append(Change(display_path(path), result.description if result else None,
-                                  before, after, what))
+def _rule_changes(old: Policy, new: Policy) -> tuple[RuleChange, ...]:
     old_rules, new_rules = _rule_texts(old), _rule_texts(new)
     rules = []
     for key in sorted(old_rules.keys() | new_rules.keys(),
@@ -244,8 +325,75 @@ def diff_policies(old: Policy, new: Policy, scenario_paths: list[str],
             rules.append(RuleChange(key, "added", None, new_rules[key][0]))
         elif old_rules[key][1] != new_rules[key][1]:
             rules.append(RuleChange(key, "changed", old_rules[key][0], new_rules[key][0]))
-    return PolicyDiff(old.checked.source.name, new.checked.source.name, len(files),
-                      tuple(changes), tuple(rules))
+    return tuple(rules)
+
+
+def _version(policy: Policy) -> Version:
+    checked = policy.checked
+    return Version(checked.source.name, checked.name, checked.title, checked.version)
+
+
+def discover(paths: Sequence[str], versions: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The scenarios beside a policy that belong to it: (chosen, skipped).
+
+    A folder beside a policy may hold scenarios of several policies, so a scenario found there
+    is chosen when its `policy:` names one of `versions` (the files of OLD and NEW that exist
+    here), or names no policy; a scenario that cannot be read is chosen too, so that it is
+    reported as invalid, never passed over.
+    """
+    wanted = {os.path.realpath(path) for path in versions}
+    chosen, skipped = [], []
+    for path in find_files(paths, SCENARIO_SUFFIXES):
+        try:
+            named = load_scenario(path).policy
+        except DiagnosticError:
+            chosen.append(path)
+            continue
+        if named is None or os.path.realpath(named) in wanted:
+            chosen.append(path)
+        else:
+            skipped.append(path)
+    return chosen, skipped
+
+
+def diff_policies(old: Policy, new: Policy, scenario_paths: Sequence[str],
+                  belonging_to: Sequence[str] | None = None, *,
+                  allow_outside: bool = False) -> PolicyDiff:
+    """Decides every scenario under both versions and compares them, and their rules.
+
+    Args:
+        scenario_paths: scenario files and folders (every `.yaml`/`.yml` file under a folder).
+        belonging_to: when the scenarios are the folder beside NEW rather than paths the user
+            named, the policy files whose scenarios count (see `discover`); None takes every
+            scenario found, decided against both versions whatever its own `policy:` says.
+        allow_outside: read scenarios outside the repository and the folders given.
+    """
+    confinement = Confinement.here(list(scenario_paths), allow_outside=allow_outside)
+    if belonging_to is None:
+        files, skipped = find_files(scenario_paths, SCENARIO_SUFFIXES), list[str]()
+    else:
+        files, skipped = discover(scenario_paths, belonging_to)
+    changes, invalid = [], []
+    refused_before = refused_after = 0
+    for path in files:
+        named = path in scenario_paths
+        before = _side(path, old, confinement, named)
+        after = _side(path, new, confinement, named)
+        shown = display_path(path)
+        if before.invalid or after.invalid:
+            invalid.append(Invalid(shown, before.diagnostics if before.invalid else (),
+                                   after.diagnostics if after.invalid else ()))
+            continue
+        refused_before += before.refused
+        refused_after += after.refused
+        what = _what(before, after)
+        if what:
+            assert after.result is not None
+            changes.append(Change(shown, after.result.description, before, after, what,
+                                  first_difference(before.trace, after.trace)))
+    return PolicyDiff(_version(old), _version(new), len(files), tuple(changes),
+                      _rule_changes(old, new), tuple(invalid), refused_before, refused_after,
+                      tuple(display_path(path) for path in skipped))
 
 
 def default_scenarios(new_path: str) -> str:
@@ -253,87 +401,3 @@ def default_scenarios(new_path: str) -> str:
     path = new_path.partition(":")[2] if not os.path.exists(new_path) and ":" in new_path \
         else new_path
     return os.path.join(os.path.dirname(path) or ".", "scenarios")
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def _count(diff: PolicyDiff) -> str:
-    decisions = sum(1 for c in diff.changes if "decision" in c.what)
-    return (f"{diff.scenarios} scenarios, {len(diff.changes)} changed ({decisions} with a new "
-            f"decision); {len(diff.rules)} rules or declarations added, removed or changed")
-
-
-def _trace(side: Side, markdown: bool) -> str:
-    if side.result is None:
-        return render_all(side.problems)
-    report = [side.result.report()]
-    return render_markdown(report) if markdown else render_text(report)
-
-
-def render_diff_text(diff: PolicyDiff) -> str:
-    lines = [f"policy diff: {diff.old_name} -> {diff.new_name}", _count(diff), ""]
-    if diff.rules:
-        lines.append("rules:")
-        for rule in diff.rules:
-            where = f"line {rule.new_line}" if rule.new_line else f"was line {rule.old_line}"
-            lines.append(f"  {rule.status:<8} {rule.id} ({where})")
-        lines.append("")
-    for change in diff.changes:
-        lines.append(f"changed: {change.scenario} ({', '.join(change.what)})")
-        if change.description:
-            lines.append(f"  {change.description}")
-        lines.append(f"  before: {change.old.summary()}")
-        lines.append(f"  after:  {change.new.summary()}")
-        lines.append("")
-        lines.append("  --- trace before ---")
-        lines += ["  " + line for line in _trace(change.old, False).splitlines()]
-        lines.append("  --- trace after ---")
-        lines += ["  " + line for line in _trace(change.new, False).splitlines()]
-        lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-_cell = markdown_text
-
-
-def render_diff_markdown(diff: PolicyDiff) -> str:
-    """A pull-request comment: a summary table, then both traces of each change, folded."""
-    out = [f"### Policy diff: `{diff.old_name}` → `{diff.new_name}`", "", _count(diff) + ".", ""]
-    if diff.rules:
-        out += ["| Rule | Change | Line |", "|---|---|---|"]
-        for rule in diff.rules:
-            line = rule.new_line if rule.new_line else f"was {rule.old_line}"
-            out.append(f"| `{rule.id}` | {rule.status} | {line} |")
-        out.append("")
-    if diff.changes:
-        out += ["| Scenario | Before | After |", "|---|---|---|"]
-        for change in diff.changes:
-            out.append(f"| {markdown_code(change.scenario)} | {_cell(change.old.summary())} | "
-                       f"{_cell(change.new.summary())} |")
-        out.append("")
-        for change in diff.changes:
-            out += [f"<details><summary><code>{html.escape(change.scenario)}</code>: "
-                    f"{', '.join(change.what)} changed</summary>", "",
-                    "<table><tr><th>Before</th><th>After</th></tr><tr><td>", "",
-                    _trace(change.old, True), "</td><td>", "", _trace(change.new, True),
-                    "</td></tr></table>", "", "</details>", ""]
-    else:
-        out.append("No scenario changes its decision, rule or outputs.")
-    return "\n".join(out).rstrip("\n") + "\n"
-
-
-def diff_json(diff: PolicyDiff) -> dict[str, object]:
-    def side(s: Side) -> object:
-        if s.result is None:
-            return {"errors": [d.to_json() for d in s.problems]}
-        return to_json(s.result.report())
-
-    return {
-        "old": diff.old_name, "new": diff.new_name, "scenarios": diff.scenarios,
-        "rules": [{"rule": r.id, "status": r.status, "old_line": r.old_line,
-                   "new_line": r.new_line} for r in diff.rules],
-        "changes": [{"scenario": c.scenario, "what": list(c.what), "before": side(c.old),
-                     "after": side(c.new)} for c in diff.changes],
-    }
-
