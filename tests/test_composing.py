@@ -10,6 +10,7 @@ snapshots that round-trip in a folder outside this repository, and a CLI that co
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -250,3 +251,20 @@ def test_output_file_and_quiet(run_in: Run, tmp_path: Path) -> None:
     parsed((tmp_path / "out.json").read_text(encoding="utf-8"), "eval")
     quiet = run_in("--allow-outside", "eval", _unexpected_refusal(tmp_path), "-q")
     assert quiet.exit_code == 5 and quiet.stdout == ""
+
+
+# ---------------------------------------------------------------- onboarding
+
+
+def test_policy_test_with_no_arguments_outside_a_repository_is_a_usage_error(
+        run_in: Run) -> None:
+    result = run_in("test")
+    assert result.exit_code == 3
+    assert "there is no folder 'policies' here" in result.stderr
+
+
+def test_the_readme_cites_only_files_in_the_repository() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    cited = set(re.findall(r"`((?:[\w.-]+/)+[\w.-]+\.(?:md|policy|txt|yaml|py))`", readme))
+    assert cited
+    assert sorted(path for path in cited if not (ROOT / path).exists()) == []

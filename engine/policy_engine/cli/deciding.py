@@ -180,6 +180,9 @@ def test_command(ctx: click.Context, paths: tuple[str, ...], policy_path: str | 
             ctx.exit(EXIT_INVALID)
     allow = bool((ctx.find_root().obj or {}).get("allow_outside"))
     named = paths or ("policies",)
+    if not paths and not os.path.isdir("policies"):
+        raise click.UsageError("no scenario files: there is no folder 'policies' here (give "
+                               "the folders or files of your scenarios)")
     if not find_files(named, SCENARIO_SUFFIXES):
         raise click.UsageError("no scenario files found in " + ", ".join(named) + (
             "" if paths else " (give the folders or files of your scenarios)"))
