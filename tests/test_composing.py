@@ -10,8 +10,8 @@ snapshots that round-trip in a folder outside this repository, and a CLI that co
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
