@@ -14,11 +14,13 @@ from policy_engine.check import checked as c
 from policy_engine.check.types import (
     AmountType,
     BoolType,
+    CalendarMonths,
     DateType,
     DurationType,
     EmptyListType,
     EnumType,
     ListType,
+    MonthsType,
     TextType,
     Type,
     WholeType,
@@ -35,7 +37,13 @@ from policy_engine.language import nodes as n
 
 BOOL = BoolType()
 _BOOL = BOOL
-_ORDERED = (WholeType, AmountType, DateType, DurationType)
+_ORDERED = (WholeType, AmountType, DateType, DurationType, MonthsType)
+#: Types that order among themselves only (numbers order with numbers, see `is_numeric`).
+_SELF_ORDERED = (DateType, DurationType, MonthsType)
+#: The help line when days and months meet in one comparison or calculation.
+_DAYS_AND_MONTHS = ("a month has no fixed number of days, so days and months do not mix; add "
+                    "each to a date and compare dates, for example: "
+                    "ordered_on + 1 month + 10 days < as_of_date")
 _ROUNDING = ("round", "round_up", "round_down")
 _FUNCTIONS = _ROUNDING + ("min", "max", "abs", "count", "days_between")
 
@@ -232,12 +240,14 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             return c.Arith(node.op, left, right, result, node.span)
         dated = _date_arithmetic(node.op, left.type, right.type)
         if dated is None:
-            if isinstance(left.type, (DateType, DurationType)) or isinstance(
-                    right.type, (DateType, DurationType)):
+            calendar = (DateType, DurationType, MonthsType)
+            if isinstance(left.type, calendar) or isinstance(right.type, calendar):
                 self.error("E203", f"'{node.op}' cannot combine {article(left.type)} and "
                                    f"{article(right.type)}", node.span,
-                           help="dates and durations combine as: date - date, date + 45 days, "
-                                "date - 2 weeks, 45 days + 1 day, 3 * 7 days")
+                           help=_DAYS_AND_MONTHS if _days_and_months(left.type, right.type)
+                           else "dates and durations combine as: date - date, date + 45 days, "
+                                "date - 2 weeks, date + 1 month, date - 1 year, "
+                                "45 days + 1 day, 3 * 7 days, 2 * 6 months")
             else:
                 bad = left if not is_numeric(left.type) else right
                 self.error("E203", f"'{node.op}' works on numbers and amounts, not "
@@ -270,17 +280,19 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             if not _compatible(left.type, right.type):
                 self.mismatch(node.op, left, right, node.span)
                 return None
-        elif not (
-            (is_numeric(left.type) and is_numeric(right.type))
-            or (isinstance(left.type, DateType) and isinstance(right.type, DateType))
-            or (isinstance(left.type, DurationType) and isinstance(right.type, DurationType))
-        ):
+        elif not _ordered_pair(left.type, right.type):
             if isinstance(left.type, _ORDERED) and isinstance(right.type, _ORDERED):
                 self.mismatch(node.op, left, right, node.span)
-                if {type(left.type), type(right.type)} & {DurationType}:
+                if _days_and_months(left.type, right.type):
                     self.diagnostics[-1] = Diagnostic(
                         "E201", self.diagnostics[-1].message, self.source, node.span,
-                        help="write durations with their unit, for example: > 45 days")
+                        help=self.compare_dates_help(node.op, left, right))
+                elif {type(left.type), type(right.type)} & {DurationType, MonthsType}:
+                    unit = "12 months" if MonthsType in {type(left.type), type(right.type)} \
+                        else "45 days"
+                    self.diagnostics[-1] = Diagnostic(
+                        "E201", self.diagnostics[-1].message, self.source, node.span,
+                        help=f"write durations with their unit, for example: > {unit}")
             else:
                 bad = right if isinstance(left.type, _ORDERED) else left
                 self.error("E203", f"'{node.op}' orders numbers, amounts and dates, not "
@@ -288,6 +300,27 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                            help="use 'is' or '==' to compare values that have no order")
             return None
         return c.Compare(node.op, left, right, _BOOL, node.span)
+
+    def compare_dates_help(self, op: str, left: c.CExpr, right: c.CExpr) -> str:
+        """The help for days compared with months; for `A - B <= 2 years`, the comparison of
+        dates that says it: `A <= B + 2 years`."""
+        flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+        days, months = (left, right) if isinstance(left.type, DurationType) else (right, left)
+        if not (isinstance(days, c.Arith) and days.op == "-"
+                and isinstance(days.left.type, DateType)):
+            return _DAYS_AND_MONTHS
+        later, earlier, shift = (self.plain_text(days.left), self.plain_text(days.right),
+                                 self.plain_text(months))
+        if days is right:  # `2 years < A - B` reads `B + 2 years < A`
+            op = flipped[op]
+        return (f"a month has no fixed number of days; compare the dates instead: "
+                f"{later} {op} {earlier} + {shift}")
+
+    def plain_text(self, expr: c.CExpr) -> str:
+        """An operand's source text, in parentheses unless it is a single word or literal."""
+        text = " ".join(self.source.snippet(expr.span).split())
+        simple = isinstance(expr, (c.FactRef, c.Const)) and not isinstance(expr, c.ListExpr)
+        return text if simple else f"({text})"
 
     def mismatch(self, op: str, left: c.CExpr, right: c.CExpr, span: Span) -> None:
         help = None
@@ -398,10 +431,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if subject is None or low is None or high is None:
             return None
         for bound in (low, high):
-            ok = (is_numeric(subject.type) and is_numeric(bound.type)) or (
-                isinstance(subject.type, DateType) and isinstance(bound.type, DateType)) or (
-                isinstance(subject.type, DurationType) and isinstance(bound.type, DurationType))
-            if not ok:
+            if not _ordered_pair(subject.type, bound.type):
                 self.error("E203", f"'between' needs numbers, amounts or dates; got "
                                    f"{article(subject.type)} and {article(bound.type)}",
                            node.span)
@@ -412,6 +442,9 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
     # ------------------------------------------------------------ dates, tables, functions
     def visit_Duration(self, node: n.Duration, expect: Type | None) -> c.CExpr:
         return c.Const(datetime.timedelta(days=node.days), DurationType(), node.span)
+
+    def visit_Months(self, node: n.Months, expect: Type | None) -> c.CExpr:
+        return c.Const(CalendarMonths(node.months), MonthsType(), node.span)
 
     def need(self, node: n.Expr | None, kind: type, words: str, what: str) -> c.CExpr | None:
         if node is None:
@@ -552,7 +585,28 @@ def _date_arithmetic(op: str, left: Type, right: Type) -> Type | None:
         return DurationType()
     if op == "*" and kinds in ((DurationType, WholeType), (WholeType, DurationType)):
         return DurationType()
+    # Calendar months: a date moves by months; months add up, and multiply by whole numbers.
+    if op in "+-" and kinds == (DateType, MonthsType):
+        return DateType()
+    if op == "+" and kinds == (MonthsType, DateType):
+        return DateType()
+    if op in "+-" and kinds == (MonthsType, MonthsType):
+        return MonthsType()
+    if op == "*" and kinds in ((MonthsType, WholeType), (WholeType, MonthsType)):
+        return MonthsType()
     return None
+
+
+def _ordered_pair(a: Type, b: Type) -> bool:
+    """Whether `<`, `between`, `min` and the like can order values of these two types."""
+    if is_numeric(a) and is_numeric(b):
+        return True
+    return isinstance(a, _SELF_ORDERED) and type(a) is type(b)
+
+
+def _days_and_months(a: Type, b: Type) -> bool:
+    """Whether one side counts days (a duration) and the other months."""
+    return {type(a), type(b)} == {DurationType, MonthsType}
 
 
 def _plain_numeric(t: Type) -> Type:
