@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from policy_engine.check import checked as c
+from policy_engine.check.grouping import grouped_text, ungrouped
 from policy_engine.check.types import (
     AmountType,
     BoolType,
@@ -216,7 +217,15 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                 operands.extend(side.operands)  # `a and (b and c)` is `a and b and c`
             elif side is not None:
                 operands.append(side)
-        return c.Logic(node.op, tuple(operands), _BOOL, node.span)
+        logic = c.Logic(node.op, tuple(operands), _BOOL, node.span)
+        # Each `or` as written (before `a or (b or c)` is merged) warns for its own operands.
+        written = c.Logic(node.op, tuple(t for t in typed if t is not None), _BOOL, node.span)
+        if node.op == "or" and any(ungrouped(self.source, written)):
+            self.warn("W007", "'and' and 'or' mixed without parentheses", node.span,
+                      help=f"'and' binds more tightly than 'or', so this reads as: "
+                           f"{grouped_text(self.source, logic)}; write the parentheses "
+                           f"('policy fmt' adds them)")
+        return logic
 
     def visit_Binary(self, node: n.Binary, expect: Type | None) -> c.CExpr | None:
         if node.op in ("+", "-", "*", "/"):

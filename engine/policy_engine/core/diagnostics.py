@@ -81,6 +81,7 @@ CODES: dict[str, str] = {
     "W004": "'is missing' can never be true",
     "W005": "table values use the default row",
     "W006": "derived value never used",
+    "W007": "'and' and 'or' mixed without parentheses",
     "W101": "condition can never be true",
     "W102": "rule applies only to facts the constraints refuse",
     "W103": "rule never decides: earlier rules take its cases",
