@@ -65,6 +65,7 @@ CODES: dict[str, str] = {
     "E311": "revision or path cannot be told apart",
     "E312": "output cannot be written",
     "E313": "batch row could not be decided",
+    "E314": "fact given as null",
     # evaluation (runtime)
     "E401": "fact needed but missing",
     "E402": "several rules match under 'unique'",

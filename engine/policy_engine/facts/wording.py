@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
+from policy_engine.check.checked import FactInfo
 from policy_engine.check.types import (
     AmountType,
     BoolType,
@@ -15,6 +16,7 @@ from policy_engine.check.types import (
     TextType,
     Type,
     WholeType,
+    format_value,
 )
 from policy_engine.core.data import JsonPath, kind_of
 from policy_engine.core.diagnostics import did_you_mean
@@ -70,6 +72,23 @@ def mismatch_help(t: Type, value: object) -> str | None:
     if isinstance(t, AmountType) and isinstance(value, str) and not AMOUNT_RE.fullmatch(value):
         return "write the amount as digits with an optional decimal point, like 12.50"
     return None
+
+
+def null_message(info: FactInfo) -> str:
+    """Why null for a fact is refused (E314): it is not a value, and not a way to leave a
+    fact out either, since a blank YAML value (`paid:`) is null too."""
+    return f"{quote(info.name)} is null: a fact has a value, or is left out"
+
+
+def null_help(info: FactInfo) -> str:
+    """What to write instead of null for a fact."""
+    if info.required:
+        return (f"'{info.name}' is required: give it a value ({expected(info.type)}); leave "
+                "a fact out only to say it is not given")
+    if info.default is not None:
+        return (f"leave the fact out to say it is not given; it then takes its default, "
+                f"{format_value(info.default)}")
+    return "leave the fact out to say it is not given"
 
 
 def show(value: object) -> str:
