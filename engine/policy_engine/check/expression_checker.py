@@ -7,6 +7,7 @@ derived values and tables that names resolve against.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -306,7 +307,8 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                 bad = right if isinstance(left.type, _ORDERED) else left
                 self.error("E203", f"'{node.op}' orders numbers, amounts and dates, not "
                                    f"{article(bad.type)}", bad.span,
-                           help="use 'is' or '==' to compare values that have no order")
+                           help=_quoted_literal_help(left, right)
+                           or "use 'is' or '==' to compare values that have no order")
             return None
         return c.Compare(node.op, left, right, _BOOL, node.span)
 
@@ -338,6 +340,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                 isinstance(text.type, TextType):
             help = f"enumeration values are written without quotes, for example: " \
                    f"{self.source.snippet(enum.span)} is {enum.type.values[0]}"
+        help = help or _quoted_literal_help(left, right)
         self.error("E201", f"cannot compare {article(left.type)} with {article(right.type)} "
                            f"using '{op}'", span, help=help)
 
@@ -657,3 +660,25 @@ def _compatible(a: Type, b: Type) -> bool:
     # A type is compatible with itself; checking that first skips comparing two sets of
     # enumeration values, which is most of the time of `x is v` on a large enumeration.
     return a is b or compatible(a, b)
+
+
+def _quoted_literal_help(left: c.CExpr, right: c.CExpr) -> str | None:
+    """The help when a date or a number was written in quotes (`>= "2024-01-01"`) and compared
+    with a date or a number: quotes make any value text, so the fix is to drop them."""
+    for quoted, other in ((left, right), (right, left)):
+        if not (isinstance(quoted, c.Const) and isinstance(quoted.type, TextType)
+                and isinstance(quoted.value, str)):
+            continue
+        text = quoted.value.strip()
+        if isinstance(other.type, DateType) and _DATE_TEXT.fullmatch(text):
+            kind = "a date"
+        elif is_numeric(other.type) and _NUMBER_TEXT.fullmatch(text):
+            kind = "a number"
+        else:
+            continue
+        return f'drop the quotes: {text} is {kind}, but "{quoted.value}" in quotes is text'
+    return None
+
+
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
