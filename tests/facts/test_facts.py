@@ -322,7 +322,8 @@ def test_python_callers_may_pass_dates_and_tuples() -> None:
         ),
         pytest.param(
             {"sent": "'01/02/2024'"}, "E304", "$.facts.sent", 6,
-            "expected a date YYYY-MM-DD, got '01/02/2024'", None,
+            "expected a date YYYY-MM-DD, got '01/02/2024'",
+            "write the date as YYYY-MM-DD, for example 2024-03-01 for 1 March 2024",
             id="slash-date",
         ),
         pytest.param(

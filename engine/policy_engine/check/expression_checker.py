@@ -241,8 +241,11 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if is_numeric(left.type) and is_numeric(right.type):
             if node.op == "/" and id(node) not in self.rounded:
                 text = " ".join(self.source.snippet(node.span).split())
+                slashed = _SLASHED_DATE.match(self.source.text, node.span.start)
                 self.error("E209", "a division must say how its result is rounded", node.span,
-                           help=f"write round({text}, 2) for 2 decimal places (halves away "
+                           help=f"write dates as YYYY-MM-DD, for example 2024-03-01: "
+                                f"{slashed[0]} reads as a division" if slashed else
+                                f"write round({text}, 2) for 2 decimal places (halves away "
                                 f"from zero), or round_down(...) / round_up(...)")
                 return None
             whole = isinstance(left.type, WholeType) and isinstance(right.type, WholeType)
@@ -681,4 +684,6 @@ def _quoted_literal_help(left: c.CExpr, right: c.CExpr) -> str | None:
 
 
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: A date written with slashes (01/03/2024), which reads as two divisions.
+_SLASHED_DATE = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}(?![0-9])")
 _NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")

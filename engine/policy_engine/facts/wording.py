@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -48,6 +49,11 @@ def expected(t: Type) -> str:
     return t.describe()
 
 
+#: A date written another way: 01.03.2024, 1/3/2024, 2024.03.01, 2024/03/01.
+_OTHER_DATE = re.compile(r"[0-9]{1,2}[./][0-9]{1,2}[./][0-9]{2,4}"
+                         r"|[0-9]{4}[./][0-9]{1,2}[./][0-9]{1,2}")
+
+
 def mismatch(t: Type, value: object) -> str:
     return f"expected {expected(t)}, got {show(value)}"
 
@@ -69,6 +75,8 @@ def mismatch_help(t: Type, value: object) -> str | None:
         return "a number in quotes is text; write the number without quotes"
     if isinstance(t, DateType) and isinstance(value, str) and DATE_RE.fullmatch(value):
         return "there is no such day in the calendar"
+    if isinstance(t, DateType) and isinstance(value, str) and _OTHER_DATE.fullmatch(value):
+        return "write the date as YYYY-MM-DD, for example 2024-03-01 for 1 March 2024"
     if isinstance(t, AmountType) and isinstance(value, str) and not AMOUNT_RE.fullmatch(value):
         return "write the amount as digits with an optional decimal point, like 12.50"
     return None

@@ -155,6 +155,38 @@ def _token_text(token: Token) -> str:
     return f"'{text}'" if len(text) <= 30 else f"'{text[:27]}...'"
 
 
+#: A date written with dots, day first (01.03.2024) or year first (2024.03.01).
+_DOTTED_DATE = re.compile(r"(?P<d>[0-9]{1,2})\.(?P<m>[0-9]{1,2})\.(?P<y>[0-9]{4})"
+                          r"|(?P<Y>[0-9]{4})\.(?P<M>[0-9]{1,2})\.(?P<D>[0-9]{1,2})")
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def _dotted_date_help(text: str, offset: int) -> str | None:
+    """The help for a '.' inside a date written with dots: the lexer reads `01.03` as a number
+    and stops at the second dot, so the date is found around the dot."""
+    start = offset
+    while start > 0 and (text[start - 1].isdigit() or text[start - 1] == "."):
+        start -= 1
+    end = offset
+    while end < len(text) and (text[end].isdigit() or text[end] == "."):
+        end += 1
+    written = text[start:end]
+    match = _DOTTED_DATE.fullmatch(written)
+    if match is None:
+        return None
+    if match["y"]:
+        day, month, year = int(match["d"]), int(match["m"]), match["y"]
+    else:
+        day, month, year = int(match["D"]), int(match["M"]), match["Y"]
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return "write dates as YYYY-MM-DD, for example 2024-03-01"
+    return (f"write dates as YYYY-MM-DD: if {written} is {day} {_MONTHS[month - 1]} {year}, "
+            f"write {year}-{month:02}-{day:02}")
+
+
 def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     """Turns a Lark error into a diagnostic with a span, an 'expected' list and help."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
@@ -171,7 +203,7 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
             )
         return Diagnostic(
             "E002", f"unexpected character {char!r}", source, Span(offset, offset + 1),
-            help=_CHARACTER_HELP.get(char) or hint
+            help=_CHARACTER_HELP.get(char) or _dotted_date_help(source.text, offset) or hint
             or (f"expected {_expected(error.allowed)}" if error.allowed else None),
         )
     if isinstance(error, UnexpectedEOF):
