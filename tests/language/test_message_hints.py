@@ -50,3 +50,25 @@ def test_condition_gets_a_help_that_names_the_fix(condition: str, code: str,
     assert _first_problem(text) == (code, help)
     if code[:2] == "E0":
         assert fast_parse(text) is None  # the fast parser leaves syntax errors to Lark
+
+
+_DASHED = "names join their words with '_', not '-': write {} ('-' is always a minus)"
+
+
+@pytest.mark.parametrize(("policy", "code", "joined"), [
+    (_HEAD.replace("custom_made", "custom-made") + "otherwise no", "E001", "custom_made"),
+    (_HEAD + 'rule r when kind is custom-made then ok because "x"\notherwise no', "E001",
+     "custom_made"),
+    (_HEAD.replace("fact price", "fact unit-price") + "otherwise no", "E001", "unit_price"),
+    # Where a minus can stand, the two halves are unknown names.
+    (_HEAD + 'rule r when price > base-fee then ok because "x"\notherwise no', "E101",
+     "base_fee"),
+])
+def test_a_dashed_name_gets_the_underscore_hint(policy: str, code: str, joined: str) -> None:
+    assert _first_problem(policy + ' because "y"\n') == (code, _DASHED.format(joined))
+
+
+def test_a_real_subtraction_keeps_its_help() -> None:
+    text = _HEAD + 'rule r when price > price - fee then ok because "x"\notherwise no because "y"\n'
+    code, help = _first_problem(text)
+    assert code == "E101" and help is not None and "'_'" not in help

@@ -36,6 +36,7 @@ from policy_engine.core.diagnostics import Diagnostic, Severity, did_you_mean
 from policy_engine.core.source import Source, Span
 from policy_engine.core.visitor import Visitor
 from policy_engine.language import nodes as n
+from policy_engine.language.name_hints import dashed_name_help
 
 BOOL = BoolType()
 _BOOL = BOOL
@@ -137,8 +138,18 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                        node.span, help=f"compare the fact with it: {owners[0]} {verb} {node.name}")
             return None
         self.error("E101", f"unknown fact '{node.name}'", node.span,
-                   help=did_you_mean(node.name, self.facts)
+                   help=self.dashed_help(node.span) or did_you_mean(node.name, self.facts)
                    or declare_help("fact", node.name, self.facts))
+        return None
+
+    def dashed_help(self, span: Span) -> str | None:
+        """For a name joined to the next or the last by '-' (`base-fee`, read as a
+        subtraction): names join their words with '_'."""
+        text = self.source.text
+        if text[span.end : span.end + 1] == "-":
+            return dashed_name_help(text, span.end)
+        if text[span.start - 1 : span.start] == "-":
+            return dashed_name_help(text, span.start - 1)
         return None
 
     def visit_ListLit(self, node: n.ListLit, expect: Type | None) -> c.CExpr | None:

@@ -18,6 +18,7 @@ from policy_engine.core.source import Source, Span
 from policy_engine.language import nodes as n
 from policy_engine.language.grammar import lark_parser
 from policy_engine.language.lowering import lower
+from policy_engine.language.name_hints import dashed_name_help
 from policy_engine.language.syntax_hints import hint_for
 
 if TYPE_CHECKING:
@@ -226,5 +227,7 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     end = token.end_pos if token.end_pos is not None else start + 1
     return Diagnostic(
         "E001", f"unexpected {_token_text(token)}", source, Span(start, end),
-        help=hint or f"expected {_expected(error.accepts or error.expected)}",
+        help=dashed_name_help(source.text, start) or hint
+        or f"expected {_expected(error.accepts or error.expected)}",
     )
+
