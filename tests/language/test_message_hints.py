@@ -72,3 +72,24 @@ def test_a_real_subtraction_keeps_its_help() -> None:
     text = _HEAD + 'rule r when price > price - fee then ok because "x"\notherwise no because "y"\n'
     code, help = _first_problem(text)
     assert code == "E101" and help is not None and "'_'" not in help
+
+
+@pytest.mark.parametrize("condition", ["ordered_on + 12 months < 2025-01-01",
+                                       "ordered_on + 1 year < 2025-01-01",
+                                       "ordered_on < 2025-01-01 - 2 years"])
+def test_month_and_year_durations_parse_on_both_parsers(condition: str) -> None:
+    # They used to stop at "unexpected 'months'" with a list of top-level keywords.
+    text = _HEAD + f'rule r when {condition} then ok because "x"\notherwise no because "y"\n'
+    assert fast_parse(text) is not None
+    Policy.from_text(text, "p.policy")
+
+
+@pytest.mark.parametrize(("written", "unit"), [("12 monts", "months"), ("1 yr", "year"),
+                                               ("3 dys", "days"), ("2 weks", "weeks")])
+def test_a_misspelled_unit_gets_did_you_mean(written: str, unit: str) -> None:
+    text = (_HEAD + f'rule r when ordered_on + {written} < 2025-01-01 then ok because "x"\n'
+            'otherwise no because "y"\n')
+    assert _first_problem(text) == (
+        "E001", f"did you mean '{unit}'? a duration is a whole number and a unit: days, weeks, "
+                "months or years")
+    assert fast_parse(text) is None

@@ -9,6 +9,7 @@ not with this module.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.core.source import Source, Span
 from policy_engine.language import nodes as n
 from policy_engine.language.grammar import lark_parser
+from policy_engine.language.literals import UNITS
 from policy_engine.language.lowering import lower
 from policy_engine.language.name_hints import dashed_name_help
 from policy_engine.language.syntax_hints import hint_for
@@ -227,7 +229,24 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     end = token.end_pos if token.end_pos is not None else start + 1
     return Diagnostic(
         "E001", f"unexpected {_token_text(token)}", source, Span(start, end),
-        help=dashed_name_help(source.text, start) or hint
+        help=dashed_name_help(source.text, start) or _unit_help(source.text, token) or hint
         or f"expected {_expected(error.accepts or error.expected)}",
     )
+
+
+#: A number and blanks right before a word: where a duration's unit stands.
+_NUMBER_BEFORE = re.compile(r"[0-9]+[ \t]+$")
+
+
+def _unit_help(text: str, token: Token) -> str | None:
+    """'did you mean' for a misspelled duration unit (`12 monts`, `1 yr`): after a number, a
+    word close to a unit was most likely meant as one."""
+    start = token.start_pos or 0
+    if token.type != "NAME" or not _NUMBER_BEFORE.search(text[max(0, start - 40):start]):
+        return None
+    close = difflib.get_close_matches(str(token).lower(), sorted(UNITS), n=1, cutoff=0.6)
+    if not close:
+        return None
+    return (f"did you mean '{close[0]}'? a duration is a whole number and a unit: days, "
+            "weeks, months or years")
 
