@@ -251,7 +251,10 @@ def test_missing_policy_file_is_exit_2(run_in: Run, tmp_path: Path) -> None:
     name = delivery_scenario(tmp_path, policy="missing.policy")
     result = run_in("eval", name)
     assert result.exit_code == 2
-    assert result.stderr.startswith("error[E301]: missing.policy")
+    # The scenario is named, at its `policy:` line, with the folder the path is read from.
+    assert result.stderr.startswith(f"error[E301]: {name}:1:9: $.policy: the policy it names, "
+                                    "missing.policy, cannot be read: no such file")
+    assert "read from the scenario's folder" in result.stderr
 
 
 def test_refusal_to_decide_is_exit_5_and_explained(run_in: Run, tmp_path: Path) -> None:

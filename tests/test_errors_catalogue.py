@@ -26,6 +26,9 @@ The catalogue has one section per code of `diagnostics.CODES`, in the same order
   an analysis code: `lint` does not report the code). In an E3xx or E4xx section, the wrong
   scenario run against the fixed policy is decided.
 - ```scenario-fixed: a corrected scenario, decided when run against the section's policy.
+- A heading `### ...` inside a section starts a further case of the same code (another
+  mistake that gives it, or another wording of its message): its blocks follow the same
+  conventions as the section's, and are tested the same way.
 """
 
 from __future__ import annotations
@@ -73,6 +76,12 @@ class Section:
     title: str
     line: int
     blocks: tuple[Block, ...]
+    #: the `### ` heading of a further case of the code; "" for the section's own case
+    case: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.code}-{self.case}" if self.case else self.code
 
     def first(self, *infos: str) -> Block | None:
         return next((b for b in self.blocks if b.info in infos), None)
@@ -82,18 +91,20 @@ class Section:
         return self.blocks[position + 1] if position + 1 < len(self.blocks) else None
 
 
-def _parse(text: str) -> tuple[list[Section], list[str]]:
-    """Returns the code sections and the level-2 headings that look like a code but are not
-    written as `## CODE: title`."""
+def _parse(text: str) -> tuple[list[Section], list[str], list[Section]]:
+    """Returns the code sections, the level-2 headings that look like a code but are not
+    written as `## CODE: title`, and the further cases (`### ` headings in a section)."""
     lines = text.split("\n")
     sections: list[Section] = []
     malformed: list[str] = []
+    cases: list[Section] = []
     current: tuple[str, str, int] | None = None
+    case = ""
     blocks: list[Block] = []
 
     def close() -> None:
         if current is not None:
-            sections.append(Section(*current, tuple(blocks)))
+            (cases if case else sections).append(Section(*current, tuple(blocks), case))
 
     index = 0
     while index < len(lines):
@@ -107,22 +118,26 @@ def _parse(text: str) -> tuple[list[Section], list[str]]:
             blocks.append(Block(line[3:].strip(), body, index + 1))
             index = end + 1
             continue
+        if line.startswith("### ") and current is not None:
+            close()
+            case, blocks = line[4:].strip(), []
+            current = (current[0], current[1], index + 1)
         if line.startswith("## "):
             close()
             match = HEADING.match(line)
             current = (match["code"], match["title"], index + 1) if match else None
-            blocks = []
+            case, blocks = "", []
             if match is None and CODE_LIKE.match(line):
                 malformed.append(f"errors.md:{index + 1}: {line}")
         index += 1
     close()
-    return sections, malformed
+    return sections, malformed, cases
 
 
-SECTIONS, MALFORMED = _parse(DOC.read_text(encoding="utf-8"))
+SECTIONS, MALFORMED, CASES = _parse(DOC.read_text(encoding="utf-8"))
 BY_CODE = {section.code: section for section in SECTIONS}
-FIXED_POLICIES = [s for s in SECTIONS if s.first("policy-fixed")]
-FIXED_SCENARIOS = [s for s in SECTIONS if s.first("scenario-fixed")]
+FIXED_POLICIES = [s for s in SECTIONS + CASES if s.first("policy-fixed")]
+FIXED_SCENARIOS = [s for s in SECTIONS + CASES if s.first("scenario-fixed")]
 
 
 def _uses_scenario(code: str) -> bool:
@@ -266,7 +281,7 @@ def _wrong_example(section: Section) -> tuple[Block | None, Block | None]:
 
 def _reported(section: Section, folder: Path) -> tuple[Diagnostic, ...]:
     """What the engine reports for the section's wrong example."""
-    if section.code in PRODUCERS:
+    if section.code in PRODUCERS and not section.case:
         return PRODUCERS[section.code](folder)
     policy, scenario = _wrong_example(section)
     assert policy is not None, f"errors.md:{section.line}: {section.code} has no wrong example"
@@ -311,7 +326,20 @@ def test_wrong_example_produces_its_code(
     code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    reported = _reported(_section(code), tmp_path)
+    _produces_its_code(_section(code), tmp_path)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_further_case_produces_its_code(
+    case: Section, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _produces_its_code(case, tmp_path)
+
+
+def _produces_its_code(section: Section, folder: Path) -> None:
+    code = section.code
+    reported = _reported(section, folder)
     assert code in [d.code for d in reported], render_all(reported) or "nothing reported"
     if code[0] in ("W", "N"):
         assert not any(d.is_error for d in reported), render_all(reported)
@@ -319,7 +347,7 @@ def test_wrong_example_produces_its_code(
 
 def _shown(section: Section) -> Block:
     """The ```text block that shows what the engine prints for the section's wrong example."""
-    if section.code in PRODUCERS:
+    if section.code in PRODUCERS and not section.case:
         shown = section.first("text")
     else:
         policy, scenario = _wrong_example(section)
@@ -333,15 +361,15 @@ def _shown(section: Section) -> Block:
     return shown
 
 
-def _update(code: str, printed: str) -> None:
+def _update(code: str, printed: str, case: str = "") -> None:
     """Rewrites the section's ```text block with `printed`.
 
     The file is parsed again first: an earlier rewrite in the same run may have moved the
     block since the module was imported.
     """
     lines = DOC.read_text(encoding="utf-8").split("\n")
-    sections, _ = _parse("\n".join(lines))
-    shown = _shown(next(s for s in sections if s.code == code))
+    sections, _, cases = _parse("\n".join(lines))
+    shown = _shown(next(s for s in sections + cases if s.code == code and s.case == case))
     start = shown.line  # the line after the opening fence (0-based index)
     end = start
     while lines[end].rstrip() != "```":
@@ -354,13 +382,24 @@ def _update(code: str, printed: str) -> None:
 def test_wrong_example_shows_what_the_engine_prints(
     code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    section = _section(code)
-    shown = _shown(section)
     monkeypatch.chdir(tmp_path)
-    printed = render_all(_reported(section, tmp_path)) + "\n"
+    _shows_what_the_engine_prints(_section(code), tmp_path)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_further_case_shows_what_the_engine_prints(
+    case: Section, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _shows_what_the_engine_prints(case, tmp_path)
+
+
+def _shows_what_the_engine_prints(section: Section, folder: Path) -> None:
+    shown = _shown(section)
+    printed = render_all(_reported(section, folder)) + "\n"
     if os.environ.get("ERRORS_UPDATE") and printed != shown.text:
         # Refresh the catalogue after a deliberate message change; review the diff.
-        _update(code, printed)
+        _update(section.code, printed, section.case)
         return
     assert printed == shown.text
 
@@ -368,7 +407,7 @@ def test_wrong_example_shows_what_the_engine_prints(
 # ---------------------------------------------------------------- the fixes
 
 
-@pytest.mark.parametrize("section", FIXED_POLICIES, ids=[s.code for s in FIXED_POLICIES])
+@pytest.mark.parametrize("section", FIXED_POLICIES, ids=[s.id for s in FIXED_POLICIES])
 def test_fixed_policy_checks(
     section: Section, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -394,7 +433,7 @@ def test_fixed_policy_checks(
         assert refused == (), f"errors.md:{fixed.line}:\n{render_all(refused)}"
 
 
-@pytest.mark.parametrize("section", FIXED_SCENARIOS, ids=[s.code for s in FIXED_SCENARIOS])
+@pytest.mark.parametrize("section", FIXED_SCENARIOS, ids=[s.id for s in FIXED_SCENARIOS])
 def test_fixed_scenario_is_decided(
     section: Section, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

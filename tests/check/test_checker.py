@@ -21,7 +21,7 @@ CHECK_ERROR = case_files("check_error")
 CHECK_WARNING = case_files("check_warning")
 
 CHECKER_CODES = {f"E10{i}" for i in range(1, 10)} | {"E110"} | {f"E20{i}" for i in range(1, 9)}
-WARNING_CODES = {"W001", "W002", "W003", "W004"}
+WARNING_CODES = {"W001", "W002", "W003", "W004", "W007"}
 
 HEAD = """policy orders
 fact paid: amount at least 0

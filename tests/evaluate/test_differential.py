@@ -152,7 +152,8 @@ RANDOM_DECLARED = Policy.from_text(
     RANDOM_HEAD.format(resolve="") + 'rule r when flag then d0 because "r"', "random.policy")
 RANDOM_FACTS = fact_sets(RANDOM_DECLARED.checked.facts,
                          Constants((Decimal(0), Decimal(1), Decimal(5)),
-                                   (datetime.date(2022, 6, 1),), ("x", "")))
+                                   (datetime.date(2022, 6, 1), datetime.date(2022, 1, 31),
+                                    datetime.date(2020, 2, 29)), ("x", "")))
 
 
 @settings(max_examples=examples(100), deadline=None,
@@ -232,7 +233,8 @@ _EDGE_WHOLES = (0, 1, -1, 2, 7, -30, 400, 10**6, -(10**9), 10**12, 10**1100, 10*
 _EDGE_AMOUNTS = ("0", "1", "-2.5", "0.1", "9" * 28, "-" + "9" * 28, "1" + "0" * 27,
                  "0." + "0" * 27 + "1", "-0." + "0" * 20 + "3", "12.50")
 _EDGE_DATES = ("0001-01-01", "0001-01-02", "9999-12-31", "9999-12-30", "2024-01-31",
-               "1970-01-01", "5000-06-15")
+               "1970-01-01", "5000-06-15", "2024-02-29", "2023-03-31", "9999-11-30",
+               "0001-12-31")
 
 
 class _EdgeWriter:
@@ -286,9 +288,16 @@ class _EdgeWriter:
                          "999999999 days", "(2 weeks + (d - e))", f"(1 day * {self.whole(depth)})",
                          "((d - e) - 999999999 days)")
 
+    def months(self, depth: int = 1) -> str:
+        """Calendar months: around the end of a month, a year, the calendar, and the range."""
+        return self.pick("1 month", "1 year", "13 months", "9999 years", "119988 months",
+                         f"({self.whole(depth)} * 1 month)", f"(2 years * {self.whole(depth)})",
+                         "(1 year - 13 months)", "(119988 months + 1 month)")
+
     def date(self) -> str:
         return self.pick("d", "e", "later", f"(d + {self.duration()})", f"(e - {self.duration()})",
-                         f"({self.duration()} + e)")
+                         f"({self.duration()} + e)", f"(d + {self.months()})",
+                         f"(e - {self.months()})", f"({self.months()} + e)")
 
     def atom(self) -> str:
         kind = self.rng.randrange(6)
@@ -300,7 +309,8 @@ class _EdgeWriter:
         if kind == 2:
             return f"{self.date()} {compare} {self.date()}"
         if kind == 3:
-            return f"{self.duration()} {compare} {self.duration()}"
+            return self.pick(f"{self.duration()} {compare} {self.duration()}",
+                             f"{self.months()} {compare} {self.months()}")
         if kind == 4:
             return f"{self.amount()} between {self.whole()} and {self.amount()}"
         return self.pick("flag", "not flag", "later > d")

@@ -601,3 +601,46 @@ def test_trace_names_only_rules_that_exist(engine: Engine) -> None:
         assert [r.id for r in trace.rules] == [r.id for r in policy.checked.rules]
         assert {m.rule.id for m in trace.closest} <= ids
         assert trace.decided_by.id in ids | {"otherwise"}
+
+
+_DERIVED_READS_MISSING = """policy late
+fact days_late: optional whole number at least 0
+fact grace_days: whole number at least 0
+decision voucher
+decision nothing_owed
+define days_over = days_late - grace_days
+define weeks_over = round_down(days_over / 7, 0)
+rule by_days when days_over >= 7 then voucher because "a week late"
+rule by_weeks when weeks_over >= 2 then voucher because "two weeks late"
+otherwise nothing_owed because "not late enough"
+"""
+
+
+@pytest.mark.parametrize("engine", ["interpreted", "compiled"])
+@pytest.mark.parametrize("first_rule", ["by_days", "by_weeks"])
+def test_e401_inside_a_define_names_the_derived_value(engine: str, first_rule: str) -> None:
+    # Read directly (days_over) or through another derived value (weeks_over reads
+    # days_over): the derived value that reads the fact is named, and the help guards it.
+    lines = _DERIVED_READS_MISSING.splitlines(keepends=True)
+    if first_rule == "by_weeks":  # the rule that reads weeks_over comes first
+        lines[7], lines[8] = lines[8], lines[7]
+    assert lines[7].startswith(f"rule {first_rule} ")
+    policy = Policy.from_text("".join(lines), "late.policy")
+    decision = policy.evaluate({"grace_days": 2}, engine=engine)  # type: ignore[arg-type]
+    (refusal,) = decision.refusal
+    assert refusal.code == "E401"
+    assert refusal.message.endswith(
+        "needs fact 'days_late', which is missing, for derived value 'days_over'")
+    assert refusal.help == (
+        "give 'days_late' in the facts, or guard the derived value: define days_over = if "
+        "days_late is present then ... else ...; or guard the rule with 'days_late is present "
+        "and ...'")
+
+
+@pytest.mark.parametrize("engine", ["interpreted", "compiled"])
+def test_e401_in_the_rule_itself_still_names_the_rule(engine: str) -> None:
+    policy = Policy.from_text(_DERIVED_READS_MISSING.replace(
+        "when days_over >= 7", "when days_late >= 7"), "late.policy")
+    (refusal,) = policy.evaluate({"grace_days": 2}, engine=engine).refusal  # type: ignore[arg-type]
+    assert refusal.message.endswith("needs fact 'days_late', which is missing")
+    assert "derived value" not in (refusal.help or "")

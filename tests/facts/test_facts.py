@@ -145,14 +145,32 @@ def test_schema_defaults_are_json() -> None:
 
 
 def test_validator_exposes_its_schema() -> None:
-    assert VALIDATOR.schema == fact_schema(FACTS, title="refund", nullable=True)
+    assert VALIDATOR.schema == fact_schema(FACTS, title="refund")
+    # No fact may be null, so the published schema allows null nowhere.
+    assert "null" not in json.dumps(VALIDATOR.schema)
 
 
-def test_null_for_an_optional_fact_means_not_given() -> None:
-    document = load_yaml(scenario(note="null"), "s.yaml")
+@pytest.mark.parametrize(("written", "fact", "line", "column", "help"), [
+    ("null", "note", 7, 9, "leave the fact out to say it is not given"),
+    ("~", "note", 7, 9, "leave the fact out to say it is not given"),
+    ("# blank", "note", 7, 8, "leave the fact out to say it is not given"),
+    ("# blank", "items", 7, 9, "leave the fact out to say it is not given; it then takes its "
+                        "default, 1"),
+    ("null", "paid", 2, 9, "'paid' is required: give it a value (yes/no); leave a fact out "
+                           "only to say it is not given"),
+])
+def test_null_for_any_fact_is_refused_with_its_path(written: str, fact: str, line: int,
+                                                    column: int, help: str) -> None:
+    # A blank value (`note:`) is null in YAML too: it never quietly means "not given".
+    document = load_yaml(scenario(**{fact: written}), "s.yaml")
     assert isinstance(document.data, dict)
-    values = VALIDATOR.validate(document.data["facts"], file="s.yaml", locate=document.locate)
-    assert "note" not in values
+    with pytest.raises(DiagnosticError) as caught:
+        VALIDATOR.validate(document.data["facts"], file="s.yaml", locate=document.locate)
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.code, diagnostic.path, diagnostic.line, diagnostic.column) == (
+        "E314", f"$.facts.{fact}", line, column)
+    assert diagnostic.message == f"'{fact}' is null: a fact has a value, or is left out"
+    assert diagnostic.help == help
 
 
 # ---------------------------------------------------------------- valid fact sets
@@ -304,7 +322,8 @@ def test_python_callers_may_pass_dates_and_tuples() -> None:
         ),
         pytest.param(
             {"sent": "'01/02/2024'"}, "E304", "$.facts.sent", 6,
-            "expected a date YYYY-MM-DD, got '01/02/2024'", None,
+            "expected a date YYYY-MM-DD, got '01/02/2024'",
+            "write the date as YYYY-MM-DD, for example 2024-03-01 for 1 March 2024",
             id="slash-date",
         ),
         pytest.param(
@@ -313,8 +332,10 @@ def test_python_callers_may_pass_dates_and_tuples() -> None:
             id="number-for-text",
         ),
         pytest.param(
-            {"paid": "~"}, "E304", "$.facts.paid", 2,
-            "'paid' is null, but it is a required fact", "expected yes/no",
+            {"paid": "~"}, "E314", "$.facts.paid", 2,
+            "'paid' is null: a fact has a value, or is left out",
+            "'paid' is required: give it a value (yes/no); leave a fact out only to say it "
+            "is not given",
             id="null-required",
         ),
         pytest.param(

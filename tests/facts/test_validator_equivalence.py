@@ -273,7 +273,7 @@ def test_valid_facts_are_converted_without_the_full_stage() -> None:
     fast = compile_validator(policy.checked, lambda *args: _NOT_SURE)
     raw = {"flag": False, "count": 3, "price": "12.50", "kind": "c", "tags": ("a",),
            "day": "2024-03-01", "days": ["2024-01-31", datetime.date(2024, 2, 1)],
-           "notes": ["n"], "maybe_kind": None}
+           "notes": ["n"]}
     typed = fast(raw, "<facts>", None, ("facts",))
     assert typed == {
         "flag": False, "count": 3, "price": Decimal("12.50"), "ratio": 0, "label": "x",
@@ -283,6 +283,23 @@ def test_valid_facts_are_converted_without_the_full_stage() -> None:
     assert typed_equal(typed, _full(policy, raw))
     assert list(typed) == [info.name for info in policy.checked.facts if info.name in typed]
     assert _stage(policy).quick(raw) is not None
+
+
+@pytest.mark.parametrize("fact", ["maybe_kind", "flag", "ratio"])
+def test_null_is_refused_by_every_engine_for_any_fact(fact: str) -> None:
+    # An optional fact (maybe_kind), a required one (flag), one with a default (ratio).
+    policy = Policy.from_text(EVERY_KIND, "every_kind.policy")
+    raw: dict[str, object] = {"flag": False, "count": 3, "price": "12.50", "kind": "c",
+                              "tags": ["a"], "day": "2024-03-01", "days": [], "notes": []}
+    raw[fact] = None
+    assert _stage(policy).quick(raw) is None
+    assert compile_validator(policy.checked, lambda *args: _NOT_SURE)(
+        raw, "<facts>", None, ("facts",)) is _NOT_SURE
+    for engine in ("interpreted", "compiled"):
+        with pytest.raises(DiagnosticError) as caught:
+            policy.evaluate(raw, engine=engine)  # type: ignore[arg-type]
+        (diagnostic,) = caught.value.diagnostics
+        assert (diagnostic.code, diagnostic.path) == ("E314", f"$.facts.{fact}")
 
 
 def test_problems_are_reported_by_the_full_stage_unchanged() -> None:

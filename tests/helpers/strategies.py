@@ -282,6 +282,10 @@ class _Writer:
         return self.pick('t == "x"', 't != ""', '[t, "y"] contains "x"', 't in ["x", "y"]',
                          "d > 2022-06-01", "d between 2020-01-01 and 2024-12-31", "flag",
                          "d + 30 days > 2022-06-01", "d - 2 weeks <= 2021-01-01",
+                         "d + 1 month > 2022-06-01", "d - 1 year <= 2021-02-28",
+                         "(d + 1 month) + 1 month >= d + 2 months",
+                         f"d + ({self.whole(1)} * 1 month) < 2023-01-31",
+                         "(d - 6 months) - 1 day < 2022-02-28", "12 months == 1 year",
                          "not flag", "flag is no", "o is present", "o is missing",
                          "b is present", "b is missing", "yes", "no")
 

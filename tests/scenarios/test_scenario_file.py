@@ -190,6 +190,21 @@ def test_problem(
     assert (diagnostic.message, diagnostic.help) == (message, help)
 
 
+def test_an_expectation_not_indented_under_expect_says_so(tmp_path: Path) -> None:
+    # `expect:` with its lines at the top level: null, and keys the scenario does not know.
+    decision, expect = problems(tmp_path, "facts: {}\nexpect:\ndecision: refund\n")
+    assert (decision.path, decision.line) == ("$.decision", 3)
+    assert decision.message == "'decision' belongs under 'expect:', but it is not indented under it"
+    assert decision.help == ("indent the lines of the expectation under 'expect:', for example "
+                             "by 2 spaces")
+    assert (expect.path, expect.help) == ("$.expect",
+                                          "indent the lines of the expectation under 'expect:'")
+    (alone,) = problems(tmp_path, "facts: {}\nrule: R1\n")
+    assert (alone.message, alone.help) == (
+        "'rule' belongs under 'expect:'",
+        "write 'expect:' on the line above and indent 'rule' under it")
+
+
 @pytest.mark.parametrize(
     ("text", "kind"), [("- facts\n", "a list"), ("just text\n", "text"), ("~\n", "null")]
 )

@@ -234,7 +234,8 @@ def test_top_level_need_not_be_a_mapping() -> None:
             id="merge-key",
         ),
         pytest.param(
-            "a: b: c\n", "E302", 1, 5, None, "mapping values are not allowed here",
+            "a: b: c\n", "E302", 1, 5, None,
+            "': ' inside a value starts a mapping, where a value is expected",
             id="scanner-error",
         ),
         pytest.param(
@@ -580,3 +581,39 @@ def test_only_diagnostics_escape_for_bytes(content: bytes) -> None:
         load_yaml(content, "data.yaml")
     except DiagnosticError as exc:
         assert exc.diagnostics and all(d.code.startswith("E3") for d in exc.diagnostics)
+
+
+_SCENARIO_TOP = "policy: p.policy\nfacts:\n  paid: yes\n"
+
+
+@pytest.mark.parametrize(("text", "line", "column", "message", "help"), [
+    pytest.param(
+        _SCENARIO_TOP + "expect:\n  decision: refund\n   rule: R1\n", 6, 4,
+        "'rule' is indented by 3 spaces, more than line 5 above it (2 spaces), so it reads as "
+        "more of that line's value",
+        "the keys of one mapping start in the same column: indent it like line 5; if it is "
+        "meant as part of that value, put the whole value in quotes",
+        id="deeper-than-the-line-above",
+    ),
+    pytest.param(
+        _SCENARIO_TOP + "expect:\n    decision: refund\n  rule: R1\n", 6, 3,
+        "'rule' is indented by 2 spaces, in line with no mapping above it",
+        "the keys of one mapping start in the same column: indent it like line 5 (4 spaces) "
+        "to add it to that mapping, or like line 1 (no spaces)",
+        id="between-two-mappings",
+    ),
+    pytest.param(
+        _SCENARIO_TOP + " expect:\n  decision: refund\n", 4, 2,
+        "'expect' is indented by 1 space, in line with no mapping above it",
+        "the keys of one mapping start in the same column: indent it like line 3 (2 spaces) "
+        "to add it to that mapping, or like line 1 (no spaces)",
+        id="top-level-key-indented",
+    ),
+])
+def test_a_misindented_line_is_worded_by_its_indentation(
+    text: str, line: int, column: int, message: str, help: str
+) -> None:
+    diagnostic = only_error(text)
+    assert (diagnostic.code, diagnostic.line, diagnostic.column) == ("E302", line, column)
+    assert (diagnostic.message, diagnostic.help) == (message, help)
+    assert "<block" not in diagnostic.render() and diagnostic.notes == ()

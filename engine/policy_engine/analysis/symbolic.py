@@ -4,7 +4,8 @@ Each condition becomes three formulas over total atoms: where it is true, where 
 and where evaluating it stops with an error (a missing fact, a table without a row), so
 short-circuit evaluation is modelled exactly. `define`d values are inlined; `if ... then ...
 else` values are split into cases. Comparisons of a fact (plus a constant) with a constant
-are exact atoms. Anything else (arithmetic between facts, `days_between`, working days) is a
+are exact atoms; so are constants shifted by calendar months (`2024-01-31 + 1 month`). Anything
+else (arithmetic between facts, a date fact plus months, `days_between`, working days) is a
 *derived term* or an *opaque condition*: a dimension of its own, free of the facts it is
 computed from. That over-approximates every region, so a region found empty really is empty;
 a region found non-empty is confirmed only by a witness (see `analysis`).
@@ -42,6 +43,7 @@ from policy_engine.check.checked import CheckedPolicy, CheckedRule, Effective
 from policy_engine.check.types import (
     AmountType,
     BoolType,
+    CalendarMonths,
     DateType,
     DurationType,
     EnumType,
@@ -50,6 +52,8 @@ from policy_engine.check.types import (
     Type,
     WholeType,
 )
+from policy_engine.evaluate.arithmetic import MONTHS, shift_months
+from policy_engine.evaluate.errors import OutOfRange
 
 # ---------------------------------------------------------------- terms
 
@@ -434,6 +438,8 @@ class Translator:
             return ([Case(k.guard, Term("const", k.term.value - value, type=expr.type))
                      for k in left if isinstance(k.term.value, datetime.date)],
                     or_(left_error, right_error))
+        if isinstance(value, CalendarMonths):
+            return self._month_shifted(expr, left, or_(left_error, right_error), value)
         number = as_number(value)
         delta = _days(value) if number is None else number
         if delta is None:
@@ -451,6 +457,31 @@ class Translator:
             if term.kind == "fact" and isinstance(expr.type, DateType):
                 stops.append(and_(case.guard, self._off_calendar(term)))
             out.append(Case(case.guard, term))
+        return out, or_(*stops)
+
+    @staticmethod
+    def _month_shifted(expr: c.Arith, left: list[Case], error: Formula,
+                       months: CalendarMonths) -> tuple[list[Case], Formula] | None:
+        """A constant date or month duration plus or minus a constant of months, computed as
+        evaluation computes it (where it leaves the calendar, evaluation stops). A date fact
+        plus months is not a shift by a fixed number of days: None, a derived term."""
+        out: list[Case] = []
+        stops: list[Formula] = [error]
+        for case in left:
+            value = case.term.value
+            if case.term.kind != "const" or not isinstance(value, (datetime.date,
+                                                                   CalendarMonths)):
+                return None
+            try:
+                if isinstance(value, CalendarMonths):
+                    shifted: object = MONTHS[expr.op](value, months)
+                else:
+                    shifted = shift_months(value, months.count if expr.op == "+"
+                                           else -months.count)
+            except OutOfRange:
+                stops.append(case.guard)
+                continue
+            out.append(Case(case.guard, Term("const", shifted, type=expr.type)))
         return out, or_(*stops)
 
     def _off_calendar(self, term: Term) -> Formula:

@@ -344,11 +344,14 @@ class Conjunct:
         expr: the typed condition.
         text: its source text, whitespace collapsed.
         facts: names of the facts it reads, in source order, without repeats.
+        grouped: its text as the engine groups it: `text`, with parentheses added around
+            each `and` inside an `or` written without them (`(a and b) or c`).
     """
 
     expr: CExpr
     text: str
     facts: tuple[str, ...]
+    grouped: str
     span: Span = field(compare=False)
 
 

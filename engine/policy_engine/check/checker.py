@@ -9,6 +9,7 @@ from typing import Any
 
 from policy_engine.check import checked as c
 from policy_engine.check.expression_checker import BOOL, ExpressionChecker, declare_help
+from policy_engine.check.grouping import grouped_text
 from policy_engine.check.types import (
     AmountType,
     BoolType,
@@ -277,7 +278,7 @@ class _Checker(ExpressionChecker):
 
     def conjunct(self, expr: c.CExpr) -> c.Conjunct:
         return c.Conjunct(expr, self.text(expr), tuple(dict.fromkeys(_facts_read(expr))),
-                          expr.span)
+                          grouped_text(self.source, expr), expr.span)
 
     def text(self, expr: c.CExpr | n.Expr) -> str:
         return " ".join(self.source.snippet(expr.span).split())

@@ -7,18 +7,22 @@ derived values and tables that names resolve against.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 
 from policy_engine.check import checked as c
+from policy_engine.check.grouping import grouped_text, ungrouped
 from policy_engine.check.types import (
     AmountType,
     BoolType,
+    CalendarMonths,
     DateType,
     DurationType,
     EmptyListType,
     EnumType,
     ListType,
+    MonthsType,
     TextType,
     Type,
     WholeType,
@@ -32,10 +36,17 @@ from policy_engine.core.diagnostics import Diagnostic, Severity, did_you_mean
 from policy_engine.core.source import Source, Span
 from policy_engine.core.visitor import Visitor
 from policy_engine.language import nodes as n
+from policy_engine.language.name_hints import dashed_name_help
 
 BOOL = BoolType()
 _BOOL = BOOL
-_ORDERED = (WholeType, AmountType, DateType, DurationType)
+_ORDERED = (WholeType, AmountType, DateType, DurationType, MonthsType)
+#: Types that order among themselves only (numbers order with numbers, see `is_numeric`).
+_SELF_ORDERED = (DateType, DurationType, MonthsType)
+#: The help line when days and months meet in one comparison or calculation.
+_DAYS_AND_MONTHS = ("a month has no fixed number of days, so days and months do not mix; add "
+                    "each to a date and compare dates, for example: "
+                    "ordered_on + 1 month + 10 days < as_of_date")
 _ROUNDING = ("round", "round_up", "round_down")
 _FUNCTIONS = _ROUNDING + ("min", "max", "abs", "count", "days_between")
 
@@ -127,8 +138,18 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                        node.span, help=f"compare the fact with it: {owners[0]} {verb} {node.name}")
             return None
         self.error("E101", f"unknown fact '{node.name}'", node.span,
-                   help=did_you_mean(node.name, self.facts)
+                   help=self.dashed_help(node.span) or did_you_mean(node.name, self.facts)
                    or declare_help("fact", node.name, self.facts))
+        return None
+
+    def dashed_help(self, span: Span) -> str | None:
+        """For a name joined to the next or the last by '-' (`base-fee`, read as a
+        subtraction): names join their words with '_'."""
+        text = self.source.text
+        if text[span.end : span.end + 1] == "-":
+            return dashed_name_help(text, span.end)
+        if text[span.start - 1 : span.start] == "-":
+            return dashed_name_help(text, span.start - 1)
         return None
 
     def visit_ListLit(self, node: n.ListLit, expect: Type | None) -> c.CExpr | None:
@@ -208,7 +229,15 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                 operands.extend(side.operands)  # `a and (b and c)` is `a and b and c`
             elif side is not None:
                 operands.append(side)
-        return c.Logic(node.op, tuple(operands), _BOOL, node.span)
+        logic = c.Logic(node.op, tuple(operands), _BOOL, node.span)
+        # Each `or` as written (before `a or (b or c)` is merged) warns for its own operands.
+        written = c.Logic(node.op, tuple(t for t in typed if t is not None), _BOOL, node.span)
+        if node.op == "or" and any(ungrouped(self.source, written)):
+            self.warn("W007", "'and' and 'or' mixed without parentheses", node.span,
+                      help=f"'and' binds more tightly than 'or', so this reads as: "
+                           f"{grouped_text(self.source, logic)}; write the parentheses "
+                           f"('policy fmt' adds them)")
+        return logic
 
     def visit_Binary(self, node: n.Binary, expect: Type | None) -> c.CExpr | None:
         if node.op in ("+", "-", "*", "/"):
@@ -223,8 +252,11 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if is_numeric(left.type) and is_numeric(right.type):
             if node.op == "/" and id(node) not in self.rounded:
                 text = " ".join(self.source.snippet(node.span).split())
+                slashed = _SLASHED_DATE.match(self.source.text, node.span.start)
                 self.error("E209", "a division must say how its result is rounded", node.span,
-                           help=f"write round({text}, 2) for 2 decimal places (halves away "
+                           help=f"write dates as YYYY-MM-DD, for example 2024-03-01: "
+                                f"{slashed[0]} reads as a division" if slashed else
+                                f"write round({text}, 2) for 2 decimal places (halves away "
                                 f"from zero), or round_down(...) / round_up(...)")
                 return None
             whole = isinstance(left.type, WholeType) and isinstance(right.type, WholeType)
@@ -232,12 +264,14 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             return c.Arith(node.op, left, right, result, node.span)
         dated = _date_arithmetic(node.op, left.type, right.type)
         if dated is None:
-            if isinstance(left.type, (DateType, DurationType)) or isinstance(
-                    right.type, (DateType, DurationType)):
+            calendar = (DateType, DurationType, MonthsType)
+            if isinstance(left.type, calendar) or isinstance(right.type, calendar):
                 self.error("E203", f"'{node.op}' cannot combine {article(left.type)} and "
                                    f"{article(right.type)}", node.span,
-                           help="dates and durations combine as: date - date, date + 45 days, "
-                                "date - 2 weeks, 45 days + 1 day, 3 * 7 days")
+                           help=_DAYS_AND_MONTHS if _days_and_months(left.type, right.type)
+                           else "dates and durations combine as: date - date, date + 45 days, "
+                                "date - 2 weeks, date + 1 month, date - 1 year, "
+                                "45 days + 1 day, 3 * 7 days, 2 * 6 months")
             else:
                 bad = left if not is_numeric(left.type) else right
                 self.error("E203", f"'{node.op}' works on numbers and amounts, not "
@@ -270,24 +304,48 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
             if not _compatible(left.type, right.type):
                 self.mismatch(node.op, left, right, node.span)
                 return None
-        elif not (
-            (is_numeric(left.type) and is_numeric(right.type))
-            or (isinstance(left.type, DateType) and isinstance(right.type, DateType))
-            or (isinstance(left.type, DurationType) and isinstance(right.type, DurationType))
-        ):
+        elif not _ordered_pair(left.type, right.type):
             if isinstance(left.type, _ORDERED) and isinstance(right.type, _ORDERED):
                 self.mismatch(node.op, left, right, node.span)
-                if {type(left.type), type(right.type)} & {DurationType}:
+                if _days_and_months(left.type, right.type):
                     self.diagnostics[-1] = Diagnostic(
                         "E201", self.diagnostics[-1].message, self.source, node.span,
-                        help="write durations with their unit, for example: > 45 days")
+                        help=self.compare_dates_help(node.op, left, right))
+                elif {type(left.type), type(right.type)} & {DurationType, MonthsType}:
+                    unit = "12 months" if MonthsType in {type(left.type), type(right.type)} \
+                        else "45 days"
+                    self.diagnostics[-1] = Diagnostic(
+                        "E201", self.diagnostics[-1].message, self.source, node.span,
+                        help=f"write durations with their unit, for example: > {unit}")
             else:
                 bad = right if isinstance(left.type, _ORDERED) else left
                 self.error("E203", f"'{node.op}' orders numbers, amounts and dates, not "
                                    f"{article(bad.type)}", bad.span,
-                           help="use 'is' or '==' to compare values that have no order")
+                           help=_quoted_literal_help(left, right)
+                           or "use 'is' or '==' to compare values that have no order")
             return None
         return c.Compare(node.op, left, right, _BOOL, node.span)
+
+    def compare_dates_help(self, op: str, left: c.CExpr, right: c.CExpr) -> str:
+        """The help for days compared with months; for `A - B <= 2 years`, the comparison of
+        dates that says it: `A <= B + 2 years`."""
+        flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+        days, months = (left, right) if isinstance(left.type, DurationType) else (right, left)
+        if not (isinstance(days, c.Arith) and days.op == "-"
+                and isinstance(days.left.type, DateType)):
+            return _DAYS_AND_MONTHS
+        later, earlier, shift = (self.plain_text(days.left), self.plain_text(days.right),
+                                 self.plain_text(months))
+        if days is right:  # `2 years < A - B` reads `B + 2 years < A`
+            op = flipped[op]
+        return (f"a month has no fixed number of days; compare the dates instead: "
+                f"{later} {op} {earlier} + {shift}")
+
+    def plain_text(self, expr: c.CExpr) -> str:
+        """An operand's source text, in parentheses unless it is a single word or literal."""
+        text = " ".join(self.source.snippet(expr.span).split())
+        simple = isinstance(expr, (c.FactRef, c.Const)) and not isinstance(expr, c.ListExpr)
+        return text if simple else f"({text})"
 
     def mismatch(self, op: str, left: c.CExpr, right: c.CExpr, span: Span) -> None:
         help = None
@@ -296,6 +354,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
                 isinstance(text.type, TextType):
             help = f"enumeration values are written without quotes, for example: " \
                    f"{self.source.snippet(enum.span)} is {enum.type.values[0]}"
+        help = help or _quoted_literal_help(left, right)
         self.error("E201", f"cannot compare {article(left.type)} with {article(right.type)} "
                            f"using '{op}'", span, help=help)
 
@@ -398,10 +457,7 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
         if subject is None or low is None or high is None:
             return None
         for bound in (low, high):
-            ok = (is_numeric(subject.type) and is_numeric(bound.type)) or (
-                isinstance(subject.type, DateType) and isinstance(bound.type, DateType)) or (
-                isinstance(subject.type, DurationType) and isinstance(bound.type, DurationType))
-            if not ok:
+            if not _ordered_pair(subject.type, bound.type):
                 self.error("E203", f"'between' needs numbers, amounts or dates; got "
                                    f"{article(subject.type)} and {article(bound.type)}",
                            node.span)
@@ -412,6 +468,9 @@ class ExpressionChecker(Visitor["c.CExpr | None"]):
     # ------------------------------------------------------------ dates, tables, functions
     def visit_Duration(self, node: n.Duration, expect: Type | None) -> c.CExpr:
         return c.Const(datetime.timedelta(days=node.days), DurationType(), node.span)
+
+    def visit_Months(self, node: n.Months, expect: Type | None) -> c.CExpr:
+        return c.Const(CalendarMonths(node.months), MonthsType(), node.span)
 
     def need(self, node: n.Expr | None, kind: type, words: str, what: str) -> c.CExpr | None:
         if node is None:
@@ -552,7 +611,28 @@ def _date_arithmetic(op: str, left: Type, right: Type) -> Type | None:
         return DurationType()
     if op == "*" and kinds in ((DurationType, WholeType), (WholeType, DurationType)):
         return DurationType()
+    # Calendar months: a date moves by months; months add up, and multiply by whole numbers.
+    if op in "+-" and kinds == (DateType, MonthsType):
+        return DateType()
+    if op == "+" and kinds == (MonthsType, DateType):
+        return DateType()
+    if op in "+-" and kinds == (MonthsType, MonthsType):
+        return MonthsType()
+    if op == "*" and kinds in ((MonthsType, WholeType), (WholeType, MonthsType)):
+        return MonthsType()
     return None
+
+
+def _ordered_pair(a: Type, b: Type) -> bool:
+    """Whether `<`, `between`, `min` and the like can order values of these two types."""
+    if is_numeric(a) and is_numeric(b):
+        return True
+    return isinstance(a, _SELF_ORDERED) and type(a) is type(b)
+
+
+def _days_and_months(a: Type, b: Type) -> bool:
+    """Whether one side counts days (a duration) and the other months."""
+    return {type(a), type(b)} == {DurationType, MonthsType}
 
 
 def _plain_numeric(t: Type) -> Type:
@@ -594,3 +674,27 @@ def _compatible(a: Type, b: Type) -> bool:
     # A type is compatible with itself; checking that first skips comparing two sets of
     # enumeration values, which is most of the time of `x is v` on a large enumeration.
     return a is b or compatible(a, b)
+
+
+def _quoted_literal_help(left: c.CExpr, right: c.CExpr) -> str | None:
+    """The help when a date or a number was written in quotes (`>= "2024-01-01"`) and compared
+    with a date or a number: quotes make any value text, so the fix is to drop them."""
+    for quoted, other in ((left, right), (right, left)):
+        if not (isinstance(quoted, c.Const) and isinstance(quoted.type, TextType)
+                and isinstance(quoted.value, str)):
+            continue
+        text = quoted.value.strip()
+        if isinstance(other.type, DateType) and _DATE_TEXT.fullmatch(text):
+            kind = "a date"
+        elif is_numeric(other.type) and _NUMBER_TEXT.fullmatch(text):
+            kind = "a number"
+        else:
+            continue
+        return f'drop the quotes: {text} is {kind}, but "{quoted.value}" in quotes is text'
+    return None
+
+
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+#: A date written with slashes (01/03/2024), which reads as two divisions.
+_SLASHED_DATE = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}(?![0-9])")
+_NUMBER_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")

@@ -6,9 +6,20 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+
+@dataclass(frozen=True, slots=True, order=True)
+class CalendarMonths:
+    """The value of a duration in calendar months (`12 months`, `1 year`): a count of months,
+    not of days, since a month has no fixed length. Month durations compare with each other
+    by their count (`1 year == 12 months`)."""
+
+    count: int
+
+
 #: A runtime value. Enumeration values and text are `str`; lists are tuples; amounts are
-#: `Decimal` and never `float`; durations are `timedelta` in whole days.
-Value = bool | int | Decimal | str | datetime.date | datetime.timedelta | tuple["Value", ...]
+#: `Decimal` and never `float`; durations are `timedelta` in whole days, or `CalendarMonths`.
+Value = (bool | int | Decimal | str | datetime.date | datetime.timedelta | CalendarMonths
+         | tuple["Value", ...])
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,14 @@ class DurationType:
 
 
 @dataclass(frozen=True, slots=True)
+class MonthsType:
+    """A number of calendar months: `12 months`, `1 year`, or a sum or multiple of such."""
+
+    def describe(self) -> str:
+        return "duration in months"
+
+
+@dataclass(frozen=True, slots=True)
 class EnumType:
     """An enumeration; two enumerations are compatible when they list the same values."""
 
@@ -81,8 +100,8 @@ class EmptyListType:
         return "empty list"
 
 
-Type = (BoolType | WholeType | AmountType | TextType | DateType | DurationType | EnumType
-        | ListType | EmptyListType)
+Type = (BoolType | WholeType | AmountType | TextType | DateType | DurationType | MonthsType
+        | EnumType | ListType | EmptyListType)
 
 NUMERIC = (WholeType, AmountType)
 
@@ -150,6 +169,8 @@ def format_value(value: object) -> str:
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
         return f"{value.days} day" if abs(value.days) == 1 else f"{value.days} days"
+    if isinstance(value, CalendarMonths):
+        return f"{value.count} month" if abs(value.count) == 1 else f"{value.count} months"
     if isinstance(value, tuple):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     if isinstance(value, str):
@@ -167,6 +188,8 @@ def to_json_value(value: object) -> object:
         return value.isoformat()
     if isinstance(value, datetime.timedelta):
         return f"P{value.days}D"  # ISO 8601
+    if isinstance(value, CalendarMonths):
+        return f"P{value.count}M"
     if isinstance(value, tuple):
         return [to_json_value(v) for v in value]
     return value

@@ -65,6 +65,7 @@ CODES: dict[str, str] = {
     "E311": "revision or path cannot be told apart",
     "E312": "output cannot be written",
     "E313": "batch row could not be decided",
+    "E314": "fact given as null",
     # evaluation (runtime)
     "E401": "fact needed but missing",
     "E402": "several rules match under 'unique'",
@@ -81,6 +82,7 @@ CODES: dict[str, str] = {
     "W004": "'is missing' can never be true",
     "W005": "table values use the default row",
     "W006": "derived value never used",
+    "W007": "'and' and 'or' mixed without parentheses",
     "W101": "condition can never be true",
     "W102": "rule applies only to facts the constraints refuse",
     "W103": "rule never decides: earlier rules take its cases",

@@ -13,6 +13,7 @@ into text) or so long that working with them takes minutes.
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import decimal
 import math
@@ -20,8 +21,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 
+from policy_engine.check.types import CalendarMonths
 from policy_engine.evaluate.errors import DivisionByZero, OutOfRange
-from policy_engine.language.literals import MAX_DAYS, MAX_DIGITS
+from policy_engine.language.literals import MAX_DAYS, MAX_DIGITS, MAX_MONTHS
 
 #: Amount arithmetic runs in this context whatever the caller's thread context is, so results
 #: never depend on global state: 28 significant digits, halves rounded to even. Its exponent
@@ -47,6 +49,8 @@ _AMOUNT_TOO_SMALL = (f"an amount closer to zero than 10^-{MAX_DIGITS:,}",
 _DATE_HELP = ("the engine's dates run from 0001-01-01 to 9999-12-31; check the facts for a "
               "date or a number of days that is far off")
 _DURATION_HELP = f"a duration is at most {MAX_DAYS:,} days either way; {_CHECK}"
+_MONTHS_HELP = (f"a duration in months is at most {MAX_MONTHS:,} months ({MAX_MONTHS // 12:,} "
+                f"years) either way; {_CHECK}")
 
 
 def _amount_range(error: decimal.DecimalException) -> OutOfRange:
@@ -177,12 +181,76 @@ def duration_mul(a: datetime.timedelta | int, b: datetime.timedelta | int) -> da
     return _duration(a * b.days)
 
 
-#: Arithmetic by the type of its result: amounts (`ARITH`), whole numbers, dates, durations.
+# ---------------------------------------------------------------- calendar months
+# A month has no fixed number of days, so month durations are counted in months and added to
+# a date on the calendar: the same day of the month, months later or earlier; when that month
+# is too short for the day, its last day (the end-of-month rule: 2024-01-31 + 1 month is
+# 2024-02-29). Adding is therefore not undone by subtracting (2024-02-29 - 1 month is
+# 2024-01-29), and 1 month + 1 month is added at once (2024-01-31 + 2 months is 2024-03-31).
+
+
+def shift_months(day: datetime.date, months: int) -> datetime.date:
+    """The date `months` calendar months after `day` (before it, when negative), with the
+    end-of-month rule; out of the calendar raises `OutOfRange` (E408)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    if not datetime.MINYEAR <= year <= datetime.MAXYEAR:
+        raise _date_range(months > 0)
+    month += 1
+    if day.day <= 28:
+        return datetime.date(year, month, day.day)
+    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def months_date_add(a: datetime.date | CalendarMonths,
+                    b: datetime.date | CalendarMonths) -> datetime.date:
+    """A date plus a duration in months (either way round)."""
+    if isinstance(a, CalendarMonths):
+        assert isinstance(b, datetime.date)
+        return shift_months(b, a.count)
+    assert isinstance(b, CalendarMonths)
+    return shift_months(a, b.count)
+
+
+def months_date_sub(a: datetime.date, b: CalendarMonths) -> datetime.date:
+    """A date minus a duration in months."""
+    return shift_months(a, -b.count)
+
+
+def _months(count: int) -> CalendarMonths:
+    if -MAX_MONTHS <= count <= MAX_MONTHS:
+        return CalendarMonths(count)
+    what = (f"a duration of more than {MAX_MONTHS:,} months" if count > 0
+            else f"a duration of more than {MAX_MONTHS:,} months back")
+    raise OutOfRange(what, _MONTHS_HELP)
+
+
+def months_add(a: CalendarMonths, b: CalendarMonths) -> CalendarMonths:
+    return _months(a.count + b.count)
+
+
+def months_sub(a: CalendarMonths, b: CalendarMonths) -> CalendarMonths:
+    return _months(a.count - b.count)
+
+
+def months_mul(a: CalendarMonths | int, b: CalendarMonths | int) -> CalendarMonths:
+    """A duration in months times a whole number (either way round)."""
+    if isinstance(a, CalendarMonths):
+        assert isinstance(b, int)
+        return _months(a.count * b)
+    assert isinstance(b, CalendarMonths)
+    return _months(a * b.count)
+
+
+#: Arithmetic by the type of its result: amounts (`ARITH`), whole numbers, dates, durations;
+#: a date with a duration in months (`MONTH_DATES`) and durations in months (`MONTHS`).
 ARITH = {"+": add, "-": sub, "*": mul, "/": div}
 WHOLE: dict[str, Callable[..., object]] = {"+": whole_add, "-": whole_sub, "*": whole_mul}
 DATES: dict[str, Callable[..., object]] = {"+": date_add, "-": date_sub}
 DURATIONS: dict[str, Callable[..., object]] = {"+": duration_add, "-": duration_sub,
                                                "*": duration_mul}
+MONTH_DATES: dict[str, Callable[..., object]] = {"+": months_date_add, "-": months_date_sub}
+MONTHS: dict[str, Callable[..., object]] = {"+": months_add, "-": months_sub, "*": months_mul}
 
 
 def between(value: object, low: object, high: object) -> bool:

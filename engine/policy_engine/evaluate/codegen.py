@@ -17,7 +17,13 @@ from typing import TypeVar
 
 from policy_engine.check import checked as c
 from policy_engine.check.checked import CheckedPolicy
-from policy_engine.check.types import DateType, DurationType, WholeType
+from policy_engine.check.types import (
+    CalendarMonths,
+    DateType,
+    DurationType,
+    MonthsType,
+    WholeType,
+)
 from policy_engine.core.visitor import Visitor
 from policy_engine.evaluate import arithmetic
 
@@ -32,6 +38,8 @@ _HELPERS = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div"}
 _WHOLE_HELPERS = {"+": "_iadd", "-": "_isub", "*": "_imul"}
 _DATE_HELPERS = {"+": "_dadd", "-": "_dsub"}
 _DURATION_HELPERS = {"+": "_tadd", "-": "_tsub", "*": "_tmul"}
+_MONTH_DATE_HELPERS = {"+": "_madd", "-": "_msub"}
+_MONTHS_HELPERS = {"+": "_nadd", "-": "_nsub", "*": "_nmul"}
 _PLAIN_CONSTANTS = (bool, int, str)
 
 
@@ -62,7 +70,8 @@ class ExpressionWriter(Visitor[ast.expr]):
             isinstance(value, tuple) and all(isinstance(v, _PLAIN_CONSTANTS) for v in value)
         ):
             return ast.Constant(value)  # type: ignore[arg-type]  # tuples of constants are valid
-        assert isinstance(value, (Decimal, datetime.date, datetime.timedelta, tuple))
+        assert isinstance(value, (Decimal, datetime.date, datetime.timedelta, CalendarMonths,
+                                  tuple))
         name = f"_k{len(self.pool)}"
         self.pool[name] = value
         return ast.Name(name, ast.Load())
@@ -105,9 +114,13 @@ class ExpressionWriter(Visitor[ast.expr]):
         if isinstance(node.type, WholeType):
             return self.call(_WHOLE_HELPERS[node.op], left, right)
         if isinstance(node.type, DateType):
+            if isinstance(node.left.type, MonthsType) or isinstance(node.right.type, MonthsType):
+                return self.call(_MONTH_DATE_HELPERS[node.op], left, right)
             return self.call(_DATE_HELPERS[node.op], left, right)
         if isinstance(node.type, DurationType):
             return self.call(_DURATION_HELPERS[node.op], left, right)
+        if isinstance(node.type, MonthsType):
+            return self.call(_MONTHS_HELPERS[node.op], left, right)
         return self.call(_HELPERS[node.op], left, right)
 
     def visit_Compare(self, node: c.Compare) -> ast.expr:

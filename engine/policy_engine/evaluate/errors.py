@@ -11,11 +11,17 @@ import datetime
 
 
 class MissingFact(Exception):
-    """A condition or output read a fact that the fact set does not have."""
+    """A condition or output read a fact that the fact set does not have.
 
-    def __init__(self, fact: str) -> None:
+    Args:
+        define: the derived value whose expression read the fact, when one did (set by
+            `runtime.Env` as the error leaves the derived value); None for a direct read.
+    """
+
+    def __init__(self, fact: str, define: str | None = None) -> None:
         super().__init__(fact)
         self.fact = fact
+        self.define = define
 
 
 class DivisionByZero(Exception):

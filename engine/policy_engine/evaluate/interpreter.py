@@ -6,7 +6,7 @@ from typing import Any
 
 from policy_engine.check import checked as c
 from policy_engine.check.checked import CheckedPolicy
-from policy_engine.check.types import DateType, DurationType, Value, WholeType
+from policy_engine.check.types import DateType, DurationType, MonthsType, Value, WholeType
 from policy_engine.core.visitor import Visitor
 from policy_engine.evaluate import arithmetic, runtime
 from policy_engine.evaluate.errors import MissingFact
@@ -73,9 +73,13 @@ class Interpreter(Visitor[Any]):
         if isinstance(node.type, WholeType):
             return arithmetic.WHOLE[node.op](left, right)  # type: ignore[return-value]
         if isinstance(node.type, DateType):
+            if isinstance(node.left.type, MonthsType) or isinstance(node.right.type, MonthsType):
+                return arithmetic.MONTH_DATES[node.op](left, right)  # type: ignore[return-value]
             return arithmetic.DATES[node.op](left, right)  # type: ignore[return-value]
         if isinstance(node.type, DurationType):
             return arithmetic.DURATIONS[node.op](left, right)  # type: ignore[return-value]
+        if isinstance(node.type, MonthsType):
+            return arithmetic.MONTHS[node.op](left, right)  # type: ignore[return-value]
         return arithmetic.ARITH[node.op](left, right)
 
     def visit_Compare(self, node: c.Compare, facts: Facts) -> bool:

@@ -64,11 +64,19 @@ def ask(evaluator: RuleEvaluator, rule: CheckedRule, facts: Facts, what: str,
     except MissingFact as missing:
         guard = "the default" if rule.kind == "otherwise" else f"the {rule.kind}"
         label = rule.label.replace("(line ", f"({where}:" if where else "(line ")
+        fact, define = missing.fact, missing.define
+        if define is not None:  # the unguarded read is in the derived value, not the rule
+            raise EvaluationError(
+                "E401", f"{label} needs fact '{fact}', which is missing, for derived value "
+                        f"'{define}'", rules=(rule.id,), fact=fact,
+                help=f"give '{fact}' in the facts, or guard the derived value: define "
+                     f"{define} = if {fact} is present then ... else ...; or guard {guard} with "
+                     f"'{fact} is present and ...'",
+            ) from None
         raise EvaluationError(
-            "E401", f"{label} needs fact '{missing.fact}', which is missing",
-            rules=(rule.id,), fact=missing.fact,
-            help=f"give '{missing.fact}' in the facts, or guard {guard} with "
-                 f"'{missing.fact} is present and ...'",
+            "E401", f"{label} needs fact '{fact}', which is missing",
+            rules=(rule.id,), fact=fact,
+            help=f"give '{fact}' in the facts, or guard {guard} with '{fact} is present and ...'",
         ) from None
     except DivisionByZero:
         raise EvaluationError(

@@ -54,7 +54,14 @@ class Env(dict[str, Value]):
 
     def __missing__(self, key: str) -> Value:
         if key in self._names:
-            value = self._derive(key, self)
+            try:
+                value = self._derive(key, self)
+            except MissingFact as missing:
+                # Name the derived value that read the fact (the innermost, when one derived
+                # value reads another): the rule that reads it does not show the fact.
+                if missing.define is None:
+                    missing.define = key
+                raise
             self[key] = value
             return value
         raise KeyError(key)

@@ -402,7 +402,7 @@ def _check(scope: _Scope, conjunct: c.Conjunct, result: bool | None) -> CheckTra
     values = tuple((name, scope.get(name)) for name in conjunct.facts)
     lookups = tuple(_lookup(scope, node) for node in c.walk(conjunct.expr)
                     if isinstance(node, c.Lookup))
-    return CheckTrace(conjunct.text, line, column, result, values,
+    return CheckTrace(conjunct.grouped, line, column, result, values,
                       _display(scope, conjunct), lookups)
 
 
@@ -419,7 +419,8 @@ def _plain(value: Value | None) -> str:
 
 
 def _display(scope: _Scope, conjunct: c.Conjunct) -> str:
-    return _shown(scope, conjunct.expr, conjunct.text)
+    # As the engine groups it: `(a and b) or c` even where the parentheses are not written.
+    return _shown(scope, conjunct.expr, conjunct.grouped)
 
 
 def _shown(scope: _Scope, expr: c.CExpr, text: str) -> str:

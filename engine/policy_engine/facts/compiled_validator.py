@@ -227,13 +227,11 @@ class _Builder:
             return [fetch, ast.If(_is(_name(ident), _name("_M")),
                                   [ast.Assign([_store(ident)], self.constant(info.default))],
                                   [count, *check])]
-        # An optional fact without a default: null means "not given", like leaving it out.
+        # An optional fact without a default. null is no value (the check fails on it, and
+        # the full path refuses it with E314): a fact that is not given is left out.
         self.maybe_absent.add(info.name)
-        return [fetch, ast.If(_is(_name(ident), _name("_M"), negated=True), [
-            count,
-            ast.If(_is(_name(ident), ast.Constant(None)),
-                   [ast.Assign([_store(ident)], _name("_M"))], check),
-        ], [])]
+        return [fetch, ast.If(_is(_name(ident), _name("_M"), negated=True), [count, *check],
+                              [])]
 
     def result(self) -> list[ast.stmt]:
         facts = self.policy.facts

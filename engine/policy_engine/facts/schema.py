@@ -27,15 +27,14 @@ from policy_engine.facts.forms import AMOUNT_PATTERN, DATE_PATTERN
 _SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def fact_schema(facts: Sequence[FactInfo], *, title: str | None = None,
-                nullable: bool = False) -> dict[str, Any]:
+def fact_schema(facts: Sequence[FactInfo], *, title: str | None = None) -> dict[str, Any]:
     """Builds the JSON Schema (draft 2020-12) that a fact set for these declarations obeys.
+
+    No fact may be null: a fact that is not given is left out (E314 otherwise).
 
     Args:
         facts: the declared facts, in declaration order.
         title: an optional schema title, usually the policy's name.
-        nullable: allow null for optional facts without a default (null means "not given");
-            the published schema says so, the internal validator removes such nulls first.
 
     Returns:
         A JSON-serialisable schema; the same declarations always give the same schema.
@@ -46,8 +45,6 @@ def fact_schema(facts: Sequence[FactInfo], *, title: str | None = None,
     properties: dict[str, Any] = {}
     for info in facts:
         prop = _type_schema(info.type)
-        if nullable and info.optional and info.default is None:
-            prop = {"anyOf": [prop, {"type": "null"}]}
         if info.description:
             prop["description"] = info.description
         if info.default is not None:

@@ -23,6 +23,8 @@ from policy_engine.facts.wording import (
     expected,
     mismatch,
     mismatch_help,
+    null_help,
+    null_message,
     quote,
     type_at,
 )
@@ -60,8 +62,8 @@ class FactStage:
         return self._full
 
     def schema(self) -> dict[str, Any]:
-        """The published JSON Schema of a fact set (null allowed for optional facts)."""
-        return fact_schema(self.facts, title=self.title, nullable=True)
+        """The published JSON Schema of a fact set."""
+        return fact_schema(self.facts, title=self.title)
 
     def validate(self, data: object, *, file: str, locate: Locator | None = None,
                  prefix: JsonPath = ("facts",)) -> dict[str, Value]:
@@ -93,9 +95,7 @@ class FactStage:
                     return None
                 continue
             value = convert(raw)
-            if value is None:
-                if raw is None and info.optional and info.default is None:
-                    continue  # null for such a fact means "not given", as on the full path
+            if value is None:  # null among them: the full path refuses it (E314)
                 return None
             result[info.name] = value
         return result
@@ -111,16 +111,12 @@ class FactValidator:
 
     def __init__(self, facts: Sequence[FactInfo], *, title: str | None = None) -> None:
         self.facts: tuple[FactInfo, ...] = tuple(facts)
-        self.schema: dict[str, Any] = fact_schema(self.facts, title=title, nullable=True)
-        self._strict_schema = fact_schema(self.facts, title=title)
+        self.schema: dict[str, Any] = fact_schema(self.facts, title=title)
         self._by_name = {info.name: info for info in self.facts}
         # Imported here: programs that only decide (the compiled validator) never need it.
         from jsonschema import Draft202012Validator, FormatChecker
 
-        self._validator = Draft202012Validator(self._strict_schema,
-                                               format_checker=FormatChecker())
-        self._nullable = frozenset(info.name for info in self.facts
-                                   if info.optional and info.default is None)
+        self._validator = Draft202012Validator(self.schema, format_checker=FormatChecker())
 
     def validate(
         self,
@@ -154,10 +150,9 @@ class FactValidator:
                 help="write one 'name: value' line per fact",
             )
             raise reporter.error()
-        # null for an optional fact without a default means "not given": the fact is absent,
-        # and a rule that needs it refuses to decide like for any absent fact.
-        data = {key: plain(value) for key, value in data.items()
-                if not (value is None and key in self._nullable)}
+        # null is refused for every fact (E314, below): a fact that is not given is left out,
+        # so that a blank value in a file never quietly counts as "not given".
+        data = {key: plain(value) for key, value in data.items()}
         broken: set[object] = set()
         reported_required = False
         by_path: dict[JsonPath, list[ValidationError]] = {}
@@ -218,20 +213,12 @@ class FactValidator:
     def _wrong_value(self, path: JsonPath, value: object, reporter: _Reporter) -> None:
         info = self._by_name[str(path[0])]
         t = type_at(info.type, path[1:])
+        if value is None and len(path) > 1:
+            reporter.add("E304", f"expected {expected(t)}, got null", path,
+                         help="lists cannot hold null; remove the item")
+            return
         if value is None:
-            if len(path) > 1:
-                message = f"expected {expected(t)}, got null"
-                help_text = "lists cannot hold null; remove the item"
-            elif info.required:
-                message = f"{quote(info.name)} is null, but it is a required fact"
-                help_text = f"expected {expected(t)}"
-            else:
-                message = (
-                    f"{quote(info.name)} is null; leave an optional fact out "
-                    "instead of writing null"
-                )
-                help_text = f"expected {expected(t)}"
-            reporter.add("E304", message, path, help=help_text)
+            reporter.add("E314", null_message(info), path, help=null_help(info))
             return
         reporter.add("E304", mismatch(t, value), path, help=mismatch_help(t, value))
 

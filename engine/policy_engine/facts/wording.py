@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
+from policy_engine.check.checked import FactInfo
 from policy_engine.check.types import (
     AmountType,
     BoolType,
@@ -15,6 +17,7 @@ from policy_engine.check.types import (
     TextType,
     Type,
     WholeType,
+    format_value,
 )
 from policy_engine.core.data import JsonPath, kind_of
 from policy_engine.core.diagnostics import did_you_mean
@@ -46,6 +49,11 @@ def expected(t: Type) -> str:
     return t.describe()
 
 
+#: A date written another way: 01.03.2024, 1/3/2024, 2024.03.01, 2024/03/01.
+_OTHER_DATE = re.compile(r"[0-9]{1,2}[./][0-9]{1,2}[./][0-9]{2,4}"
+                         r"|[0-9]{4}[./][0-9]{1,2}[./][0-9]{1,2}")
+
+
 def mismatch(t: Type, value: object) -> str:
     return f"expected {expected(t)}, got {show(value)}"
 
@@ -67,9 +75,28 @@ def mismatch_help(t: Type, value: object) -> str | None:
         return "a number in quotes is text; write the number without quotes"
     if isinstance(t, DateType) and isinstance(value, str) and DATE_RE.fullmatch(value):
         return "there is no such day in the calendar"
+    if isinstance(t, DateType) and isinstance(value, str) and _OTHER_DATE.fullmatch(value):
+        return "write the date as YYYY-MM-DD, for example 2024-03-01 for 1 March 2024"
     if isinstance(t, AmountType) and isinstance(value, str) and not AMOUNT_RE.fullmatch(value):
         return "write the amount as digits with an optional decimal point, like 12.50"
     return None
+
+
+def null_message(info: FactInfo) -> str:
+    """Why null for a fact is refused (E314): it is not a value, and not a way to leave a
+    fact out either, since a blank YAML value (`paid:`) is null too."""
+    return f"{quote(info.name)} is null: a fact has a value, or is left out"
+
+
+def null_help(info: FactInfo) -> str:
+    """What to write instead of null for a fact."""
+    if info.required:
+        return (f"'{info.name}' is required: give it a value ({expected(info.type)}); leave "
+                "a fact out only to say it is not given")
+    if info.default is not None:
+        return (f"leave the fact out to say it is not given; it then takes its default, "
+                f"{format_value(info.default)}")
+    return "leave the fact out to say it is not given"
 
 
 def show(value: object) -> str:

@@ -85,6 +85,9 @@ class _Expr(Visitor[tuple[str, int]]):
     def visit_Duration(self, node: n.Duration) -> tuple[str, int]:
         return node.text, _ATOM
 
+    def visit_Months(self, node: n.Months) -> tuple[str, int]:
+        return node.text, _ATOM
+
     def visit_ListLit(self, node: n.ListLit) -> tuple[str, int]:
         return "[" + ", ".join(self.text(item) for item in node.items) + "]", _ATOM
 

@@ -24,7 +24,7 @@ KEYWORDS = frozenset("""
     when else because ensure effective from until resolve first match unique agreeing whole
     number amount text date one list at least and most to rule overrides advise then add
     otherwise refuse with source if or not is missing present in contains between for
-    working days day weeks week excluding calendar yes true no false
+    working days day weeks week months month years year excluding calendar yes true no false
 """.split())
 
 #: How the parser is built. `strict=True` (every terminal collision and LALR conflict is an

@@ -16,6 +16,13 @@ ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 MAX_DIGITS = 4300
 #: The longest duration, in days either way: what `datetime.timedelta` holds.
 MAX_DAYS = 999_999_999
+#: The longest duration in months either way: 9,999 years, the span of the engine's dates
+#: (0001-01-01 to 9999-12-31), so that any longer one would take every date off the calendar.
+MAX_MONTHS = 9999 * 12
+#: The units of a duration literal, as written, and what each counts: days (a week is 7) or
+#: calendar months (a year is 12).
+UNITS = {"day": "days", "days": "days", "week": "weeks", "weeks": "weeks",
+         "month": "months", "months": "months", "year": "years", "years": "years"}
 
 
 class BadEscape(ValueError):
@@ -76,8 +83,24 @@ def duration_days(number: str, unit: str) -> int | None:
     return days if days <= MAX_DAYS else None
 
 
+def duration_months(number: str, unit: str) -> int | None:
+    """The months of a duration literal (a whole number of `months` or `years`), or None when
+    they are out of range (more than `MAX_MONTHS`); `number` is within range already."""
+    months = int(number) * (12 if unit == "years" else 1)
+    return months if months <= MAX_MONTHS else None
+
+
+def months_text(number: str, unit: str) -> str:
+    """How a month or year duration is written back (`1 month`, `12 months`, `1 year`), the
+    same for both parsers and the formatter: singular for exactly 1, plural otherwise."""
+    word = unit[:-1] if number == "1" else unit
+    return f"{number} {word}"
+
+
 #: Why a duration literal is out of range (E005), and the help line, for both parsers.
 DURATION_PROBLEM = f"a duration is at most {MAX_DAYS:,} days"
 DURATION_HELP = "durations this long are out of the engine's range; check the number"
+MONTHS_PROBLEM = (f"a duration in months is at most {MAX_MONTHS:,} months "
+                  f"({MAX_MONTHS // 12:,} years)")
 NUMBER_HELP = (f"whole numbers and amounts have at most {MAX_DIGITS:,} digits; check the "
                "number")

@@ -13,9 +13,12 @@ from policy_engine.language import nodes as n
 from policy_engine.language.literals import (
     DURATION_HELP,
     DURATION_PROBLEM,
+    MONTHS_PROBLEM,
     NUMBER_HELP,
     BadEscape,
     duration_days,
+    duration_months,
+    months_text,
     number_problem,
     number_value,
     unescape,
@@ -298,7 +301,7 @@ class _Lower:
     def number(self, meta: Meta, children: list[Any]) -> n.Number:
         return _number(children[0])
 
-    def duration(self, meta: Meta, children: list[Any]) -> n.Duration:
+    def duration(self, meta: Meta, children: list[Any]) -> n.Duration | n.Months:
         number, unit = children
         problem = number_problem(str(number))  # first: the message would show the number
         if problem is not None:
@@ -306,8 +309,13 @@ class _Lower:
         if "." in str(number):
             raise _LiteralError("E005", f"a duration is a whole number of {unit}, not {number}",
                                 _span(meta),
-                                help="write a whole number of days or weeks, for example "
-                                     "10 days instead of 1.5 weeks")
+                                help="write a whole number of days, weeks, months or years, "
+                                     "for example 10 days instead of 1.5 weeks")
+        if unit in ("months", "years"):
+            months = duration_months(str(number), unit)
+            if months is None:
+                raise _LiteralError("E005", MONTHS_PROBLEM, _span(meta), help=DURATION_HELP)
+            return n.Months(months, months_text(str(number), unit), _span(meta))
         days = duration_days(str(number), unit)
         if days is None:
             raise _LiteralError("E005", DURATION_PROBLEM, _span(meta), help=DURATION_HELP)
@@ -318,6 +326,12 @@ class _Lower:
 
     def weeks(self, meta: Meta, children: list[Any]) -> str:
         return "weeks"
+
+    def months(self, meta: Meta, children: list[Any]) -> str:
+        return "months"
+
+    def years(self, meta: Meta, children: list[Any]) -> str:
+        return "years"
 
     def lookup(self, meta: Meta, children: list[Any]) -> n.Lookup:
         return n.Lookup(_name(children[0]), children[1], _span(meta))

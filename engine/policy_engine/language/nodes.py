@@ -143,6 +143,16 @@ class Duration:
 
 
 @dataclass(frozen=True, slots=True)
+class Months:
+    """`12 months`, `1 year`: a number of calendar months (a year is 12), whose length in days
+    depends on the date it is added to."""
+
+    months: int
+    text: str
+    span: Span = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Lookup:
     """`table for key`: the table row for the key's value."""
 
@@ -183,7 +193,7 @@ class Conditional:
 
 Expr = (Conditional | Name | Number | Text | DateLit | Bool | ListLit | Unary | Logic | Binary
         | Is | In
-        | Contains | Presence | Between | Duration | Lookup | Call | WorkingDays)
+        | Contains | Presence | Between | Duration | Months | Lookup | Call | WorkingDays)
 
 # ---------------------------------------------------------------- types
 

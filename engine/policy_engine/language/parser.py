@@ -38,8 +38,11 @@ from policy_engine.core.source import Source, Span
 from policy_engine.language import nodes as n
 from policy_engine.language.grammar import KEYWORDS
 from policy_engine.language.literals import (
+    UNITS,
     BadEscape,
     duration_days,
+    duration_months,
+    months_text,
     number_problem,
     number_value,
     unescape,
@@ -72,7 +75,6 @@ _OPERAND_WORDS = frozenset({"if", "not", "working", "yes", "true", "no", "false"
                             "missing", "present"})
 
 _COMPARE = frozenset({"==", "!=", "<=", ">=", "<", ">"})
-_UNITS = {"days": "days", "day": "days", "weeks": "weeks", "week": "weeks"}
 #: Deeper nesting than this is left to Lark and lowering, which refuse very deep trees (E006);
 #: this parser counts each level generously, and Python's stack holds ten frames a level.
 _MAX_DEPTH = 60
@@ -660,13 +662,22 @@ class _Parser:
         if kind == "number":
             if number_problem(text) is not None:
                 raise _Unsure  # E005, worded by lowering
-            if self.kinds[i + 1] == "word" and self.texts[i + 1] in _UNITS:
-                unit = _UNITS[self.texts[i + 1]]
-                days = None if "." in text else duration_days(text, unit)
-                if days is None:
+            if self.kinds[i + 1] == "word" and self.texts[i + 1] in UNITS:
+                unit = UNITS[self.texts[i + 1]]
+                if "." in text:
                     raise _Unsure  # E005, worded by lowering
-                self.i = i + 2
                 end = self.ends[i + 1]
+                if unit == "months" or unit == "years":
+                    months = duration_months(text, unit)
+                    if months is None:
+                        raise _Unsure
+                    self.i = i + 2
+                    return n.Months(months, months_text(text, unit), Span(start, end)), \
+                        start, end
+                days = duration_days(text, unit)
+                if days is None:
+                    raise _Unsure
+                self.i = i + 2
                 return n.Duration(days, f"{text} {unit}", Span(start, end)), start, end
             return n.Number(number_value(text), text, Span(start, end)), start, end
         if kind == "string":

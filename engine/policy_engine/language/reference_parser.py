@@ -9,6 +9,7 @@ not with this module.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from typing import TYPE_CHECKING
@@ -17,7 +18,9 @@ from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.core.source import Source, Span
 from policy_engine.language import nodes as n
 from policy_engine.language.grammar import lark_parser
+from policy_engine.language.literals import UNITS
 from policy_engine.language.lowering import lower
+from policy_engine.language.name_hints import dashed_name_help
 from policy_engine.language.syntax_hints import hint_for
 
 if TYPE_CHECKING:
@@ -155,6 +158,38 @@ def _token_text(token: Token) -> str:
     return f"'{text}'" if len(text) <= 30 else f"'{text[:27]}...'"
 
 
+#: A date written with dots, day first (01.03.2024) or year first (2024.03.01).
+_DOTTED_DATE = re.compile(r"(?P<d>[0-9]{1,2})\.(?P<m>[0-9]{1,2})\.(?P<y>[0-9]{4})"
+                          r"|(?P<Y>[0-9]{4})\.(?P<M>[0-9]{1,2})\.(?P<D>[0-9]{1,2})")
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def _dotted_date_help(text: str, offset: int) -> str | None:
+    """The help for a '.' inside a date written with dots: the lexer reads `01.03` as a number
+    and stops at the second dot, so the date is found around the dot."""
+    start = offset
+    while start > 0 and (text[start - 1].isdigit() or text[start - 1] == "."):
+        start -= 1
+    end = offset
+    while end < len(text) and (text[end].isdigit() or text[end] == "."):
+        end += 1
+    written = text[start:end]
+    match = _DOTTED_DATE.fullmatch(written)
+    if match is None:
+        return None
+    if match["y"]:
+        day, month, year = int(match["d"]), int(match["m"]), match["y"]
+    else:
+        day, month, year = int(match["D"]), int(match["M"]), match["Y"]
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return "write dates as YYYY-MM-DD, for example 2024-03-01"
+    return (f"write dates as YYYY-MM-DD: if {written} is {day} {_MONTHS[month - 1]} {year}, "
+            f"write {year}-{month:02}-{day:02}")
+
+
 def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     """Turns a Lark error into a diagnostic with a span, an 'expected' list and help."""
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
@@ -171,7 +206,7 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
             )
         return Diagnostic(
             "E002", f"unexpected character {char!r}", source, Span(offset, offset + 1),
-            help=_CHARACTER_HELP.get(char) or hint
+            help=_CHARACTER_HELP.get(char) or _dotted_date_help(source.text, offset) or hint
             or (f"expected {_expected(error.allowed)}" if error.allowed else None),
         )
     if isinstance(error, UnexpectedEOF):
@@ -194,5 +229,24 @@ def syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
     end = token.end_pos if token.end_pos is not None else start + 1
     return Diagnostic(
         "E001", f"unexpected {_token_text(token)}", source, Span(start, end),
-        help=hint or f"expected {_expected(error.accepts or error.expected)}",
+        help=dashed_name_help(source.text, start) or _unit_help(source.text, token) or hint
+        or f"expected {_expected(error.accepts or error.expected)}",
     )
+
+
+#: A number and blanks right before a word: where a duration's unit stands.
+_NUMBER_BEFORE = re.compile(r"[0-9]+[ \t]+$")
+
+
+def _unit_help(text: str, token: Token) -> str | None:
+    """'did you mean' for a misspelled duration unit (`12 monts`, `1 yr`): after a number, a
+    word close to a unit was most likely meant as one."""
+    start = token.start_pos or 0
+    if token.type != "NAME" or not _NUMBER_BEFORE.search(text[max(0, start - 40):start]):
+        return None
+    close = difflib.get_close_matches(str(token).lower(), sorted(UNITS), n=1, cutoff=0.6)
+    if not close:
+        return None
+    return (f"did you mean '{close[0]}'? a duration is a whole number and a unit: days, "
+            "weeks, months or years")
+

@@ -105,7 +105,12 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
         if policy_path is None:
             confinement.check(chosen, "the policy it names", where=(
                 shown, scenario.document.locate(("policy",)), "$.policy"))
-        policy = (cache or PolicyCache()).get(chosen)
+        try:
+            policy = (cache or PolicyCache()).get(chosen)
+        except DiagnosticError as error:
+            if policy_path is None and all(d.code == "E301" for d in error.diagnostics):
+                raise _unreadable_policy(scenario, shown, error.diagnostics[0]) from None
+            raise
     expect = None if ignore_expect else scenario.expect
     expected_error = expect.error if expect else None
     try:
@@ -139,6 +144,25 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
                                f"{decision.decision}",))
     return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
                           tuple(compare(policy, scenario, decision)))
+
+
+def _unreadable_policy(scenario: Scenario, shown: str, cause: Diagnostic) -> DiagnosticError:
+    """E301 for the file a scenario's `policy:` names, said from the scenario: its `policy:`
+    line, and the folder the path is read from (the scenario's, not the working folder)."""
+    written = str(scenario.document.data["policy"])  # type: ignore[index]
+    folder = os.path.dirname(scenario.path) or "."
+    help = (f"a 'policy:' path is read from the scenario's folder, {display_path(folder)}/, "
+            f"not from the folder the command runs in")
+    if not os.path.isabs(written) and os.path.isfile(written):
+        # The path names a file from the working folder: say how to reach it from the scenario.
+        relative = os.path.relpath(written, folder).replace(os.sep, "/")
+        help += f"; from there, {written} is {relative}"
+    position = scenario.document.locate(("policy",))
+    return DiagnosticError([Diagnostic(
+        "E301", f"the policy it names, {display_path(scenario.policy or written)}, cannot be "
+                f"read: {cause.message}", file=shown, path="$.policy",
+        line=position[0] if position else None, column=position[1] if position else None,
+        help=help)])
 
 
 def compare(policy: Policy, scenario: Scenario, decision: Decision) -> list[str]:

@@ -194,6 +194,10 @@ def load_scenario(path: str) -> Scenario:
     )
 
 
+#: The keys of an expectation; at the top level, they were meant under `expect:`.
+_EXPECT_KEYS = frozenset({"decision", "rule", "outputs", "error"})
+
+
 def _translate(
     error: ValidationError, document: YamlDocument
 ) -> list[tuple[tuple[tuple[int, int, str], ...], Diagnostic]]:
@@ -208,10 +212,16 @@ def _translate(
             if key in allowed:
                 continue
             help_text = did_you_mean(str(key), allowed) or "allowed keys: " + ", ".join(allowed)
+            message = f"unknown key '{key}'"
+            if path == () and key in _EXPECT_KEYS:
+                # An `expect:` whose lines are not indented: its keys land at the top level.
+                message = f"'{key}' belongs under 'expect:'" + (
+                    ", but it is not indented under it" if "expect" in instance else "")
+                help_text = ("indent the lines of the expectation under 'expect:', for example "
+                             "by 2 spaces" if "expect" in instance else
+                             f"write 'expect:' on the line above and indent '{key}' under it")
             key_path = (*path, str(key))
-            found.append(
-                (key_path, _diagnostic(document, f"unknown key '{key}'", key_path, help=help_text))
-            )
+            found.append((key_path, _diagnostic(document, message, key_path, help=help_text)))
     elif error.validator == "required" and isinstance(instance, dict):
         required = error.validator_value if isinstance(error.validator_value, list) else []
         for key in required:
@@ -240,6 +250,9 @@ def _translate(
         help_text = None
         if isinstance(instance, (bool, int, Decimal)) and "text" in kind:
             help_text = "YAML reads this as a number or yes/no; put the value in quotes"
+        elif instance is None and key == "expect" and isinstance(document.data, dict) \
+                and _EXPECT_KEYS & set(document.data):
+            help_text = "indent the lines of the expectation under 'expect:'"
         elif instance is None:
             help_text = "give it a value or leave the key out"
         message = f"'{key}' must be {kind}, got {kind_of(instance)}"

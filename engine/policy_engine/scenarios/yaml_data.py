@@ -34,6 +34,7 @@ from policy_engine.core.files import (
     read_regular,
 )
 from policy_engine.language.literals import MAX_DIGITS
+from policy_engine.scenarios.yaml_indentation import indentation_problem
 
 #: Largest accepted input, in bytes of UTF-8.
 MAX_BYTES = 1024 * 1024
@@ -188,7 +189,7 @@ def load_yaml(text: str | bytes, name: str) -> YamlDocument:
         _check_stream(text, name)
         root = yaml.compose(text, Loader=Loader)
     except MarkedYAMLError as exc:
-        raise _syntax_error(exc, name) from None
+        raise _syntax_error(exc, name, text) from None
     except ReaderError as exc:
         line, column = _offset_position(text, int(exc.position))
         character = exc.character if isinstance(exc.character, int) else ord(exc.character)
@@ -283,7 +284,12 @@ def _check_stream(text: str, name: str) -> None:
             depth -= 1
 
 
-def _syntax_error(exc: MarkedYAMLError, name: str) -> DiagnosticError:
+def _syntax_error(exc: MarkedYAMLError, name: str, text: str) -> DiagnosticError:
+    indentation = indentation_problem(text, exc)
+    if indentation is not None:
+        return DiagnosticError([Diagnostic("E302", indentation.message, file=name,
+                                           line=indentation.line, column=indentation.column,
+                                           help=indentation.help)])
     mark = exc.problem_mark or exc.context_mark
     line, column = _mark_position(mark) if mark is not None else (None, None)
     problem = exc.problem or exc.context or "invalid YAML"
