@@ -78,23 +78,9 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
             refuses to decide when the scenario does not expect it (the diagnostics name the
             scenario file).
     """
-    confinement = confinement or Confinement.here()
-    confinement.check(path, "the scenario", named=named)
-    if named:
-        confinement = confinement.including(os.path.dirname(path) or ".")
-    scenario = load_scenario(path)
-    shown = display_path(path)
-    if policy is None:
-        chosen = policy_path or scenario.policy
-        if chosen is None:
-            raise DiagnosticError([Diagnostic(
-                "E303", "the scenario names no policy", file=shown, path="$",
-                help="add 'policy: path/to/file.policy' to the scenario, or pass --policy")])
-        check_policy_name(chosen)
-        if policy_path is None:
-            confinement.check(chosen, "the policy it names", where=(
-                shown, scenario.document.locate(("policy",)), "$.policy"))
-        policy = (cache or PolicyCache()).get(chosen)
+    scenario, shown, policy = open_scenario(path, policy_path=policy_path, cache=cache,
+                                            policy=policy, confinement=confinement,
+                                            named=named)
     expect = None if ignore_expect else scenario.expect
     expected_error = expect.error if expect else None
     try:
@@ -121,6 +107,37 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
                                f"{decision.decision}",))
     return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
                           tuple(compare(policy, scenario, decision)))
+
+
+def open_scenario(path: str, *, policy_path: str | None = None,
+                  cache: PolicyCache | None = None, policy: Policy | None = None,
+                  confinement: Confinement | None = None,
+                  named: bool = True) -> tuple[Scenario, str, Policy]:
+    """Loads a scenario and the policy it names (or `policy_path`, or `policy`), within the
+    folders they must stay in; returns the scenario, its path as shown, and the policy.
+    The arguments are those of `run_scenario`.
+
+    Raises:
+        DiagnosticError: the scenario or its policy cannot be read or is invalid.
+    """
+    confinement = confinement or Confinement.here()
+    confinement.check(path, "the scenario", named=named)
+    if named:
+        confinement = confinement.including(os.path.dirname(path) or ".")
+    scenario = load_scenario(path)
+    shown = display_path(path)
+    if policy is None:
+        chosen = policy_path or scenario.policy
+        if chosen is None:
+            raise DiagnosticError([Diagnostic(
+                "E303", "the scenario names no policy", file=shown, path="$",
+                help="add 'policy: path/to/file.policy' to the scenario, or pass --policy")])
+        check_policy_name(chosen)
+        if policy_path is None:
+            confinement.check(chosen, "the policy it names", where=(
+                shown, scenario.document.locate(("policy",)), "$.policy"))
+        policy = (cache or PolicyCache()).get(chosen)
+    return scenario, shown, policy
 
 
 def compare(policy: Policy, scenario: Scenario, decision: Decision) -> list[str]:
