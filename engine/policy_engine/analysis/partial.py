@@ -161,8 +161,11 @@ class OutcomeRegions:
 def _possible(outcome: Outcome, example: Mapping[str, Any] | None) -> PossibleOutcome:
     if outcome.kind == "decision":
         return PossibleOutcome("decision", outcome.name, outcome.rule, example=example)
-    return PossibleOutcome("refusal", refusal=outcome.name, stopped_in=outcome.rule,
-                           example=example)
+    if outcome.kind == "error":
+        return PossibleOutcome("refusal", refusal=outcome.name, refused_by="evaluation",
+                               stopped_in=outcome.rule, example=example)
+    by = "constraint" if outcome.rule == "constraint" or outcome.kind == "invalid" else "policy"
+    return PossibleOutcome("refusal", refusal=outcome.name, refused_by=by, example=example)
 
 
 class _Partial:

@@ -33,8 +33,11 @@ class PossibleOutcome:
         kind: 'decision' or 'refusal'.
         decision, rule: the decision and the rule that decides it (for a decision).
         refusal: the refusal's label or code (`NOT_COVERED`, `E401`...), for a refusal.
-        stopped_in: for a refusal because evaluation stops (E401...), the rule or advisory
-            where it stops, when there is one.
+        refused_by: for a refusal, what refuses: 'constraint' (a `require` or `ensure`),
+            'policy' (no rule applies: `otherwise refuse`, or no default) or 'evaluation'
+            (it stops: a fact a rule needs is missing, rules conflict...).
+        stopped_in: for a refusal by evaluation, the rule or advisory where it stops, when
+            there is one (`a+b` for two rules that conflict).
         example: a completion that gets it, evaluated on the reference interpreter; None when
             the analysis found none (then `confirmed` is False: the outcome may be impossible).
     """
@@ -43,6 +46,7 @@ class PossibleOutcome:
     decision: str | None = None
     rule: str | None = None
     refusal: str | None = None
+    refused_by: str | None = None
     stopped_in: str | None = None
     example: Mapping[str, Any] | None = None
 
@@ -59,7 +63,8 @@ class PossibleOutcome:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "decision": self.decision, "rule": self.rule,
-                "refusal": self.refusal, "stopped_in": self.stopped_in,
+                "refusal": self.refusal, "refused_by": self.refused_by,
+                "stopped_in": self.stopped_in,
                 "confirmed": self.confirmed, "example": _facts_json(self.example)}
 
 

@@ -252,6 +252,12 @@ class WitnessFinder:
 
     def _solve(self, base: dict[str, Any], facts: list[str], choices: dict[str, list[Any]],
                checks: list[tuple[Dimension, int]]) -> Iterator[dict[str, Any]]:
+        choices = dict(choices)
+        for name in facts:  # a fact with no dimension (a list of text): the texts compared
+            if name not in choices and name not in self.fixed and name not in self.left_out:
+                guesses = self._guesses(name, checks)
+                if guesses:
+                    choices[name] = guesses
         names = [n for n in facts if n in choices and n not in self.fixed
                  and n not in self.left_out]
         for tried, combination in enumerate(itertools.product(*(choices[n] for n in names))):
@@ -267,6 +273,28 @@ class WitnessFinder:
                     candidate[name] = value
             if all(self._check(candidate, dimension, mask) for dimension, mask in checks):
                 yield part
+
+    def _guesses(self, name: str, checks: list[tuple[Dimension, int]]) -> list[Any]:
+        """Values to try for a fact that has no dimension of its own: for text, and lists
+        of text, the texts the conditions being searched compare with."""
+        first = self.registry.facts[name][0]
+        element = first.element if isinstance(first, ListType) else first
+        if isinstance(first, ListType) and isinstance(element, DateType):
+            # Non-working days: one of the days the searched terms count from the anchor.
+            days = self._date_offsets([Cell("range")])
+            return [[]] + [[day] for day in days[:8]]
+        if not isinstance(element, TextType):
+            return []
+        texts: dict[str, None] = {}
+        for dimension, _ in checks:
+            expr = (self.registry.opaque_expr[dimension.key][0]
+                    if dimension.key[0] == "opaque" else dimension.key[1])
+            for node in c.walk(expr):  # type: ignore[arg-type]
+                if isinstance(node, c.Const) and isinstance(node.value, str):
+                    texts[node.value] = None
+        if isinstance(first, ListType):
+            return [[]] + [[text] for text in texts]
+        return [*texts, "other value"]
 
     def _check(self, raw: dict[str, Any], dimension: Dimension, mask: int) -> bool:
         """Whether the interpreter puts a derived term or opaque condition in the cube."""
