@@ -82,8 +82,16 @@ class Group:
 
 
 def value_groups(space: Space, dims: FactDimensions, outcomes: Sequence[Region],
-                 refusals: Sequence[tuple[str, Region]]) -> list[Group]:
-    """A fact's values grouped by the outcomes they allow, in the order of its cells."""
+                 refusals: Sequence[tuple[str, Region]],
+                 violations: Sequence[tuple[str, Region]] = ()) -> list[Group]:
+    """A fact's values grouped by the outcomes they allow, in the order of its cells.
+
+    Args:
+        refusals: the regions refused by constraints (each by its first broken one).
+        violations: where each constraint is broken, whatever the others do: values that
+            no completion passes are said to be refused by the constraints that every
+            completion with them breaks, when there are any.
+    """
     if not dims.own:
         return []
     if len(dims.own) == 1:  # one dimension: read each region's cells of it directly
@@ -112,6 +120,9 @@ def value_groups(space: Space, dims: FactDimensions, outcomes: Sequence[Region],
                                          if space.within(point, node)))
             if not labels:
                 continue  # values no completion has (a known fact rules them out)
+            every = tuple(dict.fromkeys(label for label, region in violations
+                                        if space.within(point, region.node)))
+            labels = every or labels
         found.setdefault((allowed, labels), []).append(point)
     return [Group(union(*(space.cube(cube) for cube in cubes)), allowed, labels)
             for (allowed, labels), cubes in found.items()]

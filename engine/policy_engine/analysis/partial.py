@@ -126,6 +126,10 @@ class OutcomeRegions:
         self.regions = [merged[outcome] for outcome in self.outcomes]
         self.refusals = refusals
         self.everything = union(space.nothing(), *self.regions)
+        #: Where each constraint is broken, whatever the others do (the pieces name only
+        #: the first broken one), to say which refuses every completion of some values.
+        self.violations = [(outcome.name, model.formula_region(violated))
+                           for violated, outcome in model.constraint_steps]
 
     @staticmethod
     def _stops(model: Model, pieces: list[tuple[Outcome, Region]],
@@ -243,10 +247,16 @@ class _Partial:
                                                      self.model.conditions[advisory.index].true))
             hit = area & applies
             if hit and hit != area:
-                needs = dict.fromkeys(f for j in advisory.conjuncts
-                                      for f in translator.reads(j.expr) if f in unknown)
-                found.append(OpenOutput(advisory.decision, tuple(needs), advisory.id))
+                found.append(OpenOutput(advisory.decision, self._deciding(
+                    [hit, area - hit]), advisory.id))
         return found
+
+    def _deciding(self, parts: Sequence[Region]) -> tuple[str, ...]:
+        """The facts not given that decide between regions (whether an advisory applies)."""
+        dims = fact_dimensions(self.model, self.known.unknown)
+        return tuple(name for name, d in dims.items()
+                     if splits(value_groups(self.space, d, parts, []))
+                     or changes_alone(self.space, d, parts))
 
     def _undecided(self, given_irrelevant: tuple[str, ...]) -> Residual:
         split = self.split
@@ -278,7 +288,8 @@ class _Partial:
     # ------------------------------------------------------------ facts that matter
     def _influence(self, dims: FactDimensions) -> Influence | None:
         split = self.split
-        groups = value_groups(self.space, dims, split.regions, split.refusals)
+        groups = value_groups(self.space, dims, split.regions, split.refusals,
+                              split.violations)
         alone = None if splits(groups) else changes_alone(self.space, dims, split.regions)
         if not splits(groups) and alone is None:
             return None

@@ -279,10 +279,11 @@ def _facts_json(facts: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Raw facts as JSON: amounts and dates (which YAML may have read as such) as text."""
     if facts is None:
         return None
-    return {name: _raw_json(value) for name, value in facts.items()}
+    return {name: raw_json(value) for name, value in facts.items()}
 
 
-def _raw_json(value: object) -> object:
+def raw_json(value: object) -> object:
+    """A raw fact value (as YAML or JSON gave it) as JSON: amounts and dates as text."""
     if isinstance(value, (list, tuple)):
-        return [_raw_json(item) for item in value]
+        return [raw_json(item) for item in value]
     return to_json_value(value)

@@ -499,9 +499,14 @@ _YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "n
 
 
 def dumps_witness(witness: Witness, policy_path: str | None) -> str:
-    """A witness as a scenario file. Every text that is not a plain name is quoted, so the
+    """A witness as a scenario file (see `dumps_scenario`)."""
+    return dumps_scenario(witness.scenario(policy_path))
+
+
+def dumps_scenario(data: Mapping[str, Any]) -> str:
+    """A scenario (plain data) as YAML. Every text that is not a plain name is quoted, so the
     file reads back as the same values whatever YAML rules the reader follows."""
-    import yaml  # only to write witnesses: analysis itself never reads YAML
+    import yaml  # only to write scenarios: analysis itself never reads YAML
 
     class Dumper(yaml.SafeDumper):
         pass
@@ -512,8 +517,8 @@ def dumps_witness(witness: Witness, policy_path: str | None) -> str:
                                        style=None if plain else '"')
 
     Dumper.add_representer(str, text)
-    return str(yaml.dump(witness.scenario(policy_path), Dumper=Dumper, sort_keys=False,
-                         allow_unicode=True, width=100))
+    return str(yaml.dump(dict(data), Dumper=Dumper, sort_keys=False, allow_unicode=True,
+                         width=100))
 
 
 def write_witnesses(named: Sequence[tuple[str, Witness | None]], directory: str,
