@@ -98,7 +98,8 @@ def over_budget(policy: CheckedPolicy, budget: Budget) -> Diagnostic:
     return Diagnostic(
         "E701", f"partial evaluation of policy '{policy.name}' needs more than "
                 f"{budget.describe_limit()}", file=policy.source.name,
-        help="give more of the facts, or a larger budget (--analysis-budget STEPS)")
+        help="give more of the facts, or a larger budget: policy ask --analysis-budget STEPS, "
+             "Policy.residual(..., analysis_budget=STEPS) (0: no limit)")
 
 
 class OutcomeRegions:
@@ -204,8 +205,15 @@ class _Partial:
         return {name: value for name, value in example.items() if name not in self.known.raw}
 
     def _refused_by_constraints(self, given_irrelevant: tuple[str, ...]) -> Residual:
-        """No completion passes the constraints: the answer is their refusal."""
-        example = next(self.completions.candidates(self.space.everything()), None)
+        """No completion passes the constraints: the answer is their refusal, shown by a
+        completion that breaks only the constraints every completion breaks, when there is
+        one (not also a `require` of a fact the example happened to leave out)."""
+        everything = self.space.everything()
+        avoidable = [region for _, region in self.split.violations if region != everything]
+        plain = everything - union(self.space.nothing(), *avoidable)
+        example = next(self.completions.candidates(plain), None) if plain else None
+        if example is None:
+            example = next(self.completions.candidates(everything), None)
         if example is None:  # the known facts are all there is
             example = dict(self.known.raw)
         decision = self.evaluate(example)

@@ -279,10 +279,14 @@ class WitnessFinder:
         of text, the texts the conditions being searched compare with."""
         first = self.registry.facts[name][0]
         element = first.element if isinstance(first, ListType) else first
+        info = self.models[0].policy.fact(name)
+        # Leaving the fact out is tried first when it may be, so a witness names only the
+        # facts that make it one; then the empty list.
+        empty: list[Any] = [_OMIT, []] if info.default is not None or not info.required else [[]]
         if isinstance(first, ListType) and isinstance(element, DateType):
             # Non-working days: one of the days the searched terms count from the anchor.
             days = self._date_offsets([Cell("range")])
-            return [[]] + [[day] for day in days[:8]]
+            return empty + [[day] for day in days[:8]]
         if not isinstance(element, TextType):
             return []
         texts: dict[str, None] = {}
@@ -293,7 +297,7 @@ class WitnessFinder:
                 if isinstance(node, c.Const) and isinstance(node.value, str):
                     texts[node.value] = None
         if isinstance(first, ListType):
-            return [[]] + [[text] for text in texts]
+            return empty + [[text] for text in texts]
         return [*texts, "other value"]
 
     def _check(self, raw: dict[str, Any], dimension: Dimension, mask: int) -> bool:
