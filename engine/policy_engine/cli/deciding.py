@@ -34,14 +34,21 @@ from policy_engine.scenarios.runner import PolicyCache, ScenarioResult, run_scen
 @click.option("--engine", type=click.Choice(["interpreted", "compiled"]),
               default="interpreted", show_default=True,
               help="Evaluator to use; both give the same answers.")
+@click.option("--partial", is_flag=True,
+              help="Facts left out are unknown: say what is decided, what still matters and "
+                   "the next question to ask (docs/partial.md).")
 @click.pass_context
 def eval_command(ctx: click.Context, scenarios: tuple[str, ...], policy_path: str | None,
-                 fmt: str, engine: str) -> None:
+                 fmt: str, engine: str, partial: bool) -> None:
     """Decide each SCENARIO (a YAML file, or a folder of them) and explain why.
 
     Exit status: 0 decided (and every 'expect' met), 1 an 'expect' was not met,
     2 an invalid policy, scenario or fact set, or a refusal to decide.
     """
+    if partial:
+        from policy_engine.cli.asking import eval_partial
+
+        ctx.exit(eval_partial(ctx, scenarios, policy_path, fmt))
     cache = PolicyCache()
     results: list[ScenarioResult] = []
     code = EXIT_OK
