@@ -200,3 +200,17 @@ def test_an_invalid_starting_fact_is_reported_with_its_position(run: Run,
     result = run("ask", ALIEXPRESS, "--facts", str(bad))
     assert result.exit_code == 2
     assert "$.facts.request" in result.output and "error[E304]" in result.output
+
+
+def test_when_only_skipped_facts_matter_the_interview_stops_and_says_so(run: Run) -> None:
+    # days_without_tracking is the one fact left that decides; the agent does not know it,
+    # nor any fact asked after it (those whose values the constraints may refuse)
+    code, shown = _script(run, ALIEXPRESS, "--facts", START, answers=["20", "?", "no", *["?"] * 12])
+    asked = re.findall(r"Question \d+: (\w+)", shown)
+    known = {"request": "goods_not_received", "paid": True, "days_since_sent": 20,
+             "delivery_deadline_near": False}
+    residual = Policy.load(ALIEXPRESS).residual(
+        known, exclude=[fact for fact in asked if fact not in known])
+    assert not residual.decided and residual.next_question is None
+    assert "days_without_tracking" in residual.ranking and residual.ranking in shown
+    assert code == 1

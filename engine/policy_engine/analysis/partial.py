@@ -428,7 +428,16 @@ class _Partial:
                        ) -> tuple[Question | None, tuple[Candidate, ...], str]:
         askable = {name: d for name, d in dims.items() if name not in self.exclude}
         candidates = ([i.fact for i in matters if i.fact in askable]
-                      or [i.fact for i in may_matter if i.fact in askable] or list(askable))
+                      or [i.fact for i in may_matter if i.fact in askable])
+        if not candidates and (matters or may_matter):
+            # Only excluded facts change the outcome; another fact is still worth asking if
+            # some of its values are refused (the answer is then that refusal).
+            candidates = [name for name, d in askable.items() if self._refuses(d)]
+            if not candidates:
+                excluded = ", ".join(i.fact for i in matters + may_matter)
+                return None, (), ("nothing to ask: every fact that still matters is excluded "
+                                  f"({excluded})")
+        candidates = candidates or list(askable)
         influences = {i.fact: i for i in matters + may_matter}
         if not candidates:
             rest = [name for name in self.known.unknown if name not in self.exclude]
@@ -446,6 +455,12 @@ class _Partial:
                       for r in ranking.ranked[:SHOWN_CANDIDATES])
         return (self._question(best, "decide", influences.get(best)), shown,
                 ranking.describe())
+
+    def _refuses(self, dims: FactDimensions) -> bool:
+        """Whether some values of the fact are refused by the constraints whatever else."""
+        split = self.split
+        return any(group.refused for group in value_groups(
+            self.space, dims, split.regions, split.refusals, split.violations))
 
     # ------------------------------------------------------------ what else to say
     def _approximate(self) -> tuple[str, ...]:

@@ -209,6 +209,8 @@ def _text_undecided(residual: Residual, names: Sequence[str]) -> list[str]:
         lines.append(f"  {number + 1}. {name}{rule}{note}")
     if residual.next_question is not None:
         lines += ["", *_question_lines(residual, names)]
+    elif residual.ranking:
+        lines += ["", f"next question: none, {residual.ranking}"]
     if residual.matters:
         lines += ["", "facts that still matter:"]
         for influence in residual.matters:
