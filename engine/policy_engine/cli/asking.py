@@ -263,7 +263,7 @@ def _conclude(policy: Policy, residual: Residual, known: dict[str, Any],
         click.echo(render_text([Report(decision)]), nl=False)
         if residual.assumed:
             click.echo("")
-            click.echo("not asked (any allowed value gives the same decision): "
+            click.echo("not answered (any allowed value gives the same decision): "
                        + ", ".join(sorted(residual.assumed)))
         for output in residual.open_outputs:
             what = f"advisory {output.advisory}" if output.advisory else f"output {output.output}"

@@ -21,7 +21,7 @@ from policy_engine.policy import Policy
 from policy_engine.scenarios.runner import PolicyCache, compare, open_scenario
 
 #: The comment above the facts an interview did not ask about, in the scenario it writes.
-NOT_ASKED = "# not asked: any value the policy allows gives the same decision"
+NOT_ASKED = "# not answered: any value the policy allows gives the same decision"
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def answers_scenario(policy: Policy, residual: Residual, answers: Mapping[str, A
                      path: str | None) -> str:
     """The answers of an interview (`policy ask`) as a scenario file to be saved at `path`
     (None: in the current folder): the facts answered, then those the explanation assumed
-    (a comment says they were not asked), and what the policy decided as its `expect`."""
+    (a comment says they were not answered), and what the policy decided as its `expect`."""
     facts: dict[str, Any] = {name: raw_json(value) for name, value in answers.items()}
     assumed = [name for name in residual.assumed if name not in facts] if residual.decided \
         else []
