@@ -263,12 +263,35 @@ def _row_not_decided(folder: Path) -> tuple[Diagnostic, ...]:
                  if isinstance(raw, RowError))
 
 
+def _partial_over_budget(folder: Path) -> tuple[Diagnostic, ...]:
+    """`policy ask fees.policy --analysis-budget 100`: the W112 example's fee, too little
+    budget."""
+    (folder / "fees.policy").write_text(_section("W112").first("policy").text + (
+        "fact member: yes/no\n"), encoding="utf-8")
+    try:
+        Policy.load("fees.policy").residual({"member": True}, analysis_budget=100)
+    except DiagnosticError as error:
+        return error.diagnostics
+    return ()
+
+
+def _answers_exist(folder: Path) -> tuple[Diagnostic, ...]:
+    """`policy ask example.policy --save answers.yaml` when answers.yaml is there."""
+    from policy_engine.cli.asking import save_path_taken
+
+    (folder / "answers.yaml").write_text("facts: {}\n", encoding="utf-8")
+    taken = save_path_taken("answers.yaml")
+    return (taken,) if taken is not None else ()
+
+
 PRODUCERS: dict[str, Callable[[Path], tuple[Diagnostic, ...]]] = {
     "E307": _too_large,
     "E310": _outside,
     "E311": _revision_and_path,
     "E312": _output_unwritable,
     "E313": _row_not_decided,
+    "E701": _partial_over_budget,
+    "E702": _answers_exist,
 }
 
 

@@ -13,7 +13,7 @@ explanation. Code is generated and compiled only for the hot-loop function of `d
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from policy_engine.check.checked import CheckedPolicy
@@ -33,6 +33,7 @@ from policy_engine.facts.validation import FactStage
 from policy_engine.language.grammar import grammar_text
 
 if TYPE_CHECKING:
+    from policy_engine.analysis.residual import Residual
     from policy_engine.evaluate.compiler import CompiledPolicy
 
 Engine = Literal["interpreted", "compiled"]
@@ -207,6 +208,51 @@ class Policy:
         except EvaluationError as error:
             return Decision.refusing(self.checked, [_refusal(error, file)], typed, given)
         return Decision.of(self.checked, evaluation, typed, given)
+
+    def residual(self, known_facts: object, *, exclude: Iterable[str] = (),
+                 file: str = "<facts>", locate: Locator | None = None,
+                 prefix: JsonPath = ("facts",), analysis_budget: int | None = None,
+                 irrelevant: bool = True) -> Residual:
+        """Partial evaluation: what the policy answers when only some facts are known, and
+        what is still needed to know (docs/partial.md).
+
+        Facts left out are unknown: every value the declarations and constraints allow is
+        considered (null for an optional fact means it is known to be left out, as for
+        `evaluate`). The `Residual` is either decided, with the `Decision` and the facts that
+        did not matter, or undecided, with the outcomes still possible, the facts that still
+        matter (which of their values lead where), the suggested next question and the facts
+        given that do not matter. Every example in it was evaluated by the interpreter.
+
+        Args:
+            exclude: facts never to suggest as the next question (the caller cannot find
+                them out).
+            file, locate, prefix: where the facts come from, as for `evaluate`.
+            analysis_budget: the work the analysis may do, in steps (None: the default of
+                `analysis.budget.DEFAULT_STEPS`; 0: no limit).
+            irrelevant: also work out which facts given do not matter (one more analysis of
+                the policy for each fact given).
+
+        Raises:
+            DiagnosticError: a fact given is invalid (as for `evaluate`: wrong type, unknown
+                name, null where the fact cannot be left out), or E701: the analysis needs
+                more than its budget.
+        """
+        from policy_engine.analysis.budget import Budget
+        from policy_engine.analysis.partial import residual
+        from policy_engine.facts.known import validate_known
+
+        known = validate_known(self._facts, known_facts, file=file, locate=locate,
+                               prefix=prefix)
+        return residual(self.checked, known, self._explained,
+                        budget=Budget.from_options(analysis_budget),
+                        exclude=frozenset(exclude), irrelevant=irrelevant)
+
+    def _explained(self, facts: Mapping[str, Any]) -> Decision:
+        """`evaluate` for partial evaluation's completions; invalid ones are refusals."""
+        try:
+            return self.evaluate(dict(facts))
+        except DiagnosticError as error:
+            return Decision.refusing(self.checked, error.diagnostics)
 
     def decider(self, *, validated: bool = False) -> Callable[..., Decision]:
         """The decision as one generated function, for hot loops: facts in, a `Decision` out.

@@ -87,6 +87,9 @@ class Piece:
 
 Constraint = unknown.Constraint
 
+#: Makes the translator of one policy into a registry (`symbolic.Translator` by default).
+TranslatorFactory = Callable[[CheckedPolicy, Registry, Budget], Translator]
+
 
 @dataclass(frozen=True)
 class Stop:
@@ -144,7 +147,8 @@ class Model:
 
 
 def translate(policy: CheckedPolicy, registry: Registry, budget: Budget | None = None,
-              earlier: Sequence[Model] = (), version: str = "") -> Model:
+              earlier: Sequence[Model] = (), version: str = "",
+              make_translator: TranslatorFactory = Translator) -> Model:
     """Translates a policy's constraints, rules and advisories (before the space is built).
 
     Each is an item of the budget: one over its share gets a free outcome (an unknown
@@ -153,9 +157,11 @@ def translate(policy: CheckedPolicy, registry: Registry, budget: Budget | None =
     Args:
         earlier: the models of the policies translated before it into the same space.
         version: words that tell its unknown dimensions apart from theirs, in descriptions.
+        make_translator: makes the translator (partial evaluation's reads the facts it knows
+            as constants).
     """
     budget = budget if budget is not None else Budget()
-    translator = Translator(policy, registry, budget)
+    translator = make_translator(policy, registry, budget)
     model = Model(policy, translator, tag=len(earlier), version=version)
     model.earlier = list(earlier)
     model.facts = {info.name: info for info in reversed(policy.facts)}  # the first wins
@@ -481,12 +487,14 @@ def _same_outputs(rules: Sequence[CheckedRule]) -> bool:
     return len({rule.outputs for rule in rules}) == 1
 
 
-def analyse(policies: Sequence[CheckedPolicy], budget: Budget | None = None) -> list[Model]:
+def analyse(policies: Sequence[CheckedPolicy], budget: Budget | None = None,
+            make_translator: TranslatorFactory = Translator) -> list[Model]:
     """Translates policies into one shared space and partitions it for each.
 
     Args:
         budget: the work the analysis may do (`Budget()`, the default budget, when None).
             What goes over it is recorded on the models (`unknown_rules`, `stopped`).
+        make_translator: see `translate`.
     """
     budget = budget if budget is not None else Budget()
     with budget.active():
@@ -494,7 +502,8 @@ def analyse(policies: Sequence[CheckedPolicy], budget: Budget | None = None) -> 
         models: list[Model] = []
         for policy in policies:
             version = ("", " (old)", " (new)")[len(models) + 1] if len(policies) == 2 else ""
-            models.append(translate(policy, registry, budget, models, version))
+            models.append(translate(policy, registry, budget, models, version,
+                                    make_translator))
         space = registry.space()
         space.budget = budget
         for model in models:

@@ -105,6 +105,9 @@ class Space:
         self.samples: dict[tuple[object, ...], list[Fraction]] = {}
         self.covers: dict[tuple[int, int, int], list[Cube]] = {}
         self._groups: dict[int, tuple[tuple[int, int], ...]] = {}
+        #: Memos of `exists` (by the levels freed) and `reachable` (by the level read).
+        self._exists: dict[frozenset[int], dict[int, int]] = {}
+        self._reachable: dict[int, dict[int, int]] = {}
         self._peak = 0
 
     @property
@@ -133,6 +136,8 @@ class Space:
         self._memo = {key: node for key, node in self._memo.items()
                       if node < mark and key[1] < mark and key[2] < mark}
         self._groups = {node: groups for node, groups in self._groups.items() if node < mark}
+        self._exists.clear()
+        self._reachable.clear()
         self.covers = {key: cubes for key, cubes in self.covers.items()
                        if key[0] < mark and key[1] < mark}
 
@@ -229,6 +234,63 @@ class Space:
         result = self._make(level, children)
         self._memo[key] = result
         return result
+
+    def exists(self, node: int, levels: frozenset[int]) -> int:
+        """The region with the dimensions at `levels` left free: every fact set that agrees
+        with some fact set of `node` outside those dimensions (existential quantification).
+        Partial evaluation asks with it whether changing one fact can change an outcome."""
+        if not levels:
+            return node
+        memo = self._exists.setdefault(levels, {})
+
+        def walk(current: int) -> int:
+            if current <= 1:
+                return current
+            found = memo.get(current)
+            if found is not None:
+                return found
+            level, children = self._nodes[current]
+            if level in levels:
+                result = 0
+                for child, _ in self._grouped(current):
+                    result = self.apply("or", result, walk(child))
+                    if result == 1:
+                        break
+            else:
+                result = self._make(level, tuple(walk(child) for child in children))
+            memo[current] = result
+            return result
+
+        return walk(node)
+
+    def reachable(self, node: int, level: int) -> int:
+        """The cells of the dimension at `level` that some fact set of region `node` takes,
+        as a bitmask: the region projected onto one dimension."""
+        full = self.top[level]
+        memo = self._reachable.setdefault(level, {0: 0, 1: full})
+
+        def walk(current: int) -> int:
+            found = memo.get(current)
+            if found is not None:
+                return found
+            node_level = self._nodes[current][0]
+            if node_level > level:  # the region does not test this dimension below here
+                result = full
+            elif node_level == level:
+                result = 0
+                for child, cells in self._grouped(current):
+                    if child:
+                        result |= cells
+            else:
+                result = 0
+                for child, _ in self._grouped(current):
+                    result |= walk(child)
+                    if result == full:
+                        break
+            memo[current] = result
+            return result
+
+        return walk(node)
 
     def within(self, cube: Cube, node: int) -> bool:
         """Whether every fact set of `cube` lies in the region `node` (no diagram is built)."""

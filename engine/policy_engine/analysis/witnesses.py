@@ -97,8 +97,8 @@ def observe(policy: CheckedPolicy, raw: Mapping[str, Any]) -> Outcome:
             return Outcome("invalid", "facts")
         problems = check_constraints(policy, typed, file="<facts>", locate=None,
                                      prefix=("facts",))
-        if problems:
-            return Outcome("refused", problems[0].label or problems[0].code)
+        if problems:  # as the partition says it: refused by a constraint
+            return Outcome("refused", problems[0].label or problems[0].code, "constraint")
         try:
             evaluation = resolve(policy, interpreter, typed)
         except EvaluationError as error:
@@ -136,11 +136,19 @@ _TOOLS: dict[int, tuple[CheckedPolicy, FactStage, Interpreter]] = {}
 class WitnessFinder:
     """Turns a cube into concrete facts, searching where derived terms are involved."""
 
-    def __init__(self, models: Sequence[Model]) -> None:
+    def __init__(self, models: Sequence[Model], fixed: Mapping[str, Any] | None = None,
+                 left_out: frozenset[str] = frozenset()) -> None:
+        """Args:
+            fixed: raw facts every candidate gives as they are (partial evaluation's known
+                facts); the search never varies them.
+            left_out: facts every candidate leaves out (known to be absent).
+        """
         self.models = models
         self.space = models[0].space
         self.budget = self.space.budget
         self.registry = models[0].translator.registry
+        self.fixed = dict(fixed or {})
+        self.left_out = left_out
 
     def candidates(self, cube: Cube) -> Iterator[dict[str, Any]]:
         """Fact sets inside the cube, the plainest first.
@@ -179,6 +187,9 @@ class WitnessFinder:
             elif name not in base and self._required(name) and not any(
                     d.key == ("fact", name) for d in self.space.dimensions):
                 base[name] = _plain_value(types[0])
+        base.update(self.fixed)
+        for name in self.left_out:
+            base.pop(name, None)
         groups = self._groups(cube)
         if not groups:
             yield dict(base)
@@ -198,6 +209,28 @@ class WitnessFinder:
                     else:
                         candidate[name] = value
             yield candidate
+
+    def fact_values(self, name: str, cube: Cube, many: bool = False) -> list[Any]:
+        """Plain raw values of one fact inside a cube (`LEFT_OUT` where it may be left out),
+        the plainest first; with `many`, a few more. Partial evaluation moves a completion
+        to other values of one fact with them. Empty for a fact with no dimension."""
+        position = self.space.index.get(("fact", name))
+        if position is not None:
+            return self._values(self.space.dimensions[position], cube[position], name, many)
+        present = self.space.index.get(("present", name))
+        if present is not None and not cube[present] & 2:
+            return [LEFT_OUT]
+        members = [(str(d.key[2]), mask) for d, mask in zip(self.space.dimensions, cube,
+                                                            strict=True)
+                   if d.kind == "member" and d.key[1] == name]
+        if not members:
+            return [LEFT_OUT] if present is not None else []
+        values = [[value for value, mask in members if mask == 2]]
+        if many:
+            values.append([value for value, mask in members if mask & 2])
+        if present is not None and cube[present] & 1:
+            values.append(LEFT_OUT)
+        return list({repr(v): v for v in values}.values())
 
     def _groups(self, cube: Cube) -> list[tuple[list[str], list[tuple[Dimension, int]]]]:
         """Constrained derived terms and opaque conditions, grouped by the facts they share."""
@@ -219,7 +252,14 @@ class WitnessFinder:
 
     def _solve(self, base: dict[str, Any], facts: list[str], choices: dict[str, list[Any]],
                checks: list[tuple[Dimension, int]]) -> Iterator[dict[str, Any]]:
-        names = [n for n in facts if n in choices]
+        choices = dict(choices)
+        for name in facts:  # a fact with no dimension (a list of text): the texts compared
+            if name not in choices and name not in self.fixed and name not in self.left_out:
+                guesses = self._guesses(name, checks)
+                if guesses:
+                    choices[name] = guesses
+        names = [n for n in facts if n in choices and n not in self.fixed
+                 and n not in self.left_out]
         for tried, combination in enumerate(itertools.product(*(choices[n] for n in names))):
             if tried >= MAX_TRIES:
                 return
@@ -233,6 +273,32 @@ class WitnessFinder:
                     candidate[name] = value
             if all(self._check(candidate, dimension, mask) for dimension, mask in checks):
                 yield part
+
+    def _guesses(self, name: str, checks: list[tuple[Dimension, int]]) -> list[Any]:
+        """Values to try for a fact that has no dimension of its own: for text, and lists
+        of text, the texts the conditions being searched compare with."""
+        first = self.registry.facts[name][0]
+        element = first.element if isinstance(first, ListType) else first
+        info = self.models[0].policy.fact(name)
+        # Leaving the fact out is tried first when it may be, so a witness names only the
+        # facts that make it one; then the empty list.
+        empty: list[Any] = [_OMIT, []] if info.default is not None or not info.required else [[]]
+        if isinstance(first, ListType) and isinstance(element, DateType):
+            # Non-working days: one of the days the searched terms count from the anchor.
+            days = self._date_offsets([Cell("range")])
+            return empty + [[day] for day in days[:8]]
+        if not isinstance(element, TextType):
+            return []
+        texts: dict[str, None] = {}
+        for dimension, _ in checks:
+            expr = (self.registry.opaque_expr[dimension.key][0]
+                    if dimension.key[0] == "opaque" else dimension.key[1])
+            for node in c.walk(expr):  # type: ignore[arg-type]
+                if isinstance(node, c.Const) and isinstance(node.value, str):
+                    texts[node.value] = None
+        if isinstance(first, ListType):
+            return empty + [[text] for text in texts]
+        return [*texts, "other value"]
 
     def _check(self, raw: dict[str, Any], dimension: Dimension, mask: int) -> bool:
         """Whether the interpreter puts a derived term or opaque condition in the cube."""
@@ -331,6 +397,8 @@ class _Omit:
 
 
 _OMIT: Any = _Omit()
+#: Stands for "leave the fact out" among the values of `WitnessFinder.fact_values`.
+LEFT_OUT: Any = _OMIT
 
 
 def _quick_value(policy: CheckedPolicy, raw: dict[str, Any], expr: c.CExpr) -> Any:
@@ -435,9 +503,14 @@ _YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "n
 
 
 def dumps_witness(witness: Witness, policy_path: str | None) -> str:
-    """A witness as a scenario file. Every text that is not a plain name is quoted, so the
+    """A witness as a scenario file (see `dumps_scenario`)."""
+    return dumps_scenario(witness.scenario(policy_path))
+
+
+def dumps_scenario(data: Mapping[str, Any]) -> str:
+    """A scenario (plain data) as YAML. Every text that is not a plain name is quoted, so the
     file reads back as the same values whatever YAML rules the reader follows."""
-    import yaml  # only to write witnesses: analysis itself never reads YAML
+    import yaml  # only to write scenarios: analysis itself never reads YAML
 
     class Dumper(yaml.SafeDumper):
         pass
@@ -448,8 +521,8 @@ def dumps_witness(witness: Witness, policy_path: str | None) -> str:
                                        style=None if plain else '"')
 
     Dumper.add_representer(str, text)
-    return str(yaml.dump(witness.scenario(policy_path), Dumper=Dumper, sort_keys=False,
-                         allow_unicode=True, width=100))
+    return str(yaml.dump(dict(data), Dumper=Dumper, sort_keys=False, allow_unicode=True,
+                         width=100))
 
 
 def write_witnesses(named: Sequence[tuple[str, Witness | None]], directory: str,

@@ -51,11 +51,14 @@ TEST_FORMAT = "policy-engine/test"
 @click.option("--engine", type=click.Choice(["interpreted", "compiled"]),
               default="interpreted", show_default=True,
               help="Evaluator to use; both give the same answers.")
+@click.option("--partial", is_flag=True,
+              help="Facts left out are unknown: say what is decided, what still matters and "
+                   "the next question to ask (docs/partial.md).")
 @output_options
 @click.pass_context
 def eval_command(ctx: click.Context, scenarios: tuple[str, ...], policy_path: str | None,
-                 facts_path: str | None, fmt: str, engine: str, output_path: str | None,
-                 quiet: bool) -> None:
+                 facts_path: str | None, fmt: str, engine: str, partial: bool,
+                 output_path: str | None, quiet: bool) -> None:
     """Decide each SCENARIO (a YAML file, a folder of them, or '-' for standard input), or
     the facts of --facts, and explain why.
 
@@ -74,6 +77,13 @@ def eval_command(ctx: click.Context, scenarios: tuple[str, ...], policy_path: st
             raise click.UsageError("--facts needs --policy: the policy to decide with")
     elif not scenarios:
         raise click.UsageError("give a scenario file or folder, or --policy P --facts FILE")
+    if partial:
+        from policy_engine.cli.asking import eval_partial
+
+        if facts_path is not None or fmt == "jsonl":
+            raise click.UsageError("--partial takes scenario files, and the formats text, "
+                                   "json and markdown")
+        finish(ctx, eval_partial(ctx, scenarios, policy_path, fmt))
     cache = PolicyCache()
     entries: list[Entry] = []
     results: list[ScenarioResult] = []

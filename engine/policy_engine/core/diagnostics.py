@@ -75,6 +75,9 @@ CODES: dict[str, str] = {
     "E406": "table has no row for the key",
     "E407": "holiday calendar cannot be used",
     "E408": "value out of the engine's range",
+    # partial evaluation (policy eval --partial, policy ask)
+    "E701": "partial evaluation over its budget",
+    "E702": "interview answers would overwrite a file",
     # warnings
     "W001": "decision never returned",
     "W002": "required fact never used",

@@ -89,28 +89,9 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
             name the scenario file); invalid facts are a result only when `expect` names the
             error.
     """
-    confinement = confinement or Confinement.here()
-    confinement.check(path, "the scenario", named=named)
-    if named:
-        confinement = confinement.including(os.path.dirname(path) or ".")
-    scenario = load_scenario(path)
-    shown = display_path(path)
-    if policy is None:
-        chosen = policy_path or scenario.policy
-        if chosen is None:
-            raise DiagnosticError([Diagnostic(
-                "E303", "the scenario names no policy", file=shown, path="$",
-                help="add 'policy: path/to/file.policy' to the scenario, or pass --policy")])
-        check_policy_name(chosen)
-        if policy_path is None:
-            confinement.check(chosen, "the policy it names", where=(
-                shown, scenario.document.locate(("policy",)), "$.policy"))
-        try:
-            policy = (cache or PolicyCache()).get(chosen)
-        except DiagnosticError as error:
-            if policy_path is None and all(d.code == "E301" for d in error.diagnostics):
-                raise _unreadable_policy(scenario, shown, error.diagnostics[0]) from None
-            raise
+    scenario, shown, policy = open_scenario(path, policy_path=policy_path, cache=cache,
+                                            policy=policy, confinement=confinement,
+                                            named=named)
     expect = None if ignore_expect else scenario.expect
     expected_error = expect.error if expect else None
     try:
@@ -144,6 +125,42 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
                                f"{decision.decision}",))
     return ScenarioResult(shown, scenario.description, policy, decision, scenario.expect,
                           tuple(compare(policy, scenario, decision)))
+
+
+def open_scenario(path: str, *, policy_path: str | None = None,
+                  cache: PolicyCache | None = None, policy: Policy | None = None,
+                  confinement: Confinement | None = None,
+                  named: bool = True) -> tuple[Scenario, str, Policy]:
+    """Loads a scenario and the policy it names (or `policy_path`, or `policy`), within the
+    folders they must stay in; returns the scenario, its path as shown, and the policy.
+    The arguments are those of `run_scenario`.
+
+    Raises:
+        DiagnosticError: the scenario or its policy cannot be read or is invalid.
+    """
+    confinement = confinement or Confinement.here()
+    confinement.check(path, "the scenario", named=named)
+    if named:
+        confinement = confinement.including(os.path.dirname(path) or ".")
+    scenario = load_scenario(path)
+    shown = display_path(path)
+    if policy is None:
+        chosen = policy_path or scenario.policy
+        if chosen is None:
+            raise DiagnosticError([Diagnostic(
+                "E303", "the scenario names no policy", file=shown, path="$",
+                help="add 'policy: path/to/file.policy' to the scenario, or pass --policy")])
+        check_policy_name(chosen)
+        if policy_path is None:
+            confinement.check(chosen, "the policy it names", where=(
+                shown, scenario.document.locate(("policy",)), "$.policy"))
+        try:
+            policy = (cache or PolicyCache()).get(chosen)
+        except DiagnosticError as error:
+            if policy_path is None and all(d.code == "E301" for d in error.diagnostics):
+                raise _unreadable_policy(scenario, shown, error.diagnostics[0]) from None
+            raise
+    return scenario, shown, policy
 
 
 def _unreadable_policy(scenario: Scenario, shown: str, cause: Diagnostic) -> DiagnosticError:
