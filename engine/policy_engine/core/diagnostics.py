@@ -74,6 +74,16 @@ CODES: dict[str, str] = {
     "E406": "table has no row for the key",
     "E407": "holiday calendar cannot be used",
     "E408": "value out of the engine's range",
+    # serving (policy serve: requests, policies served, the decision log)
+    "E501": "request body is not valid JSON",
+    "E502": "request body over a limit",
+    "E503": "request body has the wrong shape",
+    "E504": "unknown policy",
+    "E505": "policy name declared by more than one file",
+    "E506": "missing or refused bearer token",
+    "E507": "decision log cannot be written",
+    "E508": "internal server error",
+    "E509": "invalid request",
     # warnings
     "W001": "decision never returned",
     "W002": "required fact never used",

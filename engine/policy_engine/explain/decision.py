@@ -16,7 +16,7 @@ from typing import Any
 from policy_engine.check.checked import CheckedPolicy, CheckedRule
 from policy_engine.check.types import Value, to_json_value
 from policy_engine.core.diagnostics import Diagnostic
-from policy_engine.evaluate.runtime import Evaluation, Outputs
+from policy_engine.evaluate.runtime import Evaluation, Outputs, RuleOutcome
 from policy_engine.explain.trace import CheckTrace, LookupTrace, RuleTrace, Trace
 
 #: The JSON result format; bump the version on any incompatible change (docs/cli.md).
@@ -130,6 +130,13 @@ class Decision:
         if self._trace is None and self._evaluation is not None and self._facts is not None:
             self._trace = Trace(self.policy, self._facts, self._given, self._evaluation)
         return self._trace
+
+    @property
+    def outcomes(self) -> tuple[RuleOutcome, ...]:
+        """Each rule's fate (decided, did not apply, not reached...), in file order, without
+        working out the trace: what a decision log's summary needs. Empty for a refusal and
+        for a decision of the hot-loop function."""
+        return self._evaluation.outcomes if self._evaluation is not None else ()
 
     def _deciding(self) -> CheckedRule | None:
         if self.decision is None or self._index < 0:
