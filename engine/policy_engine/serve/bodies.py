@@ -97,9 +97,10 @@ class BodyParser:
             message = error.message.replace("the row", "the body").replace(
                 "--max-depth", "--max-depth of the server").replace(
                 "--max-digits", "--max-digits of the server")
+            help = ("nest less deeply, or start the server with a larger --max-depth"
+                    if "nests" in message else "write the number with fewer digits")
             raise BodyProblem(400, Diagnostic("E502", message, file=BODY, path=error.path,
-                                              help="nest less deeply, or write the number "
-                                                   "with fewer digits")) from None
+                                              help=help)) from None
         except json.JSONDecodeError as error:
             raise _malformed(f"invalid JSON: {error.msg}", error.lineno, error.colno) from None
         except ValueError as error:  # a key twice, or NaN/Infinity
