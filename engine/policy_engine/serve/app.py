@@ -125,7 +125,6 @@ class Service:
         if not grant.allows(name):
             raise Problem(403, [unauthorized(f"this token may not use the policy '{name}'")])
         snapshot = self.registry.snapshot
-        self._publish(snapshot)
         served = snapshot.served.get(name)
         if served is not None:
             return served
@@ -235,7 +234,8 @@ def create_app(config: ServeConfig) -> Starlette:
         now, ids = new_ids(1)
         logged = await service.log_decisions(served, [facts], [decided], now, ids)
         service.metrics.decided(served.name, [decided.outcome], time.perf_counter() - started)
-        return _json(decided.answer, headers={"Decision-Id": ids[0], "Decision-Logged": logged})
+        return Response(decided.answer, media_type="application/json",
+                        headers={"Decision-Id": ids[0], "Decision-Logged": logged})
 
     async def decide_many(request: Request) -> Response:
         started = time.perf_counter()
@@ -253,8 +253,10 @@ def create_app(config: ServeConfig) -> Starlette:
         logged = await service.log_decisions(served, fact_sets, decided, now, ids)
         service.metrics.decided(served.name, [d.outcome for d in decided],
                                 time.perf_counter() - started)
-        return _json({"decision_ids": ids, "results": [d.answer for d in decided]},
-                     headers={"Decision-Logged": logged})
+        body = b"".join((b'{"decision_ids":', dumps(ids), b',"results":[',
+                         b",".join(d.answer for d in decided), b"]}"))
+        return Response(body, media_type="application/json",
+                        headers={"Decision-Logged": logged})
 
     async def policies(request: Request) -> Response:
         grant = service.grant(request)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
 
 from policy_engine.core.data import JsonPath
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.evaluate.runtime import RuleOutcome
 from policy_engine.explain.decision import Decision
 from policy_engine.serve.config import Explain
+from policy_engine.serve.records import dumps
 from policy_engine.serve.registry import ServedPolicy
 
 #: How the decision log and `?explain=summary` spell each status of `RuleOutcome`.
@@ -36,26 +38,60 @@ REQUEST = "<request>"
 
 @dataclass(frozen=True)
 class Decided:
-    """One fact set decided: the client's answer, the log's result and the trace summary.
+    """One fact set decided, as JSON text ready to send and to write.
 
     Args:
+        answer: the client's answer, in the form `?explain=` asked for.
+        result: the decision log's `result`: the decision without its explanation.
+        summary: the decision log's `trace_summary`.
         outcome: the decision's name, or `refused`, for the metrics.
     """
 
-    answer: dict[str, Any]
-    result: dict[str, Any]
-    summary: list[dict[str, str]]
+    answer: bytes
+    result: bytes
+    summary: bytes
     outcome: str
 
 
-def trace_summary(decision: Decision) -> list[dict[str, str]]:
-    """Each rule's outcome in file order, then `otherwise` when the default decided; empty
-    for a refusal (its `refused` diagnostics say why)."""
-    summary = [{"rule": o.rule, "outcome": OUTCOMES.get(o.status, o.status.replace(" ", "_"))}
-               for o in decision.outcomes]
-    if decision.rule == "otherwise":
-        summary.append({"rule": "otherwise", "outcome": "decided"})
-    return summary
+#: Distinct results and summaries kept per policy version; most decisions repeat a few.
+_CACHED = 4096
+
+
+def _summary_json(served: ServedPolicy, outcomes: tuple[RuleOutcome, ...],
+                  by_default: bool) -> bytes:
+    """The trace summary's JSON: each rule's outcome in file order, then `otherwise` when
+    the default decided."""
+    key = (outcomes, by_default)
+    found = served.cache.get(key)
+    if found is None:
+        summary = [{"rule": o.rule,
+                    "outcome": OUTCOMES.get(o.status, o.status.replace(" ", "_"))}
+                   for o in outcomes]
+        if by_default:
+            summary.append({"rule": "otherwise", "outcome": "decided"})
+        found = _remember(served, key, dumps(summary))
+    return found
+
+
+def _result_json(served: ServedPolicy, decision: Decision) -> bytes:
+    """`Decision.to_json()` of the decision without its explanation, as the hot-loop function
+    gives it; the same text for every decision with the same rule and outputs."""
+    key = (decision.decision, decision.rule,
+           tuple((k, str(v) if isinstance(v, Decimal) else v)  # 1.0 and 1.00 differ in JSON
+                 for k, v in decision.outputs.items()))
+    found = served.cache.get(key)
+    if found is None:
+        assert decision.facts is not None
+        found = _remember(served, key,
+                          dumps(served.decide_validated(decision.facts).to_json()))
+    return found
+
+
+def _remember(served: ServedPolicy, key: object, value: bytes) -> bytes:
+    if len(served.cache) >= _CACHED:
+        served.cache.clear()
+    served.cache[key] = value
+    return value
 
 
 def decide(served: ServedPolicy, facts: object, explain: Explain,
@@ -72,18 +108,19 @@ def decide(served: ServedPolicy, facts: object, explain: Explain,
     """
     decision = served.policy.evaluate(facts, engine="compiled", file=REQUEST, prefix=prefix)
     if decision.refused:
-        result = decision.to_json()  # a refusal has no explanation to leave out
-        summary: list[dict[str, str]] = []
-        answer = dict(result)
+        result = dumps(decision.to_json())  # a refusal has no explanation to leave out
+        summary = b"[]"
         outcome = "refused"
     else:
-        assert decision.facts is not None
-        result = served.decide_validated(decision.facts).to_json()
-        summary = trace_summary(decision)
-        answer = decision.to_json() if explain == "full" else dict(result)
+        result = _result_json(served, decision)
+        summary = _summary_json(served, decision.outcomes, decision.rule == "otherwise")
         outcome = decision.decision or "refused"
-    if explain == "summary":
-        answer["trace_summary"] = summary
+    if explain == "full" and not decision.refused:
+        answer = dumps(decision.to_json())
+    elif explain == "summary":
+        answer = result[:-1] + b',"trace_summary":' + summary + b"}"
+    else:
+        answer = result
     return Decided(answer, result, summary, outcome)
 
 

@@ -13,7 +13,6 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
 
 from policy_engine.serve.registry import ServedPolicy, utc_text
 
@@ -75,19 +74,20 @@ class Masker:
         return {k: (MASKED if k in self.names else v) for k, v in facts.items()}, masked
 
 
+_HEAD = (b'{"format":"' + FORMAT.encode() + b'","format_version":'
+         + str(FORMAT_VERSION).encode() + b',"decision_id":"')
+
+
 def record(decision_id: str, seconds: float, served: ServedPolicy, facts: object,
-           masker: Masker, result: Mapping[str, Any],
-           summary: list[dict[str, str]]) -> bytes:
-    """One decision log line, newline included (see the module docstring)."""
+           masker: Masker, result: bytes, summary: bytes) -> bytes:
+    """One decision log line, newline included (see the module docstring).
+
+    Args:
+        result, summary: the JSON text of the decision without its explanation and of the
+            trace summary (`deciding.Decided`).
+    """
     shown, masked = masker.mask(facts)
-    return dumps({
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "decision_id": decision_id,
-        "time": utc_text(seconds),
-        "policy": {"name": served.name, "version": served.version, "sha256": served.sha256},
-        "facts": shown,
-        "masked": masked,
-        "result": result,
-        "trace_summary": summary,
-    }) + b"\n"
+    return b"".join((_HEAD, decision_id.encode("ascii"), b'","time":"',
+                     utc_text(seconds).encode("ascii"), b'","policy":', served.log_policy,
+                     b',"facts":', dumps(shown), b',"masked":', dumps(masked),
+                     b',"result":', result, b',"trace_summary":', summary, b"}\n"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import logging
 import os
 import re
@@ -56,6 +57,10 @@ class ServedPolicy:
     loaded_at: str
     schema: dict[str, Any] = field(repr=False)
     decide_validated: Callable[..., Decision] = field(repr=False)
+    #: JSON text this version gives again and again (results, trace summaries), by key.
+    cache: dict[object, bytes] = field(default_factory=dict, repr=False)
+    #: The decision log's `policy` object, as JSON text.
+    log_policy: bytes = field(default=b"", repr=False)
 
     @property
     def name(self) -> str:
@@ -81,9 +86,18 @@ def build(text: str, shown: str, now: float) -> ServedPolicy:
         DiagnosticError: the policy is invalid.
     """
     policy = Policy.from_text(text, shown)
-    policy.decider()  # compiled here, off the request path, once per version
-    return ServedPolicy(policy, shown, hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                        utc_text(now), policy.schema(), policy.decider(validated=True))
+    # Compiled here, off the request path, once per version: the hot-loop function and the
+    # validator that `evaluate(engine="compiled")` uses.
+    policy.decider()
+    try:
+        policy.evaluate({}, engine="compiled")
+    except DiagnosticError:
+        pass
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    log_policy = json.dumps({"name": policy.name, "version": policy.version, "sha256": digest},
+                            separators=(",", ":")).encode("ascii")
+    return ServedPolicy(policy, shown, digest, utc_text(now), policy.schema(),
+                        policy.decider(validated=True), log_policy=log_policy)
 
 
 @dataclass(frozen=True)
