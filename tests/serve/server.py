@@ -117,13 +117,17 @@ def _healthy(port: int) -> bool:
 
 
 class ServerProcess:
-    """`policy serve ARGS --port P` in a subprocess, in folder `cwd`."""
+    """`policy serve ARGS --port P` in a subprocess, in folder `cwd`; its standard output and
+    error go to files in `output` (`cwd` unless given: a test serving the repository itself
+    must name a temporary folder, so that no file is left in the worktree)."""
 
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None,
+                 output: Path | None = None) -> None:
         self.port = free_port()
         self.cwd = cwd
-        self.stderr_path = cwd / f"server-{self.port}.err"
-        self.stdout_path = cwd / f"server-{self.port}.out"
+        output = cwd if output is None else output
+        self.stderr_path = output / f"server-{self.port}.err"
+        self.stdout_path = output / f"server-{self.port}.out"
         command = [sys.executable, "-m", "policy_engine", "serve", *args,
                    "--port", str(self.port)]
         self._stdout = open(self.stdout_path, "wb")  # noqa: SIM115 - closed in stop()
@@ -172,9 +176,9 @@ class ServerProcess:
 
 
 @contextmanager
-def serving(args: list[str], cwd: Path, env: dict[str, str] | None = None
-            ) -> Iterator[ServerProcess]:
-    server = ServerProcess(args, cwd, env)
+def serving(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+            output: Path | None = None) -> Iterator[ServerProcess]:
+    server = ServerProcess(args, cwd, env, output)
     try:
         yield server
     finally:
