@@ -10,10 +10,11 @@ the decision log (lines written, synced to disk).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.serve.config import ENVIRONMENT_VARIABLE, ServeConfig
@@ -66,6 +67,16 @@ def app_from_environment() -> Starlette:
     return create_app(ServeConfig.from_environment())
 
 
+def _uvicorn_logging() -> dict[str, Any]:
+    """uvicorn's logging, with its access lines on standard error: standard output may be
+    the decision log (`--decision-log -`), which must hold nothing but its lines."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return config
+
+
 def run(config: ServeConfig) -> None:
     """Serves until SIGTERM or SIGINT."""
     import uvicorn
@@ -73,7 +84,7 @@ def run(config: ServeConfig) -> None:
     configure_logging()
     common = {"host": config.host, "port": config.port, "access_log": config.access_log,
               "timeout_graceful_shutdown": config.graceful_timeout, "server_header": False,
-              "log_level": "info", "lifespan": "on"}
+              "log_level": "info", "lifespan": "on", "log_config": _uvicorn_logging()}
     if config.workers == 1:
         from policy_engine.serve.app import create_app
 
