@@ -8,8 +8,12 @@ block follows, the answer must match it, where `"..."` as a value matches anythi
 `"...": "..."` member stands for members left out, and a last `"..."` item in an array for
 items left out. When a ```text block follows, each of its lines must be a line of the answer,
 in order, where `...` within a line matches any text and a line `...` stands for lines left
-out. Without curl the test is skipped with the reason, unless POLICY_SERVE_STRICT=1 (set by
-.ci/run).
+out. Text shown ending in `...` matches any text that starts with what comes before it.
+
+The page's example of a decision log line must be a line the server writes: its facts are
+decided through the server, and the line logged for that decision must match it (its id and
+time aside, which no two lines share). Without curl the test is skipped with the reason,
+unless POLICY_SERVE_STRICT=1 (set by .ci/run).
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.serve.server import ROOT, ServerProcess, serving
+from tests.serve.server import ROOT, ServerProcess, check_lines, log_lines, serving
 
 DOC = ROOT / "docs" / "serve.md"
 ELLIPSIS = "..."
@@ -65,6 +70,10 @@ def matches(shown: Any, actual: Any, where: str = "$") -> list[str]:
     """Where `actual` differs from `shown` (with the page's `...` conventions)."""
     if shown == ELLIPSIS:
         return []
+    if isinstance(shown, str) and shown.endswith(ELLIPSIS) and isinstance(actual, str):
+        if actual.startswith(shown[:-len(ELLIPSIS)]):
+            return []
+        return [f"{where}: the page shows {shown!r}, got {actual!r}"]
     if isinstance(shown, dict):
         if not isinstance(actual, dict):
             return [f"{where}: expected an object, got {actual!r}"]
@@ -115,12 +124,16 @@ def test_the_page_has_an_example_per_endpoint() -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("doc-logs")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, logs: Path) -> Iterator[ServerProcess]:
     if shutil.which("curl") is None:
         if os.environ.get("POLICY_SERVE_STRICT"):
             pytest.fail("curl is needed to run docs/serve.md's examples")
         pytest.skip("curl is not installed: docs/serve.md's examples are not run")
-    logs = tmp_path_factory.mktemp("doc-logs")
     with serving(["policies/", "--decision-log", str(logs)], ROOT,
                  output=tmp_path_factory.mktemp("doc-server")) as running:
         yield running
@@ -148,3 +161,21 @@ def test_curl_example_answers_what_the_page_shows(
     else:
         problems = matches(expected, json.loads(body))
     assert problems == [], f"serve.md:{line}: " + "; ".join(problems)
+
+
+def test_the_log_line_shown_is_a_line_the_server_writes(server: ServerProcess,
+                                                        logs: Path) -> None:
+    shown = [json.loads(text) for _, info, text in _blocks()
+             if info == "json" and '"policy-engine/decision-log"' in text]
+    assert len(shown) == 1, "docs/serve.md shows one decision log line"
+    example = shown[0]
+    client = server.client()
+    reply = client.post(f"/v1/policies/{example['policy']['name']}/decide",
+                        json.dumps(example["facts"]))
+    client.close()
+    assert reply.status == 200, reply.body
+    records = [r for r in check_lines(log_lines(logs))
+               if r["decision_id"] == reply.headers["decision-id"]]
+    assert len(records) == 1
+    problems = matches({**example, "decision_id": ELLIPSIS, "time": ELLIPSIS}, records[0])
+    assert problems == [], "; ".join(problems)
