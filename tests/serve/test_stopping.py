@@ -3,6 +3,7 @@ under load leaves only whole lines, and every decision a client received is amon
 
 from __future__ import annotations
 
+import http.client
 import signal
 import threading
 from pathlib import Path
@@ -80,8 +81,8 @@ def test_kill_9_under_load_leaves_only_whole_lines(tmp_path: Path) -> None:
                 else:
                     reply = client.post("/v1/policies/aliexpress_refunds/decide", FACTS)
                     ids = [reply.headers["decision-id"]] if reply.status == 200 else []
-            except (OSError, ValueError):
-                break  # the server is gone
+            except (OSError, ValueError, http.client.HTTPException):
+                break  # the server is gone (an answer cut short was never received)
             with lock:
                 received.extend(ids)
         client.close()
