@@ -275,6 +275,64 @@ def _partial_over_budget(folder: Path) -> tuple[Diagnostic, ...]:
     return ()
 
 
+# ---------------------------------------------------------------- policy serve (E501-E509)
+# Each made with the server's own parts (its body parser, registry, service and endpoint
+# wrapper), no server started; tests/serve/ shows the same answers over real HTTP.
+
+
+def _serve_body(body: bytes, many: bool = False) -> tuple[Diagnostic, ...]:
+    from policy_engine.serve.bodies import BodyLimits, BodyParser, BodyProblem
+
+    parser = BodyParser(BodyLimits(max_body_bytes=1_048_576, max_depth=32, max_digits=100,
+                                   max_batch=1000))
+    try:
+        if many:
+            parser.fact_sets(body)
+        else:
+            parser.facts(body)
+    except BodyProblem as problem:
+        return (problem.diagnostic,)
+    return ()
+
+
+def _serve_service(folder: Path, **options: object):  # type: ignore[no-untyped-def]
+    from policy_engine.serve.app import Service
+    from policy_engine.serve.config import ServeConfig
+
+    _batch_files(folder)
+    return Service(ServeConfig(policy_paths=(EXAMPLE_POLICY,), **options))  # type: ignore[arg-type]
+
+
+def _serve_request(path: str, query: bytes = b"", headers: tuple[tuple[bytes, bytes], ...] = ()):  # type: ignore[no-untyped-def]
+    from starlette.requests import Request
+
+    return Request({"type": "http", "method": "POST", "path": path, "query_string": query,
+                    "headers": list(headers), "path_params": {"name": "orders"}})
+
+
+def _serve_problem(call: Callable[[], object]) -> tuple[Diagnostic, ...]:
+    from policy_engine.serve.app import Problem
+
+    try:
+        call()
+    except Problem as problem:
+        return problem.diagnostics
+    return ()
+
+
+def _no_policy(folder: Path) -> tuple[Diagnostic, ...]:
+    """`policy serve empty/`: a folder with no policy file."""
+    from policy_engine.serve.config import ServeConfig
+    from policy_engine.serve.running import check_servable
+
+    (folder / "empty").mkdir()
+    try:
+        check_servable(ServeConfig(policy_paths=("empty",)))
+    except DiagnosticError as error:
+        return error.diagnostics
+    return ()
+
+
 def _answers_exist(folder: Path) -> tuple[Diagnostic, ...]:
     """`policy ask example.policy --save answers.yaml` when answers.yaml is there."""
     from policy_engine.cli.asking import save_path_taken
@@ -282,6 +340,70 @@ def _answers_exist(folder: Path) -> tuple[Diagnostic, ...]:
     (folder / "answers.yaml").write_text("facts: {}\n", encoding="utf-8")
     taken = save_path_taken("answers.yaml")
     return (taken,) if taken is not None else ()
+
+
+def _same_name(folder: Path) -> tuple[Diagnostic, ...]:
+    """`policy serve policies/` with the same policy in two files."""
+    from policy_engine.serve.registry import Registry
+
+    (folder / "policies" / "old").mkdir(parents=True)
+    (folder / "policies" / "orders.policy").write_text(_BATCH_POLICY, encoding="utf-8")
+    (folder / "policies" / "old" / "orders.policy").write_text(_BATCH_POLICY, encoding="utf-8")
+    snapshot = Registry(["policies"]).scan()
+    return snapshot.files[os.path.join("policies", "orders.policy")].problem[0]  # type: ignore[index]
+
+
+def _no_token(folder: Path) -> tuple[Diagnostic, ...]:
+    service = _serve_service(folder, decision_log=None, tokens=("s3cret",))
+    return _serve_problem(lambda: service.grant(_serve_request("/v1/policies/orders/decide")))
+
+
+def _log_full(folder: Path) -> tuple[Diagnostic, ...]:
+    """A decision log on a full disk (/dev/full stands for it), `--on-log-failure refuse`."""
+    import asyncio
+
+    from policy_engine.serve.deciding import decide
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here to stand for a full disk")
+    service = _serve_service(folder, decision_log="decision-logs")
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, service.writer._fd)
+    os.close(full)
+    served = service.registry.snapshot.served["orders"]
+    decided = decide(served, {"paid": True}, "none")
+    try:
+        return _serve_problem(lambda: asyncio.run(service.log_decisions(
+            served, [{"paid": True}], [decided], 0.0, ["01KCZ8Y0Q4B8M5V9T3W2X7N6RA"])))
+    finally:
+        service.writer._closed = True  # its file is /dev/full's now: nothing to sync
+
+
+def _internal_error(folder: Path) -> tuple[Diagnostic, ...]:
+    """A handler that fails: the answer is a 500 whose id is in the server's log."""
+    import asyncio
+    import json
+    from unittest import mock
+
+    from policy_engine.serve import app
+
+    service = _serve_service(folder, decision_log=None)
+
+    async def broken(request: object) -> object:
+        raise RuntimeError("a bug")
+
+    handler = app._endpoint(service, "decide", broken)  # type: ignore[arg-type]
+    with mock.patch.object(app, "new_id", lambda seconds: "01KCZ8Y0Q4B8M5V9T3W2X7N6RA"), \
+            mock.patch.object(app.log, "exception"):
+        response = asyncio.run(handler(_serve_request("/v1/policies/orders/decide")))
+    shown = json.loads(bytes(response.body))["diagnostics"][0]
+    return (Diagnostic(shown["code"], shown["message"], help=shown["help"]),)
+
+
+def _wrong_explain(folder: Path) -> tuple[Diagnostic, ...]:
+    service = _serve_service(folder, decision_log=None)
+    request = _serve_request("/v1/policies/orders/decide", b"explain=all")
+    return _serve_problem(lambda: service.explain(request))
 
 
 PRODUCERS: dict[str, Callable[[Path], tuple[Diagnostic, ...]]] = {
@@ -292,6 +414,15 @@ PRODUCERS: dict[str, Callable[[Path], tuple[Diagnostic, ...]]] = {
     "E313": _row_not_decided,
     "E701": _partial_over_budget,
     "E702": _answers_exist,
+    "E501": lambda folder: _serve_body(b'{"paid": tru}'),
+    "E502": lambda folder: _serve_body(b'{"tags": ' + b"[" * 40 + b"]" * 40 + b"}"),
+    "E503": lambda folder: _serve_body(b'{"paid": true}', many=True),
+    "E504": _no_policy,
+    "E505": _same_name,
+    "E506": _no_token,
+    "E507": _log_full,
+    "E508": _internal_error,
+    "E509": _wrong_explain,
 }
 
 

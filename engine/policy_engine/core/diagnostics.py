@@ -78,6 +78,16 @@ CODES: dict[str, str] = {
     # partial evaluation (policy eval --partial, policy ask)
     "E701": "partial evaluation over its budget",
     "E702": "interview answers would overwrite a file",
+    # serving (policy serve: requests, policies served, the decision log)
+    "E501": "request body is not valid JSON",
+    "E502": "request body over a limit",
+    "E503": "request body has the wrong shape",
+    "E504": "unknown policy",
+    "E505": "policy name declared by more than one file",
+    "E506": "missing or refused bearer token",
+    "E507": "decision log cannot be written",
+    "E508": "internal server error",
+    "E509": "invalid request",
     # warnings
     "W001": "decision never returned",
     "W002": "required fact never used",

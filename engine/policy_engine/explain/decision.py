@@ -16,7 +16,7 @@ from typing import Any
 from policy_engine.check.checked import CheckedPolicy, CheckedRule
 from policy_engine.check.types import Value, to_json_value
 from policy_engine.core.diagnostics import Diagnostic
-from policy_engine.evaluate.runtime import Evaluation, Outputs
+from policy_engine.evaluate.runtime import Evaluation, Outputs, RuleOutcome
 from policy_engine.explain.trace import CheckTrace, LookupTrace, RuleTrace, Trace
 
 #: The JSON result format; bump the version on any incompatible change (docs/cli.md).
@@ -137,6 +137,13 @@ class Decision:
                 self._trace = Trace(self.policy, self._facts, self._given, None, self.refusal)
         return self._trace
 
+    @property
+    def outcomes(self) -> tuple[RuleOutcome, ...]:
+        """Each rule's fate (decided, did not apply, not reached...), in file order, without
+        working out the trace: what a decision log's summary needs. Empty for a refusal and
+        for a decision of the hot-loop function."""
+        return self._evaluation.outcomes if self._evaluation is not None else ()
+
     def _deciding(self) -> CheckedRule | None:
         if self.decision is None or self._index < 0:
             return None
@@ -149,11 +156,11 @@ class Decision:
                 f"outputs={dict(self.outputs)!r})")
 
     # ------------------------------------------------------------ JSON
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, explain: bool = True) -> dict[str, Any]:
         """The documented JSON form (format `policy-engine/result`, version 2, docs/cli.md):
         amounts as decimal strings, dates as ISO text; the same keys for a decision and a
         refusal (`refused` lists why, empty when it decided); `facts` and `trace` when the
-        explanation is known."""
+        explanation is known and `explain` asks for it (a decision log leaves them out)."""
         policy = self.policy
         data: dict[str, Any] = {
             "format": JSON_FORMAT,
@@ -167,7 +174,7 @@ class Decision:
         data["reason"] = self.reason
         data["citation"] = self.citation
         data["refused"] = [d.to_json() for d in self.refusal]
-        trace = self.trace
+        trace = self.trace if explain else None
         if trace is not None:
             data["facts"] = {f.name: {"value": to_json_value(f.value), "origin": f.origin}
                              for f in trace.facts}
