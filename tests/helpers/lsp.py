@@ -1,4 +1,5 @@
-"""Driving the language server in tests: open a document and wait for its diagnostics."""
+"""Driving the language server in tests: open a document and wait for its diagnostics over
+the wire, or ask every feature about a document in process."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from pathlib import Path
 
 from lsprotocol import types
 from pytest_lsp import LanguageClient
+
+from policy_engine.lsp import actions, completion, formatting, hover, navigation, outline
+from policy_engine.lsp.diagnostics import analyse, to_lsp
+from policy_engine.lsp.documents import Document
 
 
 async def published(client: LanguageClient, uri: str, version: int) -> list[types.Diagnostic]:
@@ -42,3 +47,28 @@ async def change(client: LanguageClient, uri: str, version: int,
         types.VersionedTextDocumentIdentifier(uri=uri, version=version),
         [types.TextDocumentContentChangeWholeDocument(text=text)]))
     return await waiting
+
+
+def every_request(document: Document, position: types.Position) -> int:
+    """Asks every feature of the server about one document at one position, in process, as
+    the server's handlers do; returns how many answered. Anything but an answer (or a
+    rename's `Refused`, which the server turns into an error reply for people) raises."""
+    found = to_lsp(analyse(document.text, document.name), document.lines, document.uri)
+    hover.hover(document, position)
+    hover.hover(document, position, markdown=False)
+    completion.complete(document, position)
+    navigation.definition(document, position)
+    navigation.references(document, position, True)
+    navigation.highlights(document, position)
+    for rename in (lambda: navigation.prepare_rename(document, position),
+                   lambda: navigation.rename(document, position, "renamed_name")):
+        try:
+            rename()
+        except navigation.Refused:
+            pass
+    formatting.format_document(document)
+    outline.symbols(document)
+    actions.code_actions(document, types.Range(position, position), found)
+    for item in found:
+        actions.code_actions(document, item.range, [item])
+    return 11 + len(found)
