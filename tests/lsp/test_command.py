@@ -66,7 +66,7 @@ def test_without_the_lsp_extra_the_message_says_what_to_install() -> None:
                "from policy_engine.cli import cli; cli.main(['lsp'])")
     done = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, check=False)
-    assert done.returncode != 0
+    assert done.returncode == 3  # EXIT_USAGE: the command cannot be used as installed
     assert "pip install 'policy-engine[lsp]'" in done.stderr
     assert "Traceback" not in done.stderr
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from policy_engine.cli.shell import cli
+from policy_engine.cli.shell import EXIT_USAGE, cli
 
 
 @cli.command("lsp")
@@ -17,13 +17,15 @@ def lsp_command(ctx: click.Context, stdio: bool, debounce: float) -> None:
     """Run the language server: diagnostics, hover, completion, navigation, rename,
     formatting and quick fixes for .policy files and scenario YAML files in an editor.
 
-    Exit status: 0 when the editor ends the session with 'shutdown' and 'exit', 1 otherwise.
+    Exit status: 0 when the editor ends the session with 'shutdown' and 'exit', 1 otherwise;
+    3 when the 'lsp' extra is not installed.
     """
     try:
         # Imported here: pygls is the 'lsp' extra, and no other command needs it.
         from policy_engine.lsp.server import serve
     except ImportError as error:
-        raise click.ClickException(
-            f"the language server needs the 'lsp' extra ({error.name} is not installed); "
-            "install it with: pip install 'policy-engine[lsp]'") from None
+        # The command cannot be used as installed: a usage problem (3), not invalid input.
+        click.echo(f"Error: the language server needs the 'lsp' extra ({error.name} is not "
+                   "installed); install it with: pip install 'policy-engine[lsp]'", err=True)
+        ctx.exit(EXIT_USAGE)
     ctx.exit(serve(debounce))
