@@ -3,16 +3,19 @@ their witness, and a scenario's facts checked against the policy it names."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pytest_lsp import ClientServerConfig, LanguageClient
 
 from policy_engine.core.diagnostics import DiagnosticError
 from policy_engine.policy import Policy
 from tests.helpers.lsp import change, open_file, open_text
 from tests.helpers.paths import ROOT
+from tests.lsp.conftest import SERVER, initialize_params
 
 ALIEXPRESS = ROOT / "policies" / "aliexpress" / "refund.policy"
 
@@ -109,3 +112,27 @@ async def test_a_scenario_with_an_unknown_fact(client: LanguageClient) -> None:
     # The scenario as shipped has nothing to report.
     _, clean = await open_file(client, scenario.with_name("copy.yaml"), text)
     assert clean == []
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[*SERVER[:-1], "0.25"]),
+                    scope="module")
+async def debounced(lsp_client: LanguageClient) -> AsyncIterator[None]:
+    """A server that waits a quarter of a second after a change, as editors run it."""
+    await lsp_client.initialize_session(initialize_params("visual-studio-code"))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_quick_changes_are_checked_once(debounced: LanguageClient) -> None:
+    # Three keystrokes in a row: only the last version is checked and published.
+    uri = "untitled:debounced.policy"
+    base = ALIEXPRESS.read_text(encoding="utf-8")
+    await open_text(debounced, uri, base)
+    for version, typed in enumerate(("ensure not p", "ensure not pa", "ensure not pay"), 2):
+        debounced.text_document_did_change(types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            [types.TextDocumentContentChangeWholeDocument(
+                text=base.replace("ensure not paid", typed, 1))]))
+    published = await debounced.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert published.uri == uri and published.version == 4
+    assert [d.code for d in published.diagnostics if d.severity == 1] == ["E101"]
