@@ -129,6 +129,3 @@ def _piece_at(pieces: list[tuple[int, int]], text: str, problem: Diagnostic) -> 
 def _first_token_at(text: str, start: int) -> int:
     match = TOKEN.search(text, start)
     return match.start() if match else len(text)
-
-
-
