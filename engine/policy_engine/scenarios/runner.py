@@ -92,6 +92,21 @@ def run_scenario(path: str, *, policy_path: str | None = None, engine: Engine = 
     scenario, shown, policy = open_scenario(path, policy_path=policy_path, cache=cache,
                                             policy=policy, confinement=confinement,
                                             named=named)
+    return decide_scenario(scenario, policy, shown, engine=engine, ignore_expect=ignore_expect)
+
+
+def decide_scenario(scenario: Scenario, policy: Policy, shown: str, *,
+                    engine: Engine = "interpreted",
+                    ignore_expect: bool = False) -> ScenarioResult:
+    """Decides a loaded scenario with a loaded policy and checks its expectation (the part of
+    `run_scenario` after the files are read; an editor has their texts).
+
+    Args:
+        shown: the scenario's name in diagnostics.
+
+    Raises:
+        DiagnosticError: as `run_scenario`, for invalid facts the scenario does not expect.
+    """
     expect = None if ignore_expect else scenario.expect
     expected_error = expect.error if expect else None
     try:

@@ -149,7 +149,19 @@ def load_scenario(path: str) -> Scenario:
         DiagnosticError: E301/E302/E307 from reading the YAML, or E303 listing every
             structural problem, sorted by JSON path.
     """
-    document = read_yaml_file(path)
+    return read_scenario(read_yaml_file(path), path)
+
+
+def read_scenario(document: YamlDocument, path: str) -> Scenario:
+    """Checks the structure of a loaded scenario document (`load_scenario` without reading the
+    file: an editor has the text of a scenario that is not saved yet).
+
+    Args:
+        path: the scenario file's path, which its `policy:` is relative to.
+
+    Raises:
+        DiagnosticError: E303 listing every structural problem, sorted by JSON path.
+    """
     data = document.data
     if not isinstance(data, dict):
         raise DiagnosticError(
