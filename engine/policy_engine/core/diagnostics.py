@@ -74,6 +74,13 @@ CODES: dict[str, str] = {
     "E406": "table has no row for the key",
     "E407": "holiday calendar cannot be used",
     "E408": "value out of the engine's range",
+    # SQL engines and backtests (policy sql, policy batch --engine, policy backtest)
+    "E601": "construct cannot be translated to SQL exactly",
+    "E602": "SQL engine not available",
+    "E603": "SQL engine failed",
+    "E604": "logged decision cannot be replayed: a fact was masked",
+    "E605": "not a decision-log line",
+    "E606": "history has no rows to replay",
     # warnings
     "W001": "decision never returned",
     "W002": "required fact never used",
