@@ -30,7 +30,8 @@ class Unit:
 
     Args:
         hit: TRUE when the scan stops here (it applies, or its evaluation stopped).
-        at: the first conjunct that is not true; len(conjuncts) when all hold.
+        at: the first conjunct that is not true (-1 - its position when its evaluation
+            stopped there); len(conjuncts) when all hold.
         fault: why its evaluation stopped, or None when it never can.
         applies: TRUE when every conjunct holds (only meaningful without a fault).
         in_effect: whether it is in effect on the as-of day (None: always).
@@ -63,9 +64,9 @@ def translate_unit(scope: Scope, rule: CheckedRule) -> Unit:
         hit = t.case(branches, t.true())
     at_branches = []
     for position, conjunct in enumerate(conjuncts):
-        stop = t.not_(conjunct.sql) if conjunct.fault is None else \
-            t.or_([t.not_null(conjunct.fault), t.not_(conjunct.sql)])
-        at_branches.append((stop, t.num(position)))
+        if conjunct.fault is not None:  # stopped here: -1 for the first conjunct, -2 ...
+            at_branches.append((t.not_null(conjunct.fault), t.num(-position - 1)))
+        at_branches.append((t.not_(conjunct.sql), t.num(position)))
     at = t.case(at_branches, t.num(count))
     outputs = []
     for name, expr in rule.outputs:
