@@ -161,11 +161,12 @@ class SqlBatch:
             answers: dict[int, tuple[str, str]] = {}
             start = first
 
-            def raw_of(line: int) -> object:
+            def raw_of(line: int, batch: Any = batch, start: int = start) -> object:
                 row = batch.slice(line - start, 1).to_pylist()[0]
                 return parquet_record(row, limits)
 
-            def facts_of(line: int) -> tuple[dict[str, Value], frozenset[str]]:
+            def facts_of(line: int, raw_of: Callable[[int], object] = raw_of
+                         ) -> tuple[dict[str, Value], frozenset[str]]:
                 raw = raw_of(line)
                 assert isinstance(raw, dict)
                 facts = self.policy._facts.validate(raw, file=self.reader.shown, prefix=())

@@ -168,4 +168,4 @@ def table_query(cover: Coverage) -> exp.Select:
     days = exp.select(t.alias(exp.Explode(this=exp.GenerateSeries(
         start=t.big(cover.first_day), end=t.big(cover.last_day))), "day"))
     return exp.select(t.alias(day, "day"), t.alias(t.cast(running, "BIGINT"), "holidays")) \
-        .from_(days.subquery("days"))
+        .from_(days.subquery("days"), copy=False)

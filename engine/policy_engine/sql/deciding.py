@@ -194,8 +194,23 @@ class Deciding:
         return t.when(any_added, merged)
 
     # ------------------------------------------------------------ the row's outcome
-    def outcome(self, validation: list[Sql]) -> dict[str, Sql]:
-        """status, code, label, field and the output line's text (after `{"line": N, `)."""
+    def fault_columns(self) -> list[Sql]:
+        """`_fault` and `_fault_unit`: the first fault of the scan, the decider's outputs and
+        the advisories, in the order the interpreter meets them, and whose it is."""
+        sources: list[tuple[Sql, Sql]] = [(t.col("_stop_fault"), t.col("_stop"))]
+        for output in self.policy.outputs:
+            sources.append((t.col(f"_output_fault_{output.name}"), t.col("_decider")))
+        for advisory in self.policy.advisories:
+            sources.append((t.col(f"_advice_fault_{advisory.index}"), t.num(advisory.index)))
+        fault = t.coalesce([column for column, _ in sources])
+        unit = t.case([(t.not_null(column), index) for column, index in sources])
+        return [t.alias(fault, "_fault"), t.alias(unit, "_fault_unit")]
+
+    def outcome(self, validation: list[Sql]) -> tuple[Sql, dict[str, Sql]]:
+        """The row's outcome: `_branch`, which of the ways a row can end is the first that
+        applies (in the interpreter's order: invalid facts, constraints, the as-of day, the
+        scan, the strategy, the outputs, the advisories), and from it status, code, label,
+        field and the output line's text (after `{"line": N, `)."""
         policy = self.policy
         invalid_code, deferred = validation
         branches: list[tuple[Sql, tuple[Sql, Sql, Sql, Sql, Sql]]] = []
@@ -212,9 +227,8 @@ class Deciding:
         as_of = self._as_of_refusal()
         if as_of is not None:
             branches.append(as_of)
-        stop_fault = t.col("_stop_fault")
-        branches.append((t.not_null(stop_fault), self._fault_outcome(stop_fault,
-                                                                      t.col("_stop"))))
+        fault = self._fault_outcome(t.col("_fault"), t.col("_fault_unit"))
+        branches.append((t.not_null(t.col("_stop_fault")), fault))
         if policy.strategy == "unique":
             branches.append((t.compare(">", t.col("_winners"), t.num(1)),
                              (t.lit("refused"), t.lit("E402"), null, null, null)))
@@ -223,18 +237,18 @@ class Deciding:
             branches.append((t.compare("==", t.col("_decider"), t.num(NONE)), (
                 t.lit("refused"), t.lit("E404"), _maybe(error.label), null,
                 refused_line("E404", error.label, t.lit(json_text(error.message))))))
-        decider = t.col("_decider")
-        for output in policy.outputs:
-            fault = t.col(f"_output_fault_{output.name}")
-            branches.append((t.not_null(fault), self._fault_outcome(fault, decider)))
-        for advisory in policy.advisories:
-            fault = t.col(f"_advice_fault_{advisory.index}")
-            branches.append((t.not_null(fault),
-                             self._fault_outcome(fault, t.num(advisory.index))))
+        branches.append((t.not_null(t.col("_fault")), fault))
         decided = (t.lit("decided"), null, null, null, self._decided_text())
+        branch = t.case([(test, t.num(number)) for number, (test, _) in enumerate(branches)],
+                        t.num(NONE))
         names = ("_status", "_code", "_label", "_field", "_text")
-        return {name: t.case([(test, values[i]) for test, values in branches], decided[i])
-                for i, name in enumerate(names)}
+        chosen = t.col("_branch")
+        columns = {name: t.case([(t.eq(chosen, t.num(NONE)), decided[i])]
+                                + [(t.eq(chosen, t.num(number)), values[i])
+                                   for number, (_, values) in enumerate(branches)
+                                   if not isinstance(values[i], t.exp.Null)])
+                   for i, name in enumerate(names)}
+        return branch, columns
 
     def _as_of_refusal(self) -> tuple[Sql, tuple[Sql, Sql, Sql, Sql, Sql]] | None:
         policy = self.policy

@@ -83,12 +83,28 @@ class Scope:
         self._derived: dict[str, Val] = {}
         self.translator = Translator(self)
 
+    def derive(self, name: str) -> list[Sql]:
+        """Translates a derived value into the columns that hold it from then on (its value,
+        fault, and an amount's places and sign), which `fact` reads afterwards."""
+        value = self.translator.value(self.defines[name].expr)
+        column = "_d_" + name
+        columns = [t.alias(value.sql, column)]
+        if value.fault is not None:
+            columns.append(t.alias(value.fault, column + "__fault"))
+        if value.digits is not None:
+            assert value.scale is not None and value.negative is not None
+            columns += [t.alias(value.scale, column + "__scale"),
+                        t.alias(value.negative, column + "__negative")]
+        self._derived[name] = Val(
+            t.col(column), t.col(column + "__fault") if value.fault is not None else None,
+            bounds=value.bounds, digits=value.digits,
+            scale=t.col(column + "__scale") if value.digits is not None else None,
+            negative=t.col(column + "__negative") if value.digits is not None else None)
+        return columns
+
     def fact(self, name: str) -> Val:
         if name in self.defines:
-            found = self._derived.get(name)
-            if found is None:
-                found = self._derived[name] = self.translator.value(self.defines[name].expr)
-            return found
+            return self._derived[name]
         info = self.facts[name]
         value = self.column(name)
         fault = missing(name) if info.optional and info.default is None else None

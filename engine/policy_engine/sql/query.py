@@ -106,44 +106,34 @@ def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope)
     validation = Validation(policy, envelope)
     calendars = Calendars()
     scope = Scope(policy, envelope, calendars, t.col)
+    stages = _Stages()
+    stages.add("typed", exp.select(*validation.columns, *_aliased(
+        validation.problem_columns())).from_(table, copy=False))
+    # Each derived value is computed once, in a stage of its own, after those it reads.
+    for define in policy.defines:
+        columns = scope.derive(define.name)
+        stages.probe(calendars)
+        stages.add(f"derived_{len(stages.names)}", columns)
     units: dict[int, Unit] = {rule.index: translate_unit(scope, rule) for rule in policy.units()}
     found = violations(scope)
     deciding = Deciding(scope, units, found, trail)
-
-    ctes: list[tuple[str, exp.Select]] = []
-    for cover in calendars.tables.values():
-        ctes.append((cover.table, table_query(cover)))
-    typed = exp.select(*validation.columns,
-                       *_aliased(validation.problem_columns())).from_(table)
-    ctes.append(("typed", typed))
-    source = "typed"
-    if calendars.probes:
-        probed = exp.select(exp.Star()).from_("typed")
-        for probe in calendars.probes:
-            probed = probed.select(t.alias(probe.low, probe.low_column + "_day"),
-                                   t.alias(probe.high, probe.high_column + "_day"))
-        ctes.append(("probed", probed))
-        joined = exp.select(exp.Star()).from_("probed")
-        for number, probe in enumerate(calendars.probes):
-            for side, column in (("l", probe.low_column), ("h", probe.high_column)):
-                alias = f"c{number}{side}"
-                joined = joined.join(
-                    exp.to_table(probe.coverage.table).as_(alias),
-                    on=t.eq(t.col("day", alias), t.col(column + "_day", "probed")),
-                    join_type="LEFT")
-                joined = joined.select(t.alias(t.col("holidays", alias), column))
-        ctes.append(("joined", joined))
-        source = "joined"
-    ctes.append(("evaluated", exp.select(exp.Star(), *deciding.evaluated_columns())
-                 .from_(source)))
+    stages.probe(calendars)
+    stages.add("evaluated", deciding.evaluated_columns())
+    ctes = [(cover.table, table_query(cover)) for cover in calendars.tables.values()]
+    ctes += stages.ctes
+    source = stages.names[-1]
     ctes.append(("stopped", exp.select(exp.Star(), *deciding.stop_columns())
-                 .from_("evaluated")))
+                 .from_(source, copy=False)))
     ctes.append(("decided", exp.select(exp.Star(), *deciding.output_columns())
-                 .from_("stopped")))
-    outcome = deciding.outcome([t.col("_invalid_code"), t.col("_deferred")])
+                 .from_("stopped", copy=False)))
+    ctes.append(("faulted", exp.select(exp.Star(), *deciding.fault_columns())
+                 .from_("decided", copy=False)))
+    branch, outcome = deciding.outcome([t.col("_invalid_code"), t.col("_deferred")])
+    ctes.append(("ended", exp.select(exp.Star(), t.alias(branch, "_branch"))
+                 .from_("faulted", copy=False)))
     ctes.append(("outcome", exp.select(exp.Star(), *deciding.decision_columns(),
                                        *[t.alias(value, name) for name, value in
-                                         outcome.items()]).from_("decided")))
+                                         outcome.items()]).from_("ended", copy=False)))
 
     outputs: list[OutputColumn] = []
     selected: list[Sql] = [
@@ -171,11 +161,49 @@ def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope)
         ats = [t.cast(t.col(f"_at_{unit.rule.index}"), "VARCHAR")
                for unit in sorted(units.values(), key=lambda u: u.rule.index)]
         selected.append(t.alias(t.concat_ws(".", ats) if ats else t.lit(""), "trail"))
-    query = exp.select(*selected).from_("outcome")
+    query = exp.select(*selected).from_("outcome", copy=False)
     for name, body in ctes:
-        query = query.with_(name, as_=body)
+        query = query.with_(name, as_=body, copy=False)
     inputs = [(LINE, "BIGINT")] + [(info.name, sql_type(info.type)) for info in policy.facts]
     return PolicyQuery(policy, query, table, trail, outputs, inputs)
+
+
+class _Stages:
+    """The query's stages, each a CTE reading the one before it."""
+
+    def __init__(self) -> None:
+        self.ctes: list[tuple[str, exp.Select]] = []
+        self.names: list[str] = []
+        self._probed = 0
+
+    def add(self, name: str, body: exp.Select | list[Sql]) -> None:
+        if isinstance(body, list):
+            body = exp.select(exp.Star(), *body).from_(self.names[-1], copy=False)
+        self.ctes.append((name, body))
+        self.names.append(name)
+
+    def probe(self, calendars: Calendars) -> None:
+        """The calendar lookups registered since the last call: their days, then a join."""
+        new = calendars.probes[self._probed:]
+        if not new:
+            return
+        days: list[Sql] = []
+        for probe in new:
+            days += [t.alias(probe.low, probe.low_column + "_day"),
+                     t.alias(probe.high, probe.high_column + "_day")]
+        self.add(f"probed_{len(self.names)}", days)
+        before = self.names[-1]
+        joined = exp.select(exp.Star()).from_(before, copy=False)
+        for number, probe in enumerate(new, start=self._probed):
+            for side, column in (("l", probe.low_column), ("h", probe.high_column)):
+                alias = f"c{number}{side}"
+                joined = joined.join(
+                    exp.to_table(probe.coverage.table).as_(alias),
+                    on=t.eq(t.col("day", alias), t.col(column + "_day", before)),
+                    join_type="LEFT", copy=False)
+                joined = joined.select(t.alias(t.col("holidays", alias), column), copy=False)
+        self.add(f"joined_{len(self.names)}", joined)
+        self._probed = len(calendars.probes)
 
 
 def _aliased(columns: list[Sql]) -> list[Sql]:
