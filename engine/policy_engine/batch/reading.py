@@ -21,7 +21,7 @@ from .rows import DEFAULT_LIMITS, RowError, RowLimits, check_header
 
 Format = Literal["jsonl", "csv", "parquet", "decision-log"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet", "decision-log")
-#: The input format each file suffix stands for, when --format is not given.
+#: the input format each file suffix stands for, when --input-format is not given.
 SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
                                ".parquet": "parquet", ".pq": "parquet"}
 #: Rows per Parquet batch read at once.
@@ -64,10 +64,15 @@ def infer_format(path: str, given: str | None = None) -> Format:
 def is_decision_log(path: str) -> bool:
     """Whether the file's first line is a decision-log line (a server's log of decisions)."""
     try:
-        with open(path, "rb") as handle:
-            first = handle.readline(1 << 16)
+        handle = open(path, "rb")
     except OSError:
         return False  # the reader reports it
+    try:
+        first = handle.readline(1 << 16)
+    except OSError:
+        return False
+    finally:
+        handle.close()
     return b'"policy-engine/decision-log"' in first and first.lstrip().startswith(b"{")
 
 

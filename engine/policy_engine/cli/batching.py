@@ -110,7 +110,7 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
             batch = open_batch(policy_path, input_path, fmt=fmt, trace=trace, limits=limits)
             runner: Any = batch
             if engine != "python":
-                # Imported here: the SQL engines are an extra (docs/scale-out.md).
+                # Imported here: the SQL engines are an extra (docs/sql.md).
                 from policy_engine.sql.batching import SqlBatch
 
                 runner = SqlBatch(batch.policy, batch.reader, engine, trace=trace,

@@ -125,7 +125,7 @@ def choose(values: Sequence[Val], smallest: bool) -> Val:
         best = Val(t.decimal(t.when(beats, other.sql, best.sql), digits.total, digits.scale),
                    faults(best, other), digits=digits,
                    scale=t.when(beats, _scale(other), _scale(best)),
-                   negative=t.when(beats, other.negative, best.negative))
+                   negative=t.when(beats, _negative(other), _negative(best)))
     return best
 
 
@@ -206,6 +206,11 @@ def round_division(mode: str, a: Val, b: Val, places: int, span: Span | None) ->
 def _scale(value: Val) -> Sql:
     assert value.scale is not None
     return value.scale
+
+
+def _negative(value: Val) -> Sql:
+    assert value.negative is not None
+    return value.negative
 
 
 def text(value: Val) -> Sql:

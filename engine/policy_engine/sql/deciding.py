@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlglot import exp
+
 from policy_engine.check.checked import CheckedPolicy, CheckedRule
 from policy_engine.check.types import AmountType, ListType, Type
 from policy_engine.evaluate.errors import EvaluationError
@@ -246,7 +248,7 @@ class Deciding:
         columns = {name: t.case([(t.eq(chosen, t.num(NONE)), decided[i])]
                                 + [(t.eq(chosen, t.num(number)), values[i])
                                    for number, (_, values) in enumerate(branches)
-                                   if not isinstance(values[i], t.exp.Null)])
+                                   if not isinstance(values[i], exp.Null)])
                    for i, name in enumerate(names)}
         return branch, columns
 

@@ -51,7 +51,7 @@ class PolicyQuery:
         tree: the query, a sqlglot tree over the table `table`.
         trail: whether the result has `trail` (each unit's first conjunct not true).
         outputs: the output columns of the result.
-        input_columns: the input table's columns and their SQL types (docs/scale-out.md).
+        input_columns: the input table's columns and their SQL types (docs/sql.md).
     """
 
     policy: CheckedPolicy
@@ -67,7 +67,7 @@ class PolicyQuery:
 
 def compile_query(policy: CheckedPolicy, *, table: str = DEFAULT_TABLE, trail: bool = False,
                   envelope: Envelope = ENVELOPE) -> PolicyQuery:
-    """Translates a checked policy into a query over `table` (see docs/scale-out.md).
+    """Translates a checked policy into a query over `table` (see docs/sql.md).
 
     Raises:
         DiagnosticError: E601 for a construct that has no exact SQL translation.
