@@ -49,19 +49,28 @@ class SqlBatch:
         engine: "duckdb" or "spark".
         trace: add each decision's explanation, as `policy batch --trace` does.
         spark_master: the Spark master URL for the Spark engine.
+        opened: an engine already open, used and left open (tests share one Spark session);
+            by default `run` opens its own and closes it after.
+
+    Attributes:
+        answered: the rows whose line the query wrote (the others the reference engine
+            wrote).
 
     Raises:
         DiagnosticError: E601 when the policy has no exact SQL translation.
     """
 
     def __init__(self, policy: Policy, reader: Reader, engine: str, *, trace: bool = False,
-                 spark_master: str = "local[*]", chunk_rows: int = CHUNK_ROWS) -> None:
+                 spark_master: str = "local[*]", chunk_rows: int = CHUNK_ROWS,
+                 opened: DuckDB | Spark | None = None) -> None:
         self.policy = policy
         self.reader = reader
         self.engine_name = engine
         self.trace = trace
         self.spark_master = spark_master
         self.chunk_rows = chunk_rows
+        self.opened = opened
+        self.answered = 0
         self.query: PolicyQuery = compile_query(policy.checked, trail=trace)
         self.summary = BatchSummary()
         self._reference = RowDecider(policy, reader.shown, trace=trace)
@@ -77,7 +86,7 @@ class SqlBatch:
         started = time.perf_counter()
         summary = self.summary
         seen = 0
-        engine = open_engine(self.engine_name, spark_master=self.spark_master)
+        engine = self.opened or open_engine(self.engine_name, spark_master=self.spark_master)
         try:
             chunks = self._parquet_chunks(engine) if self.reader.fmt == "parquet" \
                 else self._record_chunks(engine)
@@ -99,7 +108,8 @@ class SqlBatch:
             with holding():
                 output.flush()
         finally:
-            engine.close()
+            if self.opened is None:
+                engine.close()
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -198,3 +208,4 @@ class SqlBatch:
                 trace = self._explainer.trace(trails[position], facts, given)
                 written = f"{written[:-1]}, \"trace\": {_ENCODER.encode(trace)}}}"
             answers[line] = (written if written.isascii() else encodable(written), status)
+            self.answered += 1

@@ -193,7 +193,10 @@ class _Stages:
                      t.alias(probe.high, probe.high_column + "_day")]
         self.add(f"probed_{len(self.names)}", days)
         before = self.names[-1]
-        joined = exp.select(exp.Star()).from_(before, copy=False)
+        # `before.*`, not `*`: the calendar tables' own columns (day, holidays) must not
+        # come along, or a fact of the same name becomes ambiguous (Spark refuses it).
+        joined = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(before))) \
+            .from_(before, copy=False)
         for number, probe in enumerate(new, start=self._probed):
             for side, column in (("l", probe.low_column), ("h", probe.high_column)):
                 alias = f"c{number}{side}"
