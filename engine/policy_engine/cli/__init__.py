@@ -6,7 +6,13 @@ adds the commands of one kind of work. Exit codes are a contract, documented in 
 
 from __future__ import annotations
 
-from policy_engine.cli import authoring, batching, deciding, reviewing
+from policy_engine.cli import (
+    authoring,
+    batching,
+    deciding,
+    reviewing,
+    warehousing,  # policy sql, policy backtest (branch sql)
+)
 from policy_engine.cli.shell import (
     EXIT_EXPECTATION,
     EXIT_INTERNAL,
@@ -19,4 +25,5 @@ from policy_engine.cli.shell import (
 )
 
 __all__ = ["EXIT_EXPECTATION", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_SIGNAL",
-           "EXIT_USAGE", "authoring", "batching", "cli", "deciding", "main", "reviewing"]
+           "EXIT_USAGE", "authoring", "batching", "cli", "deciding", "main", "reviewing",
+           "warehousing"]
