@@ -116,6 +116,7 @@ class Spark:
                             .appName("policy-engine")
                             .config("spark.sql.shuffle.partitions", str(partitions))
                             .config("spark.ui.enabled", "false")
+                            .config("spark.ui.showConsoleProgress", "false")
                             .config("spark.sql.ansi.enabled", "true")
                             .config("spark.sql.decimalOperations.allowPrecisionLoss", "false")
                             .config("spark.sql.session.timeZone", "UTC")
