@@ -406,12 +406,122 @@ def _wrong_explain(folder: Path) -> tuple[Diagnostic, ...]:
     return _serve_problem(lambda: service.explain(request))
 
 
+# ---------------------------------------------------------------- SQL engines (E601 to E606)
+_CALENDAR_BY_FACT = """policy orders
+fact paid: yes/no
+fact placed_on: date
+fact today: date
+fact country: text
+decision refund
+decision wait
+rule paid when paid and working days from placed_on to today calendar country <= 10
+  then refund because "paid recently"
+otherwise wait because "nothing was paid"
+"""
+
+
+def _not_in_sql(folder: Path) -> tuple[Diagnostic, ...]:
+    """`policy sql example.policy`: a calendar named by a fact."""
+    from policy_engine.sql.query import compile_query
+
+    (folder / EXAMPLE_POLICY).write_text(_CALENDAR_BY_FACT, encoding="utf-8")
+    try:
+        compile_query(Policy.load(EXAMPLE_POLICY).checked)
+    except DiagnosticError as error:
+        return error.diagnostics
+    return ()
+
+
+def _engine_missing(folder: Path) -> tuple[Diagnostic, ...]:
+    """The DuckDB engine without the package duckdb (made unimportable for the call)."""
+    import sys
+
+    from policy_engine.sql.engines import DuckDB
+
+    saved = sys.modules.get("duckdb")
+    sys.modules["duckdb"] = None  # type: ignore[assignment]  # `import duckdb` now fails
+    try:
+        DuckDB()
+    except DiagnosticError as error:
+        return error.diagnostics
+    finally:
+        if saved is None:
+            del sys.modules["duckdb"]
+        else:
+            sys.modules["duckdb"] = saved
+    return ()
+
+
+def _engine_failed(folder: Path) -> tuple[Diagnostic, ...]:
+    """DuckDB running a policy's query over a table whose column `paid` is misspelt."""
+    import pyarrow as pa
+
+    from policy_engine.sql.engines import DuckDB
+    from policy_engine.sql.query import compile_query
+
+    _batch_files(folder)
+    query = compile_query(Policy.load(EXAMPLE_POLICY).checked)
+    with DuckDB() as engine:
+        try:
+            engine.run(query, pa.table({"_line": [1], "payd": [True]}))
+        except DiagnosticError as error:
+            return error.diagnostics
+    return ()
+
+
+def _log_line(facts: dict[str, object], masked: list[str]) -> bytes:
+    import json
+
+    return json.dumps({
+        "format": "policy-engine/decision-log", "format_version": 1, "decision_id": "01J",
+        "time": "2026-12-07T15:04:05.123456Z",
+        "policy": {"name": "orders", "version": None, "sha256": "0" * 64},
+        "facts": facts, "masked": masked, "result": {}, "trace_summary": []}).encode()
+
+
+def _log_problem(folder: Path, record: bytes) -> tuple[Diagnostic, ...]:
+    from policy_engine.batch import RowError
+    from policy_engine.batch.history import DecisionLogRows
+
+    _batch_files(folder)
+    raw = DecisionLogRows(Policy.load(EXAMPLE_POLICY)).parse(record)
+    return (raw.diagnostic("decisions.log", 1),) if isinstance(raw, RowError) else ()
+
+
+def _masked(folder: Path) -> tuple[Diagnostic, ...]:
+    """A decision-log line whose fact `paid`, which the policy reads, was masked."""
+    return _log_problem(folder, _log_line({"paid": "<masked>"}, ["paid"]))
+
+
+def _not_a_log_line(folder: Path) -> tuple[Diagnostic, ...]:
+    """A plain fact row read as a decision-log line."""
+    return _log_problem(folder, b'{"paid": true}')
+
+
+def _empty_history(folder: Path) -> tuple[Diagnostic, ...]:
+    """`policy backtest OLD NEW --history history` with an empty folder `history`."""
+    from policy_engine.sql.backtest import history_files
+
+    (folder / "history").mkdir()
+    try:
+        history_files("history")
+    except DiagnosticError as error:
+        return error.diagnostics
+    return ()
+
+
 PRODUCERS: dict[str, Callable[[Path], tuple[Diagnostic, ...]]] = {
     "E307": _too_large,
     "E310": _outside,
     "E311": _revision_and_path,
     "E312": _output_unwritable,
     "E313": _row_not_decided,
+    "E601": _not_in_sql,
+    "E602": _engine_missing,
+    "E603": _engine_failed,
+    "E604": _masked,
+    "E605": _not_a_log_line,
+    "E606": _empty_history,
     "E701": _partial_over_budget,
     "E702": _answers_exist,
     "E501": lambda folder: _serve_body(b'{"paid": tru}'),

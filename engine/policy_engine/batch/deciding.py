@@ -19,6 +19,7 @@ from policy_engine.core.diagnostics import DiagnosticError
 from policy_engine.explain.decision import Decision
 from policy_engine.policy import Policy
 
+from .history import DecisionLogRows
 from .reading import Format
 from .rows import DEFAULT_LIMITS, CsvRows, JsonRows, Raw, RowError, RowLimits
 
@@ -232,6 +233,8 @@ def record_parser(fmt: Format, header: tuple[str, ...] | None, policy: Policy,
     """The function that turns one record of `fmt` into raw facts, or a RowError."""
     if fmt == "jsonl":
         return JsonRows(limits).parse  # type: ignore[return-value]
+    if fmt == "decision-log":
+        return DecisionLogRows(policy, limits).parse  # type: ignore[return-value]
     if fmt == "csv":
         return CsvRows(header or (), policy.checked.facts,  # type: ignore[return-value]
                        limits).parse

@@ -19,9 +19,9 @@ from policy_engine.policy import Policy
 
 from .rows import DEFAULT_LIMITS, RowError, RowLimits, check_header
 
-Format = Literal["jsonl", "csv", "parquet"]
-FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet")
-#: The input format each file suffix stands for, when --format is not given.
+Format = Literal["jsonl", "csv", "parquet", "decision-log"]
+FORMATS: tuple[Format, ...] = ("jsonl", "csv", "parquet", "decision-log")
+#: the input format each file suffix stands for, when --input-format is not given.
 SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv",
                                ".parquet": "parquet", ".pq": "parquet"}
 #: Rows per Parquet batch read at once.
@@ -52,10 +52,28 @@ def infer_format(path: str, given: str | None = None) -> Format:
         return given
     suffix = os.path.splitext(path)[1].lower()
     if suffix in SUFFIXES:
-        return SUFFIXES[suffix]
+        found = SUFFIXES[suffix]
+        return "decision-log" if found == "jsonl" and is_decision_log(path) else found
+    if suffix == ".log" and is_decision_log(path):
+        return "decision-log"
     raise BatchUsageError(f"cannot tell the format of '{display_path(path)}' from its suffix "
-                          f"(known: {', '.join(sorted(SUFFIXES))}); pass --format "
+                          f"(known: {', '.join(sorted(SUFFIXES))}); pass --input-format "
                           + "|".join(FORMATS))
+
+
+def is_decision_log(path: str) -> bool:
+    """Whether the file's first line is a decision-log line (a server's log of decisions)."""
+    try:
+        handle = open(path, "rb")
+    except OSError:
+        return False  # the reader reports it
+    try:
+        first = handle.readline(1 << 16)
+    except OSError:
+        return False
+    finally:
+        handle.close()
+    return b'"policy-engine/decision-log"' in first and first.lstrip().startswith(b"{")
 
 
 class _RowTooLong(Exception):
@@ -126,7 +144,7 @@ class Reader:
             self._handle.close()
 
     def records(self) -> Iterator[Record]:
-        if self.fmt == "jsonl":
+        if self.fmt in ("jsonl", "decision-log"):
             return self._jsonl()
         if self.fmt == "csv":
             return self._csv_records()
@@ -222,17 +240,28 @@ class Reader:
 
     def _parquet_rows(self) -> Iterator[Record]:
         number = 0
-        limit = self.limits.max_row_bytes
         for batch in self._parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS):
             for row in batch.to_pylist():
                 number += 1
                 self.consumed += 1
-                size = sum(len(v) for v in row.values() if isinstance(v, (str, bytes)))
-                if size > limit:
-                    yield number, _too_long(size, limit)
-                    continue
-                # A null cell is a fact left out, as an empty CSV cell is.
-                yield number, {key: value for key, value in row.items() if value is not None}
+                yield number, parquet_record(row, self.limits)
+
+    def arrow_batches(self, rows: int) -> Iterator[Any]:
+        """A Parquet input as Arrow record batches of up to `rows` rows (the SQL engines read
+        them whole; `parquet_record` is what one of their rows is to the reference engine)."""
+        assert self._parquet is not None
+        for batch in self._parquet.iter_batches(batch_size=rows):
+            self.consumed += batch.num_rows
+            yield batch
+
+
+def parquet_record(row: dict[str, Any], limits: RowLimits) -> dict[str, Any] | RowError:
+    """One Parquet row as raw facts, or E307 when its text cells are over the size limit."""
+    size = sum(len(v) for v in row.values() if isinstance(v, (str, bytes)))
+    if size > limits.max_row_bytes:
+        return _too_long(size, limits.max_row_bytes)
+    # A null cell is a fact left out, as an empty CSV cell is.
+    return {key: value for key, value in row.items() if value is not None}
 
 
 def _open_binary(path: str, shown: str) -> IO[bytes]:

@@ -6,7 +6,16 @@ adds the commands of one kind of work. Exit codes are a contract, documented in 
 
 from __future__ import annotations
 
-from policy_engine.cli import asking, authoring, batching, deciding, editing, reviewing, serving
+from policy_engine.cli import (
+    asking,
+    authoring,
+    batching,
+    deciding,
+    editing,
+    reviewing,
+    serving,
+    warehousing,  # policy sql, policy backtest
+)
 from policy_engine.cli.shell import (
     EXIT_EXPECTATION,
     EXIT_INTERNAL,
@@ -20,4 +29,4 @@ from policy_engine.cli.shell import (
 
 __all__ = ["EXIT_EXPECTATION", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_SIGNAL",
            "EXIT_USAGE", "asking", "authoring", "batching", "cli", "deciding", "editing",
-           "main", "reviewing", "serving"]
+           "main", "reviewing", "serving", "warehousing"]

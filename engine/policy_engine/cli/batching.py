@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 
 from policy_engine.cli.shell import (
     EXIT_INVALID,
     EXIT_OK,
+    EXIT_USAGE,
     check_policy_path_given,
     cli,
     report_diagnostics,
@@ -26,8 +28,18 @@ _BATCH_SHOWN = 50
 @click.argument("input_path", metavar="INPUT")
 @click.option("--out", "output_path", required=True, metavar="OUTPUT",
               help="Write one JSON line per input row here ('-' for standard output).")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "parquet"]), default=None,
-              help="The input format  [default: from INPUT's suffix]")
+@click.option("--input-format", "fmt",
+              type=click.Choice(["jsonl", "csv", "parquet", "decision-log"]), default=None,
+              help="The input format  [default: from INPUT's suffix, or a decision log's first "
+                   "line]")
+@click.option("--format", "output_format", type=click.Choice(["jsonl"]), default="jsonl",
+              show_default=True, help="The output format.")
+@click.option("--engine", type=click.Choice(["python", "duckdb", "spark"]), default="python",
+              show_default=True,
+              help="Decide in Python (the reference), in DuckDB (embedded) or in Spark; the "
+                   "output is the same.")
+@click.option("--spark-master", default="local[*]", show_default=True, metavar="URL",
+              help="The Spark master for --engine spark.")
 @click.option("--trace", is_flag=True, help="Add the explanation to each decision.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes, at most one per core  [default: one per core; 1 decides "
@@ -42,9 +54,10 @@ _BATCH_SHOWN = 50
               metavar="N", help="A number with more digits written out is refused (E307).")
 @click.pass_context
 def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_path: str,
-                  fmt: str | None, trace: bool, jobs: int | None, no_progress: bool,
+                  fmt: str | None, output_format: str, engine: str, spark_master: str,
+                  trace: bool, jobs: int | None, no_progress: bool,
                   max_row_bytes: int, max_depth: int, max_digits: int) -> None:
-    """Decide every row of INPUT (JSON Lines, CSV or Parquet facts) against POLICY.
+    """Decide every row of INPUT (JSON Lines, CSV, Parquet or a decision log) against POLICY.
 
     Exit status: 0 every row was decided or refused, 2 a row was invalid or failed (each is
     reported on standard error and in OUTPUT), POLICY or INPUT cannot be read, or OUTPUT
@@ -95,14 +108,22 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
         output: BatchOutput | None = None
         try:
             batch = open_batch(policy_path, input_path, fmt=fmt, trace=trace, limits=limits)
+            runner: Any = batch
+            if engine != "python":
+                # Imported here: the SQL engines are an extra (docs/sql.md).
+                from policy_engine.sql.batching import SqlBatch
+
+                runner = SqlBatch(batch.policy, batch.reader, engine, trace=trace,
+                                  spark_master=spark_master)
+                batch.summary = runner.summary
             output = open_output(output_path)
             if not bar_shown:
-                summary = batch.run(output, jobs=workers, report=report, notice=notice)
+                summary = runner.run(output, jobs=workers, report=report, notice=notice)
             else:
                 with click.progressbar(length=batch.size, label="deciding",
                                        file=sys.stderr) as bar:
-                    summary = batch.run(output, jobs=workers, report=report, notice=notice,
-                                        progress=bar.update)
+                    summary = runner.run(output, jobs=workers, report=report, notice=notice,
+                                         progress=bar.update)
             output.commit()
         except BatchUsageError as error:
             raise click.UsageError(str(error)) from None
@@ -110,7 +131,8 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
             if any(d.code == "E312" and d.file == STANDARD_OUTPUT for d in error.diagnostics):
                 silence_standard_output()
             report_diagnostics(error.diagnostics)
-            ctx.exit(EXIT_INVALID)
+            ctx.exit(EXIT_USAGE if any(d.code == "E602" for d in error.diagnostics)
+                     else EXIT_INVALID)
         except Interrupted as stop:
             done = batch.summary if batch is not None else BatchSummary()
             kept = output.abandon(f"interrupted by {stop.name}", done.rows) \

@@ -88,6 +88,13 @@ CODES: dict[str, str] = {
     "E507": "decision log cannot be written",
     "E508": "internal server error",
     "E509": "invalid request",
+    # SQL engines and backtests (policy sql, policy batch --engine, policy backtest)
+    "E601": "construct cannot be translated to SQL exactly",
+    "E602": "SQL engine not available",
+    "E603": "SQL engine failed",
+    "E604": "logged decision cannot be replayed: a fact was masked",
+    "E605": "not a decision-log line",
+    "E606": "history has no rows to replay",
     # warnings
     "W001": "decision never returned",
     "W002": "required fact never used",

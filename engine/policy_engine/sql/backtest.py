@@ -1,0 +1,306 @@
+"""Backtests: a change of policy decided over history, as a transition matrix with examples.
+
+`backtest(old, new, history)` decides every row of a history (files of fact rows, the output
+of a server's decision log, or a folder of them) under both versions of a policy, with the
+same engines and the same readers as `policy batch`, so each version's answer for a row is
+exactly what `policy batch --engine ...` writes for it. Each row's outcome before and after
+(a decision, a refusal with its code and label, an invalid row with its code) is counted per
+transition, with the sum of an amount fact, and the first rows of each transition are kept
+as examples, decided again with the library (`Policy.evaluate`) for their two explanations.
+`reports` renders the result as text, JSON and Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from policy_engine.batch.deciding import record_parser
+from policy_engine.batch.reading import SUFFIXES, infer_format
+from policy_engine.batch.rows import DEFAULT_LIMITS, RowError, RowLimits
+from policy_engine.batch.running import open_batch
+from policy_engine.check.types import AmountType
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.core.files import display_path
+from policy_engine.policy import Policy
+
+#: Examples kept per transition, by default.
+EXAMPLES = 3
+#: The suffixes of the files read in a history folder (decision logs may end in .log).
+HISTORY_SUFFIXES = (*sorted(SUFFIXES), ".log")
+
+
+@dataclass(frozen=True)
+class Example:
+    """A row of one transition: where it is, and each version's answer explained."""
+
+    file: str
+    line: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+@dataclass
+class Transition:
+    """The rows whose outcome went from `before` to `after` (the same when unchanged)."""
+
+    before: str
+    after: str
+    rows: int = 0
+    amount: Decimal = Decimal(0)
+    other_outputs: int = 0  # same decision, other outputs
+    examples: list[Example] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass
+class Backtest:
+    """What a change does to a history (see the module docstring)."""
+
+    old: str
+    new: str
+    history: list[str]
+    engine: str
+    amount_fact: str | None
+    rows: int = 0
+    transitions: dict[tuple[str, str], Transition] = field(default_factory=dict)
+    refused: tuple[int, int] = (0, 0)
+    invalid: tuple[int, int] = (0, 0)
+    replayed_not: int = 0  # decision-log lines that cannot be replayed (E604)
+
+    @property
+    def changed(self) -> int:
+        return sum(t.rows for t in self.transitions.values() if t.changed)
+
+    @property
+    def other_outputs(self) -> int:
+        return sum(t.other_outputs for t in self.transitions.values())
+
+    def ordered(self) -> list[Transition]:
+        """Changed transitions first, most rows first; then the unchanged, most rows first."""
+        return sorted(self.transitions.values(),
+                      key=lambda t: (not t.changed, -t.rows, t.before, t.after))
+
+
+def outcome_key(line: dict[str, Any]) -> tuple[str, str]:
+    """A batch output line's outcome, as a transition names it, and its status."""
+    if "decision" in line:
+        return str(line["decision"]), "decided"
+    if "refused" in line:
+        refused = line["refused"]
+        label = refused.get("label")
+        return (f"refused {refused['code']}" + (f" {label}" if label else ""), "refused")
+    error = line["error"]
+    return f"invalid {error['code']}", "failed" if error["code"] == "E313" else "invalid"
+
+
+def history_files(path: str) -> list[str]:
+    """The files of a history: the file itself, or a folder's files with a known suffix, in
+    name order (sub-folders included).
+
+    Raises:
+        DiagnosticError: E301 when the path does not exist, E606 when it has no file to read.
+    """
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise DiagnosticError([Diagnostic("E301", "no such file or folder",
+                                          file=display_path(path))])
+    found = []
+    for folder, _, names in os.walk(path):
+        found += [os.path.join(folder, name) for name in names
+                  if os.path.splitext(name)[1].lower() in HISTORY_SUFFIXES]
+    if not found:
+        raise DiagnosticError([Diagnostic(
+            "E606", "the history folder has no file to replay",
+            file=display_path(path),
+            help=f"put files of rows ({', '.join(HISTORY_SUFFIXES)}) in it, such as the "
+                 "output of a server's decision log or the input of `policy batch`")])
+    return sorted(found)
+
+
+class _Lines:
+    """A `Writable` that keeps each batch output line's outcome, in order."""
+
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[str, str, str]] = []  # key, status, outputs as JSON
+        self._rest = ""
+
+    def write(self, text: str, /) -> int:
+        text = self._rest + text
+        *whole, self._rest = text.split("\n")
+        for line in whole:
+            data = json.loads(line)
+            key, status = outcome_key(data)
+            outputs = json.dumps(data.get("outputs"), sort_keys=True) if status == "decided" \
+                else ""
+            self.outcomes.append((key, status, outputs))
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+def _decide_file(policy: Policy, path: str, fmt: str | None, engine: str, limits: RowLimits,
+                 spark_master: str, jobs: int | None) -> list[tuple[str, str, str]]:
+    """Every row of one history file decided by `policy`, as `policy batch` decides it."""
+    batch = open_batch(policy, path, fmt=fmt, limits=limits)
+    sink = _Lines()
+    try:
+        runner: Any = batch
+        if engine != "python":
+            from policy_engine.sql.batching import SqlBatch
+
+            runner = SqlBatch(batch.policy, batch.reader, engine, spark_master=spark_master)
+        runner.run(sink, jobs=jobs)
+    finally:
+        batch.close()
+    return sink.outcomes
+
+
+def _amount_fact(policy: Policy, name: str | None) -> str | None:
+    amounts = [info.name for info in policy.checked.facts if isinstance(info.type, AmountType)]
+    if name is None:
+        return amounts[0] if amounts else None
+    if name not in amounts:
+        raise DiagnosticError([Diagnostic(
+            "E606", f"'{name}' is not an amount fact of the new policy",
+            file=policy.checked.source.name,
+            help="amount facts: " + (", ".join(amounts) or "none"))])
+    return name
+
+
+def _records(old: Policy, new: Policy, path: str, fmt: str | None, limits: RowLimits
+             ) -> Iterator[tuple[int, object, Callable[[Policy], object]]]:
+    """Each row of a history file as read by the batch: its line, its raw facts for `new`
+    (or its RowError), and a function giving its raw facts for either version (a decision
+    log's masked facts depend on the policy)."""
+    batch = open_batch(new, path, fmt=fmt, limits=limits)
+    try:
+        reader = batch.reader
+        parsers = {id(policy): record_parser(reader.fmt, reader.header, policy, limits)
+                   for policy in (old, new)}
+        for line, record in reader.records():
+            def raw(policy: Policy, record: object = record) -> object:
+                return record if isinstance(record, RowError) \
+                    else parsers[id(policy)](record)
+
+            yield line, raw(new), raw
+    finally:
+        batch.close()
+
+
+def _amount(raw: object, name: str | None) -> Decimal | None:
+    if name is None or not isinstance(raw, dict):
+        return None
+    value = raw.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, str, float, Decimal)):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def explained(policy: Policy, raw: object, file: str) -> dict[str, Any]:
+    """One version's answer for an example row: `Decision.to_json()`, or the row's error."""
+    if isinstance(raw, RowError):
+        return {"error": {"code": raw.code, "message": raw.message, "path": raw.path}}
+    try:
+        return policy.evaluate(raw, file=file, prefix=()).to_json()
+    except DiagnosticError as error:
+        first = error.diagnostics[0]
+        return {"error": {"code": first.code, "message": first.message,
+                          "path": first.path or "$"}}
+
+
+def backtest(old: Policy, new: Policy, history: str, *, old_name: str, new_name: str,
+             engine: str = "duckdb", fmt: str | None = None, examples: int = EXAMPLES,
+             amount: str | None = None, limits: RowLimits = DEFAULT_LIMITS,
+             spark_master: str = "local[*]", jobs: int | None = None) -> Backtest:
+    """Decides every row of `history` under `old` and `new` (see the module docstring).
+
+    Raises:
+        DiagnosticError: a history file cannot be read, or has no rows (E606); E601 to E603
+            from a SQL engine.
+        BatchUsageError: a file's format cannot be told.
+    """
+    files = history_files(history)
+    for path in files:
+        infer_format(path, fmt)  # every file's format is known before anything is decided
+    amount_fact = _amount_fact(new, amount)
+    result = Backtest(old_name, new_name, [display_path(p) for p in files], engine, amount_fact)
+    counts = _Counts()
+    per_file: list[list[Transition]] = []
+    for path in files:
+        before = _decide_file(old, path, fmt, engine, limits, spark_master, jobs)
+        after = _decide_file(new, path, fmt, engine, limits, spark_master, jobs)
+        per_file.append(counts.add(result, before, after))
+    result.refused = (counts.refused[0], counts.refused[1])
+    result.invalid = (counts.invalid[0], counts.invalid[1])
+    if result.rows == 0:
+        raise DiagnosticError([Diagnostic(
+            "E606", "the history has no rows to replay", file=display_path(history),
+            help="give a file with at least one row, or a folder of such files")])
+    _amounts_and_examples(result, old, new, files, per_file, fmt, limits, examples)
+    return result
+
+
+class _Counts:
+    """The refused and invalid rows before and after, counted as transitions are."""
+
+    def __init__(self) -> None:
+        self.refused = [0, 0]
+        self.invalid = [0, 0]
+
+    def add(self, result: Backtest, before: Sequence[tuple[str, str, str]],
+            after: Sequence[tuple[str, str, str]]) -> list[Transition]:
+        """Counts one file's rows; returns each row's transition, in input order."""
+        transitions = result.transitions
+        rows: list[Transition] = []
+        for old_row, new_row in zip(before, after, strict=True):
+            key = (old_row[0], new_row[0])
+            transition = transitions.get(key)
+            if transition is None:
+                transition = transitions[key] = Transition(*key)
+            transition.rows += 1
+            rows.append(transition)
+            if old_row[1] == "decided" and old_row[0] == new_row[0] \
+                    and old_row[2] != new_row[2]:
+                transition.other_outputs += 1
+            for side, row in enumerate((old_row, new_row)):
+                if row[1] == "refused":
+                    self.refused[side] += 1
+                elif row[1] != "decided":
+                    self.invalid[side] += 1
+            if old_row[0] == "invalid E604":
+                result.replayed_not += 1
+        result.rows += len(rows)
+        return rows
+
+
+def _amounts_and_examples(result: Backtest, old: Policy, new: Policy, files: list[str],
+                          per_file: list[list[Transition]], fmt: str | None,
+                          limits: RowLimits, examples: int) -> None:
+    """Sums the amount fact per transition and explains the first rows of each, in one more
+    pass over the history (its rows come in the order they were decided in)."""
+    for path, transitions in zip(files, per_file, strict=True):
+        shown_path = display_path(path)
+        rows = _records(old, new, path, fmt, limits)
+        for position, (line, raw, raw_for) in enumerate(rows):
+            transition = transitions[position]
+            value = _amount(raw, result.amount_fact)
+            if value is not None:
+                transition.amount += value
+            if len(transition.examples) < examples:
+                transition.examples.append(Example(shown_path, line,
+                                                   explained(old, raw_for(old), shown_path),
+                                                   explained(new, raw, shown_path)))
