@@ -262,3 +262,14 @@ def test_an_unreadable_scenario_is_an_error_never_skipped(tmp_path: Path) -> Non
                                       str(tmp_path / "new.policy")])
     assert result.exit_code == 2, result.output
     assert "broken.yaml" in result.output
+
+
+@pytest.mark.parametrize("steps", [2_000, 20_000, 60_000])
+def test_a_small_budget_stops_the_comparison_with_w112_never_an_exception(steps: int) -> None:
+    """Taking the impossible combinations out of a change is part of the change's item: over
+    the budget there, the change is listed undescribed and W112 says so."""
+    old, new, _ = _load("withdrawal_deadline")
+    result = compare(old.checked, new.checked, Budget(steps))
+    assert result.incomplete and {d.code for d in result.incomplete} == {"W112"}
+    assert all(change.status != "confirmed" or change.witness is not None
+               for change in result.changes)

@@ -136,20 +136,20 @@ def compare(old: CheckedPolicy, new: CheckedPolicy, budget: Budget | None = None
             impossible = differences.of(models[0].space,
                                         models[0].translator.registry).impossible()
             dont_care = refused(models[0]) & refused(models[1]) | impossible
+            shown = _decided(models, scenarios)
         except OverBudget:
             result.incomplete.append(_stopped(new, "comparing the two versions", budget))
             return result
-        shown = _decided(models, scenarios)
         changes = []
         for (old_outcome, new_outcome), whole in groups.items():
-            area = whole - impossible
-            if not area:
-                result.impossible.append((old_outcome, new_outcome))
-                continue
             exhausted = budget.exhausted is not None
             mark = models[0].space.node_count
             try:
                 with budget.item():
+                    area = whole - impossible
+                    if not area:
+                        result.impossible.append((old_outcome, new_outcome))
+                        continue
                     changes.append(_change(models, old_outcome, new_outcome, area, dont_care,
                                            impossible,
                                            shown.pop((old_outcome, new_outcome), None)))
