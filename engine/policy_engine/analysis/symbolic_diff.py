@@ -132,10 +132,10 @@ def compare(old: CheckedPolicy, new: CheckedPolicy, budget: Budget | None = None
             groups = _groups(*models)
             # Facts both versions refuse before any rule never reach a decision in either,
             # so a description may include them: that keeps it to the conditions that matter.
-            # So may combinations no fact set has.
+            # So may the combinations no fact set has (taken out of each change below).
             impossible = differences.of(models[0].space,
                                         models[0].translator.registry).impossible()
-            dont_care = refused(models[0]) & refused(models[1]) | impossible
+            dont_care = refused(models[0]) & refused(models[1])
             shown = _decided(models, scenarios)
         except OverBudget:
             result.incomplete.append(_stopped(new, "comparing the two versions", budget))
@@ -150,8 +150,11 @@ def compare(old: CheckedPolicy, new: CheckedPolicy, budget: Budget | None = None
                     if not area:
                         result.impossible.append((old_outcome, new_outcome))
                         continue
-                    changes.append(_change(models, old_outcome, new_outcome, area, dont_care,
-                                           impossible,
+                    # described with the impossible combinations only where it had some:
+                    # elsewhere as before, and as cheaply
+                    empty = impossible if area != whole else None
+                    changes.append(_change(models, old_outcome, new_outcome, area,
+                                           dont_care | empty if empty else dont_care, empty,
                                            shown.pop((old_outcome, new_outcome), None)))
                     continue
             except OverBudget as over:
@@ -224,7 +227,7 @@ def _plain(outcome: Outcome) -> Outcome:
 
 
 def _change(models: list[Model], old: Outcome, new: Outcome, area: Region,
-            dont_care: Region, impossible: Region,
+            dont_care: Region, impossible: Region | None,
             shown: tuple[str, Witness] | None = None) -> Change:
     space = models[0].space
     wide = cover(space, area, area | dont_care, empty=impossible)
