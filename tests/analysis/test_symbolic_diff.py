@@ -262,6 +262,10 @@ def test_an_unreadable_scenario_is_an_error_never_skipped(tmp_path: Path) -> Non
                                       str(tmp_path / "new.policy")])
     assert result.exit_code == 2, result.output
     assert "broken.yaml" in result.output
+    missing = CliRunner().invoke(cli, ["diff", "--symbolic", "--scenarios", "no/such/folder",
+                                       str(WITHDRAWAL / "old.policy"),
+                                       str(WITHDRAWAL / "new.policy")])
+    assert missing.exit_code == 2 and "no/such/folder" in missing.output, missing.output
 
 
 @pytest.mark.parametrize("steps", [2_000, 20_000, 60_000])

@@ -139,7 +139,7 @@ def _symbolic_diff(ctx: click.Context, old: str, new: str, fmt: str, fail_on_cha
     given = tuple(ctx.params.get("scenario_paths") or ())
     allow = bool((ctx.find_root().obj or {}).get("allow_outside"))
     scenarios, unreadable = read_scenarios(list(given) or [default_scenarios(new)],
-                                           allow_outside=allow)
+                                           allow_outside=allow, optional=not given)
     if unreadable:  # as for `policy diff`: a broken scenario is an error, never skipped
         report_diagnostics(unreadable)
         return EXIT_INVALID

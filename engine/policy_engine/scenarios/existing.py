@@ -19,18 +19,23 @@ from policy_engine.scenarios.scenario_file import load_scenario
 
 
 def read_scenarios(paths: Sequence[str], *, allow_outside: bool = False,
+                   optional: bool = False,
                    ) -> tuple[list[tuple[str, dict[str, Any]]], list[Diagnostic]]:
     """The facts of every scenario file under `paths` (files or folders), as plain values.
 
+    Args:
+        optional: a path that does not exist gives nothing (the default folder beside a
+            policy may be absent); else it cannot be read, like a broken file.
+
     Returns:
         (file as displayed, facts) for each readable scenario, in a stable order, and the
-        diagnostics of those that could not be read (so none is skipped silently). A path
-        that does not exist gives nothing: the default folder beside a policy may be absent.
+        diagnostics of those that could not be read (so none is skipped silently).
     """
     confinement = Confinement.here(paths, allow_outside=allow_outside)
     found: list[tuple[str, dict[str, Any]]] = []
     problems: list[Diagnostic] = []
-    for path in find_files([p for p in paths if os.path.exists(p)], SCENARIO_SUFFIXES):
+    for path in find_files([p for p in paths if os.path.exists(p) or not optional],
+                           SCENARIO_SUFFIXES):
         try:
             confinement.check(path, "the scenario", named=path in paths)
             scenario = load_scenario(path)
