@@ -12,6 +12,7 @@ from policy_engine.analysis.regions import (
     Dimension,
     Region,
     Space,
+    cell_runs,
     number_value,
     union,
 )
@@ -127,16 +128,7 @@ def _literal(dimension: Dimension, cell: Cell) -> str:
 
 
 def _describe_numbers(name: str, dimension: Dimension, mask: int) -> str:
-    runs: list[list[Cell]] = []
-    previous = -2
-    for position, cell in enumerate(dimension.cells):
-        if not mask >> position & 1 or cell.kind == "missing":
-            continue
-        if position == previous + 1 and runs:
-            runs[-1].append(cell)
-        else:
-            runs.append([cell])
-        previous = position
+    runs = cell_runs(dimension, mask)
     present = [cell for cell in dimension.cells if cell.kind != "missing"]
     texts = [_describe_run(name, dimension, run, present) for run in runs]
     return texts[0] if len(texts) == 1 else "(" + " or ".join(texts) + ")"
@@ -200,14 +192,19 @@ def describe(space: Space, area: Region, target: Region | None = None,
     return texts
 
 
-def describe_parts(space: Space, area: Region, target: Region | None = None) -> list[list[str]]:
+def describe_parts(space: Space, area: Region, target: Region | None = None, *,
+                   empty: Region | None = None) -> list[list[str]]:
     """A region as lists of conditions, one list per region, simplest first.
 
     Cubes that differ only in which values a list holds are merged into `LIST != []` when
     together they cover every non-empty list.
+
+    Args:
+        empty: combinations that hold no fact set (see `cover`).
     """
     items: list[tuple[Cube, frozenset[str]]] = [(cube, frozenset())
-                                                for cube in cover(space, area, target)]
+                                                for cube in cover(space, area, target,
+                                                                  empty=empty)]
     lists = sorted({str(d.key[1]) for d in space.dimensions if d.kind == "member"})
     for name in lists:
         positions = [i for i, d in enumerate(space.dimensions)
@@ -219,8 +216,8 @@ def describe_parts(space: Space, area: Region, target: Region | None = None) -> 
         merged: list[tuple[Cube, frozenset[str]]] = []
         for (key, nonempty), cubes in groups.items():
             together = union(*(space.cube(cube) for cube in cubes))
-            empty = tuple(1 if i in positions else m for i, m in enumerate(key))
-            if len(cubes) > 1 and together == space.cube(key) - space.cube(empty):
+            no_items = tuple(1 if i in positions else m for i, m in enumerate(key))
+            if len(cubes) > 1 and together == space.cube(key) - space.cube(no_items):
                 merged.append((key, nonempty | {name}))
             else:
                 merged.extend((cube, nonempty) for cube in cubes)
@@ -230,12 +227,28 @@ def describe_parts(space: Space, area: Region, target: Region | None = None) -> 
     return [cube_parts(space, cube, nonempty) for cube, nonempty in items]
 
 
-def expand(space: Space, cube: Cube, target: Region, area: Region | None = None) -> Cube:
+#: Dimensions whose cells are ordered, so adjacent cells read as one range.
+_ORDERED = frozenset({"whole", "amount", "date"})
+
+
+def _next_to(dimension: Dimension, mask: int, cell: int) -> bool:
+    """Whether a cell is beside a chosen value or range of a number or date (not `missing`)."""
+    return any(0 <= near < len(dimension.cells) and mask >> near & 1
+               and dimension.cells[near].kind != "missing" and dimension.cells[cell].kind
+               != "missing" for near in (cell - 1, cell + 1))
+
+
+def expand(space: Space, cube: Cube, target: Region, area: Region | None = None, *,
+           touching: Region | None = None) -> Cube:
     """Widens a cube inside `target`, dimension by dimension, so it reads shorter.
 
     Whole dimensions are freed inside `target`; single cells are added only inside `area`
     (the region itself, without the facts that do not matter), so no description mentions
-    a value just because it does not matter.
+    a value just because it does not matter. With `touching`, a cell of a number or date next
+    to a chosen one is added where its slice lies in `target` and holds some of `touching`
+    (the region itself): a range that matters somewhere is widened to the next one (`< X`
+    and `== X` read as `<= X`) even when the dimensions freed before make part of its slice
+    not matter.
     """
     current = list(cube)
     # Free the dimensions the policy mentions least first: they are the details.
@@ -255,6 +268,11 @@ def expand(space: Space, cube: Cube, target: Region, area: Region | None = None)
         # A cube lies in a region exactly when each of its one-cell slices does.
         trial = current.copy()
         trial[position] = 1 << cell
+        dimension = space.dimensions[position]
+        if touching is not None and dimension.kind in _ORDERED and _next_to(
+                dimension, current[position], cell):
+            return space.within(tuple(trial), target.node) and bool(
+                space.cube(tuple(trial)) & touching)
         return space.within(tuple(trial), inner)
 
     for position, dimension in enumerate(space.dimensions):
@@ -282,20 +300,43 @@ def expand(space: Space, cube: Cube, target: Region, area: Region | None = None)
 
 
 def cover(space: Space, area: Region, target: Region | None = None,
-          limit: int = 4 * MAX_REGIONS) -> list[Cube]:
-    """A short description of `area`: cubes widened inside `target` until they cover it."""
+          limit: int = 4 * MAX_REGIONS, *, empty: Region | None = None) -> list[Cube]:
+    """A short description of `area`: cubes widened inside `target` until they cover it.
+
+    Args:
+        empty: combinations of cells that hold no fact set (`differences.impossible`): a
+            cube may take them in, and a cell whose slice holds some of `area` and else only
+            what does not matter (`expand`'s `touching`), so `deadline < 2025-01-01` and
+            `deadline == 2025-01-01` read as one `deadline <= 2025-01-01`.
+    """
     target = area if target is None else target
-    key = (area.node, target.node, limit)
+    # A space has one region of empty combinations: a negative limit marks the covers made
+    # with it.
+    key = (area.node, target.node, limit if empty is None else -limit)
     if key in space.covers:
         return space.covers[key]
     wide: list[Cube] = []
     left = area
     while left and len(wide) < limit:
         cube = next(left.cubes())
-        widened = expand(space, cube, target, area)
+        widened = (expand(space, cube, target, area) if empty is None
+                   else expand(space, cube, target | empty, area | empty, touching=area))
         wide.append(widened)
         left = left - space.cube(widened)
+    if empty is not None and not left:
+        wide = _without_redundant(space, area, wide)
     wide.sort(key=lambda cube: sum(1 for d, m in zip(space.dimensions, cube, strict=True)
                                    if m != d.full))
     space.covers[key] = wide
     return wide
+
+
+def _without_redundant(space: Space, area: Region, cubes: list[Cube]) -> list[Cube]:
+    """The cubes without those whose part of `area` the others cover (a cube taken early
+    may be inside one widened later), the last taken tried first."""
+    kept = list(cubes)
+    for cube in reversed(cubes):
+        others = [space.cube(other) for other in kept if other is not cube]
+        if others and not (area & space.cube(cube)) - union(*others):
+            kept = [other for other in kept if other is not cube]
+    return kept

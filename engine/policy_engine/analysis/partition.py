@@ -28,6 +28,7 @@ from policy_engine.analysis.formulas import (
 )
 from policy_engine.analysis.regions import (
     Cell,
+    Cube,
     Dimension,
     Number,
     Region,
@@ -537,6 +538,15 @@ def predicted(model: Model, facts: Mapping[str, Value]) -> Outcome | None:
     Derived terms and opaque conditions take the values the interpreter computes, so this is
     exact even where the regions are approximate: tests hold the partition to evaluation.
     """
+    cube = locate(model, facts)
+    for piece in model.pieces:
+        if model.space.within(cube, piece.region.node):
+            return piece.outcome
+    return None
+
+
+def locate(model: Model, facts: Mapping[str, Value]) -> Cube:
+    """The one cell of every dimension that a typed fact set lies in, as a cube."""
     policy = model.policy
     interpreter = Interpreter(policy)
     env = environment(policy, interpreter, facts)
@@ -564,11 +574,7 @@ def predicted(model: Model, facts: Mapping[str, Value]) -> Outcome | None:
         else:
             value = _quick_typed(interpreter, env, rest[0])  # type: ignore[arg-type]
         point.append(_cell_bit(dimension, value))
-    cube = tuple(point)
-    for piece in model.pieces:
-        if model.space.within(cube, piece.region.node):
-            return piece.outcome
-    return None
+    return tuple(point)
 
 
 def _unknown_bit(model: Model, dimension: Dimension, interpreter: Interpreter,

@@ -414,6 +414,22 @@ def simplify(region: Region, limit: int = 64) -> list[Cube]:
 # ---------------------------------------------------------------- building cells
 
 
+def cell_runs(dimension: Dimension, mask: int) -> list[list[Cell]]:
+    """The chosen cells of a number or date, as runs of adjacent cells (each an interval);
+    a `missing` cell is in none."""
+    runs: list[list[Cell]] = []
+    previous = -2
+    for position, cell in enumerate(dimension.cells):
+        if not mask >> position & 1 or cell.kind == "missing":
+            continue
+        if position == previous + 1 and runs:
+            runs[-1].append(cell)
+        else:
+            runs.append([cell])
+        previous = position
+    return runs
+
+
 def number_cells(constants: Iterable[Number], *, whole: bool, minimum: Number | None,
                  maximum: Number | None) -> tuple[Cell, ...]:
     """Points at each constant and open intervals between them, within the declared bounds."""

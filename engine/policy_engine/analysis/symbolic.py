@@ -69,6 +69,18 @@ class Term:
 
 
 @dataclass(frozen=True)
+class Relation:
+    """The meaning of an opaque condition's true cell: `left + left_offset OP right +
+    right_offset`, two number or date facts (dates by ordinal, offsets in days)."""
+
+    left: str
+    left_offset: Fraction
+    op: str  # < <= == !=
+    right: str
+    right_offset: Fraction
+
+
+@dataclass(frozen=True)
 class Case:
     guard: Formula
     term: Term
@@ -95,6 +107,9 @@ class Registry:
     #: Dimensions for what the analysis could not translate within its budget (a rule whose
     #: outcome is left free); they come last.
     unknown: list[Dimension] = field(default_factory=list)
+    #: The opaque conditions that compare two facts, each plus a constant: what their true
+    #: cell means, for `differences` (which rules out `a < b and b < a`).
+    relations: dict[tuple[object, ...], Relation] = field(default_factory=dict)
 
     def add_policy(self, policy: CheckedPolicy) -> None:
         for info in policy.facts:
@@ -284,6 +299,10 @@ class Translator:
             return self.list_compare(left, op, right, whole)
         left_cases, left_error = self.cases(left)
         right_cases, right_error = self.cases(right)
+        # One value on each side, and the comparison is the whole condition: an opaque atom
+        # for it means exactly `left op right` (a `between` is one atom for two comparisons).
+        single = (len(left_cases) == 1 and len(right_cases) == 1
+                  and isinstance(whole, c.Compare) and whole.op == op)
         true: list[Formula] = []
         false: list[Formula] = []
         for a in left_cases:
@@ -291,13 +310,14 @@ class Translator:
                 guard = and_(a.guard, b.guard)
                 if guard is False:
                     continue
-                holds = self._compare_terms(a.term, op, b.term, whole)
+                holds = self._compare_terms(a.term, op, b.term, whole, exact=single)
                 true.append(and_(guard, holds))
                 false.append(and_(guard, not_(holds)))
         error = or_(left_error, and_(not_(left_error), right_error))
         return Three(or_(*true), or_(*false), error)
 
-    def _compare_terms(self, a: Term, op: str, b: Term, whole: c.CExpr) -> Formula:
+    def _compare_terms(self, a: Term, op: str, b: Term, whole: c.CExpr,
+                       exact: bool = False) -> Formula:
         if a.kind == "const" and b.kind == "const":
             return compare_values(a.value, op, b.value)
         if a.kind == "const":
@@ -317,10 +337,13 @@ class Translator:
             if number is not None and not isinstance(constant, (bool, str)):
                 self.registry.constants.setdefault(key, set()).add(number)
             return Atom(key, ("cmp", op, constant))
-        # two facts or derived terms: their relation is not modelled
-        return self._opaque_atom(whole)
+        # two facts or derived terms: a dimension of its own; between two facts (each plus a
+        # constant) its meaning is recorded, so that `differences` can rule out combinations
+        # no fact set has
+        return self._opaque_atom(whole, (a, op, b) if exact else None)
 
-    def _opaque_atom(self, expr: c.CExpr) -> Formula:
+    def _opaque_atom(self, expr: c.CExpr,
+                     pair: tuple[Term, str, Term] | None = None) -> Formula:
         """A free yes/no dimension for a condition the analysis does not model.
 
         Comparisons are put in one canonical form (`<` or `==`, possibly negated), so that
@@ -338,9 +361,38 @@ class Translator:
             text = f"{self.text(left)} {op} {self.text(right)}"
         self.registry.opaque.setdefault(key, (text, self.reads(expr)))
         self.registry.opaque_expr.setdefault(key, (expr, negated))
+        if pair is not None and key not in self.registry.relations:
+            relation = self._relation(expr, *pair)
+            if relation is not None:
+                # `pair` holds where the atom returned holds: the atom is its negation when
+                # the canonical form negated the comparison
+                self.registry.relations[key] = (Relation(
+                    relation.left, relation.left_offset, _NEGATION[relation.op],
+                    relation.right, relation.right_offset) if negated else relation)
         self.registry.owner.setdefault(key, self.policy)
         atom = Atom(key, ("true",))
         return not_(atom) if negated else atom
+
+    def _relation(self, expr: c.CExpr, a: Term, op: str, b: Term) -> Relation | None:
+        """`a op b` as a relation between two facts, or None when it is not one: a side is
+        not a fact plus a constant, the facts are not both numbers or both dates, or the
+        comparison reads a derived value (whose name another version may define otherwise,
+        while the dimension is shared by both)."""
+        if a.kind != "fact" or b.kind != "fact" or op not in _NEGATION:
+            return None
+        kinds = set()
+        for name in (a.value, b.value):
+            types = self.registry.facts.get(str(name), [])
+            if not types or any(t != types[0] for t in types):
+                return None
+            kinds.add("date" if isinstance(types[0], DateType) else "number"
+                      if isinstance(types[0], (WholeType, AmountType)) else "other")
+        if len(kinds) != 1 or "other" in kinds:
+            return None
+        if any(isinstance(node, c.FactRef) and node.name in self.defines
+               for node in c.walk(expr)):
+            return None
+        return Relation(str(a.value), Fraction(a.offset), op, str(b.value), Fraction(b.offset))
 
     def in_list(self, expr: c.InList) -> Three:
         options = expr.options
@@ -656,6 +708,8 @@ class Translator:
         return or_(*errors)
 
 
+#: The comparison that holds where another does not.
+_NEGATION = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 #: A comparison as (canonical operator, swap the sides, negate): a >= b is not (a < b).
 _CANONICAL = {"<": ("<", False, False), ">": ("<", True, False), ">=": ("<", False, True),

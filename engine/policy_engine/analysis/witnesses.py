@@ -12,11 +12,13 @@ import itertools
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from policy_engine.analysis import differences
 from policy_engine.analysis.partition import (
     MAX_REGIONS,
     MAX_TRIES,
@@ -137,13 +139,16 @@ class WitnessFinder:
     """Turns a cube into concrete facts, searching where derived terms are involved."""
 
     def __init__(self, models: Sequence[Model], fixed: Mapping[str, Any] | None = None,
-                 left_out: frozenset[str] = frozenset()) -> None:
+                 left_out: frozenset[str] = frozenset(), relations_first: bool = False) -> None:
         """Args:
             fixed: raw facts every candidate gives as they are (partial evaluation's known
                 facts); the search never varies them.
             left_out: facts every candidate leaves out (known to be absent).
+            relations_first: try the facts that satisfy every comparison between facts
+                (`differences.solve`) before the plain ones, not after.
         """
         self.models = models
+        self.relations_first = relations_first
         self.space = models[0].space
         self.budget = self.space.budget
         self.registry = models[0].translator.registry
@@ -156,7 +161,30 @@ class WitnessFinder:
         Facts read by a derived term or an opaque condition that the cube constrains are
         searched group by group (facts shared between such terms form one group); each
         group's candidates are screened with the interpreter before any full evaluation.
+        Facts that comparisons between facts relate (`withdrawal_date <= deadline`) are also
+        given values that satisfy all of them at once (`differences.solve`), first or after
+        the others (`relations_first`): sampling each fact on its own rarely makes two dates
+        equal.
         """
+        if not self.relations_first:
+            yield from self._candidates(cube, {}, set())
+        relations = differences.of(self.space, self.registry)
+        solved = relations.solve(cube) if relations.relations else None
+        if solved is not None and solved.possible and solved.values:
+            settled = {self.space.dimensions[position].key
+                       for position, relation in relations.relations.items()
+                       if {relation.left, relation.right} <= solved.values.keys()}
+            fixed = {name: _json_value(number_value(
+                self.space.dimensions[relations.variables[name].position].kind, number))
+                for name, number in solved.values.items()}
+            yield from self._candidates(cube, fixed, settled)
+        if self.relations_first:
+            yield from self._candidates(cube, {}, set())
+
+    def _candidates(self, cube: Cube, fixed: dict[str, Any],
+                    settled: AbstractSet[tuple[object, ...]]) -> Iterator[dict[str, Any]]:
+        """`candidates`, with some facts `fixed` and the comparisons `settled` by them not
+        searched again."""
         base: dict[str, Any] = {}
         choices: dict[str, list[Any]] = {}
         searched = self._searched_facts(cube)
@@ -177,7 +205,10 @@ class WitnessFinder:
             options = self._values(dimension, mask, name, many=name in searched)
             if name in searched:
                 choices[name] = options
-            if options[0] is not _OMIT:
+            if name in fixed:
+                choices.pop(name, None)
+                base[name] = fixed[name]
+            elif options[0] is not _OMIT:
                 base[name] = options[0]
         for name in self.registry.facts:
             types = self.registry.facts[name]
@@ -190,7 +221,7 @@ class WitnessFinder:
         base.update(self.fixed)
         for name in self.left_out:
             base.pop(name, None)
-        groups = self._groups(cube)
+        groups = self._groups(cube, settled)
         if not groups:
             yield dict(base)
             return
@@ -232,11 +263,13 @@ class WitnessFinder:
             values.append(LEFT_OUT)
         return list({repr(v): v for v in values}.values())
 
-    def _groups(self, cube: Cube) -> list[tuple[list[str], list[tuple[Dimension, int]]]]:
+    def _groups(self, cube: Cube, settled: AbstractSet[tuple[object, ...]] = frozenset(),
+                ) -> list[tuple[list[str], list[tuple[Dimension, int]]]]:
         """Constrained derived terms and opaque conditions, grouped by the facts they share."""
         groups: list[tuple[set[str], list[tuple[Dimension, int]]]] = []
         for dimension, mask in zip(self.space.dimensions, cube, strict=True):
-            if dimension.key[0] not in ("derived", "opaque") or mask == dimension.full:
+            if dimension.key[0] not in ("derived", "opaque") or mask == dimension.full \
+                    or dimension.key in settled:
                 continue
             facts = set(self.registry.derived[dimension.key][2]
                         if dimension.key[0] == "derived"
@@ -450,12 +483,12 @@ def expectation(outcome: Outcome) -> dict[str, Any]:
 
 def witness_for(models: Sequence[Model], area: Sequence[Cube], name: str, description: str,
                 expected: Sequence[Outcome | None],
-                extra: Any = None) -> tuple[Witness | None, int]:
+                extra: Any = None, relations_first: bool = False) -> tuple[Witness | None, int]:
     """Finds facts in one of the cubes on which each model's policy gives the expected outcome.
 
     Returns the witness (or None) and the index of the cube it came from.
     """
-    finder = WitnessFinder(models)
+    finder = WitnessFinder(models, relations_first=relations_first)
     cost = sum(evaluation_cost(model.policy) for model in models)
 
     def accept(candidate: dict[str, Any]) -> bool:

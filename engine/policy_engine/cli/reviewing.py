@@ -141,25 +141,37 @@ def _symbolic_diff(ctx: click.Context, old: str, new: str, fmt: str, fail_on_cha
                    analysis_timeout: float | None = None) -> int:
     from policy_engine.analysis.budget import Budget
     from policy_engine.analysis.symbolic_diff import (
-        changes_json,
         compare,
+        diff_json,
         render_changes,
         write_change_witnesses,
     )
+    from policy_engine.scenarios.diff import default_scenarios
+    from policy_engine.scenarios.existing import read_scenarios
 
     try:
         before, after = load_version_given(ctx, old), load_version_given(ctx, new)
     except DiagnosticError as error:
         report_diagnostics(error.diagnostics)
         return EXIT_INVALID
+    # The scenarios are the first witnesses tried: those of --scenarios (read from the
+    # command's parameters, so `diff_command` passes nothing new), else the folder beside NEW.
+    given = tuple(ctx.params.get("scenario_paths") or ())
+    allow = bool((ctx.find_root().obj or {}).get("allow_outside"))
+    scenarios, unreadable = read_scenarios(list(given) or [default_scenarios(new)],
+                                           allow_outside=allow, optional=not given)
+    if unreadable:  # as for `policy diff`: a broken scenario is an error, never skipped
+        report_diagnostics(unreadable)
+        return EXIT_INVALID
     result = compare(before.checked, after.checked,
-                     Budget.from_options(analysis_budget, analysis_timeout))
+                     Budget.from_options(analysis_budget, analysis_timeout), scenarios)
     changes = result.changes
     if fmt == "json":
-        click.echo(json.dumps(changes_json(changes), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(diff_json(result, old, new), indent=2, ensure_ascii=False))
     else:
         click.echo(render_changes(changes, old, new, markdown=fmt == "markdown",
-                                  incomplete=result.incomplete), nl=False)
+                                  incomplete=result.incomplete,
+                                  impossible=result.impossible), nl=False)
     if result.incomplete:  # W112: what was not analysed, so changes may be missing
         report_diagnostics(result.incomplete)
     if witness_dir is not None:
