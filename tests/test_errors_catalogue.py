@@ -510,7 +510,24 @@ def _empty_history(folder: Path) -> tuple[Diagnostic, ...]:
     return ()
 
 
+def _quotes(folder: Path, *, with_guide: bool) -> tuple[Diagnostic, ...]:
+    """The policy of E119 loaded from a file, beside the guide of E119 or without it."""
+    section = BY_CODE["E119"]
+    policy, guide = section.first("policy"), section.first("text guide")
+    assert policy is not None and guide is not None, "E119 shows its policy and its guide"
+    (folder / EXAMPLE_POLICY).write_text(policy.text, encoding="utf-8")
+    if with_guide:
+        (folder / "guide.txt").write_text(guide.text, encoding="utf-8")
+    try:
+        Policy.load(EXAMPLE_POLICY, cache=False)
+    except DiagnosticError as error:
+        return error.diagnostics
+    return ()
+
+
 PRODUCERS: dict[str, Callable[[Path], tuple[Diagnostic, ...]]] = {
+    "E119": lambda folder: _quotes(folder, with_guide=True),
+    "E120": lambda folder: _quotes(folder, with_guide=False),
     "E307": _too_large,
     "E310": _outside,
     "E311": _revision_and_path,

@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from policy_engine.cli import cli
+from tests.helpers.paths import aliexpress_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = (ROOT / "docs" / "reviewing.md").read_text(encoding="utf-8")
@@ -29,8 +30,8 @@ def test_the_worked_example_is_real_output(tmp_path: Path,
     excerpt = _block("policy-excerpt").strip()
     policy = (ROOT / "policies/aliexpress/refund.policy").read_text(encoding="utf-8")
     assert excerpt in policy
-    changed = tmp_path / "refund_30.policy"
-    changed.write_text(policy.replace("days_sent > 45", "days_sent > 30"), encoding="utf-8")
+    changed = aliexpress_copy(tmp_path, policy.replace("days_sent > 45", "days_sent > 30"),
+                              "refund_30.policy")
     result = CliRunner().invoke(cli, ["diff", "policies/aliexpress/refund.policy", str(changed),
                                       "--scenarios", "policies/aliexpress/scenarios",
                                       "--format", "markdown"])

@@ -13,6 +13,7 @@ explanation. Code is generated and compiled only for the hot-loop function of `d
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -73,13 +74,24 @@ class Policy:
 
     # ------------------------------------------------------------ building
     @classmethod
-    def from_text(cls, text: str, name: str = "<policy>") -> Policy:
+    def from_text(cls, text: str, name: str = "<policy>", *,
+                  folder: str | None = None) -> Policy:
         """Parses and checks policy text.
 
+        Args:
+            folder: the folder a `source document` path is relative to. With it, the policy's
+                quotations are verified against the document, as `load` does; without it,
+                nothing is read from disk and they are not verified.
+
         Raises:
-            DiagnosticError: syntax, name or type errors, each with a position.
+            DiagnosticError: syntax, name or type errors, each with a position; with
+                `folder`, a quotation not in the source document (E119) or a document that
+                cannot be read (E120).
         """
-        return cls._build(text, name, None)
+        policy = cls._build(text, name, None)
+        if folder is not None:
+            policy._verify_quotes(folder)
+        return policy
 
     @classmethod
     def load(cls, path: str, *, cache: bool = True) -> Policy:
@@ -106,7 +118,24 @@ class Policy:
         if policy is None:
             policy = cls._build(text, name, key)
         policy.path = path
+        # Checked on every load, cached or not: the document can change without the policy.
+        policy._verify_quotes(os.path.dirname(path))
         return policy
+
+    def _verify_quotes(self, folder: str) -> None:
+        """Checks the quotations against the declared source document, if there is one.
+
+        Raises:
+            DiagnosticError: E120 (the document cannot be read) or E119 (quotations not in it).
+        """
+        document = self.checked.document
+        if document is None:
+            return
+        from policy_engine.check.quotes import verify
+
+        problems = verify(document, self.checked.source, folder)
+        if problems:
+            raise DiagnosticError(problems)
 
     @classmethod
     def _build(cls, text: str, name: str, cache_key: str | None) -> Policy:

@@ -22,6 +22,7 @@ from policy_engine.analysis.symbolic_diff import symbolic_diff, write_change_wit
 from policy_engine.cli import cli
 from policy_engine.core.diagnostics import Severity
 from policy_engine.scenarios.runner import run_scenario
+from tests.helpers.paths import aliexpress_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "cases" / "analysis"
@@ -86,9 +87,7 @@ def _aliexpress_with(tmp_path: Path, edit: Any) -> Path:
     text = ALIEXPRESS.read_text(encoding="utf-8")
     changed = edit(text)
     assert changed != text
-    path = tmp_path / "refund.policy"
-    path.write_text(changed, encoding="utf-8")
-    return path
+    return aliexpress_copy(tmp_path, changed)
 
 
 def _rule_block(text: str, rule_id: str) -> str:
@@ -131,7 +130,7 @@ def test_aliexpress_rule_shadowed_by_an_earlier_one(tmp_path: Path) -> None:
         broad = ('rule any_goods_problem "Every goods problem"\n'
                  "  when request is goods_problem\n"
                  "  then open_dispute_full_refund with refund_kind = full\n"
-                 '  because "seeded fault"')
+                 '  because "seeded fault" (judgment)')
         return text.replace(block, broad + "\n\n" + block)
 
     path = _aliexpress_with(tmp_path, shadow)
@@ -153,9 +152,13 @@ def test_aliexpress_removed_enumeration_case_shows_as_a_gap_and_in_the_diff(
     assert "note: when request is dispute_closed\n" in gap.diagnostic.render() + "\n"
     _witness_runs(tmp_path, path, gap)
     old = Policy.load(str(ALIEXPRESS)).checked
-    change, = symbolic_diff(old, Policy.load(str(path)).checked)
-    assert change.headline() == "contact_support_low_chance -> refused (NOT_COVERED)"
-    assert change.regions == ("request is dispute_closed and dispute_state is lost",)
+    changes = {c.headline(): c for c in symbolic_diff(old, Policy.load(str(path)).checked)}
+    # a lost dispute decides whatever the question: without the rule, each question's own
+    # answer comes back, and a lost dispute asked as such is not covered
+    change = changes["contact_support_low_chance -> refused (NOT_COVERED)"]
+    assert change.common == "dispute_state is lost"
+    assert "request is dispute_closed" in change.regions
+    assert "contact_support_low_chance -> open_dispute_full_refund" in changes
 
 
 def test_removed_case_without_a_default_is_a_warning(tmp_path: Path) -> None:
@@ -183,7 +186,7 @@ def test_symbolic_diff_names_the_day_range_that_flips(tmp_path: Path,
                          "wait -> no_refund_window_expired"]
     wait = changes[2]
     assert wait.common == ("request is goods_not_received and days_without_tracking <= 15 "
-                           "and not delivery_deadline_near")
+                           "and not delivery_deadline_near and dispute_state in [none, open]")
     assert wait.regions == ("31 <= days_since_sent <= 45", "days_since_sent is missing and "
                             "31 <= days_between(sent_date, as_of_date) <= 45")
     assert all(not c.approximate for c in changes)

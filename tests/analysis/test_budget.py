@@ -275,8 +275,8 @@ def _agrees(policy: Policy, model: Any, raw: dict[str, Any]) -> None:
 _ENSURED = chained_defines(16).replace(
     "decision ok", "ensure e16 > 5 else TOO_LOW\ndecision ok").replace(
     'rule r when e16 > 10 then ok because "high"', 'rule r when e0 > 10 then ok because "high"')
-_OPEN = [("aliexpress-130k", (ROOT / "policies/aliexpress/refund.policy").read_text(), 130_000),
-         ("aliexpress-140k", (ROOT / "policies/aliexpress/refund.policy").read_text(), 140_000),
+_OPEN = [("aliexpress-300k", (ROOT / "policies/aliexpress/refund.policy").read_text(), 300_000),
+         ("aliexpress-340k", (ROOT / "policies/aliexpress/refund.policy").read_text(), 340_000),
          ("pairs", pairs(14, rules=2), 100_000),
          ("ensure", _ENSURED, 2_000_000)]
 

@@ -142,7 +142,7 @@ def fact_sets(facts: tuple[FactInfo, ...], constants: Constants,
     scenarios keeps most examples deciding while still reaching odd corners.
     """
     values = {info.name: value_strategy(info.type, constants) for info in facts}
-    actions = st.sampled_from(["change", "drop"] + ["keep"] * 14)
+    actions = st.sampled_from(["change", "drop"] + ["keep"] * 20)
 
     @st.composite
     def draw_facts(draw: st.DrawFn) -> dict[str, Any]:

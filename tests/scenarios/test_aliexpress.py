@@ -87,3 +87,58 @@ def test_the_doc_console_examples_print_real_output(monkeypatch: pytest.MonkeyPa
         both = argv[-1:] == ["2>&1"]
         result = CliRunner().invoke(cli, argv[:-1] if both else argv, prog_name="policy")
         assert (result.output if both else result.stdout) == expected, command
+
+
+#: The scenarios of facts that contradict a premise of the guide, and the facts each refusal
+#: names (issue 15): the label and the field, never a generous answer.
+PREMISES = {
+    "unpaid_closed_order_goods_problem_refused": {"paid"},
+    "unpaid_closed_order_refund_status_refused": {"paid"},
+    "unpaid_awaiting_payment_goods_not_received_refused": {"paid", "order_status"},
+    "unpaid_awaiting_payment_dispute_closed_refused": {"paid", "order_status"},
+    "not_sent_goods_not_received_refused": {"order_status"},
+    "not_sent_goods_problem_refused": {"order_status"},
+    "not_sent_order_with_open_dispute_refused": {"order_status"},
+    "refund_status_dispute_open_refused": {"dispute_state"},
+    "refund_status_sent_no_dispute_refused": {"order_status"},
+    "goods_not_received_after_won_dispute_refused": {"dispute_state"},
+    "goods_problem_after_won_dispute_refused": {"dispute_state"},
+    "cancel_sent_not_received_with_problems_refused": {"problems"},
+    "partial_amount_without_partial_remedy_refused": {"requested_partial_amount"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PREMISES))
+def test_a_broken_premise_is_refused_naming_the_fact(name: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = run_scenario(f"policies/aliexpress/scenarios/premises/{name}.yaml")
+    assert result.met and result.decision.refused
+    assert {d.label for d in result.decision.refusal} == {"INCONSISTENT_FACTS"}
+    assert {d.code for d in result.decision.refusal} == {"E308"}
+    assert {d.path for d in result.decision.refusal} == {f"$.facts.{f}" for f in PREMISES[name]}
+
+
+def test_every_premise_scenario_is_listed() -> None:
+    refused = {p.stem for p in (ROOT / "policies/aliexpress/scenarios/premises").glob("*.yaml")
+               if p.stem.endswith("_refused")}
+    assert refused == set(PREMISES)
+
+
+def test_a_lost_dispute_decides_whatever_the_question(policy: Policy) -> None:
+    base = {"order_status": "completed", "paid": True, "dispute_state": "lost",
+            "dispute_id": "81"}
+    asked = {
+        "goods_problem": {"goods_received": True, "problems": ["defective"]},
+        "goods_not_received": {"order_status": "sent", "goods_received": False},
+        "cancel_order": {"order_status": "sent", "goods_received": True,
+                         "seller_agrees_to_return": True},
+        "seller_offer": {"seller_offer_channel": "aliexpress"},
+        "dispute_closed": {},
+        "refund_status": {},
+    }
+    for request, facts in asked.items():
+        decision = policy.evaluate({**base, "request": request, **facts})
+        assert (decision.decision, decision.rule) == (
+            "contact_support_low_chance", "R25_dispute_lost"), request
+        assert "provide_max_evidence" not in decision.outputs.get("advisories", []), request

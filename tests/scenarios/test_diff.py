@@ -12,6 +12,7 @@ from policy_engine import DiagnosticError, Policy
 from policy_engine.cli import cli
 from policy_engine.scenarios.diff import diff_policies, load_version
 from policy_engine.scenarios.scenario_file import load_scenario
+from tests.helpers.paths import aliexpress_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 ALIEXPRESS = ROOT / "policies" / "aliexpress" / "refund.policy"
@@ -22,9 +23,7 @@ def _thirty_days(tmp_path: Path) -> Path:
     text = ALIEXPRESS.read_text(encoding="utf-8")
     changed = text.replace("= days_sent > 45", "= days_sent > 30")
     assert changed != text
-    path = tmp_path / "refund.policy"
-    path.write_text(changed, encoding="utf-8")
-    return path
+    return aliexpress_copy(tmp_path, changed)
 
 
 def _decision(policy: Policy, scenario: Path) -> str:

@@ -390,6 +390,24 @@ class CheckedRule:
 
 
 @dataclass(frozen=True)
+class Quote:
+    """A quotation of the source document: a `because`, or a passage in quotes in a `source`."""
+
+    text: str
+    span: Span
+    where: str  # how messages name it: "the reason of rule 'R1'"
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """The document a policy encodes (`source document "PATH"`) and the quotations of it."""
+
+    path: str  # as written: relative to the policy file
+    span: Span  # of the path, for E120
+    quotes: tuple[Quote, ...]
+
+
+@dataclass(frozen=True)
 class CheckedPolicy:
     """A policy that passed the checker; immutable and safe to share between threads."""
 
@@ -410,6 +428,7 @@ class CheckedPolicy:
     ensures: tuple[EnsureInfo, ...] = ()
     advisories: tuple[CheckedRule, ...] = ()
     refusal: RefusalInfo | None = None
+    document: SourceDocument | None = None
 
     @functools.cached_property
     def first_match_order(self) -> tuple[CheckedRule, ...]:

@@ -10,6 +10,7 @@ from typing import Any
 from policy_engine.check import checked as c
 from policy_engine.check.expression_checker import BOOL, ExpressionChecker, declare_help
 from policy_engine.check.grouping import grouped_text
+from policy_engine.check.quotes import collect as collect_quotes
 from policy_engine.check.types import (
     AmountType,
     BoolType,
@@ -152,6 +153,7 @@ class _Checker(ExpressionChecker):
             ensures=tuple(e for e in ensures if e is not None),
             advisories=tuple(a for a in advisories if a is not None),
             refusal=refusal,
+            document=collect_quotes(self.source, tree),
         )
 
     def declare(self, table: dict[str, Any], name: n.Name, kind: str, info: object) -> None:

@@ -40,6 +40,8 @@ CODES: dict[str, str] = {
     "E116": "derived value used before it is defined",
     "E117": "invalid 'as of' date",
     "E118": "unknown function or wrong arguments",
+    "E119": "quotation not in the source document",
+    "E120": "source document cannot be read",
     # types (checker)
     "E201": "type mismatch",
     "E202": "condition is not yes/no",

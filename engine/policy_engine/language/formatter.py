@@ -228,6 +228,11 @@ def _effective(node: n.Effective) -> str:
     return f"effective until {node.end.value}"
 
 
+def _reason(text: n.Text, judgment: bool) -> str:
+    """A `because` text, with its `(judgment)` marker."""
+    return _quote(text.value) + (" (judgment)" if judgment else "")
+
+
 def _title(text: str | None) -> str:
     return "" if text is None else " " + _quote(text)
 
@@ -264,6 +269,9 @@ class _Printer:
         lines += self.comments_before(header.span.end)
         if header.version is not None:
             lines.append(f"version {_quote(header.version)}")
+        if header.document is not None:
+            lines.append(f"source document {_quote(header.document.value)}")
+        if header.version is not None or header.document is not None:
             lines[-1] += "".join("  " + text for text in self.trailing(header.span.end))
         blocks.append(lines)
         previous: type | None = None
@@ -384,7 +392,7 @@ class _Printer:
             lines.append(INDENT + _effective(item.effective))
         lines += self.condition("when", item.condition)
         lines += self.outputs(item.decision.name, item.outputs)
-        lines.append(f"{INDENT}because {_quote(item.reason.value)}")
+        lines.append(f"{INDENT}because {_reason(item.reason, item.judgment)}")
         if item.citation is not None:
             lines.append(f"{INDENT}source {_quote(item.citation.value)}")
         return lines
@@ -396,7 +404,7 @@ class _Printer:
         lines += self.condition("when", item.condition)
         items = ", ".join(_EXPR.text(i) for i in item.items)
         lines.append(f"{INDENT}then add {items} to {item.output.name}")
-        lines.append(f"{INDENT}because {_quote(item.reason.value)}")
+        lines.append(f"{INDENT}because {_reason(item.reason, item.judgment)}")
         if item.citation is not None:
             lines.append(f"{INDENT}source {_quote(item.citation.value)}")
         return lines
@@ -413,7 +421,7 @@ class _Printer:
                 lines = [f"otherwise {item.decision.name}"] + self.outputs(
                     item.decision.name, item.outputs)[1:]
         if item.reason is not None:
-            reason = f"because {_quote(item.reason.value)}"
+            reason = f"because {_reason(item.reason, item.judgment)}"
             if len(lines) == 1 and len(lines[0]) + 1 + len(reason) <= WIDTH:
                 lines[0] += " " + reason  # a short default reads best on one line
             else:

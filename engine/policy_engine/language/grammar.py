@@ -25,6 +25,7 @@ KEYWORDS = frozenset("""
     number amount text date one list at least and most to rule overrides advise then add
     otherwise refuse with source if or not is missing present in contains between for
     working days day weeks week months month years year excluding calendar yes true no false
+    document judgment
 """.split())
 
 #: How the parser is built. `strict=True` (every terminal collision and LALR conflict is an

@@ -97,8 +97,14 @@ class _Lower:
         return n.PolicyFile(children[0], tuple(children[1:]), _span(meta))
 
     def header(self, meta: Meta, children: list[Any]) -> n.Header:
-        name, title, version = children
-        return n.Header(_name(name), _opt_string(title), version, _span(meta))
+        name, title, version, document = children
+        return n.Header(_name(name), _opt_string(title), version, _span(meta), document)
+
+    def document(self, meta: Meta, children: list[Any]) -> n.Text:
+        return n.Text(decode_string(children[0]), _tspan(children[0]))
+
+    def judgment(self, meta: Meta, children: list[Any]) -> bool:
+        return True
 
     def version(self, meta: Meta, children: list[Any]) -> str:
         return decode_string(children[0])
@@ -213,33 +219,34 @@ class _Lower:
 
     # ------------------------------------------------------------ rules
     def rule(self, meta: Meta, children: list[Any]) -> n.Rule:
-        rule_id, title, overrides, effective, condition, decision, outputs, reason, citation = \
-            children
+        (rule_id, title, overrides, effective, condition, decision, outputs, reason, judgment,
+         citation) = children
         return n.Rule(
             _name(rule_id), _opt_string(title), condition, _name(decision), outputs or (),
             n.Text(decode_string(reason), _tspan(reason)), citation, overrides or (), effective,
-            _span(meta),
+            _span(meta), judgment is not None,
         )
 
     def overrides(self, meta: Meta, children: list[Any]) -> tuple[n.Name, ...]:
         return tuple(_name(t) for t in children)
 
     def advisory(self, meta: Meta, children: list[Any]) -> n.Advisory:
-        rule_id, title, effective, condition, *items, output, reason, citation = children
+        rule_id, title, effective, condition, *items, output, reason, judgment, citation = children
         return n.Advisory(_name(rule_id), _opt_string(title), effective, condition, tuple(items),
                           _name(output), n.Text(decode_string(reason), _tspan(reason)), citation,
-                          _span(meta))
+                          _span(meta), judgment is not None)
 
     def otherwise(self, meta: Meta, children: list[Any]) -> n.Otherwise:
-        decision, outputs, reason, citation = children
+        decision, outputs, reason, judgment, citation = children
         text = None if reason is None else n.Text(decode_string(reason), _tspan(reason))
-        return n.Otherwise(_name(decision), outputs or (), text, citation, _span(meta))
+        return n.Otherwise(_name(decision), outputs or (), text, citation, _span(meta),
+                           judgment=judgment is not None)
 
     def otherwise_refuse(self, meta: Meta, children: list[Any]) -> n.Otherwise:
-        label, reason, citation = children
+        label, reason, judgment, citation = children
         text = None if reason is None else n.Text(decode_string(reason), _tspan(reason))
         return n.Otherwise(None, (), text, citation, _span(meta),
-                           None if label is None else str(label))
+                           None if label is None else str(label), judgment is not None)
 
     def conditional(self, meta: Meta, children: list[Any]) -> n.Conditional:
         return n.Conditional(children[0], children[1], children[2], _span(meta))

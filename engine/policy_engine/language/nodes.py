@@ -219,6 +219,7 @@ class Header:
     title: str | None
     version: str | None
     span: Span = _span()
+    document: Text | None = None  # `source document "PATH"`: the text the policy quotes
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +341,7 @@ class Rule:
     overrides: tuple[Name, ...] = ()
     effective: Effective | None = None
     span: Span = _span()
+    judgment: bool = False  # `because "..." (judgment)`: the policy's own words, not a quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +357,7 @@ class Advisory:
     reason: Text
     citation: Text | None
     span: Span = _span()
+    judgment: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +370,7 @@ class Otherwise:
     citation: Text | None
     span: Span = _span()
     label: str | None = None
+    judgment: bool = False
 
 
 Item = (FactDecl | DecisionDecl | OutputDecl | Resolve | AsOf | Define | Table | Require | Ensure

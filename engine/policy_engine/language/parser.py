@@ -222,8 +222,13 @@ class _Parser:
         version = None
         if self.word("version"):
             version = self.need_string()[0]
+        document = None
+        if self.word("source"):
+            self.expect("document")
+            path, path_start, path_end = self.need_string()
+            document = n.Text(path, Span(path_start, path_end))
         return n.Header(name, None if title is None else title[0], version,
-                        Span(start, self.last_end()))
+                        Span(start, self.last_end()), document)
 
     def item(self) -> n.Item:
         i = self.i
@@ -367,10 +372,11 @@ class _Parser:
         outputs = self.with_clause()
         self.expect("because")
         reason = self.need_string()
+        judgment = self.judgment()
         citation = self.citation()
         return n.Rule(rule_id, None if title is None else title[0], condition, decision,
                       outputs, n.Text(reason[0], Span(reason[1], reason[2])), citation,
-                      overrides, effective, Span(start, self.last_end()))
+                      overrides, effective, Span(start, self.last_end()), judgment)
 
     def advisory(self, start: int) -> n.Advisory:
         rule_id = self.name()
@@ -385,28 +391,42 @@ class _Parser:
         output = self.name()
         self.expect("because")
         reason = self.need_string()
+        judgment = self.judgment()
         citation = self.citation()
         return n.Advisory(rule_id, None if title is None else title[0], effective, condition,
                           tuple(items), output, n.Text(reason[0], Span(reason[1], reason[2])),
-                          citation, Span(start, self.last_end()))
+                          citation, Span(start, self.last_end()), judgment)
 
     def otherwise(self, start: int) -> n.Otherwise:
         if self.word("refuse"):
             label = self.name().name if self.word("else") else None
             reason = self.reason()
+            judgment = reason is not None and self.judgment()
             citation = self.citation()
-            return n.Otherwise(None, (), reason, citation, Span(start, self.last_end()), label)
+            return n.Otherwise(None, (), reason, citation, Span(start, self.last_end()), label,
+                               judgment)
         decision = self.name()
         outputs = self.with_clause()
         reason = self.reason()
+        judgment = reason is not None and self.judgment()
         citation = self.citation()
-        return n.Otherwise(decision, outputs, reason, citation, Span(start, self.last_end()))
+        return n.Otherwise(decision, outputs, reason, citation, Span(start, self.last_end()),
+                           judgment=judgment)
 
     def reason(self) -> n.Text | None:
         if not self.word("because"):
             return None
         value, start, end = self.need_string()
         return n.Text(value, Span(start, end))
+
+    def judgment(self) -> bool:
+        """The optional marker `(judgment)` after a reason."""
+        if self.kinds[self.i] != "(":
+            return False
+        self.i += 1
+        self.expect("judgment")
+        self.expect(")")
+        return True
 
     def citation(self) -> n.Text | None:
         i = self.i
