@@ -6,6 +6,8 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from policy_engine.core.cache import pickled_by_fields
+
 #: A runtime value. Enumeration values and text are `str`; lists are tuples; amounts are
 #: `Decimal` and never `float`; durations are `timedelta` in whole days.
 Value = bool | int | Decimal | str | datetime.date | datetime.timedelta | tuple["Value", ...]
@@ -83,6 +85,10 @@ class EmptyListType:
 
 Type = (BoolType | WholeType | AmountType | TextType | DateType | DurationType | EnumType
         | ListType | EmptyListType)
+# Loading a large policy from the cache unpickles thousands of these: a call each, not a
+# generic `__setstate__` (see `pickled_by_fields`).
+pickled_by_fields(BoolType, WholeType, AmountType, TextType, DateType, DurationType, EnumType,
+                  ListType, EmptyListType)
 
 NUMERIC = (WholeType, AmountType)
 
