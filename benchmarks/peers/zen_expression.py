@@ -15,6 +15,7 @@ from benchmarks.peers.cel_rust import plain
 
 PACKAGE = "zen-engine"
 WORKLOAD = "A"
+VARIANT = "expression API"
 HOW = "expression API: compile_expression once, PyExpression.evaluate(dict of the facts)"
 
 EXPRESSION = """
