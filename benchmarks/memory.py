@@ -1,26 +1,49 @@
 """Memory: how much the engine with a loaded policy adds to a bare Python process.
 
 `engine_memory_mib()` starts a fresh interpreter that loads a policy, decides one fact set
-and reports its peak resident set size; a second bare interpreter (`python -c pass`) gives the
-baseline. The difference, in MiB, is what the engine costs. Both run with the cache of
-checked policies off, so the figure includes parsing and checking.
+and reads its own peak resident set size (`getrusage(RUSAGE_SELF).ru_maxrss`) at its end; a
+bare interpreter started the same way (`import resource` and nothing else) gives the baseline.
+The difference of the two children's own peaks, in MiB, is what the engine costs. Both run
+with the cache of checked policies off, so the figure includes parsing and checking.
+
+A fresh process, not a child of this one: Linux keeps a process's peak across `exec`, and a
+child forked (or vforked, as `subprocess` does) from a parent holding 100 MiB starts with that
+peak, so both children would report the parent's size. Each child is therefore forked by a
+small `/bin/sh` (`benchmarks/processes.py`), whose own peak is a megabyte or two; the child
+also reports the peak of its own address space (`VmHWM`), and a disagreement between the two
+is an error, not a figure.
 
     python benchmarks/memory.py [POLICY]
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.processes import FRESH, environment  # noqa: E402
+
 ALIEXPRESS_POLICY = ROOT / "policies" / "aliexpress" / "refund.policy"
 ALIEXPRESS_SCENARIO = (ROOT / "policies" / "aliexpress" / "scenarios" / "goods_problem"
                        / "damaged_photo_video_and_other.yaml")
 
-_PEAK = "import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+_PEAK = """
+import resource
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    with open("/proc/self/status", encoding="ascii") as status:
+        hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    hwm = peak
+print(peak, hwm)
+"""
+#: How far (KiB) the two readings of a child's peak may differ before the figure is refused.
+_TOLERANCE_KIB = 1024
 
 _LOAD_AND_DECIDE = """
 import sys
@@ -33,12 +56,13 @@ assert not result.decision.refused
 
 
 def _peak_kib(code: str, *args: str, cache: bool) -> int:
-    env = dict(os.environ)
-    env["POLICY_ENGINE_CACHE"] = "1" if cache else "0"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          check=True, cwd=ROOT, env=env)
-    return int(done.stdout.strip().splitlines()[-1])
+    done = subprocess.run([*FRESH, sys.executable, "-c", code, *args], capture_output=True,
+                          text=True, check=True, cwd=ROOT, env=environment(cache=cache))
+    peak, hwm = (int(part) for part in done.stdout.strip().splitlines()[-1].split())
+    if peak - hwm > _TOLERANCE_KIB:
+        raise RuntimeError(f"the child's peak ({peak} KiB) is not its own ({hwm} KiB): it "
+                           "inherited its parent's; the memory figure would be wrong")
+    return peak
 
 
 def engine_memory_mib(policy: Path = ALIEXPRESS_POLICY, scenario: Path = ALIEXPRESS_SCENARIO,

@@ -28,10 +28,12 @@ from policy_engine.analysis.lint import lint  # noqa: E402
 ROWS: list[tuple[str, dict[str, Any], bool]] = [
     ("nothing known", {}, True),
     ("request: goods_not_received, paid (the docs' case)",
-     {"request": "goods_not_received", "paid": True}, True),
-    ("the same, as policy ask asks it", {"request": "goods_not_received", "paid": True}, False),
+     {"request": "goods_not_received", "paid": True, "dispute_state": "none"}, True),
+    ("the same, as policy ask asks it",
+     {"request": "goods_not_received", "paid": True, "dispute_state": "none"}, False),
     ("+ days_since_sent: 50 (decided)",
-     {"request": "goods_not_received", "paid": True, "days_since_sent": 50}, True),
+     {"request": "goods_not_received", "paid": True, "dispute_state": "none",
+      "days_since_sent": 50}, True),
     ("request: goods_problem", {"request": "goods_problem"}, True),
     ("request: refund_status", {"request": "refund_status"}, True),
 ]

@@ -92,12 +92,24 @@ except SystemExit as stop:
 print("GENERATED:", [name for name in compiled if name.startswith(("<policy:", "<facts:"))],
       file=sys.stderr)
 print("COMPILER LOADED:", "policy_engine.evaluate.compiler" in sys.modules, file=sys.stderr)
+print("IMPORTED:", " ".join(sorted(sys.modules)), file=sys.stderr)
 sys.exit(code)
 """
 
+#: Modules one evaluation must not import (start-up time, issue 20): the libraries of other
+#: features, the code generators, and what only a mistake, an interruption or storing a cache
+#: entry needs.
+NOT_FOR_ONE_EVALUATION = (
+    "jsonschema", "lark", "holidays", "policy_engine.evaluate.compiler",
+    "policy_engine.facts.compiled_validator", "policy_engine.analysis.lint", "difflib",
+    "secrets", "zipfile", "signal", "traceback",
+)
+#: What a policy from the cache of checked policies needs no more.
+NOT_FROM_THE_CACHE = ("policy_engine.language.parser", "policy_engine.check.checker")
 
-def _audited(*args: str) -> tuple[int, list[str]]:
-    env = {**os.environ, "POLICY_ENGINE_CACHE": "0"}
+
+def _audited(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    env = {**os.environ, "POLICY_ENGINE_CACHE": "0", **(env or {})}
     done = subprocess.run([sys.executable, "-c", _AUDITED_CLI, *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, env=env, check=False)
     return done.returncode, done.stderr.splitlines()
@@ -109,6 +121,25 @@ def test_one_evaluation_compiles_no_generated_code() -> None:
     assert code == 0, lines
     assert "GENERATED: []" in lines
     assert "COMPILER LOADED: False" in lines
+    imported = _imported(lines)
+    assert "policy_engine.explain.trace" in imported  # the check sees what eval imports
+    assert not imported & set(NOT_FOR_ONE_EVALUATION)
+
+
+def test_one_evaluation_from_the_cache_neither_parses_nor_checks(tmp_path: Path) -> None:
+    scenario = "policies/aliexpress/scenarios/never_arrived_after_50_days.yaml"
+    cached = {"POLICY_ENGINE_CACHE": "1", "XDG_CACHE_HOME": str(tmp_path)}
+    code, lines = _audited("eval", scenario, env=cached)  # fills the cache
+    assert code == 0, lines
+    assert set(NOT_FROM_THE_CACHE) <= _imported(lines)  # the check can fail
+    code, lines = _audited("eval", scenario, env=cached)
+    assert code == 0, lines
+    assert not _imported(lines) & set(NOT_FOR_ONE_EVALUATION + NOT_FROM_THE_CACHE)
+
+
+def _imported(lines: list[str]) -> set[str]:
+    found = next(line for line in lines if line.startswith("IMPORTED:"))
+    return set(found.removeprefix("IMPORTED:").split())
 
 
 def test_the_compiled_engine_does_compile_and_the_hook_sees_it() -> None:

@@ -8,15 +8,16 @@ and decide.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from benchmarks import handwritten, peers
+from benchmarks import handwritten, memory, peers
 from benchmarks.cases import ALIEXPRESS_POLICY, REFERENCE_POLICY, aliexpress_cases, reference_cases
 from benchmarks.generate import generate_policy, random_facts
-from benchmarks.run import check
+from benchmarks.run import Job, Row, check, decimal_amounts, read_trace, time_interleaved
 from policy_engine import Policy
 from policy_engine.cli import cli
 from policy_engine.core.diagnostics import DiagnosticError
@@ -50,6 +51,64 @@ def test_handwritten_python_agrees(reference: tuple[Policy, list[Any], list[str]
     assert check(handwritten.decide, facts, expected)[0] == ""
     permitted = [decision in handwritten.PERMITTED for decision in expected]
     assert check(handwritten.permitted, facts, permitted)[0] == ""
+
+
+def test_handwritten_validate_and_decide_agrees_and_refuses_what_the_engine_refuses(
+        reference: tuple[Policy, list[Any], list[str]]) -> None:
+    policy, _facts, expected = reference
+    raw = decimal_amounts(policy, reference_cases(CASES, seed=1))
+    assert check(handwritten.validate_and_decide, raw, expected)[0] == ""
+    case = raw[0]
+    for bad in ({**case, "paid": 1}, {**case, "days_since_ship": True},
+                {**case, "days_since_ship": 91}, {**case, "problem": "lost"},
+                {**case, "amount": 20.0}, {**case, "extra": 1},
+                {k: v for k, v in case.items() if k != "status"},
+                {**case, "amount": Decimal("1" * 29)},
+                {**case, "amount": Decimal("10"), "requested_refund": Decimal("11")}):
+        try:
+            assert policy.decider()(bad).refused, bad  # an `ensure` broken
+        except DiagnosticError:
+            pass  # invalid facts
+        with pytest.raises((handwritten.Invalid, KeyError)):
+            handwritten.validate_and_decide(bad)
+
+
+def test_the_trace_row_reads_every_part_of_the_trace(
+        reference: tuple[Policy, list[Any], list[str]]) -> None:
+    policy, facts, _expected = reference
+    decision = policy.evaluate(facts[0], engine="compiled")
+    trace = decision.trace
+    assert trace is not None
+    assert read_trace(decision) is decision
+    # every part a renderer shows has been worked out (each is kept once read)
+    for part in ("rules", "advisories", "decided_by", "closest", "constraints", "facts",
+                 "derived", "as_of"):
+        assert part in vars(trace), part
+
+
+def test_engines_are_timed_interleaved_block_by_block() -> None:
+    calls: list[str] = []
+    jobs = [Job(Row(name, "A", "reference"), lambda item, name=name: calls.append(name),
+                list(range(2500 if name != "slow" else 300)))
+            for name in ("a", "b", "slow")]
+    time_interleaved(jobs, repeats=2)
+    assert all(job.row.us is not None for job in jobs)
+    assert [len(job.samples) for job in jobs] == [6, 6, 2]  # 3 blocks (1 for slow) x 2 rounds
+    # each engine is timed a block at a time, the others in between, never all in one go
+    last_a = len(calls) - 1 - calls[::-1].index("a")
+    assert calls.index("b") < last_a and calls.index("slow") < last_a
+    runs = [name for index, name in enumerate(calls) if index == 0 or calls[index - 1] != name]
+    assert len(runs) >= 10
+
+
+def test_the_memory_figure_is_a_fresh_processs_own_peak() -> None:
+    # A parent holding 100 MiB: a child it forks directly would report at least that as its
+    # own peak (Linux keeps it across exec); the benchmark's children must not.
+    ballast = bytearray(100 * 2**20)
+    ballast[::4096] = b"\x01" * len(ballast[::4096])
+    bare = memory._peak_kib(memory._PEAK, cache=False)
+    assert bare < 60 * 1024, f"a bare Python peaked at {bare} KiB: the parent's peak leaked in"
+    del ballast
 
 
 def test_our_compiled_paths_agree(reference: tuple[Policy, list[Any], list[str]]) -> None:

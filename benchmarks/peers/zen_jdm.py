@@ -16,6 +16,7 @@ from benchmarks.peers.cel_rust import plain
 
 PACKAGE = "zen-engine"
 WORKLOAD = "A"
+VARIANT = "decision table"
 HOW = "first-hit decision table, ZenEngine.evaluate with a loader of parsed content"
 
 KEY = "reference.json"

@@ -246,8 +246,8 @@ class Policy:
         what is still needed to know (docs/partial.md).
 
         Facts left out are unknown: every value the declarations and constraints allow is
-        considered (null for an optional fact means it is known to be left out, as for
-        `evaluate`). The `Residual` is either decided, with the `Decision` and the facts that
+        considered (a fact given as null is refused, E314: leave it out). The `Residual` is
+        either decided, with the `Decision` and the facts that
         did not matter, or undecided, with the outcomes still possible, the facts that still
         matter (which of their values lead where), the suggested next question and the facts
         given that do not matter. Every example in it was evaluated by the interpreter.

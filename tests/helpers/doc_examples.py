@@ -29,7 +29,7 @@ def _run(match: re.Match[str]) -> str:
     command = match.group(1)
     words = shlex.split(command[2:])
     both = words[-1] == "2>&1"  # the docs show standard error too
-    result = CliRunner().invoke(cli, words[1:-1] if both else words[1:])
+    result = CliRunner().invoke(cli, words[1:-1] if both else words[1:], prog_name="policy")
     return f"```console\n{command}\n{result.output if both else result.stdout}```"
 
 

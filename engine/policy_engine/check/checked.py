@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from policy_engine.check.types import AmountType, Type, Value
+from policy_engine.core.cache import pickled_by_fields
 from policy_engine.core.source import Source, Span
 
 # ---------------------------------------------------------------- typed expressions
@@ -154,6 +155,10 @@ class Conditional:
 CExpr = (Conditional | FactRef | Const | ListExpr | Not | Neg | Arith | Compare | InList
          | ListContains
          | Presence | Between | Logic | Lookup | Call | WorkingDays)
+# Loading a large policy from the cache unpickles hundreds of thousands of these: a call
+# each, not a generic `__setstate__` (see `pickled_by_fields`).
+pickled_by_fields(Conditional, FactRef, Const, ListExpr, Not, Neg, Arith, Compare, InList,
+                  ListContains, Presence, Between, Logic, Lookup, Call, WorkingDays)
 
 def children(expr: CExpr) -> list[CExpr]:
     """The expressions directly inside an expression, in field order."""

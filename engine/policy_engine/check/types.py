@@ -6,6 +6,8 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
+from policy_engine.core.cache import pickled_by_fields
+
 
 @dataclass(frozen=True, slots=True, order=True)
 class CalendarMonths:
@@ -102,6 +104,10 @@ class EmptyListType:
 
 Type = (BoolType | WholeType | AmountType | TextType | DateType | DurationType | MonthsType
         | EnumType | ListType | EmptyListType)
+# Loading a large policy from the cache unpickles thousands of these: a call each, not a
+# generic `__setstate__` (see `pickled_by_fields`).
+pickled_by_fields(BoolType, WholeType, AmountType, TextType, DateType, DurationType, MonthsType,
+                  EnumType, ListType, EmptyListType)
 
 NUMERIC = (WholeType, AmountType)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,7 +17,10 @@ from policy_engine.cli.shell import (
     report_diagnostics,
     silence_standard_output,
 )
-from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+
+if TYPE_CHECKING:
+    from policy_engine.batch import BatchSummary
 
 #: Rows not decided reported one by one on standard error; the output has every one.
 _BATCH_SHOWN = 50
@@ -45,6 +48,9 @@ _BATCH_SHOWN = 50
               help="Worker processes, at most one per core  [default: one per core; 1 decides "
                    "in this process]")
 @click.option("--no-progress", is_flag=True, help="Show no progress bar on a terminal.")
+@click.option("--summary", "summary_path", default=None, metavar="FILE",
+              help="Also write the counts as JSON (format policy-engine/batch-summary) to FILE "
+                   "('-': standard output, when --out is a file).")
 @click.option("--max-row-bytes", type=click.IntRange(min=1), default=1_048_576,
               show_default=True, metavar="N",
               help="A longer row is refused (E307) without being read whole.")
@@ -55,7 +61,7 @@ _BATCH_SHOWN = 50
 @click.pass_context
 def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_path: str,
                   fmt: str | None, output_format: str, engine: str, spark_master: str,
-                  trace: bool, jobs: int | None, no_progress: bool,
+                  trace: bool, jobs: int | None, no_progress: bool, summary_path: str | None,
                   max_row_bytes: int, max_depth: int, max_digits: int) -> None:
     """Decide every row of INPUT (JSON Lines, CSV, Parquet or a decision log) against POLICY.
 
@@ -157,5 +163,32 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
         click.echo(f"... and {reported[0] - _BATCH_SHOWN} more rows not decided, each in the "
                    "output", err=True)
     click.echo(summary.text(), err=True)
-    ctx.exit(EXIT_INVALID if summary.invalid or summary.failed else EXIT_OK)
+    code = EXIT_INVALID if summary.invalid or summary.failed else EXIT_OK
+    if summary_path is not None:
+        _write_summary(summary_path, summary, code)
+    ctx.exit(code)
+
+
+#: The JSON of `--summary` (schema in policy_engine/schemas/batch-summary.schema.json).
+SUMMARY_FORMAT = "policy-engine/batch-summary"
+
+
+def _write_summary(path: str, summary: BatchSummary, code: int) -> None:
+    """The counts as JSON, for a pipeline that reads them instead of standard error."""
+    import json
+
+    data = {"format": SUMMARY_FORMAT, "format_version": 1, "rows": summary.rows,
+            "decided": summary.decided, "refused": summary.refused, "invalid": summary.invalid,
+            "failed": summary.failed, "seconds": round(summary.seconds, 3),
+            "rows_per_second": round(summary.rows_per_second, 1), "exit_status": code}
+    text = json.dumps(data, indent=2) + "\n"
+    if path == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        report_diagnostics([Diagnostic("E312", f"cannot write the summary: {error.strerror}",
+                                       file=path)])
 

@@ -95,8 +95,8 @@ def diff_command(ctx: click.Context, old: str, new: str, scenario_paths: tuple[s
         raise click.UsageError("--traces is for the text format; Markdown and JSON always "
                                "carry the explanations")
     if symbolic:
-        ctx.exit(_symbolic_diff(ctx, old, new, fmt, fail_on_change, witness_dir,
-                                analysis_budget, analysis_timeout))
+        finish(ctx, _symbolic_diff(ctx, old, new, fmt, fail_on_change, witness_dir,
+                                   analysis_budget, analysis_timeout))
     from policy_engine.scenarios.diff import default_scenarios, diff_policies
     from policy_engine.scenarios.diff_report import (
         diff_json,
@@ -167,11 +167,10 @@ def _symbolic_diff(ctx: click.Context, old: str, new: str, fmt: str, fail_on_cha
                      Budget.from_options(analysis_budget, analysis_timeout), scenarios)
     changes = result.changes
     if fmt == "json":
-        click.echo(json.dumps(diff_json(result, old, new), indent=2, ensure_ascii=False))
+        emit(ctx, json.dumps(diff_json(result, old, new), indent=2, ensure_ascii=False) + "\n")
     else:
-        click.echo(render_changes(changes, old, new, markdown=fmt == "markdown",
-                                  incomplete=result.incomplete,
-                                  impossible=result.impossible), nl=False)
+        emit(ctx, render_changes(changes, old, new, markdown=fmt == "markdown",
+                                 incomplete=result.incomplete, impossible=result.impossible))
     if result.incomplete:  # W112: what was not analysed, so changes may be missing
         report_diagnostics(result.incomplete)
     if witness_dir is not None:

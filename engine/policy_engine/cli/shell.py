@@ -8,9 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import signal
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -61,6 +59,8 @@ class _PolicyGroup(click.Group):
         except click.Abort as error:
             if isinstance(error.__cause__, KeyboardInterrupt):
                 click.echo("interrupted", err=True)
+                import signal  # only when interrupted: start-up never pays for it
+
                 sys.exit(EXIT_SIGNAL + signal.SIGINT)
             click.echo("aborted", err=True)
             sys.exit(EXIT_USAGE)
@@ -105,6 +105,8 @@ def _unwritten_file(error: OSError) -> str:
     """The file a failed write was for, as messages show it: the error's own file name, else
     the file being written where it failed, else standard output when it cannot be
     flushed."""
+    import traceback  # only when a write failed
+
     from policy_engine.batch.output import STANDARD_OUTPUT
 
     if isinstance(error.filename, (str, bytes)):

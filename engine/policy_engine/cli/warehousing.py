@@ -16,8 +16,11 @@ from policy_engine.cli.shell import (
     EXIT_OK,
     EXIT_USAGE,
     cli,
+    emit,
+    finish,
     load_or_exit,
     load_version_given,
+    output_options,
     report_diagnostics,
 )
 from policy_engine.core.diagnostics import DiagnosticError
@@ -37,9 +40,10 @@ def _exit_for(error: DiagnosticError) -> int:
               help="The table of fact rows the query reads (columns: docs/sql.md).")
 @click.option("--trail", is_flag=True,
               help="Add the column `trail`: each rule's first condition that was not true.")
+@output_options
 @click.pass_context
 def sql_command(ctx: click.Context, policy_path: str, dialect: str, table: str,
-                trail: bool) -> None:
+                trail: bool, output_path: str | None, quiet: bool) -> None:
     """Print POLICY as one SQL query, for a data team to run in its own warehouse.
 
     The query reads a table with a column `_line` (a row number) and one column per fact,
@@ -60,7 +64,8 @@ def sql_command(ctx: click.Context, policy_path: str, dialect: str, table: str,
     except DiagnosticError as error:
         report_diagnostics(error.diagnostics)
         ctx.exit(EXIT_INVALID)
-    click.echo(query.sql(dialect, pretty=True) + ";")
+    emit(ctx, query.sql(dialect, pretty=True) + ";\n")
+    finish(ctx, EXIT_OK)
 
 
 @cli.command("backtest")
@@ -85,10 +90,12 @@ def sql_command(ctx: click.Context, policy_path: str, dialect: str, table: str,
 @click.option("--spark-master", default="local[*]", show_default=True, metavar="URL",
               help="The Spark master for --engine spark.")
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when any row's outcome changes.")
+@output_options
 @click.pass_context
 def backtest_command(ctx: click.Context, old: str, new: str, history: str, engine: str,
                      fmt: str | None, output_format: str, examples: int, amount: str | None,
-                     spark_master: str, fail_on_change: bool) -> None:
+                     spark_master: str, fail_on_change: bool, output_path: str | None,
+                     quiet: bool) -> None:
     """Decide every row of a history under OLD and NEW, and show what the change does.
 
     OLD and NEW are policy files or git revisions, such as main:policies/x.policy. Prints
@@ -111,9 +118,9 @@ def backtest_command(ctx: click.Context, old: str, new: str, history: str, engin
         report_diagnostics(error.diagnostics)
         ctx.exit(_exit_for(error))
     if output_format == "json":
-        click.echo(json.dumps(to_json(result), indent=2, ensure_ascii=False))
+        emit(ctx, json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n")
     elif output_format == "markdown":
-        click.echo(render_markdown(result), nl=False)
+        emit(ctx, render_markdown(result))
     else:
-        click.echo(render_text(result), nl=False)
-    ctx.exit(EXIT_EXPECTATION if fail_on_change and result.changed else EXIT_OK)
+        emit(ctx, render_text(result))
+    finish(ctx, EXIT_EXPECTATION if fail_on_change and result.changed else EXIT_OK)

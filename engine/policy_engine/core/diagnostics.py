@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import enum
 import re
 from collections.abc import Iterable, Sequence
@@ -281,5 +280,7 @@ def render_all(diagnostics: Iterable[Diagnostic], limit: int = MAX_SHOWN) -> str
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """Returns a 'did you mean' help line for the closest candidate, if any is close."""
+    import difflib  # only for a mistake: a decision's start-up never needs it
+
     matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None

@@ -8,7 +8,7 @@ policy that the hand-written parser reads, or that comes from the cache, never n
 from __future__ import annotations
 
 import functools
-from importlib import resources
+import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,15 @@ def grammar_text() -> str:
     installing (`engine/` on sys.path) reads `grammar/` beside `engine/`.
     """
     try:
+        # The package's folder first: `importlib.resources` would import zipfile and its
+        # compressors on every start-up, only to read a file beside the package.
+        spec = importlib.util.find_spec("policy_engine.grammar")
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            shipped = Path(folder) / "policy.lark"
+            if shipped.is_file():
+                return shipped.read_text(encoding="utf-8")
+        from importlib import resources  # a package inside a zip file
+
         return resources.files("policy_engine.grammar").joinpath("policy.lark").read_text(
             encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError):

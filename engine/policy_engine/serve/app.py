@@ -9,6 +9,7 @@ finishes on the policy version it started with, whatever a reload does meanwhile
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -26,7 +27,7 @@ from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.serve.auth import Access, Grant, unauthorized
 from policy_engine.serve.bodies import BodyLimits, BodyParser, BodyProblem, read_body
 from policy_engine.serve.config import ServeConfig
-from policy_engine.serve.deciding import Decided, decide, decide_all
+from policy_engine.serve.deciding import REQUEST, Decided, decide, decide_all
 from policy_engine.serve.log_writer import DecisionLogWriter, LogUnavailable
 from policy_engine.serve.metrics import Metrics
 from policy_engine.serve.openapi import document
@@ -258,6 +259,19 @@ def create_app(config: ServeConfig) -> Starlette:
         return Response(body, media_type="application/json",
                         headers={"Decision-Logged": logged})
 
+    async def residual(request: Request) -> Response:
+        """What the facts known so far decide, and what is still needed (docs/partial.md):
+        `Policy.residual` on the facts in the body, any of them left out. It decides nothing,
+        so nothing is logged; the analysis runs in a thread, within its budget (E701)."""
+        served = service.served(request)
+        known = service.parser.facts(await service.body(request))
+        try:
+            answer = await anyio.to_thread.run_sync(functools.partial(
+                served.policy.residual, known, file=REQUEST, prefix=()))
+        except DiagnosticError as error:
+            raise Problem(422, error.diagnostics) from None
+        return _json(answer.to_json())
+
     async def policies(request: Request) -> Response:
         grant = service.grant(request)
         snapshot = service.registry.snapshot
@@ -319,6 +333,8 @@ def create_app(config: ServeConfig) -> Starlette:
               methods=["POST"]),
         Route("/v1/policies/{name}/decide-many",
               _endpoint(service, "decide-many", decide_many), methods=["POST"]),
+        Route("/v1/policies/{name}/residual", _endpoint(service, "residual", residual),
+              methods=["POST"]),
         Route("/v1/policies", _endpoint(service, "policies", policies), methods=["GET"]),
         Route("/v1/policies/{name}", _endpoint(service, "policy", policy_status),
               methods=["GET"]),

@@ -123,9 +123,23 @@ def _policy_paths(served: ServedPolicy, secured: bool) -> dict[str, Any]:
                            "results": {"type": "array", "items": result}}},
             "One result per fact set, in order"), **_errors(*errors)},
     }
+    residual = {
+        "operationId": f"residual_{name}",
+        "summary": f"What is still needed: {served.title or name}",
+        "description": "Policy.residual on the facts known so far (any may be left out): "
+                       "decided with its explanation, or the outcomes still possible, the "
+                       "facts that still matter and the next question (docs/partial.md; "
+                       "the JSON Schema ships as schemas/residual.schema.json). Not logged.",
+        "tags": [name],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "description": f"facts of {name}, any of them left out"}}}},
+        "responses": {"200": _json({"type": "object"}, "The residual"),
+                      **_errors(*errors)},
+    }
     return {
         f"/v1/policies/{name}/decide": {"post": decide},
         f"/v1/policies/{name}/decide-many": {"post": many},
+        f"/v1/policies/{name}/residual": {"post": residual},
         f"/v1/policies/{name}/schema": {"get": {
             "operationId": f"schema_{name}", "tags": [name],
             "summary": "The JSON Schema of a fact set",
