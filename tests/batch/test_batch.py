@@ -327,7 +327,13 @@ def test_trace_is_the_trace_of_policy_eval_json(policy: Policy, tmp_path: Path) 
     expected = json.loads(json.dumps(to_json(run_scenario(str(scenario)).report())))
     assert rows[0]["trace"] == expected["trace"]
     assert rows[0]["outputs"] == expected["outputs"]
-    assert "trace" not in rows[1] and rows[1]["refused"]["code"] == "E404"
+    assert rows[1]["refused"]["code"] == "E404"
+    # A refusal is explained too (issue 14): the trace eval's JSON gives for it.
+    refused = tmp_path / "refused.yaml"
+    refused.write_text(f"policy: {POLICY}\nfacts: {json.dumps(NOT_COVERED)}\n",
+                       encoding="utf-8")
+    explained = json.loads(json.dumps(to_json(run_scenario(str(refused)).report())))
+    assert rows[1]["trace"] == explained["trace"] and rows[1]["trace"]["closest"]
 
 
 # ---------------------------------------------------------------- the command

@@ -48,7 +48,9 @@ def decide(policy: str | Path, rows: str | Path, engine: str = "python", *,
 
 
 def decided_lines(output: str) -> int:
-    return sum('"decision": ' in line for line in output.splitlines())
+    # A decided line starts with its decision; a refused line's trace names decisions too.
+    return sum(line.split(", ", 1)[-1].startswith('"decision": ')
+               for line in output.splitlines())
 
 
 def spark_missing() -> str | None:

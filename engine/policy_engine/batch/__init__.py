@@ -9,7 +9,8 @@ reconcile (rows read = decided + refused + invalid + failed):
 
 - decided: `{"line": N, "decision": ..., "rule": ..., "outputs": {...}}`;
 - refused, when the policy declines to decide (`otherwise refuse`, a failed `require` or
-  `ensure`, any evaluation error): `{"line": N, "refused": {"code", "label", "message"}}`;
+  `ensure`, any evaluation error): `{"line": N, "refused": {"code", "label", "message"}}`,
+  and with `--trace` the refusal's `trace` as for a decision;
 - invalid, when the row is not a fact set for this policy (malformed JSON, a wrong type, an
   unknown or missing fact, a CSV row of the wrong width, a row over a limit):
   `{"line": N, "error": {"code", "message", "path"}}`, and a line `INPUT:LINE: reason` for

@@ -132,6 +132,9 @@ class RowDecider:
                 decision = self._decide(raw, self.file, None, ())
             if decision.refused:
                 first = decision.refusal[0]
+                if self.trace:  # a refusal is explained like a decision (docs/cli.md)
+                    return _refused(line, first.code, first.label, first.message,
+                                    decision.to_json()["trace"]), "refused", None
                 return _refused(line, first.code, first.label, first.message), "refused", None
             if self.trace:
                 text = self._traced(line, decision)
@@ -223,9 +226,13 @@ def failed_chunk(file: str, chunk: list[tuple[int, object]], reason: str) -> Chu
     return result
 
 
-def _refused(line: int, code: str, label: str | None, message: str) -> str:
-    return _dumps({"line": line, "refused": {"code": code, "label": label,
-                                             "message": printable(message)}})
+def _refused(line: int, code: str, label: str | None, message: str,
+             trace: object = None) -> str:
+    data: dict[str, object] = {"line": line, "refused": {"code": code, "label": label,
+                                                         "message": printable(message)}}
+    if trace is not None:
+        data["trace"] = trace
+    return _dumps(data)
 
 
 def record_parser(fmt: Format, header: tuple[str, ...] | None, policy: Policy,

@@ -199,7 +199,10 @@ class SqlBatch:
         trails = result.column("trail").to_pylist() if self.trace else None
         for position, (line, text, status) in enumerate(zip(lines, texts, statuses,
                                                             strict=True)):
-            if text is None:
+            if text is None or (trails is not None and status == "refused"):
+                # Not worded by the query, or a refusal to explain: the reference engine
+                # decides it, so the line is the same byte for byte (a refusal's trace lists
+                # the rules up to it, which the trail does not hold).
                 continue
             written = f'{{"line": {line}, {text}'
             if trails is not None and status == "decided":
