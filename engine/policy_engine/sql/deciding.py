@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from policy_engine.check.checked import CheckedPolicy, CheckedRule
+from policy_engine.check.checked import CheckedPolicy, CheckedRule, FactRef, walk
 from policy_engine.check.types import AmountType, ListType, Type
 from policy_engine.evaluate.errors import EvaluationError
 from policy_engine.evaluate.resolution import as_of_date, no_decision
@@ -274,13 +274,18 @@ class Deciding:
         fact = t.substring(fault, t.num(6), t.length(fault))
         missing_branches = []
         zero_branches = []
+        defines = {define.name for define in self.policy.defines}
         for unit in self.units.values():
             if unit.fault is None and not any(v.fault is not None for _, v in unit.outputs):
                 continue
-            before, after = missing_message(self.policy, unit.rule)
-            missing_branches.append((t.eq(unit_index, t.num(unit.rule.index)),
-                                     t.concat([t.lit(json_text(before)[:-1]), fact,
-                                               t.lit(json_text(after)[1:])])))
+            if not _reads_a_define(unit.rule, defines):
+                # A missing fact read through a derived value is named with that value
+                # (E401 "... for derived value 'x'"), which the fault does not carry: no
+                # branch, so the text is NULL and the reference engine words that row.
+                before, after = missing_message(self.policy, unit.rule)
+                missing_branches.append((t.eq(unit_index, t.num(unit.rule.index)),
+                                         t.concat([t.lit(json_text(before)[:-1]), fact,
+                                                   t.lit(json_text(after)[1:])])))
             zero_branches.append((t.eq(unit_index, t.num(unit.rule.index)),
                                   t.lit(json_text(zero_message(self.policy, unit.rule)))))
         message = t.case([(t.eq(code, t.lit("E401")), t.case(missing_branches)),
@@ -332,3 +337,10 @@ def _items(rule: CheckedRule) -> Sequence[str]:
 
 def _maybe(text: str | None) -> Sql:
     return t.lit(text) if text is not None else t.null()
+
+
+def _reads_a_define(rule: CheckedRule, defines: set[str]) -> bool:
+    """Whether the rule's condition or outputs read a derived value."""
+    exprs = [conjunct.expr for conjunct in rule.conjuncts] + [e for _, e in rule.outputs]
+    return any(isinstance(node, FactRef) and node.name in defines
+               for expr in exprs for node in walk(expr))
