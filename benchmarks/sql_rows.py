@@ -37,6 +37,7 @@ from policy_engine.check.types import (  # noqa: E402
     Type,
     WholeType,
 )
+from policy_engine.sql.tables import arrow_type  # noqa: E402  (the engine's own column types)
 
 #: The share of rows with one invalid value, and of optional facts left out.
 INVALID = 0.04
@@ -183,20 +184,6 @@ def write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _arrow_type(kind: Type) -> Any:
-    import pyarrow as pa
-
-    if isinstance(kind, BoolType):
-        return pa.bool_()
-    if isinstance(kind, WholeType):
-        return pa.int64()
-    if isinstance(kind, DateType):
-        return pa.date32()
-    if isinstance(kind, ListType):
-        return pa.list_(_arrow_type(kind.element))
-    return pa.string()
-
-
 def _cell(kind: Type, value: Any) -> Any:
     """A value as a typed Parquet cell; None for a value of another type."""
     if value is None:
@@ -224,7 +211,7 @@ def write_parquet(policy: Policy, rows: list[dict[str, Any]], path: Path) -> Non
 
     facts = policy.checked.facts
     columns = {info.name: pa.array([_cell(info.type, row.get(info.name)) for row in rows],
-                                   _arrow_type(info.type)) for info in facts}
+                                   arrow_type(info.type)) for info in facts}
     pq.write_table(pa.table(columns), path)
 
 
