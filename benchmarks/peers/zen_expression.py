@@ -12,26 +12,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from benchmarks.peers.cel_rust import plain
+from benchmarks.peers.ruleengine import EXPRESSION as RULE_ENGINE_EXPRESSION
 
 PACKAGE = "zen-engine"
 WORKLOAD = "A"
 VARIANT = "expression API"
 HOW = "expression API: compile_expression once, PyExpression.evaluate(dict of the facts)"
 
-EXPRESSION = """
-off_platform_offer ? 'refuse_offer'
-: dispute_state == 'closed_seller_won' ? 'contact_support'
-: status == 'awaiting_payment' ? 'cancel_no_charge'
-: status == 'awaiting_shipment' and paid ? 'cancel_full_refund'
-: not received ? (days_since_ship > 45 ? 'deny_protection_expired'
-                  : days_without_tracking > 15 ? 'dispute_full_refund'
-                  : status == 'sent' ? 'wait'
-                  : 'deny')
-: problem != 'none' ? (evidence_count >= 1
-                       ? (requested_refund < amount ? 'partial_refund' : 'full_refund')
-                       : 'request_evidence')
-: 'return_at_buyer_cost'
-"""
+# zen's expression language reads the same nested conditional as rule-engine's.
+EXPRESSION = RULE_ENGINE_EXPRESSION
 
 
 class ZenExpression:
