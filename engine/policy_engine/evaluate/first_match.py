@@ -228,10 +228,39 @@ class FastWriter:
         """`_trace` (after the functions of its indexes)."""
         items = self.items()
         line = self.policy.rules[0].line if self.policy.rules else 1
-        body = self.body(lambda: self.sequence(items, True) + self.ending(True), line,
-                         today=self.dated)
+        self.gen.recorded = True
+        try:
+            body = self.body(lambda: self.sequence(items, True) + self.ending(True), line,
+                             today=self.dated)
+        finally:
+            self.gen.recorded = False
         made = [*self.functions, function("_trace", body, line, ("f", "r"))]
         self.functions = []
+        return made
+
+    def near(self) -> list[ast.FunctionDef]:
+        """`_nI(f)` for each rule: every conjunct evaluated on its own, True, False or None
+        when it cannot be computed (a missing fact, a division by zero...): what the near
+        misses of a decision by default show."""
+        made: list[ast.FunctionDef] = []
+        self.gen.pure = True
+        try:
+            for rule in self.policy.rules:
+                body: list[ast.stmt] = []
+                for position, conjunct in enumerate(rule.conjuncts):
+                    local = ast.Name(f"_j{position}", ast.Store())
+                    test = ast.IfExp(self.gen.visit(conjunct.expr), ast.Constant(True),
+                                     ast.Constant(False))
+                    handler = ast.ExceptHandler(_name("_unknown"), None, [
+                        ast.Assign([local], ast.Constant(None))])
+                    body.append(at(ast.Try([ast.Assign([local], test)], [handler], [], []),
+                                   self.line(conjunct)))
+                results = ast.Tuple([_name(f"_j{p}") for p in range(len(rule.conjuncts))],
+                                    ast.Load())
+                body.append(at(ast.Return(results), rule.line))
+                made.append(function(f"_n{rule.index}", body, rule.line))
+        finally:
+            self.gen.pure = False
         return made
 
     def advice(self) -> list[ast.stmt]:
