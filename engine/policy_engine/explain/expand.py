@@ -17,11 +17,11 @@ computed) is left to `Trace`, which works it out when read, as for the interpret
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from policy_engine.check import checked as c
-from policy_engine.check.checked import CheckedPolicy, CheckedRule
+from policy_engine.check.checked import CheckedPolicy, CheckedRule, FactInfo
 from policy_engine.check.types import BoolType, EnumType, Value, WholeType, format_value
 from policy_engine.evaluate.errors import (
     UNKNOWN,
@@ -148,9 +148,9 @@ class Parts:
                         for index, prefixes in self.prefixes.items()}
         self.kept: dict[tuple[object, ...], RuleTrace] = {}
         self.room = KEPT_ROOM
-        self.order = tuple((r, r.index, r.effective is not None, self.readers[r.index])
-                           for r in policy.first_match_order)
         self.where = {rule.index: position for position, rule in enumerate(policy.rules)}
+        self.order = tuple((r, r.index, r.effective is not None, self.readers[r.index],
+                            self.where[r.index]) for r in policy.first_match_order)
         self.rule_fields: dict[int, dict[str, Any]] = {}
         self.not_reached: dict[int, RuleTrace] = {}
         self.not_in_effect: dict[int, RuleTrace] = {}
@@ -173,8 +173,37 @@ class Parts:
                                             if r.index in policy.overridden_by[rule.index])
                           for rule in policy.rules}
         self.facts_kept: dict[tuple[str, Value, str], FactTrace] = {}
+        self.near: tuple[Callable[[Mapping[str, Value]], tuple[bool | None, ...]], ...] | None \
+            = None  # the generated near-miss functions, compiled when first needed
+        #: The facts given, read at once (`_facts`): for each, a table from its value to its
+        #: trace: every value of a finite domain, and a missing value (None).
+        names = tuple(info.name for info in policy.facts)
+        self.fact_names = names
+        self.fact_set = frozenset(names)
+        self.fact_values: Callable[[Mapping[str, Value]], tuple[Value, ...]] = (
+            operator.itemgetter(*names) if len(names) > 1
+            else (lambda facts: tuple(facts[n] for n in names)))
+        self.fact_tables = tuple(_fact_table(info) for info in policy.facts)
+        self.open_facts = tuple(position for position, info in enumerate(policy.facts)
+                                if len(self.fact_tables[position]) == 1)
         self.missing = {info.name: FactTrace(info.name, None, "missing") for info in policy.facts}
         self.derive = [compiled.namespace[f"_p{j}"] for j in range(len(policy.defines))]
+
+
+def _fact_table(info: FactInfo) -> dict[Value | None, FactTrace]:
+    table: dict[Value | None, FactTrace] = {None: FactTrace(info.name, None, "missing")}
+    kind = info.type
+    domain: tuple[Value, ...] = ()
+    if isinstance(kind, EnumType):
+        domain = kind.values
+    elif isinstance(kind, BoolType):
+        domain = (False, True)
+    elif isinstance(kind, WholeType) and kind.minimum is not None \
+            and kind.maximum is not None and kind.maximum - kind.minimum < KEPT_MAX:
+        domain = tuple(range(kind.minimum, kind.maximum + 1))
+    for value in domain:
+        table[value] = FactTrace(info.name, value, "given")
+    return table
 
 
 def _prefixes(conjuncts: tuple[_Conjunct, ...], finite: dict[str, int]
@@ -213,6 +242,8 @@ def parts(compiled: Any) -> Parts:
 
 class _Expansion:
     """One decision's explanation being made (`expand`)."""
+
+    __slots__ = ("parts", "trace", "facts", "record")
 
     def __init__(self, shared: Parts, record: Record, trace: Trace) -> None:
         self.parts = shared
@@ -328,6 +359,21 @@ class _Expansion:
             self.keep(key, found)
         return found
 
+    def near_miss(self, unit: CheckedRule, results: tuple[bool | None, ...]) -> RuleTrace:
+        reader = self.parts.readers[unit.index][len(unit.conjuncts)]
+        try:
+            values = None if reader is None else reader(self.facts)
+        except KeyError:
+            reader = None
+        if reader is None:
+            return self.rule(unit, "did not apply", results)
+        key = (unit.index, results, values)
+        found = self.parts.kept.get(key)
+        if found is None:
+            found = self.rule(unit, "did not apply", results)
+            self.keep(key, found)
+        return found
+
     def keep(self, key: tuple[object, ...], made: RuleTrace) -> None:
         shared = self.parts
         if shared.room > 0:
@@ -342,22 +388,28 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
     Gives what `Trace` works out for the same decision; a part it cannot make from the record
     (see the module's docstring) is left for `Trace` to work out when read.
     """
-    trace = Trace(policy, facts, given, evaluation)
     record = evaluation.record
     assert record is not None
+    trace: Trace = _new(Trace)
+    fields = trace.__dict__
+    fields.update({"policy": policy, "_values": facts, "_given": given,
+                   "_evaluation": evaluation, "refusal": ()})  # as `Trace.__init__` sets them
     shared = parts(record.compiled)
     made = _Expansion(shared, record, trace)
-    units = shared.units
-    decider = units[evaluation.index]
+    decider = shared.units[evaluation.index]
     today = record.today
     failed = record.failed
-    traces: dict[int, RuleTrace] = {}
+    base: Sequence[RuleTrace] = shared.unreached
+    if shared.dated:
+        base = [(shared.not_reached if in_effect(rule, today) else shared.not_in_effect
+                 )[rule.index] for rule in policy.rules]
+    rules = list(base)
     kept = shared.kept
-    for rule, index, dated, read in shared.order:
+    for rule, index, dated, read, where in shared.order:
         if rule is decider:
             break
         if dated and not in_effect(rule, today):
-            traces[index] = shared.not_in_effect[index]
+            rules[where] = shared.not_in_effect[index]
             continue
         position = failed.get(index, 0)
         reader = read[position + 1]
@@ -368,24 +420,16 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
             except KeyError:  # a fact left out
                 found = None
             if found is not None:
-                traces[index] = found
+                rules[where] = found
                 continue
-        traces[index] = made.failed_at(rule, position)
+        rules[where] = made.failed_at(rule, position)
+    deciding = shared.otherwise
     if decider.kind == "rule":
-        _overridden(made, decider, traces, today)
-        traces[decider.index] = made.held(decider, "decided")
-    if shared.dated:
-        rules = [(shared.not_reached if in_effect(rule, today) else shared.not_in_effect
-                  )[rule.index] for rule in policy.rules]
-    else:
-        rules = list(shared.unreached)
-    where = shared.where
-    for index, found in traces.items():
-        rules[where[index]] = found
-    fields = trace.__dict__
+        if shared.overrides[decider.index]:
+            _overridden(made, decider, rules, base, today)
+        deciding = rules[shared.where[decider.index]] = made.held(decider, "decided")
     fields["rules"] = tuple(rules)
-    fields["decided_by"] = (shared.otherwise if decider.kind == "otherwise"
-                            else traces[decider.index])
+    fields["decided_by"] = deciding
     advisories = _advisories(made, record) if record.advisories else ()
     if advisories is not None:
         fields["advisories"] = advisories
@@ -402,14 +446,16 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
     return trace
 
 
-def _overridden(made: _Expansion, decider: CheckedRule, traces: dict[int, RuleTrace],
-                today: Any) -> None:
+def _overridden(made: _Expansion, decider: CheckedRule, rules: list[RuleTrace],
+                base: Sequence[RuleTrace], today: Any) -> None:
     """First match: whether the rules the decider is an exception to would have matched, as
-    `resolution.first_match_outcomes` says."""
+    `resolution.first_match_outcomes` says (`rules`: what is known, `base`: before that)."""
     compiled = made.parts.compiled
     env: Mapping[str, Value] | None = None
+    where = made.parts.where
     for rule in made.parts.overrides[decider.index]:
-        if rule.index in traces or not in_effect(rule, today):
+        if rules[where[rule.index]] is not base[where[rule.index]] \
+                or not in_effect(rule, today):
             continue
         if env is None:
             env = environment(made.parts.policy, compiled, made.facts)
@@ -417,8 +463,8 @@ def _overridden(made: _Expansion, decider: CheckedRule, traces: dict[int, RuleTr
             position = compiled.condition(rule.index, env)
         except (MissingFact, DivisionByZero, NoRow, CalendarProblem, OutOfRange):
             continue  # it stays 'not reached': first match never needed it
-        traces[rule.index] = (made.held(rule, "overridden", decider.id) if position < 0
-                              else made.failed_at(rule, position))
+        rules[where[rule.index]] = (made.held(rule, "overridden", decider.id) if position < 0
+                                    else made.failed_at(rule, position))
 
 
 def _advisories(made: _Expansion, record: Record) -> tuple[RuleTrace, ...] | None:
@@ -438,6 +484,22 @@ def _advisories(made: _Expansion, record: Record) -> tuple[RuleTrace, ...] | Non
 
 
 def _facts(shared: Parts, facts: Mapping[str, Value], given: Any) -> tuple[FactTrace, ...]:
+    names = shared.fact_names
+    if names and (given is facts or shared.fact_set <= given):
+        # Every fact given (the usual case): each finite-domain fact's trace is looked up
+        # in its table at C speed; only the others are made.
+        try:
+            values = shared.fact_values(facts)
+        except KeyError:  # a fact left out
+            values = None
+        if values is not None:
+            traced: list[FactTrace | None] = list(map(dict.get, shared.fact_tables, values))
+            for position in shared.open_facts:
+                if traced[position] is None:
+                    traced[position] = _made(FactTrace, {
+                        "name": names[position], "value": values[position], "origin": "given"})
+            if all(traced):
+                return tuple(traced)  # type: ignore[arg-type]  # no None left
     made: list[FactTrace] = []
     kept = shared.facts_kept
     finite = shared.finite
@@ -467,7 +529,10 @@ def _closest(made: _Expansion, today: Any) -> tuple[NearMiss, ...]:
     """The default decided: the rules that came closest to applying, each conjunct evaluated
     on its own by the generated near-miss functions (as `trace._closest`)."""
     policy = made.parts.policy
-    near: tuple[Callable[..., tuple[bool | None, ...]], ...] = made.parts.compiled.near()
+    shared = made.parts
+    if shared.near is None:
+        shared.near = made.parts.compiled.near()
+    near = shared.near
     misses: list[tuple[float, int, CheckedRule, tuple[bool | None, ...]]] = []
     facts = made.facts
     for rule, results in zip(policy.rules, (n(facts) for n in near), strict=True):
@@ -480,7 +545,7 @@ def _closest(made: _Expansion, today: Any) -> tuple[NearMiss, ...]:
     misses.sort(key=lambda item: (item[0], item[1]))
     closest: list[NearMiss] = []
     for _, _, rule, results in misses[:CLOSEST]:
-        trace = made.rule(rule, "did not apply", results)
+        trace = made.near_miss(rule, results)
         closest.append(NearMiss(trace, sum(1 for r in results if r), len(results)))
     return tuple(closest)
 
