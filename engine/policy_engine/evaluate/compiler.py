@@ -328,9 +328,9 @@ class CompiledPolicy:
                 assert isinstance(asked, tuple)
                 outputs = asked
             advisories, outputs = resolution.finish(policy, self, env, today, decider, outputs)
+        record = Record(self, facts, today, failed, advisories, index)
         return Evaluation.later(decider.decision, decider.id, outputs, index, self._outcomes,
-                                (facts, today, decider, failed, advisories),
-                                Record(self, facts, today, failed, advisories))
+                                record, record)
 
     def near(self) -> tuple[Callable[[Facts], tuple[bool | None, ...]], ...]:
         """First match: for each rule (by index), the generated function that evaluates each of
@@ -338,10 +338,10 @@ class CompiledPolicy:
         namespace = self._load("near")
         return tuple(namespace[f"_n{rule.index}"] for rule in self.policy.rules)
 
-    def _outcomes(self, record: tuple[Facts, datetime.date | None, CheckedRule, dict[int, Any],
-                                      tuple[RuleOutcome, ...]]
+    def _outcomes(self, record: Record
                   ) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
-        facts, today, decider, failed, advisories = record
+        _, facts, today, failed, advisories, index = record
+        decider = self._units[index]
         env = resolution.environment(self.policy, self, facts)
         outcomes = resolution.first_match_outcomes(self.policy, self, env, today, decider, failed)
         return outcomes, advisories

@@ -118,6 +118,7 @@ class Record(NamedTuple):
         failed: for each rule tried before the decider, its first false conjunct; under the
             key `-1 - j`, the value of derived value `j` as the walk computed it.
         advisories: each advisory's outcome.
+        index: the deciding unit.
     """
 
     compiled: Any
@@ -125,6 +126,7 @@ class Record(NamedTuple):
     today: datetime.date | None
     failed: dict[int, Any]
     advisories: tuple[RuleOutcome, ...]
+    index: int  # type: ignore[assignment]  # the deciding unit; hides tuple.index
 
 
 Later = Callable[[Any], tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]]
