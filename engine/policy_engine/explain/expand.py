@@ -17,7 +17,7 @@ computed) is left to `Trace`, which works it out when read, as for the interpret
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from policy_engine.check import checked as c
@@ -43,8 +43,8 @@ from policy_engine.explain.trace import (
     RuleTrace,
     Trace,
     _check,
-    _derived_read,
     _is_ordered,
+    _names_read,
     _rule_trace,
 )
 
@@ -127,13 +127,13 @@ class Parts:
         self.units = units
         finite: dict[str, int] = {}
         for info in policy.facts:
-            if isinstance(info.type, EnumType):
-                finite[info.name] = len(info.type.values) + 1
-            elif isinstance(info.type, BoolType):
-                finite[info.name] = 3
-            elif isinstance(info.type, WholeType) and info.type.minimum is not None \
-                    and info.type.maximum is not None:
-                finite[info.name] = info.type.maximum - info.type.minimum + 2
+            size = _domain_size(info.type)
+            if size is not None:
+                finite[info.name] = size
+        for define in policy.defines:  # derived values are read as the walk computed them
+            size = _domain_size(define.type)
+            if size is not None:
+                finite[define.name] = size
         self.finite = finite
         self.conjuncts = {u.index: tuple(_Conjunct(policy, j, finite) for j in u.conjuncts)
                           for u in units}
@@ -143,9 +143,10 @@ class Parts:
             u.index: _prefixes(self.conjuncts[u.index], finite) for u in units}
         #: Rule traces already made, by unit, status (or the failing conjunct) and the values
         #: read: the same values always give the same trace, so it is made once.
-        self.readers = {index: tuple(None if names is None else _reader(names)
-                                     for names in prefixes)
-                        for index, prefixes in self.prefixes.items()}
+        facts_only = frozenset(info.name for info in policy.facts)
+        self.readers = {index: tuple(
+            None if names is None or not facts_only.issuperset(names) else _reader(names)
+            for names in prefixes) for index, prefixes in self.prefixes.items()}
         self.kept: dict[tuple[object, ...], RuleTrace] = {}
         self.room = KEPT_ROOM
         self.where = {rule.index: position for position, rule in enumerate(policy.rules)}
@@ -164,15 +165,30 @@ class Parts:
                           if policy.otherwise is not None else None)
         self.dated = policy.as_of is not None and any(u.effective for u in units)
         self.defines = {d.name: j for j, d in enumerate(policy.defines)}
-        self.define_parts = {
-            d.name: (d, _subject(policy, d.expr, d.text), _lookup_keys(policy, d.expr),
-                     tuple(dict.fromkeys(n.name for n in c.walk(d.expr)
-                                         if isinstance(n, c.FactRef))))
-            for d in policy.defines}
+        self.define_parts: dict[str, tuple[Any, ...]] = {}
+        for d in policy.defines:
+            names = tuple(dict.fromkeys(n.name for n in c.walk(d.expr)
+                                        if isinstance(n, c.FactRef)))
+            keys = _lookup_keys(policy, d.expr)
+            combinations = finite.get(d.name, KEPT_MAX + 1)
+            for name in names:
+                combinations *= finite.get(name, KEPT_MAX + 1)
+            for name, _ in keys or ():
+                combinations *= finite.get(name, KEPT_MAX + 1)
+            self.define_parts[d.name] = (d, _subject(policy, d.expr, d.text), keys, names,
+                                         combinations <= KEPT_MAX)
+        self.kept_derived: dict[tuple[object, ...], DerivedTrace] = {}
         self.overrides = {rule.index: tuple(r for r in policy.rules
                                             if r.index in policy.overridden_by[rule.index])
                           for rule in policy.rules}
         self.facts_kept: dict[tuple[str, Value, str], FactTrace] = {}
+        #: The derived values read, with those they are computed from: for each unit, by its
+        #: first conjuncts (for each count), and by its outputs.
+        closure = _define_closure(policy)
+        self.reads = {u.index: _read_by_prefix(u, closure) for u in units}
+        self.output_reads = {u.index: _closed((n for _, e in u.outputs
+                                               for n in _names_read(e, closure)), closure)
+                             for u in units}
         self.near: tuple[Callable[[Mapping[str, Value]], tuple[bool | None, ...]], ...] | None \
             = None  # the generated near-miss functions, compiled when first needed
         #: The facts given, read at once (`_facts`): for each, a table from its value to its
@@ -188,6 +204,49 @@ class Parts:
                                 if len(self.fact_tables[position]) == 1)
         self.missing = {info.name: FactTrace(info.name, None, "missing") for info in policy.facts}
         self.derive = [compiled.namespace[f"_p{j}"] for j in range(len(policy.defines))]
+
+
+def _domain_size(kind: object) -> int | None:
+    """How many values (and a missing one) a finite type has; None: too many to keep."""
+    if isinstance(kind, EnumType):
+        return len(kind.values) + 1
+    if isinstance(kind, BoolType):
+        return 3
+    if isinstance(kind, WholeType) and kind.minimum is not None and kind.maximum is not None:
+        return kind.maximum - kind.minimum + 2
+    return None
+
+
+def _define_closure(policy: CheckedPolicy) -> dict[str, frozenset[str]]:
+    """For each derived value, itself and every derived value it is computed from."""
+    defines = {d.name: d for d in policy.defines}
+    closure: dict[str, frozenset[str]] = {}
+    for name in defines:
+        found: set[str] = set()
+        wanted = [name]
+        while wanted:
+            current = wanted.pop()
+            if current not in found:
+                found.add(current)
+                wanted.extend(_names_read(defines[current].expr, defines))
+        closure[name] = frozenset(found)
+    return closure
+
+
+def _closed(names: Iterable[str], closure: dict[str, frozenset[str]]) -> frozenset[str]:
+    found: set[str] = set()
+    for name in names:
+        if name in closure:
+            found |= closure[name]
+    return frozenset(found)
+
+
+def _read_by_prefix(unit: CheckedRule, closure: dict[str, frozenset[str]]
+                    ) -> tuple[frozenset[str], ...]:
+    found = [frozenset[str]()]
+    for conjunct in unit.conjuncts:
+        found.append(found[-1] | _closed(conjunct.facts, closure))
+    return tuple(found)
 
 
 def _fact_table(info: FactInfo) -> dict[Value | None, FactTrace]:
@@ -243,13 +302,15 @@ def parts(compiled: Any) -> Parts:
 class _Expansion:
     """One decision's explanation being made (`expand`)."""
 
-    __slots__ = ("parts", "trace", "facts", "record")
+    __slots__ = ("parts", "trace", "facts", "record", "advised", "near_units")
 
     def __init__(self, shared: Parts, record: Record, trace: Trace) -> None:
         self.parts = shared
         self.trace = trace
         self.facts = record.facts
         self.record = record.failed  # the walk's record; derived values computed here join it
+        self.advised = record.advisories
+        self.near_units: list[CheckedRule] = []  # the rules of the near misses, in order
 
     def get(self, name: str) -> Value | None:
         """A fact's or derived value's value, as the trace shows it (None: missing)."""
@@ -328,57 +389,52 @@ class _Expansion:
         made: RuleTrace = _made(RuleTrace, fields)
         return made
 
-    def failed_at(self, unit: CheckedRule, position: int) -> RuleTrace:
-        reader = self.parts.readers[unit.index][position + 1]
-        try:
-            values = None if reader is None else reader(self.facts)
-        except KeyError:  # a fact left out: made each time (kept traces read given facts)
-            reader = None
-        if reader is None:
-            return self.rule(unit, "did not apply", (True,) * position + (False,))
-        key = (unit.index, position, values)
+    def values(self, index: int, count: int) -> object:
+        """The values a unit's first `count` conjuncts read, when their traces can be kept
+        (`Parts.prefixes`); `_ABSENT` when not."""
+        reader = self.parts.readers[index][count]
+        if reader is not None:
+            try:
+                return reader(self.facts)
+            except KeyError:  # a fact left out: read one by one below
+                pass
+        names = self.parts.prefixes[index][count]
+        if names is None:
+            return _ABSENT
+        get = self.get
+        return tuple([get(name) for name in names])
+
+    def kept(self, key: tuple[object, ...], unit: CheckedRule, status: str,
+             results: tuple[bool | None, ...], by: str | None = None) -> RuleTrace:
+        """The trace kept under `key`, made and kept when there is none yet."""
         found = self.parts.kept.get(key)
         if found is None:
-            found = self.rule(unit, "did not apply", (True,) * position + (False,))
-            self.keep(key, found)
+            found = self.rule(unit, status, results, by)
+            shared = self.parts
+            if shared.room > 0:
+                shared.room -= 1
+                shared.kept[key] = found
         return found
+
+    def failed_at(self, unit: CheckedRule, position: int) -> RuleTrace:
+        results = (True,) * position + (False,)
+        values = self.values(unit.index, position + 1)
+        if values is _ABSENT:
+            return self.rule(unit, "did not apply", results)
+        return self.kept((unit.index, position, values), unit, "did not apply", results)
 
     def held(self, unit: CheckedRule, status: str, by: str | None = None) -> RuleTrace:
         count = len(unit.conjuncts)
-        reader = self.parts.readers[unit.index][count]
-        try:
-            values = None if reader is None else reader(self.facts)
-        except KeyError:
-            reader = None
-        if reader is None:
+        values = self.values(unit.index, count)
+        if values is _ABSENT:
             return self.rule(unit, status, (True,) * count, by)
-        key = (unit.index, status, by, values)
-        found = self.parts.kept.get(key)
-        if found is None:
-            found = self.rule(unit, status, (True,) * count, by)
-            self.keep(key, found)
-        return found
+        return self.kept((unit.index, status, by, values), unit, status, (True,) * count, by)
 
     def near_miss(self, unit: CheckedRule, results: tuple[bool | None, ...]) -> RuleTrace:
-        reader = self.parts.readers[unit.index][len(unit.conjuncts)]
-        try:
-            values = None if reader is None else reader(self.facts)
-        except KeyError:
-            reader = None
-        if reader is None:
+        values = self.values(unit.index, len(unit.conjuncts))
+        if values is _ABSENT:
             return self.rule(unit, "did not apply", results)
-        key = (unit.index, results, values)
-        found = self.parts.kept.get(key)
-        if found is None:
-            found = self.rule(unit, "did not apply", results)
-            self.keep(key, found)
-        return found
-
-    def keep(self, key: tuple[object, ...], made: RuleTrace) -> None:
-        shared = self.parts
-        if shared.room > 0:
-            shared.room -= 1
-            shared.kept[key] = made
+        return self.kept((unit.index, results, values), unit, "did not apply", results)
 
 
 def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[str] | None,
@@ -440,7 +496,7 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
     if not policy.defines:
         fields["derived"] = ()
     elif "advisories" in fields:
-        derived = _derived(made, trace)
+        derived = _derived(made, trace, decider)
         if derived is not None:
             fields["derived"] = derived
     return trace
@@ -546,23 +602,56 @@ def _closest(made: _Expansion, today: Any) -> tuple[NearMiss, ...]:
     closest: list[NearMiss] = []
     for _, _, rule, results in misses[:CLOSEST]:
         trace = made.near_miss(rule, results)
+        made.near_units.append(rule)
         closest.append(NearMiss(trace, sum(1 for r in results if r), len(results)))
     return tuple(closest)
 
 
-def _derived(made: _Expansion, trace: Trace) -> tuple[DerivedTrace, ...] | None:
+def _derived_names(made: _Expansion, trace: Trace, decider: CheckedRule) -> set[str]:
+    """What `trace._derived_read` finds, from the per-policy sets of each unit: the derived
+    values read by the conjuncts each trace shows, by the decider's outputs and by the outputs
+    of the advisories that added, and the derived values those read."""
+    shared = made.parts
+    reads = shared.reads
+    read: set[str] = set()
+    for unit, rule in zip(shared.policy.rules, trace.rules, strict=True):
+        read |= reads[unit.index][len(rule.checks)]
+    for outcome, rule in zip(made.advised, trace.advisories, strict=True):
+        read |= reads[outcome.index][len(rule.checks)]
+        if rule.status == "added":
+            read |= shared.output_reads[outcome.index]
+    for unit, miss in zip(made.near_units, trace.closest, strict=True):
+        read |= reads[unit.index][len(miss.rule.checks)]
+    return read | shared.output_reads[decider.index]
+
+
+def _derived(made: _Expansion, trace: Trace, decider: CheckedRule
+             ) -> tuple[DerivedTrace, ...] | None:
     """The derived values the explanation reads, with the values the walk computed."""
-    read = _derived_read(trace)
+    read = _derived_names(made, trace, decider)
+    shared = made.parts
     found: list[DerivedTrace] = []
-    for define in made.parts.policy.defines:
-        if define.name not in read:
+    get = made.get
+    for define in shared.policy.defines:
+        name = define.name
+        if name not in read:
             continue
-        _, subject, keys, names = made.parts.define_parts[define.name]
-        value = made.get(define.name)
+        _, subject, keys, names, finite = shared.define_parts[name]
+        value = get(name)
         if value is None or keys is None:
             return None  # why it cannot be computed, or a lookup's key: the trace works it out
+        key: tuple[object, ...] | None = None
+        if finite:  # the same values read give the same trace: kept, as rule traces are
+            key = (name, value, tuple([get(n) for n in names]), made.as_of() if keys else None)
+            kept = shared.kept_derived.get(key)
+            if kept is not None:
+                found.append(kept)
+                continue
         shown = made.shown(subject, define.text)
-        values = () if shown != define.text else tuple((n, made.get(n)) for n in names)
-        found.append(DerivedTrace(define.name, define.text, value, made.lookups(keys), shown,
-                                  values, None))
+        values = () if shown != define.text else tuple((n, get(n)) for n in names)
+        derived = DerivedTrace(name, define.text, value, made.lookups(keys), shown, values, None)
+        if key is not None and shared.room > 0:
+            shared.room -= 1
+            shared.kept_derived[key] = derived
+        found.append(derived)
     return tuple(found)
