@@ -1,6 +1,6 @@
 """First match: a first-match policy as one generated decision function, with rule indexes.
 
-`compiler` asks this module for two more generated functions besides the per-rule ones:
+`compiler` asks this module for more generated functions besides the per-rule ones:
 
 - `_decide(f)` decides alone: an if-chain over the conditions in first-match order (each rule
   after its exceptions) that returns a result built once per policy (`_yN`) when the rule's
@@ -9,8 +9,10 @@
   fact, a division by zero, a table without a row) makes it start again on the general path
   (`_slow`, that is `resolution.resolve`), so errors are exactly the ones `resolve` raises.
 - `_trace(f, r)` does the same walk but writes the first false conjunct of each rule it tries
-  into `r` and returns the index of the deciding unit (-1: nothing decides); the runtime builds
-  the rules' outcomes from that record.
+  into `r`, keeps each derived value it computes there too (under `-1 - j`), and returns the
+  index of the deciding unit (-1: nothing decides); the explanation is expanded from that
+  compact record (`explain.expand`), and the rules' outcomes worked out from it when read.
+- `_nI(f)`, for near misses, evaluates each conjunct of rule I on its own (None: unknown).
 
 A stretch of rules whose first conjuncts test one enumeration or yes/no fact for equality or
 membership (`category is c1`, `region in [r1, r2]`, `flag`, `not flag`) is dispatched with a
