@@ -55,6 +55,9 @@ class ExpressionWriter(Visitor[ast.expr]):
         #: first use (`used` collects which).
         self.pure = False
         self.used: set[int] | None = None
+        #: In the traced walk, derived values are kept in the record `r` (under `-1 - j`)
+        #: instead of locals, so the explanation reads them as the walk computed them.
+        self.recorded = False
 
     def constant_object(self, value: object) -> ast.expr:
         """A pooled object (a table, a built-in function), reached by a generated name."""
@@ -82,6 +85,14 @@ class ExpressionWriter(Visitor[ast.expr]):
 
     def visit_FactRef(self, node: c.FactRef) -> ast.expr:
         j = self.defines.get(node.name)
+        if j is not None and self.recorded:
+            # `(r[K] if K in r else _keep(r, K, _pJ(f)))`, K = -1 - j
+            key = ast.Constant(-1 - j)
+            record = ast.Name("r", ast.Load())
+            keep = self.call("_keep", record, key,
+                             self.call(f"_p{j}", ast.Name("f", ast.Load())))
+            return ast.IfExp(ast.Compare(key, [ast.In()], [record]),
+                             ast.Subscript(record, key, ast.Load()), keep)
         if j is not None and (self.pure or self.used is not None):
             compute = self.call(f"_p{j}", ast.Name("f", ast.Load()))
             if self.used is None:

@@ -20,6 +20,7 @@ from policy_engine.core.source import Source
 from policy_engine.evaluate import arithmetic, first_match, resolution, runtime
 from policy_engine.evaluate.codegen import ExpressionWriter, at, function
 from policy_engine.evaluate.errors import (
+    UNKNOWN,
     CalendarProblem,
     DivisionByZero,
     EvaluationError,
@@ -27,7 +28,15 @@ from policy_engine.evaluate.errors import (
     NoRow,
     OutOfRange,
 )
-from policy_engine.evaluate.runtime import Env, Evaluation, Facts, Outputs, RuleOutcome, Verdict
+from policy_engine.evaluate.runtime import (
+    Env,
+    Evaluation,
+    Facts,
+    Outputs,
+    Record,
+    RuleOutcome,
+    Verdict,
+)
 
 
 def _condition_function(gen: ExpressionWriter, index: int, rule: CheckedRule,
@@ -77,6 +86,8 @@ def build_part(gen: ExpressionWriter, part: str) -> list[ast.stmt]:
         body.extend(first_match.FastWriter(gen, policy).decide())
     elif part == "trace" and policy.strategy == "first match":
         body.extend(first_match.FastWriter(gen, policy).trace())
+    elif part == "near" and policy.strategy == "first match":
+        body.extend(first_match.FastWriter(gen, policy).near())
     return body
 
 
@@ -147,7 +158,7 @@ class CompiledPolicy:
         self._rules: tuple[tuple[Callable[[Facts], int], ...],
                            tuple[Callable[[Facts], Outputs], ...],
                            dict[str, Callable[[Facts], Value]]] = ((), (), {})
-        self._trace: Callable[[Facts, dict[int, int]], int] | None = None
+        self._trace: Callable[[Facts, dict[int, Any]], int] | None = None
         self._namespace: dict[str, Any] = {
             "__builtins__": {},
             "_add": arithmetic.add, "_sub": arithmetic.sub, "_mul": arithmetic.mul,
@@ -162,8 +173,10 @@ class CompiledPolicy:
             "_contains": _contains, "_lookup": runtime.lookup, "_round": arithmetic.round_value,
             "_exact_div": arithmetic.exact_div, "_working_days": runtime.count_working_days,
             "_u": _UNSET, "_errors": _GENERAL, "_slow": self._general, "_refuse": self._refuse,
-            "_w": self._verdict,
+            "_w": self._verdict, "_unknown": UNKNOWN, "_keep": _keep,
         }
+        #: What the explanation precomputes for this policy (`explain.expand`), made once.
+        self.explained: Any = None
         units = policy.units()
         self._units = units
         self._dated = policy.as_of is not None and any(u.effective for u in units)
@@ -294,7 +307,7 @@ class CompiledPolicy:
             if any(len(rule.conjuncts) > first_match.LONG for rule in policy.rules):
                 self._load("rules")  # the traced walk calls the `_cN` of long rules
             trace = self._trace = self._load("trace")["_trace"]
-        failed: dict[int, int] = {}
+        failed: dict[int, Any] = {}
         try:
             index = trace(facts, failed)
         except _GENERAL:
@@ -315,13 +328,20 @@ class CompiledPolicy:
                 assert isinstance(asked, tuple)
                 outputs = asked
             advisories, outputs = resolution.finish(policy, self, env, today, decider, outputs)
+        record = Record(self, facts, today, failed, advisories, index)
         return Evaluation.later(decider.decision, decider.id, outputs, index, self._outcomes,
-                                (facts, today, decider, failed, advisories))
+                                record, record)
 
-    def _outcomes(self, record: tuple[Facts, datetime.date | None, CheckedRule, dict[int, int],
-                                      tuple[RuleOutcome, ...]]
+    def near(self) -> tuple[Callable[[Facts], tuple[bool | None, ...]], ...]:
+        """First match: for each rule (by index), the generated function that evaluates each of
+        its conjuncts on its own (None: it cannot be computed), for near misses."""
+        namespace = self._load("near")
+        return tuple(namespace[f"_n{rule.index}"] for rule in self.policy.rules)
+
+    def _outcomes(self, record: Record
                   ) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:
-        facts, today, decider, failed, advisories = record
+        _, facts, today, failed, advisories, index = record
+        decider = self._units[index]
         env = resolution.environment(self.policy, self, facts)
         outcomes = resolution.first_match_outcomes(self.policy, self, env, today, decider, failed)
         return outcomes, advisories
@@ -361,6 +381,12 @@ class CompiledPolicy:
         if self.policy.amount_outputs:
             outputs = resolution.typed_outputs(self.policy, outputs)
         return outputs
+
+
+def _keep(record: dict[int, Any], key: int, value: Value) -> Value:
+    """Keeps a derived value the traced walk computed in its record, and returns it."""
+    record[key] = value
+    return value
 
 
 def _contains(collection: tuple[object, ...], item: object) -> bool:

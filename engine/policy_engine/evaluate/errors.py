@@ -66,3 +66,10 @@ class NoRow(Exception):
 
 class CalendarProblem(Exception):
     """A calendar could not be used during evaluation."""
+
+
+#: What makes a value unknown to the explanation (a near miss's conjunct, a derived value no
+#: rule needed), as the trace's own evaluation finds it; in generated code a fact left out is a
+#: KeyError.
+UNKNOWN = (KeyError, MissingFact, DivisionByZero, NoRow, CalendarProblem, OutOfRange,
+           EvaluationError)

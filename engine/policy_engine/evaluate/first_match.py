@@ -1,6 +1,6 @@
 """First match: a first-match policy as one generated decision function, with rule indexes.
 
-`compiler` asks this module for two more generated functions besides the per-rule ones:
+`compiler` asks this module for more generated functions besides the per-rule ones:
 
 - `_decide(f)` decides alone: an if-chain over the conditions in first-match order (each rule
   after its exceptions) that returns a result built once per policy (`_yN`) when the rule's
@@ -9,8 +9,10 @@
   fact, a division by zero, a table without a row) makes it start again on the general path
   (`_slow`, that is `resolution.resolve`), so errors are exactly the ones `resolve` raises.
 - `_trace(f, r)` does the same walk but writes the first false conjunct of each rule it tries
-  into `r` and returns the index of the deciding unit (-1: nothing decides); the runtime builds
-  the rules' outcomes from that record.
+  into `r`, keeps each derived value it computes there too (under `-1 - j`), and returns the
+  index of the deciding unit (-1: nothing decides); the explanation is expanded from that
+  compact record (`explain.expand`), and the rules' outcomes worked out from it when read.
+- `_nI(f)`, for near misses, evaluates each conjunct of rule I on its own (None: unknown).
 
 A stretch of rules whose first conjuncts test one enumeration or yes/no fact for equality or
 membership (`category is c1`, `region in [r1, r2]`, `flag`, `not flag`) is dispatched with a
@@ -228,10 +230,39 @@ class FastWriter:
         """`_trace` (after the functions of its indexes)."""
         items = self.items()
         line = self.policy.rules[0].line if self.policy.rules else 1
-        body = self.body(lambda: self.sequence(items, True) + self.ending(True), line,
-                         today=self.dated)
+        self.gen.recorded = True
+        try:
+            body = self.body(lambda: self.sequence(items, True) + self.ending(True), line,
+                             today=self.dated)
+        finally:
+            self.gen.recorded = False
         made = [*self.functions, function("_trace", body, line, ("f", "r"))]
         self.functions = []
+        return made
+
+    def near(self) -> list[ast.FunctionDef]:
+        """`_nI(f)` for each rule: every conjunct evaluated on its own, True, False or None
+        when it cannot be computed (a missing fact, a division by zero...): what the near
+        misses of a decision by default show."""
+        made: list[ast.FunctionDef] = []
+        self.gen.pure = True
+        try:
+            for rule in self.policy.rules:
+                body: list[ast.stmt] = []
+                for position, conjunct in enumerate(rule.conjuncts):
+                    local = ast.Name(f"_j{position}", ast.Store())
+                    test = ast.IfExp(self.gen.visit(conjunct.expr), ast.Constant(True),
+                                     ast.Constant(False))
+                    handler = ast.ExceptHandler(_name("_unknown"), None, [
+                        ast.Assign([local], ast.Constant(None))])
+                    body.append(at(ast.Try([ast.Assign([local], test)], [handler], [], []),
+                                   self.line(conjunct)))
+                results = ast.Tuple([_name(f"_j{p}") for p in range(len(rule.conjuncts))],
+                                    ast.Load())
+                body.append(at(ast.Return(results), rule.line))
+                made.append(function(f"_n{rule.index}", body, rule.line))
+        finally:
+            self.gen.pure = False
         return made
 
     def advice(self) -> list[ast.stmt]:

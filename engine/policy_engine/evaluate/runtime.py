@@ -104,6 +104,31 @@ class Verdict(NamedTuple):
     index: int = -1  # type: ignore[assignment]  # the deciding unit; hides tuple.index
 
 
+class Record(NamedTuple):
+    """The compact record a compiled first-match decision leaves for its explanation.
+
+    The generated walk (`_trace`) fills `failed`; the explanation (`explain.expand`) turns the
+    record into trace objects in one pass, without evaluating anything the walk evaluated.
+
+    Args:
+        compiled: the compiled policy that decided (`CompiledPolicy`): its generated near-miss
+            functions and the explanation's per-policy parts (`explained`).
+        facts: the validated facts.
+        today: the as-of day, when some rule has effective dates.
+        failed: for each rule tried before the decider, its first false conjunct; under the
+            key `-1 - j`, the value of derived value `j` as the walk computed it.
+        advisories: each advisory's outcome.
+        index: the deciding unit.
+    """
+
+    compiled: Any
+    facts: Facts
+    today: datetime.date | None
+    failed: dict[int, Any]
+    advisories: tuple[RuleOutcome, ...]
+    index: int  # type: ignore[assignment]  # the deciding unit; hides tuple.index
+
+
 Later = Callable[[Any], tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]]
 
 
@@ -115,7 +140,7 @@ class Evaluation:
     """
 
     __slots__ = ("decision", "rule", "outputs", "index", "_outcomes", "_advisories", "_later",
-                 "_argument")
+                 "_argument", "record")
 
     def __init__(self, decision: str, rule: str, outputs: Outputs,
                  outcomes: tuple[RuleOutcome, ...], advisories: tuple[RuleOutcome, ...] = (),
@@ -128,13 +153,16 @@ class Evaluation:
         self._advisories = advisories
         self._later: Later | None = None
         self._argument: object = None
+        #: The compact record of the compiled first-match walk (`Record`), when it made this.
+        self.record: Record | None = None
 
     @classmethod
     def later(cls, decision: str, rule: str, outputs: Outputs, index: int, compute: Later,
-              argument: object) -> Evaluation:
+              argument: object, record: Record | None = None) -> Evaluation:
         """An evaluation whose outcomes and advisories `compute(argument)` works out when they
         are first read."""
         evaluation = object.__new__(cls)
+        evaluation.record = record
         evaluation.decision = decision
         evaluation.rule = rule
         evaluation.outputs = outputs

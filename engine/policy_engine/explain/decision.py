@@ -17,6 +17,7 @@ from policy_engine.check.checked import CheckedPolicy, CheckedRule
 from policy_engine.check.types import Value, to_json_value
 from policy_engine.core.diagnostics import Diagnostic
 from policy_engine.evaluate.runtime import Evaluation, Outputs, RuleOutcome
+from policy_engine.explain.expand import expand
 from policy_engine.explain.trace import CheckTrace, LookupTrace, RuleTrace, Trace
 
 #: The JSON result format; bump the version on any incompatible change (docs/cli.md).
@@ -131,7 +132,10 @@ class Decision:
         stopped (or the `require`/`ensure` the facts break). None for a decision of the
         hot-loop function, which keeps no facts; worked out when first read."""
         if self._trace is None and self._facts is not None:
-            if self._evaluation is not None:
+            if self._evaluation is not None and self._evaluation.record is not None:
+                # A compiled first-match decision: made from the walk's record in one pass.
+                self._trace = expand(self.policy, self._facts, self._given, self._evaluation)
+            elif self._evaluation is not None:
                 self._trace = Trace(self.policy, self._facts, self._given, self._evaluation)
             elif self.refusal:
                 self._trace = Trace(self.policy, self._facts, self._given, None, self.refusal)

@@ -165,7 +165,9 @@ class Trace:
 
     Only the policy, the facts and the evaluation are kept when it is made; every part below
     is worked out when first read (and then kept), so a caller that never looks at the trace
-    pays almost nothing for it, and one that renders it pays once.
+    pays almost nothing for it, and one that renders it pays once. A compiled first-match
+    decision's trace is instead made from the walk's compact record in one pass
+    (`expand.expand`), which sets these parts directly.
 
     Attributes:
         policy: the checked policy.
