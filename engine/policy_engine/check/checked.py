@@ -188,14 +188,31 @@ _CHILD_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
 def walk(expr: CExpr) -> Iterator[CExpr]:
-    """Yields an expression and every expression inside it, parents first."""
+    """Yields an expression and every expression inside it, parents first (the order of
+    `children`, depth first).
+
+    Checking a large policy walks every condition: the children are pushed straight onto the
+    stack, last first, rather than listed by `children` and reversed.
+    """
     stack = [expr]
+    push, more = stack.append, stack.extend
     while stack:
         node = stack.pop()
         yield node
-        inside = children(node)
-        inside.reverse()
-        stack += inside
+        fields = _REVERSED_CHILD_FIELDS.get(node.__class__)
+        if fields is None:
+            fields = _REVERSED_CHILD_FIELDS[node.__class__] = _child_fields(
+                node.__class__)[::-1]
+        for name, many in fields:
+            child = getattr(node, name)
+            if many:
+                more(reversed(child))
+            elif child is not None:
+                push(child)
+
+
+#: `_CHILD_FIELDS` last first, for `walk`.
+_REVERSED_CHILD_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
 # ---------------------------------------------------------------- declarations
