@@ -122,13 +122,14 @@ def _tokens(text: str) -> tuple[list[str], list[str], list[int], list[int]]:
     # Column by column, in C: a policy of 10,000 rules has over 200,000 tokens.
     if any(map(_THIRD, found)):
         raise _Unsure
-    texts = list(map(_SECOND, found))
+    texts: list[str] = list(map(_SECOND, found))
     lengths = list(map(len, texts))
     ends = list(itertools.accumulate(map(operator.add, map(len, map(_FIRST, found)), lengths)))
     starts = list(map(operator.sub, ends, lengths))
     size = len(text)
     # Punctuation is its own kind; no token is empty.
-    kinds = list(map(_KIND.get, map(_FIRST, texts), texts))
+    kind_of: Callable[[str, str], str] = _KIND.get
+    kinds = list(map(kind_of, map(_FIRST, texts), texts))
     digits = map(operator.eq, kinds, itertools.repeat("digits"))
     for index in itertools.compress(itertools.count(), digits):
         token = texts[index]

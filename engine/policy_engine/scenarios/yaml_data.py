@@ -34,7 +34,6 @@ from policy_engine.core.files import (
     read_regular,
 )
 from policy_engine.language.literals import MAX_DIGITS
-from policy_engine.scenarios.yaml_indentation import indentation_problem
 
 #: Largest accepted input, in bytes of UTF-8.
 MAX_BYTES = 1024 * 1024
@@ -285,6 +284,9 @@ def _check_stream(text: str, name: str) -> None:
 
 
 def _syntax_error(exc: MarkedYAMLError, name: str, text: str) -> DiagnosticError:
+    # Only a file with a syntax error needs it: `policy eval` of a valid one does not import it.
+    from policy_engine.scenarios.yaml_indentation import indentation_problem
+
     indentation = indentation_problem(text, exc)
     if indentation is not None:
         return DiagnosticError([Diagnostic("E302", indentation.message, file=name,
