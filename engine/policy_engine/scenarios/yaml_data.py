@@ -15,7 +15,7 @@ such as `"\\ud800"`) is refused: it is not a character, and could not be printed
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Protocol
 
@@ -33,6 +33,7 @@ from policy_engine.core.files import (
     NotRegular,
     read_regular,
 )
+from policy_engine.core.records import record
 from policy_engine.language.literals import MAX_DIGITS
 
 #: Largest accepted input, in bytes of UTF-8.
@@ -96,7 +97,7 @@ def _number_resolvers() -> None:
 _number_resolvers()
 
 
-@dataclass(frozen=True)
+@record
 class YamlDocument:
     """A loaded YAML document.
 
