@@ -103,9 +103,13 @@ NOT_FOR_ONE_EVALUATION = (
     "jsonschema", "lark", "holidays", "policy_engine.evaluate.compiler",
     "policy_engine.facts.compiled_validator", "policy_engine.analysis.lint", "difflib",
     "secrets", "zipfile", "signal", "traceback",
+    # a valid scenario needs no help with YAML indentation; months need no `calendar`
+    "policy_engine.scenarios.yaml_indentation", "calendar",
 )
-#: What a policy from the cache of checked policies needs no more.
-NOT_FROM_THE_CACHE = ("policy_engine.language.parser", "policy_engine.check.checker")
+#: What a policy from the cache of checked policies needs no more: neither the parser nor
+#: the checker, nor the syntax tree's classes (verifying quotations must not build them).
+NOT_FROM_THE_CACHE = ("policy_engine.language.parser", "policy_engine.check.checker",
+                      "policy_engine.language.nodes", "policy_engine.check.expression_checker")
 
 
 def _audited(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:

@@ -12,7 +12,6 @@ explanation. Code is generated and compiled only for the hot-loop function of `d
 
 from __future__ import annotations
 
-import gc
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -145,15 +144,11 @@ class Policy:
         source = Source(name, text)
         # Loading makes many objects and no garbage cycles worth finding; the collector's full
         # passes over them made loading a policy of 10,000 rules take half again as long.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            checked, warnings = check(source, parse_policy(source))
+            with cache.collector_paused():
+                checked, warnings = check(source, parse_policy(source))
         except RecursionError:
             raise _too_deep(source) from None
-        finally:
-            if collecting:
-                gc.enable()
         if cache_key is not None:
             cache.store(cache_key, (checked, warnings))
         return cls(checked, warnings, None)

@@ -9,51 +9,52 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from policy_engine.check.types import AmountType, Type, Value
 from policy_engine.core.cache import pickled_by_fields
+from policy_engine.core.records import record
 from policy_engine.core.source import Source, Span
 
 # ---------------------------------------------------------------- typed expressions
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class FactRef:
     name: str
     type: Type
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Const:
     value: Value
     type: Type
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class ListExpr:
     items: tuple[CExpr, ...]
     type: Type
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Not:
     operand: CExpr
     type: Type
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Neg:
     operand: CExpr
     type: Type
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Arith:
     op: str  # + - * /
     left: CExpr
@@ -62,7 +63,7 @@ class Arith:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Compare:
     op: str  # == != < <= > >=
     left: CExpr
@@ -71,7 +72,7 @@ class Compare:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class InList:
     subject: CExpr
     options: CExpr  # a list-typed expression
@@ -80,7 +81,7 @@ class InList:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class ListContains:
     subject: CExpr  # list-typed
     item: CExpr
@@ -88,7 +89,7 @@ class ListContains:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Presence:
     fact: str
     present: bool
@@ -96,7 +97,7 @@ class Presence:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Between:
     subject: CExpr
     low: CExpr
@@ -105,7 +106,7 @@ class Between:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Logic:
     """`and` / `or` over two or more operands, evaluated left to right with short circuit."""
 
@@ -115,7 +116,7 @@ class Logic:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Lookup:
     table: str
     key: CExpr
@@ -123,7 +124,7 @@ class Lookup:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Call:
     """A built-in function (see `runtime.FUNCTIONS`); the name is checked against that list."""
 
@@ -133,7 +134,7 @@ class Call:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class WorkingDays:
     start: CExpr
     end: CExpr
@@ -143,7 +144,7 @@ class WorkingDays:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Conditional:
     test: CExpr
     then: CExpr
@@ -188,20 +189,37 @@ _CHILD_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
 def walk(expr: CExpr) -> Iterator[CExpr]:
-    """Yields an expression and every expression inside it, parents first."""
+    """Yields an expression and every expression inside it, parents first (the order of
+    `children`, depth first).
+
+    Checking a large policy walks every condition: the children are pushed straight onto the
+    stack, last first, rather than listed by `children` and reversed.
+    """
     stack = [expr]
+    push, more = stack.append, stack.extend
     while stack:
         node = stack.pop()
         yield node
-        inside = children(node)
-        inside.reverse()
-        stack += inside
+        fields = _REVERSED_CHILD_FIELDS.get(node.__class__)
+        if fields is None:
+            fields = _REVERSED_CHILD_FIELDS[node.__class__] = _child_fields(
+                node.__class__)[::-1]
+        for name, many in fields:
+            child = getattr(node, name)
+            if many:
+                more(reversed(child))
+            elif child is not None:
+                push(child)
+
+
+#: `_CHILD_FIELDS` last first, for `walk`.
+_REVERSED_CHILD_FIELDS: dict[type, tuple[tuple[str, bool], ...]] = {}
 
 
 # ---------------------------------------------------------------- declarations
 
 
-@dataclass(frozen=True)
+@record
 class FactInfo:
     """A declared fact.
 
@@ -225,14 +243,14 @@ class FactInfo:
         return not self.optional and self.default is None
 
 
-@dataclass(frozen=True)
+@record
 class DecisionInfo:
     name: str
     description: str | None
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class OutputInfo:
     name: str
     type: Type
@@ -240,7 +258,7 @@ class OutputInfo:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class Effective:
     """The dates a rule or a table row is in effect, both included; None is open-ended."""
 
@@ -259,7 +277,7 @@ class Effective:
         return f"effective until {self.end.isoformat()}"
 
 
-@dataclass(frozen=True)
+@record
 class DefineInfo:
     """A derived value: computed from facts at most once per evaluation, when first needed."""
 
@@ -271,7 +289,7 @@ class DefineInfo:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class TableRowInfo:
     keys: tuple[str, ...]  # empty for the default row
     value: Value
@@ -283,7 +301,7 @@ class TableRowInfo:
         return keys + (f" ({self.effective.describe()})" if self.effective else "")
 
 
-@dataclass(frozen=True)
+@record
 class TableInfo:
     name: str
     description: str | None
@@ -307,7 +325,7 @@ class TableInfo:
         return any(row.effective is not None for row in self.rows)
 
 
-@dataclass(frozen=True)
+@record
 class RequireInfo:
     facts: tuple[str, ...]
     when: CExpr | None
@@ -318,7 +336,7 @@ class RequireInfo:
     label: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class EnsureInfo:
     condition: CExpr
     text: str
@@ -331,7 +349,7 @@ class EnsureInfo:
     label: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class RefusalInfo:
     """`otherwise refuse`: when no rule matches, the policy refuses to decide, on purpose."""
 
@@ -341,7 +359,7 @@ class RefusalInfo:
     line: int
 
 
-@dataclass(frozen=True)
+@record
 class Conjunct:
     """One top-level `and` operand of a rule's condition, the unit the trace reports on.
 
@@ -360,7 +378,7 @@ class Conjunct:
     span: Span = field(compare=False)
 
 
-@dataclass(frozen=True)
+@record
 class CheckedRule:
     """A rule, an advisory, or the `otherwise` default (id 'otherwise', no conjuncts).
 
@@ -394,7 +412,7 @@ class CheckedRule:
         return f"{self.kind} '{self.id}' (line {self.line})"
 
 
-@dataclass(frozen=True)
+@record
 class Quote:
     """A quotation of the source document: a `because`, or a passage in quotes in a `source`."""
 
@@ -403,7 +421,7 @@ class Quote:
     where: str  # how messages name it: "the reason of rule 'R1'"
 
 
-@dataclass(frozen=True)
+@record
 class SourceDocument:
     """The document a policy encodes (`source document "PATH"`) and the quotations of it."""
 
@@ -412,7 +430,7 @@ class SourceDocument:
     quotes: tuple[Quote, ...]
 
 
-@dataclass(frozen=True)
+@record
 class CheckedPolicy:
     """A policy that passed the checker; immutable and safe to share between threads."""
 

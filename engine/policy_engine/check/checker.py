@@ -279,8 +279,20 @@ class _Checker(ExpressionChecker):
         return tuple(self.conjunct(e) for e in _conjuncts(condition)) if condition else ()
 
     def conjunct(self, expr: c.CExpr) -> c.Conjunct:
-        return c.Conjunct(expr, self.text(expr), tuple(dict.fromkeys(_facts_read(expr))),
-                          grouped_text(self.source, expr), expr.span)
+        # One walk for the facts read and for whether the text needs grouping: without an
+        # `and`/`or` inside, the grouped text is the text (a large policy has ~3 a rule).
+        facts: list[str] = []
+        mixed = False
+        for node in c.walk(expr):
+            if isinstance(node, c.FactRef):
+                facts.append(node.name)
+            elif isinstance(node, c.Presence):
+                facts.append(node.fact)
+            elif isinstance(node, c.Logic):
+                mixed = True
+        text = self.text(expr)
+        return c.Conjunct(expr, text, tuple(dict.fromkeys(facts)),
+                          grouped_text(self.source, expr) if mixed else text, expr.span)
 
     def text(self, expr: c.CExpr | n.Expr) -> str:
         return " ".join(self.source.snippet(expr.span).split())

@@ -17,13 +17,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from policy_engine.check.checked import Quote, SourceDocument
 from policy_engine.core.diagnostics import Diagnostic
 from policy_engine.core.files import NotRegular, display_path, read_regular, repository_root
 from policy_engine.core.source import Source, Span
-from policy_engine.language import nodes as n
 from policy_engine.language.literals import BadEscape, unescape
+
+if TYPE_CHECKING:  # at run time only `collect` needs the syntax tree's classes (issue 20:
+    # `verify`, on every load from the cache, must not build them)
+    from policy_engine.language import nodes as n
 
 #: A source document larger than this is refused (E120): a guide is a few pages of text.
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
@@ -54,21 +58,23 @@ def normalise(text: str) -> str:
 
 def collect(source: Source, tree: n.PolicyFile) -> SourceDocument | None:
     """The policy's source document and every quotation of it, or None without a document."""
+    from policy_engine.language import nodes as n
+
     document = tree.header.document
     if document is None:
         return None
     quotes: list[Quote] = []
     for item in tree.items:
-        if isinstance(item, (n.Rule, n.Advisory, n.Otherwise)):
-            quotes.extend(_quotes_of(source, item))
+        if isinstance(item, n.Otherwise):
+            quotes.extend(_quotes_of(source, item, "the 'otherwise' default"))
+        elif isinstance(item, (n.Rule, n.Advisory)):
+            kind = "rule" if isinstance(item, n.Rule) else "advisory"
+            quotes.extend(_quotes_of(source, item, f"{kind} '{item.id.name}'"))
     return SourceDocument(document.value, document.span, tuple(quotes))
 
 
-def _quotes_of(source: Source, item: n.Rule | n.Advisory | n.Otherwise) -> Iterator[Quote]:
-    if isinstance(item, n.Otherwise):
-        what = "the 'otherwise' default"
-    else:
-        what = f"{'rule' if isinstance(item, n.Rule) else 'advisory'} '{item.id.name}'"
+def _quotes_of(source: Source, item: n.Rule | n.Advisory | n.Otherwise,
+               what: str) -> Iterator[Quote]:
     if item.reason is not None and not item.judgment:
         yield Quote(item.reason.value, item.reason.span, f"the reason of {what}")
     if item.citation is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from policy_engine.core.cache import pickled_by_fields
+from policy_engine.core.records import record
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -24,13 +25,13 @@ Value = (bool | int | Decimal | str | datetime.date | datetime.timedelta | Calen
          | tuple["Value", ...])
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class BoolType:
     def describe(self) -> str:
         return "yes/no"
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class WholeType:
     minimum: int | None = None
     maximum: int | None = None
@@ -39,7 +40,7 @@ class WholeType:
         return "whole number" + _bounds_text(self.minimum, self.maximum)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class AmountType:
     minimum: Decimal | None = None
     maximum: Decimal | None = None
@@ -48,19 +49,19 @@ class AmountType:
         return "amount" + _bounds_text(self.minimum, self.maximum)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class TextType:
     def describe(self) -> str:
         return "text"
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class DateType:
     def describe(self) -> str:
         return "date"
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class DurationType:
     """A number of calendar days: `45 days`, or one date minus another."""
 
@@ -68,7 +69,7 @@ class DurationType:
         return "duration"
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class MonthsType:
     """A number of calendar months: `12 months`, `1 year`, or a sum or multiple of such."""
 
@@ -76,7 +77,7 @@ class MonthsType:
         return "duration in months"
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class EnumType:
     """An enumeration; two enumerations are compatible when they list the same values."""
 
@@ -86,7 +87,7 @@ class EnumType:
         return "one of " + ", ".join(self.values)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class ListType:
     element: Type
 
@@ -94,7 +95,7 @@ class ListType:
         return "list of " + self.element.describe()
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class EmptyListType:
     """The type of the literal `[]`, compatible with any list type."""
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from policy_engine.core.records import record
 from policy_engine.core.source import Source, Span
 
 #: Every code the engine can emit, with a short title. Codes are a stable contract:
@@ -130,7 +131,7 @@ class Severity(str, enum.Enum):
     NOTE = "note"  # a finding to know about, not to fix: an acknowledged gap
 
 
-@dataclass(frozen=True)
+@record
 class Diagnostic:
     """One finding about a policy, a scenario or a fact set.
 

@@ -14,9 +14,9 @@ import os
 import stat
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.core.records import record
 
 #: Scenario files, as `policy eval`, `test` and `diff` find them in folders.
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -158,7 +158,7 @@ def repository_root(folder: str | None = None) -> str:
         current = parent
 
 
-@dataclass(frozen=True)
+@record
 class Confinement:
     """The folders a command may read files from, besides the files named on its command line.
 

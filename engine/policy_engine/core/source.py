@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from policy_engine.core.cache import pickled_by_fields
+from policy_engine.core.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class Span:
     """A half-open range of character offsets into one `Source`."""
 
@@ -20,7 +21,7 @@ class Span:
 pickled_by_fields(Span)  # a large policy has hundreds of thousands: unpickled fast
 
 
-@dataclass(frozen=True)
+@record
 class Source:
     """A named text; line and column numbers are computed from offsets on demand.
 

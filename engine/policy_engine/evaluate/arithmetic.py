@@ -13,7 +13,6 @@ into text) or so long that working with them takes minutes.
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import decimal
 import math
@@ -199,7 +198,19 @@ def shift_months(day: datetime.date, months: int) -> datetime.date:
     month += 1
     if day.day <= 28:
         return datetime.date(year, month, day.day)
-    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    return datetime.date(year, month, min(day.day, _month_days(year, month)))
+
+
+#: Days in each month of a common year (January first).
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _month_days(year: int, month: int) -> int:
+    """The days in a month of the Gregorian calendar (as `calendar.monthrange`, whose module
+    and `locale` one evaluation need not import)."""
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_DAYS[month - 1]
 
 
 def months_date_add(a: datetime.date | CalendarMonths,

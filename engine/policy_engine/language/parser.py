@@ -29,6 +29,7 @@ parentheses (Lark's "container" positions).
 from __future__ import annotations
 
 import itertools
+import operator
 import re
 import string
 from collections.abc import Callable
@@ -53,12 +54,14 @@ from policy_engine.language.literals import (
 #: comment runs to the end of its line: without the lookahead, a comment at the very end of the
 #: text would give back its last characters as a token (`policy # TODO: write the rules` read
 #: as the policy `s`). Blanks and comments at the end of the text come with an empty token.
+#: Blanks are read as runs of white space between comments, and words are tried first (the
+#: alternatives start with different characters, so their order only sets the speed).
 _TOKEN = re.compile(r"""
-    ((?:[ \t\f\r\n]|\#[^\n]*(?![^\n]))*)
-    ( "(?:[^"\\\n]|\\[^\n])*"
+    ([ \t\f\r\n]*(?:\#[^\n]*(?![^\n])[ \t\f\r\n]*)*)
+    ( [A-Za-z_][A-Za-z0-9_]*
+    | "(?:[^"\\\n]|\\[^\n])*"
     | [0-9]{4}-[0-9]{2}-[0-9]{2}(?![0-9])
     | [0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z_])
-    | [A-Za-z_][A-Za-z0-9_]*
     | ==|!=|<=|>=|<|>|[-+*/=:,()\[\]]
     | \Z
     )
@@ -68,6 +71,8 @@ _TOKEN = re.compile(r"""
 _KIND = {"\"": "string",
          **dict.fromkeys(string.ascii_letters + "_", "word"),
          **dict.fromkeys(string.digits, "digits")}
+
+_FIRST, _SECOND, _THIRD = operator.itemgetter(0), operator.itemgetter(1), operator.itemgetter(2)
 
 #: Keywords that can begin an operand (or a negation): where a name is read as an operand,
 #: these words are taken as keywords, or, where the grammar does not allow them, not sure.
@@ -114,18 +119,21 @@ def _tokens(text: str) -> tuple[list[str], list[str], list[int], list[int]]:
     found = _TOKEN.findall(text)
     while found and not found[-1][1] and not found[-1][2]:
         found.pop()  # the end of the text
-    if any(other for _, _, other in found):
+    # Column by column, in C: a policy of 10,000 rules has over 200,000 tokens.
+    if any(map(_THIRD, found)):
         raise _Unsure
-    texts = [token for _, token, _ in found]
-    ends = list(itertools.accumulate(len(blank) + len(token) for blank, token, _ in found))
-    starts = [end - len(token) for end, token in zip(ends, texts, strict=True)]
+    texts: list[str] = list(map(_SECOND, found))
+    lengths = list(map(len, texts))
+    ends = list(itertools.accumulate(map(operator.add, map(len, map(_FIRST, found)), lengths)))
+    starts = list(map(operator.sub, ends, lengths))
     size = len(text)
-    kind_of = _KIND.get
-    kinds = [kind_of(token[0]) or token for token in texts]
-    for index, kind in enumerate(kinds):
-        if kind == "digits":
-            token = texts[index]
-            kinds[index] = "date" if len(token) == 10 and token[4] == "-" else "number"
+    # Punctuation is its own kind; no token is empty.
+    kind_of: Callable[[str, str], str] = _KIND.get
+    kinds = list(map(kind_of, map(_FIRST, texts), texts))
+    digits = map(operator.eq, kinds, itertools.repeat("digits"))
+    for index in itertools.compress(itertools.count(), digits):
+        token = texts[index]
+        kinds[index] = "date" if len(token) == 10 and token[4] == "-" else "number"
     kinds.append("$end")
     texts.append("")
     starts.append(size)

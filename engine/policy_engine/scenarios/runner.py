@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from policy_engine.check.types import format_value
 from policy_engine.core.data import kind_of
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from policy_engine.core.files import Confinement, check_policy_name, display_path
+from policy_engine.core.records import record
 from policy_engine.explain.decision import Decision
 from policy_engine.explain.render import Expected, Report
 from policy_engine.facts.conversion import convert_value
@@ -17,7 +17,7 @@ from policy_engine.scenarios.scenario_file import Expectation, Scenario, load_sc
 from policy_engine.scenarios.yaml_data import read_yaml_file
 
 
-@dataclass(frozen=True)
+@record
 class ScenarioResult:
     """One scenario's decision (or refusal), and how it compares with the scenario's `expect`.
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from policy_engine.core.data import JsonPath, json_path, kind_of, path_key
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError, did_you_mean
+from policy_engine.core.records import record
 from policy_engine.scenarios.yaml_data import YamlDocument, read_yaml_file
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ _KEY_KINDS = {
 }
 
 
-@dataclass(frozen=True)
+@record
 class Expectation:
     """What a scenario expects the policy to return; None means 'not checked'.
 
@@ -115,7 +115,7 @@ class Expectation:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Scenario:
     """A loaded scenario file.
 

@@ -15,7 +15,7 @@ such as `"\\ud800"`) is refused: it is not a character, and could not be printed
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from typing import Protocol
 
@@ -33,8 +33,8 @@ from policy_engine.core.files import (
     NotRegular,
     read_regular,
 )
+from policy_engine.core.records import record
 from policy_engine.language.literals import MAX_DIGITS
-from policy_engine.scenarios.yaml_indentation import indentation_problem
 
 #: Largest accepted input, in bytes of UTF-8.
 MAX_BYTES = 1024 * 1024
@@ -96,8 +96,18 @@ def _number_resolvers() -> None:
 
 _number_resolvers()
 
+_FastLoader: type | None = None
+if getattr(yaml, "__with_libyaml__", False):
 
-@dataclass(frozen=True)
+    class _CLoader(yaml.CSafeLoader):
+        """libyaml's safe loader with `Loader`'s resolvers (the same table)."""
+
+        yaml_implicit_resolvers = Loader.yaml_implicit_resolvers
+
+    _FastLoader = _CLoader
+
+
+@record
 class YamlDocument:
     """A loaded YAML document.
 
@@ -185,9 +195,11 @@ def load_yaml(text: str | bytes, name: str) -> YamlDocument:
             line=line,
             column=column,
         )
+    root = _compose_quickly(text, name)
     try:
-        _check_stream(text, name)
-        root = yaml.compose(text, Loader=Loader)
+        if root is _UNSURE:
+            _check_stream(text, name, yaml.SafeLoader)
+            root = yaml.compose(text, Loader=Loader)
     except MarkedYAMLError as exc:
         raise _syntax_error(exc, name, text) from None
     except ReaderError as exc:
@@ -248,7 +260,35 @@ def _too_large(name: str) -> DiagnosticError:
     )
 
 
-def _check_stream(text: str, name: str) -> None:
+#: Where the two parsers are known to differ, or could: tags, directives, anchors and aliases,
+#: complex keys, tabs, other line breaks than `\n`, control and format characters, halves of
+#: surrogate pairs. A text with any of these is read by the pure Python parser only.
+_UNCOMMON = re.compile("[!%&*?\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff"
+                       "\ud800-\udfff]")
+#: What `_compose_quickly` returns when libyaml cannot say.
+_UNSURE = ScalarNode("", "")
+
+
+def _compose_quickly(text: str, name: str) -> Node | None:
+    """The document composed by libyaml (PyYAML's C parser, several times faster), or
+    `_UNSURE` when libyaml is not installed or finds anything wrong.
+
+    Only a plain document (no `_UNCOMMON` character) that both parsers read is taken from
+    libyaml, with the same resolvers: on any problem the pure Python parser reads it again,
+    and its errors (their wording and positions) are the ones reported.
+    `tests/scenarios/test_yaml_libyaml.py` holds the two to the same values and positions.
+    """
+    if _FastLoader is None or _UNCOMMON.search(text) is not None:
+        return _UNSURE
+    try:
+        _check_stream(text, name, _FastLoader)
+        root: Node | None = yaml.compose(text, Loader=_FastLoader)
+    except Exception:  # any problem is for the pure parser to word
+        return _UNSURE
+    return root
+
+
+def _check_stream(text: str, name: str, loader: type) -> None:
     """Walks the parser's events to refuse several documents and deep nesting.
 
     This runs before composition because PyYAML composes nodes recursively: a deeply nested
@@ -256,7 +296,7 @@ def _check_stream(text: str, name: str) -> None:
     """
     depth = 0
     documents = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.DocumentStartEvent):
             documents += 1
             if documents > 1:
@@ -285,6 +325,9 @@ def _check_stream(text: str, name: str) -> None:
 
 
 def _syntax_error(exc: MarkedYAMLError, name: str, text: str) -> DiagnosticError:
+    # Only a file with a syntax error needs it: `policy eval` of a valid one does not import it.
+    from policy_engine.scenarios.yaml_indentation import indentation_problem
+
     indentation = indentation_problem(text, exc)
     if indentation is not None:
         return DiagnosticError([Diagnostic("E302", indentation.message, file=name,
