@@ -43,7 +43,7 @@ def cut_spans(handle: IO[bytes], rows: int, max_bytes: int,
               scan: int = SCAN_BYTES) -> Iterator[Span]:
     """The file from its current position in spans of `rows` lines, or fewer once a span
     holds `max_bytes` bytes, as the reading path cuts chunks (a line is never split)."""
-    start = position = handle.tell()
+    start = position = end = handle.tell()
     first, lines = 1, 0
     while block := handle.read(scan):
         at = 0
@@ -55,7 +55,7 @@ def cut_spans(handle: IO[bytes], rows: int, max_bytes: int,
                 yield Span(start, end, first, lines)
                 start, first, lines = end, first + lines, 0
         position += len(block)
-    if position > start:
+    if position > end:
         lines += 1  # the last line has no line break
     if lines:
         yield Span(start, position, first, lines)
