@@ -192,16 +192,42 @@ class RowDecider:
         """Decides a list of records; the unit of work of a worker process."""
         out: list[str] = []
         result = ChunkResult()
+        decided = refused = 0
+        # The common rows (facts that decide or are refused, no trace) take a short path;
+        # everything else, and any exception, takes `decide`, which words it.
+        quick = None if self.trace else self._decide
+        file, render = self.file, self._render
         for line, record in chunk:
             try:
                 raw = record if isinstance(record, RowError) else parse(record)
             except Exception as error:  # e.g. RecursionError, MemoryError
                 raw = failure(describe_exception(error))
+            if quick is not None and raw.__class__ is dict:
+                try:
+                    decision = quick(raw, file, None, ())
+                    if decision.refusal:
+                        first = decision.refusal[0]
+                        text = _refused(line, first.code, first.label, first.message)
+                    else:
+                        text = f'{{"line": {line}, {render(decision)}'
+                        if not text.isascii():
+                            text = encodable(text)
+                except Exception:  # `decide` below does it again, and words what went wrong
+                    pass
+                else:
+                    out.append(text)
+                    if decision.refusal:
+                        refused += 1
+                    else:
+                        decided += 1
+                    continue
             text, outcome, message = self.decide(line, raw)
             out.append(text)
             _count(result, outcome)
             if message is not None:
                 result.messages.append(message)
+        result.decided += decided
+        result.refused += refused
         result.text = "\n".join(out) + "\n" if out else ""
         return result
 

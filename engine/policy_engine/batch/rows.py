@@ -290,7 +290,11 @@ def quick_decoder(limits: RowLimits) -> Callable[[bytes], Raw | None] | None:
         if data.__class__ is not dict or record.count(b":") != len(data):
             return None
         for value in data.values():
-            if value.__class__ is not str and not short(value):
+            kind = value.__class__
+            if kind is int:
+                if not -bound < value < bound:
+                    return None
+            elif (kind is list or kind is dict) and not short(value):
                 return None
         return data
 
