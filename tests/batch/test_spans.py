@@ -224,6 +224,12 @@ def _leaves(value: object) -> list[object]:
     return [value]
 
 
+def test_a_depth_limit_under_two_leaves_every_row_to_json() -> None:
+    assert rows_module.quick_decoder(RowLimits(max_depth=1)) is None
+    assert JsonRows(RowLimits(max_depth=1)).parse(b'{"a": [1]}') == JsonRows(
+        RowLimits(max_depth=1), ).parse(b'{"a": [1]}')
+
+
 def test_msgspec_keeps_decimals_exact() -> None:
     parsed = JsonRows().parse(b'{"amount_paid": 10.50}')
     assert isinstance(parsed, dict) and parsed["amount_paid"].as_tuple() == \

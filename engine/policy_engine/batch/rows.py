@@ -246,11 +246,11 @@ def quick_decoder(limits: RowLimits) -> Callable[[bytes], Raw | None] | None:
 
     It answers None (take the `json` path) for any row it cannot decode exactly as that path
     would, so that the values and every error message stay the same: a row that is not JSON,
-    not an object or not UTF-8 (the `json` path words the error), a row with more brackets
-    than the depth limit, with a number with more digits than the digits limit (written out),
-    an object inside a value, or with more colons than the object has keys (msgspec keeps the last
-    of a key given twice, where a row with a key twice is invalid; with no more colons than
-    top-level keys, no key can be written twice).
+    not an object or not UTF-8 (the `json` path words the error), a row nesting deeper than a
+    list in a value (the depth limit is at least 2 here), a number with more digits than the
+    digits limit (written out), or more colons than the object has keys (msgspec keeps the
+    last of a key given twice, where a row with a key twice is invalid; with no more colons
+    than top-level keys, no key can be written twice).
     """
     if not USE_MSGSPEC:
         return None
@@ -258,7 +258,9 @@ def quick_decoder(limits: RowLimits) -> Callable[[bytes], Raw | None] | None:
         import msgspec
     except ImportError:
         return None
-    max_digits, max_depth = limits.max_digits, limits.max_depth
+    max_digits = limits.max_digits
+    if limits.max_depth < 2:
+        return None  # even a row of lists of values is too deep: the `json` path says so
 
     class _Doubt(ValueError):
         pass
@@ -271,30 +273,33 @@ def quick_decoder(limits: RowLimits) -> Callable[[bytes], Raw | None] | None:
 
     decode = msgspec.json.Decoder(float_hook=exact).decode
     bound = 10 ** max_digits  # JSON integers have no leading zeros: digits <= limit below it
-    failed = (msgspec.DecodeError, _Doubt)  # msgspec wraps a hook's ValueError in its own
-
-    def short(value: object) -> bool:
-        if isinstance(value, list):
-            return all(item.__class__ is str or short(item) for item in value)
-        if value.__class__ is int:
-            return bool(-bound < value < bound)
-        return value.__class__ is not dict  # an object in a value: left to the `json` path
+    # msgspec wraps a hook's ValueError in its own; it guards its recursion as Python does,
+    # so a row nested very deep is a RecursionError, for the `json` path to measure.
+    failed = (msgspec.DecodeError, _Doubt, RecursionError)
 
     def quick(record: bytes) -> Raw | None:
-        if record.count(b"[") + record.count(b"{") > max_depth:
-            return None
         try:
             data = decode(record)
         except failed:
             return None
         if data.__class__ is not dict or record.count(b":") != len(data):
             return None
+        # One pass over the values checks the integers' digits and the nesting: a row of
+        # values and lists of values nests two deep; anything deeper goes the `json` way.
         for value in data.values():
             kind = value.__class__
             if kind is int:
                 if not -bound < value < bound:
                     return None
-            elif (kind is list or kind is dict) and not short(value):
+            elif kind is list:
+                for item in value:
+                    kind = item.__class__
+                    if kind is int:
+                        if not -bound < item < bound:
+                            return None
+                    elif kind is list or kind is dict:
+                        return None
+            elif kind is dict:
                 return None
         return data
 
