@@ -9,12 +9,14 @@ and decide.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from benchmarks import handwritten, memory, peers
+from benchmarks import batch_bench, handwritten, memory, peers
+from benchmarks import run as run_module
 from benchmarks.cases import ALIEXPRESS_POLICY, REFERENCE_POLICY, aliexpress_cases, reference_cases
 from benchmarks.generate import generate_policy, random_facts
 from benchmarks.run import Job, Row, check, decimal_amounts, read_trace, time_interleaved
@@ -162,3 +164,12 @@ def test_aliexpress_cases_mostly_decide() -> None:
             continue
         decided += not decision.refused
     assert decided >= 80
+
+
+def test_the_batch_benchmark_runs_the_command_and_reports_both_targets(tmp_path: Path) -> None:
+    measured = batch_bench.measure(rows=300, repeats=1, folder=tmp_path)
+    found = run_module.batch_targets(measured)
+    assert [target.passed is not None for target in found] == [True, True]
+    assert all(measured[name]["rows_per_second"] > 0 for name in ("aliexpress", "reference"))
+    skipped = run_module.batch_targets({"error": "skipped"})
+    assert [target.passed for target in skipped] == [None, None]

@@ -302,7 +302,8 @@ class Policy:
 
                 found = _guard_depth(self.checked.source, lambda: compile_decider(
                     self.checked, self._decide_raw, compiled.decider,
-                    compiled.positional_decision, compiled.namespace))
+                    compiled.positional_decision, compiled.namespace,
+                    refuse=lambda problems: Decision.refusing(self.checked, problems)))
             self._deciders[validated] = found
         return found
 

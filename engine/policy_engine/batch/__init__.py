@@ -2,10 +2,11 @@
 
 A batch reads its input one row at a time and writes one JSON line per row, in input order, so
 memory stays bounded however long the file is and however long a row is (`RowLimits`). The
-main process only cuts the file into records (`reading`); worker processes parse them into
-raw facts (`rows`) and decide them (`deciding`), and a worker that dies is replaced and its
-rows retried (`workers`). Every row ends in exactly one of four ways, and the counts always
-reconcile (rows read = decided + refused + invalid + failed):
+main process only cuts the input: a JSON Lines file on disk into spans of lines that the
+workers read themselves (`spans`), anything else into records (`reading`); worker processes
+parse them into raw facts (`rows`) and decide them (`deciding`), and a worker that dies is
+replaced and its rows retried (`workers`). Every row ends in exactly one of four ways, and
+the counts always reconcile (rows read = decided + refused + invalid + failed):
 
 - decided: `{"line": N, "decision": ..., "rule": ..., "outputs": {...}}`;
 - refused, when the policy declines to decide (`otherwise refuse`, a failed `require` or

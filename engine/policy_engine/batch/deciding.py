@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from policy_engine.check.types import to_json_value
 from policy_engine.core.diagnostics import DiagnosticError
@@ -118,6 +119,7 @@ class RowDecider:
         # the same object every time, so most rows are rendered once. Holding the object keeps
         # its id from being reused while it is here.
         self._rendered: dict[int, tuple[Decision, str]] = {}
+        self._by_content: dict[tuple[object, ...], str] = {}
 
     def decide(self, line: int, raw: Raw | RowError) -> tuple[str, Outcome, str | None]:
         """Returns the output line, the outcome (decided, refused, invalid or failed) and,
@@ -155,12 +157,25 @@ class RowDecider:
         cached = self._rendered.get(id(result))
         if cached is not None and cached[0] is result:
             return cached[1]
-        outputs = {name: to_json_value(value) for name, value in result.outputs.items()}
-        text = (f'"decision": {_dumps(result.decision)}, "rule": {_dumps(result.rule)}, '
-                f'"outputs": {_dumps(outputs)}}}')
-        if len(self._rendered) >= _RENDERED_KEPT:
-            self._rendered.clear()
-        self._rendered[id(result)] = (result, text)
+        # Rules whose outputs vary (an amount, a count) still give few distinct results: the
+        # line is kept by its content. A value's class and `str` say exactly how it renders
+        # (`str` keeps a Decimal's exponent; the class tells True from 1).
+        outputs = result.outputs
+        key = (result.decision, result.rule,
+               *[(name, value if value.__class__ is str else (value.__class__, str(value)))
+                 for name, value in outputs.items()])
+        text = self._by_content.get(key)
+        if text is None:
+            shown = {name: to_json_value(value) for name, value in outputs.items()}
+            text = (f'"decision": {_dumps(result.decision)}, "rule": {_dumps(result.rule)}, '
+                    f'"outputs": {_dumps(shown)}}}')
+            if len(self._by_content) >= _RENDERED_KEPT:
+                self._by_content.clear()
+            self._by_content[key] = text
+        if outputs.__class__ is MappingProxyType:  # shared: it comes back, as the same object
+            if len(self._rendered) >= _RENDERED_KEPT:
+                self._rendered.clear()
+            self._rendered[id(result)] = (result, text)
         return text
 
     def _traced(self, line: int, decision: Decision) -> str:
@@ -177,16 +192,42 @@ class RowDecider:
         """Decides a list of records; the unit of work of a worker process."""
         out: list[str] = []
         result = ChunkResult()
+        decided = refused = 0
+        # The common rows (facts that decide or are refused, no trace) take a short path;
+        # everything else, and any exception, takes `decide`, which words it.
+        quick = None if self.trace else self._decide
+        file, render = self.file, self._render
         for line, record in chunk:
             try:
                 raw = record if isinstance(record, RowError) else parse(record)
             except Exception as error:  # e.g. RecursionError, MemoryError
                 raw = failure(describe_exception(error))
+            if quick is not None and raw.__class__ is dict:
+                try:
+                    decision = quick(raw, file, None, ())
+                    if decision.refusal:
+                        first = decision.refusal[0]
+                        text = _refused(line, first.code, first.label, first.message)
+                    else:
+                        text = f'{{"line": {line}, {render(decision)}'
+                        if not text.isascii():
+                            text = encodable(text)
+                except Exception:  # `decide` below does it again, and words what went wrong
+                    pass
+                else:
+                    out.append(text)
+                    if decision.refusal:
+                        refused += 1
+                    else:
+                        decided += 1
+                    continue
             text, outcome, message = self.decide(line, raw)
             out.append(text)
             _count(result, outcome)
             if message is not None:
                 result.messages.append(message)
+        result.decided += decided
+        result.refused += refused
         result.text = "\n".join(out) + "\n" if out else ""
         return result
 
@@ -212,11 +253,12 @@ def problem_line(file: str, line: int, error: RowError) -> tuple[str, Outcome, s
                                             "path": path}}), outcome, report)
 
 
-def failed_chunk(file: str, chunk: list[tuple[int, object]], reason: str) -> ChunkResult:
-    """The result of rows that could not be decided at all, each an E313 line for `reason`."""
+def failed_chunk(file: str, numbers: list[int], reason: str) -> ChunkResult:
+    """The result of rows (by line number) that could not be decided at all, each an E313
+    line for `reason`."""
     result = ChunkResult()
     lines = []
-    for line, _ in chunk:
+    for line in numbers:
         text, _, message = problem_line(file, line, failure(reason))
         lines.append(text)
         result.failed += 1

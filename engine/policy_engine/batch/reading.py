@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import os
+import stat
 from collections.abc import Callable, Iterator
 from typing import IO, Any, Literal
 
@@ -153,28 +154,12 @@ class Reader:
     def _lines(self) -> Iterator[tuple[int, bytes | int]]:
         """Each line with its number: its bytes, or its size when it is over the limit."""
         assert self._handle is not None
-        readline = self._handle.readline
-        limit = self.limits.max_row_bytes
-        while True:
-            # Room for the limit and a line break (\r\n); a longer line is cut here.
-            line = self._read(readline, limit + 2)
-            if not line:
-                return
-            self.line_number += 1
-            self.consumed += len(line)
-            if self.line_number == 1 and line.startswith(_BOM):
-                line = line[len(_BOM):]
-            if line.endswith(b"\n") or len(line) <= limit:
-                yield self.line_number, line
-                continue
-            size = len(line)
-            while not line.endswith(b"\n"):  # skip the rest without keeping it
-                line = self._read(readline, _SKIP_BYTES)
-                if not line:
-                    break
-                size += len(line)
-                self.consumed += len(line)
-            yield self.line_number, size - line.endswith(b"\n") - line.endswith(b"\r\n")
+        for number, line, used in bounded_lines(
+                lambda size: self._read(self._handle.readline, size),  # type: ignore[union-attr]
+                self.limits.max_row_bytes, self.line_number + 1):
+            self.line_number = number
+            self.consumed += used
+            yield number, line
 
     def _read(self, readline: Callable[[int], bytes], size: int) -> bytes:
         try:
@@ -187,14 +172,24 @@ class Reader:
     def _jsonl(self) -> Iterator[Record]:
         limit = self.limits.max_row_bytes
         for number, line in self._lines():
-            if isinstance(line, int):
-                yield number, _too_long(line, limit)
-                continue
-            line = line.rstrip(b"\r\n")
-            if len(line) > limit:
-                yield number, _too_long(len(line), limit)
-                continue
-            yield number, line
+            yield number, jsonl_record(line, limit)
+
+    @property
+    def handle(self) -> IO[bytes]:
+        """The open input file (not for Parquet)."""
+        assert self._handle is not None
+        return self._handle
+
+    @property
+    def regular(self) -> bool:
+        """Whether the input is a regular file, which worker processes can read themselves
+        (not a pipe or a terminal, and not compressed)."""
+        if self._handle is None:
+            return False
+        try:
+            return stat.S_ISREG(os.fstat(self._handle.fileno()).st_mode)
+        except OSError:
+            return False
 
     def _text_lines(self) -> Iterator[str]:
         limit = self.limits.max_row_bytes
@@ -253,6 +248,45 @@ class Reader:
         for batch in self._parquet.iter_batches(batch_size=rows):
             self.consumed += batch.num_rows
             yield batch
+
+
+def bounded_lines(read: Callable[[int], bytes], limit: int,
+                  number: int = 1) -> Iterator[tuple[int, bytes | int, int]]:
+    """Each line that `read` (a bounded `readline`) gives, numbered from `number`: its bytes,
+    or its size when it is over `limit` (the rest is skipped without being kept), with the
+    bytes it took in the file. The first line of the file loses its byte order mark."""
+    while True:
+        # Room for the limit and a line break (\r\n); a longer line is cut here.
+        line = read(limit + 2)
+        if not line:
+            return
+        used = len(line)
+        if number == 1 and line.startswith(_BOM):
+            line = line[len(_BOM):]
+        if line.endswith(b"\n") or len(line) <= limit:
+            yield number, line, used
+            number += 1
+            continue
+        size = len(line)
+        while not line.endswith(b"\n"):  # skip the rest without keeping it
+            line = read(_SKIP_BYTES)
+            if not line:
+                break
+            size += len(line)
+            used += len(line)
+        yield number, size - line.endswith(b"\n") - line.endswith(b"\r\n"), used
+        number += 1
+
+
+def jsonl_record(line: bytes | int, limit: int) -> object:
+    """What the workers parse of one JSON line from `bounded_lines`: its bytes without the
+    line break, or the E307 error of a line over the limit."""
+    if isinstance(line, int):
+        return _too_long(line, limit)
+    line = line.rstrip(b"\r\n")
+    if len(line) > limit:
+        return _too_long(len(line), limit)
+    return line
 
 
 def parquet_record(row: dict[str, Any], limits: RowLimits) -> dict[str, Any] | RowError:

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import IO, Protocol
 
 from policy_engine.policy import Policy
 
@@ -20,7 +20,8 @@ from .deciding import ChunkResult, RowDecider, describe_exception, failure, reco
 from .reading import Reader, Record, infer_format
 from .rows import DEFAULT_LIMITS, Raw, RowError, RowLimits
 from .signals import holding
-from .workers import Job, WorkerPool
+from .spans import Span, reader_spans, span_records
+from .workers import Chunk, Job, WorkerPool
 
 #: Rows per unit of work sent to a worker process.
 CHUNK_ROWS = 1000
@@ -93,6 +94,7 @@ class Batch:
     trace: bool = False
     chunk_rows: int = CHUNK_ROWS
     summary: BatchSummary = field(default_factory=BatchSummary)
+    _span_handle: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -107,6 +109,9 @@ class Batch:
 
     def close(self) -> None:
         self.reader.close()
+        if self._span_handle is not None:
+            self._span_handle.close()
+            self._span_handle = None
 
     def run(self, output: Writable, *, jobs: int | None = None,
             report: Callable[[str], None] | None = None,
@@ -133,7 +138,7 @@ class Batch:
         started = time.perf_counter()
         summary = self.summary
         workers = worker_count(jobs)[0]
-        chunks = _chunked(self.reader, self.chunk_rows)
+        chunks = self._chunks()
         first = next(chunks, None)
         second = next(chunks, None) if first is not None else None
         seen = 0
@@ -171,24 +176,39 @@ class Batch:
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _local(self) -> Callable[[list[Record]], ChunkResult]:
+    def _spanned(self) -> bool:
+        """Whether the input is cut into spans that are read where they are decided: a JSON
+        Lines file that is a regular file (not standard input or a pipe)."""
+        return self.reader.fmt == "jsonl" and self.reader.regular
+
+    def _chunks(self) -> Iterator[Chunk]:
+        if not self._spanned():
+            return _chunked(self.reader, self.chunk_rows)
+        return reader_spans(self.reader, self.chunk_rows, CHUNK_BYTES)
+
+    def _local(self) -> Callable[[Chunk], ChunkResult]:
         """Decides a chunk in this process (the decider is built on first use)."""
         built: list[Callable[[list[Record]], ChunkResult]] = []
 
-        def decide(chunk: list[Record]) -> ChunkResult:
+        def decide(chunk: Chunk) -> ChunkResult:
             if not built:
                 decider = RowDecider(self.policy, self.reader.shown, trace=self.trace)
                 parse = record_parser(self.reader.fmt, self.reader.header, self.policy,
                                       self.reader.limits)
                 built.append(lambda records: decider.decide_chunk(records, parse))
+            if isinstance(chunk, Span):
+                if self._span_handle is None:  # the reader's own is scanning ahead
+                    self._span_handle = open(self.reader.path, "rb")  # noqa: SIM115
+                chunk = span_records(self._span_handle, chunk, self.reader.limits.max_row_bytes)
             return built[0](chunk)
 
         return decide
 
     def _job(self) -> Job:
         source = self.policy.checked.source
+        path = os.path.abspath(self.reader.path) if self._spanned() else None
         return Job(source.text, source.name, self.policy.path, self.reader.shown,
-                   self.reader.fmt, self.reader.header, self.trace, self.reader.limits)
+                   self.reader.fmt, self.reader.header, self.trace, self.reader.limits, path)
 
 
 def _chunked(reader: Reader, size: int) -> Iterator[list[Record]]:
@@ -205,7 +225,7 @@ def _chunked(reader: Reader, size: int) -> Iterator[list[Record]]:
         yield chunk
 
 
-def _chain(first: list[list[Record]], rest: Iterator[list[Record]]) -> Iterator[list[Record]]:
+def _chain(first: list[Chunk], rest: Iterator[Chunk]) -> Iterator[Chunk]:
     yield from first
     yield from rest
 

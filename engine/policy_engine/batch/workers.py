@@ -37,7 +37,10 @@ from .deciding import ChunkResult, Parse, RowDecider, failed_chunk, record_parse
 from .reading import Format, Record
 from .rows import RowLimits
 from .signals import STOP_SIGNALS, shielded
+from .spans import Span, line_numbers, span_records
 
+#: A unit of work: records read by the main process, or a span of the file the worker reads.
+Chunk = list[Record] | Span
 #: Chunks a worker holds at once: one it decides, one waiting, so it never idles.
 PER_WORKER = 2
 #: A worker that dies before it is ready this many times in a row means workers cannot
@@ -63,6 +66,8 @@ class Job:
     header: tuple[str, ...] | None
     trace: bool
     limits: RowLimits
+    #: The input file, when workers read their spans of it themselves (`spans`).
+    path: str | None = None
 
 
 #: Policies already loaded in this process, by job. A forked worker inherits its parent's, with
@@ -95,13 +100,17 @@ def _worker_main(job: Job, tasks: Connection, results: Connection, parent: int) 
     _PARENT_ENDS.clear()
     try:
         decider, parse = build(job)
+        handle = open(job.path, "rb") if job.path is not None else None  # noqa: SIM115
         results.send(("ready",))
-        inbox: queue.SimpleQueue[tuple[int, list[Record]] | None] = queue.SimpleQueue()
+        inbox: queue.SimpleQueue[tuple[int, Chunk] | None] = queue.SimpleQueue()
         # Tasks are read as soon as they come, so the parent never waits on a full pipe.
         threading.Thread(target=_read_tasks, args=(tasks, inbox, parent), daemon=True).start()
         while (item := inbox.get()) is not None:
-            seq, records = item
-            results.send(("done", seq, decider.decide_chunk(records, parse)))
+            seq, chunk = item
+            if isinstance(chunk, Span):
+                assert handle is not None
+                chunk = span_records(handle, chunk, job.limits.max_row_bytes)
+            results.send(("done", seq, decider.decide_chunk(chunk, parse)))
     except (EOFError, OSError):
         return  # the parent went away, or is stopping this worker
     except BaseException:  # a worker never prints a traceback unasked
@@ -173,7 +182,7 @@ class _Worker:
 
 @dataclass
 class _Chunk:
-    records: list[Record]
+    records: Chunk
     attempts: int = 0  # workers that died deciding it
 
 
@@ -190,7 +199,7 @@ class WorkerPool:
     """
 
     def __init__(self, job: Job, workers: int, *,
-                 local: Callable[[list[Record]], ChunkResult],
+                 local: Callable[[Chunk], ChunkResult],
                  notice: Callable[[str], None] | None = None, ahead: int | None = None,
                  context: BaseContext | None = None, policy: Policy | None = None) -> None:
         self.job = job
@@ -215,7 +224,7 @@ class WorkerPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def run(self, chunks: Iterator[list[Record]], take: Callable[[ChunkResult], None]) -> None:
+    def run(self, chunks: Iterator[Chunk], take: Callable[[ChunkResult], None]) -> None:
         """Decides every chunk and calls `take` with each result, in the order of `chunks`."""
         for _ in range(self.count):
             self._start()
@@ -377,9 +386,10 @@ class WorkerPool:
         if chunk.attempts < 2:
             heapq.heappush(self._retry, seq)
             return
-        first, last = chunk.records[0][0], chunk.records[-1][0]
+        numbers = line_numbers(chunk.records)
+        first, last = numbers[0], numbers[-1]
         self._done[seq] = failed_chunk(
-            self.job.file, chunk.records,
+            self.job.file, numbers,
             f"{reason} while deciding rows {first} to {last}, and again when they were "
             "retried")
 

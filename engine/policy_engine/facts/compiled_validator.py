@@ -36,9 +36,17 @@ from policy_engine.check.types import (
     WholeType,
 )
 from policy_engine.core.data import JsonPath, Locator
+from policy_engine.core.diagnostics import Diagnostic
 from policy_engine.evaluate.arithmetic import WHOLE_LIMIT
 from policy_engine.evaluate.errors import MissingFact
-from policy_engine.facts.constraints import SKIPPED, value_reader
+from policy_engine.facts.constraints import (
+    ENSURE,
+    REQUIRE,
+    SKIPPED,
+    Violation,
+    value_reader,
+    word_violations,
+)
 from policy_engine.facts.conversion import DIGITS_CONTEXT, converter, quick_amount, quick_text
 from policy_engine.facts.forms import AMOUNT_DIGITS
 
@@ -91,13 +99,15 @@ class _Builder:
     decides on the facts it validated."""
 
     def __init__(self, policy: CheckedPolicy, *, decides: bool = False,
-                 decision: Callable[[dict[str, str]], ast.stmt | None] | None = None) -> None:
+                 decision: Callable[[dict[str, str]], ast.stmt | None] | None = None,
+                 refuses: bool = False) -> None:
         self.policy = policy
         self.decides = decides
         self.decision = decision
         self.pool: dict[str, object] = {}
         self.slot: dict[str, str] = {}  # fact name -> local variable
         self.maybe_absent: set[str] = set()
+        self.refuses = refuses
 
     def constant(self, value: object) -> ast.expr:
         if value is None or value.__class__ in (bool, int, str):
@@ -304,29 +314,53 @@ class _Builder:
         return ast.Try([ast.If(test, then, [])],
                        [ast.ExceptHandler(_name("_Skip"), None, [ast.Pass()])], [], [])
 
+    def violated(self, item: tuple[str, int, str | None]) -> list[ast.stmt]:
+        """What a violated constraint does: a doubt, or (`refuses`) a note of it in `f`, so
+        that the refusal is worded from the checked facts without the full path."""
+        if not self.refuses:
+            return [_doubt()]
+        return [ast.Assign([_store("f")], _call(_name("_noted"), _name("f"),
+                                                self.constant(item)))]
+
     def constraints(self) -> list[ast.stmt]:
         body: list[ast.stmt] = []
-        for require in self.policy.requires:
+        for index, require in enumerate(self.policy.requires):
             checks: list[ast.stmt] = []
             for fact in require.facts:
                 if fact in self.maybe_absent:
-                    checks.append(_fail_if(_is(_name(self.slot[fact]), _name("_M"))))
+                    test: ast.expr = _is(_name(self.slot[fact]), _name("_M"))
                 elif fact not in self.slot:
-                    checks.append(_fail_if(ast.Compare(ast.Constant(fact), [ast.NotIn()],
-                                                       [_name("r")])))
+                    test = ast.Compare(ast.Constant(fact), [ast.NotIn()], [_name("r")])
+                else:
+                    continue
+                checks.append(ast.If(test, self.violated((REQUIRE, index, fact)), []))
             if not checks:
                 continue
             if require.when is None:
                 body += checks
             else:
                 body.append(self.holds(require.when, checks, when_false=False))
-        for ensure in self.policy.ensures:
-            violated = self.holds(ensure.condition, [_doubt()], when_false=True)
+        for index, ensure in enumerate(self.policy.ensures):
+            violated = self.holds(ensure.condition, self.violated((ENSURE, index, None)),
+                                  when_false=True)
             if ensure.when is None:
                 body.append(violated)
             else:
                 body.append(self.holds(ensure.when, [violated], when_false=False))
         return body
+
+    def refusing(self, constraints: list[ast.stmt]) -> list[ast.stmt]:
+        """The constraints' checks, then (`refuses`) the refusal when one was violated: every
+        fact was checked and converted by then, so it is worded from them as the full path
+        would word it, without running the full path."""
+        if not constraints or not self.refuses:
+            return constraints
+        return [ast.Assign([_store("f")], ast.Constant(None)), *constraints,
+                ast.If(_is(_name("f"), ast.Constant(None), negated=True),
+                       [*self.result(),
+                        ast.Return(_call(_name("_refusal_of"), _name("r"), _name("f"),
+                                         _name("file"), _name("locate"), _name("prefix")))],
+                       [])]
 
     def build(self) -> ast.Module | None:
         body: list[ast.stmt] = [
@@ -353,7 +387,7 @@ class _Builder:
             body += self.result()
             final = _call(_name("_decide_dict"), _name("r")) if self.decides else _name("r")
             inline = ast.Return(final)
-        body += constraints
+        body += self.refusing(constraints)
         # Anything unexpected (a KeyError for a missing fact, an unhashable value) is a doubt.
         guarded = ast.Try(body, [ast.ExceptHandler(_name("Exception"), None, [_doubt()])],
                           [], [])
@@ -389,7 +423,8 @@ def compile_validator(policy: CheckedPolicy, full: FullValidator) -> Validator:
 
 def compile_decider(policy: CheckedPolicy, slow: Callable[..., Any], decide: Callable[..., Any],
                     decision: Callable[[dict[str, str]], ast.stmt | None] | None = None,
-                    globals_: Mapping[str, Any] | None = None) -> Callable[..., Any]:
+                    globals_: Mapping[str, Any] | None = None,
+                    refuse: Callable[[list[Diagnostic]], Any] | None = None) -> Callable[..., Any]:
     """Builds a function that validates raw facts and decides on them, in one call.
 
     Valid facts never leave the locals of the compiled checks: the decision's own code
@@ -405,17 +440,37 @@ def compile_decider(policy: CheckedPolicy, slow: Callable[..., Any], decide: Cal
         decide: the decision on validated facts.
         decision: writes the decision's statement reading facts from given locals, or None.
         globals_: the names that statement reads.
+        refuse: the result for the diagnostics of violated constraints (what `slow` gives
+            for them); without it, facts that violate one go to `slow`.
     """
-    extra = {"_decide_dict": decide, "_slow_decide": slow}
+    extra: dict[str, Any] = {"_decide_dict": decide, "_slow_decide": slow}
+    if refuse is not None:
+        extra["_noted"] = _note
+
+        def refused(typed: dict[str, Value], found: list[Violation], file: str,
+                    locate: Locator | None, prefix: JsonPath) -> Any:
+            return refuse(word_violations(policy, found, typed, file=file, locate=locate,
+                                          prefix=prefix))
+
+        extra["_refusal_of"] = refused
+    refuses = refuse is not None
     function = None
     if decision is not None and globals_ is not None:
-        function = _compile(_Builder(policy, decides=True, decision=decision), slow, extra,
-                            globals_)
+        function = _compile(_Builder(policy, decides=True, decision=decision,
+                                     refuses=refuses), slow, extra, globals_)
     if function is None:
-        function = _compile(_Builder(policy, decides=True), slow, extra)
+        function = _compile(_Builder(policy, decides=True, refuses=refuses), slow, extra)
     if function is None:
         function = slow
     return function
+
+
+def _note(found: list[Violation] | None, item: Violation) -> list[Violation]:
+    """Adds a violated constraint to those the compiled checks found (None: none yet)."""
+    if found is None:
+        found = []
+    found.append(item)
+    return found
 
 
 def _compile(builder: _Builder, full: FullValidator, extra: dict[str, Any],

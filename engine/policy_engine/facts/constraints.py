@@ -54,6 +54,32 @@ def check_constraints(policy: CheckedPolicy, facts: Mapping[str, Value], *, file
         except _SKIP:
             return None
 
+    found: list[Violation] = []
+    for index, require in enumerate(policy.requires):
+        if require.when is not None and not holds(require.when):
+            continue
+        found += [(REQUIRE, index, fact) for fact in require.facts if fact not in facts]
+    for index, ensure in enumerate(policy.ensures):
+        if ensure.when is not None and not holds(ensure.when):
+            continue
+        if holds(ensure.condition) is not False:
+            continue
+        found.append((ENSURE, index, None))
+    return word_violations(policy, found, facts, file=file, locate=locate, prefix=prefix)
+
+
+#: A violated constraint: `require` (its index, the missing fact) or `ensure` (its index).
+Violation = tuple[str, int, str | None]
+REQUIRE = "require"
+ENSURE = "ensure"
+
+
+def word_violations(policy: CheckedPolicy, found: list[Violation], facts: Mapping[str, Value],
+                    *, file: str, locate: Locator | None,
+                    prefix: tuple[str | int, ...]) -> list[Diagnostic]:
+    """The diagnostics of violated constraints (found by `check_constraints` or by the
+    compiled checks of `compiled_validator`), worded from the typed facts."""
+
     def where(fact: str | None) -> dict[str, object]:
         path = prefix + ((fact,) if fact else ())
         position = locate(path) if locate else None
@@ -63,28 +89,24 @@ def check_constraints(policy: CheckedPolicy, facts: Mapping[str, Value], *, file
                 "line": position[0] if position else None,
                 "column": position[1] if position else None}
 
-    found: list[Diagnostic] = []
-    for require in policy.requires:
-        if require.when is not None and not holds(require.when):
+    problems: list[Diagnostic] = []
+    for kind, index, missing in found:
+        if kind == REQUIRE:
+            require = policy.requires[index]
+            assert missing is not None
+            condition = f" when {require.when_text}" if require.when_text else ""
+            problems.append(Diagnostic(
+                "E309", f"fact '{missing}' is required{condition}", label=require.label,
+                help=require.reason or f"give '{missing}' (policy line {require.line})",
+                **where(None)))  # type: ignore[arg-type]
             continue
-        for fact in require.facts:
-            if fact not in facts:
-                condition = f" when {require.when_text}" if require.when_text else ""
-                found.append(Diagnostic(
-                    "E309", f"fact '{fact}' is required{condition}", label=require.label,
-                    help=require.reason or f"give '{fact}' (policy line {require.line})",
-                    **where(None)))  # type: ignore[arg-type]
-    for ensure in policy.ensures:
-        if ensure.when is not None and not holds(ensure.when):
-            continue
-        if holds(ensure.condition) is not False:
-            continue
+        ensure = policy.ensures[index]
         values = ", ".join(f"{name} = {format_value(facts[name])}" for name in ensure.facts
                            if name in facts)
         shown = f" ({values})" if values else ""
         first = next((name for name in ensure.facts if name in facts), None)
-        found.append(Diagnostic(
+        problems.append(Diagnostic(
             "E308", f"the facts must satisfy '{ensure.text}'{shown}", label=ensure.label,
             help=ensure.reason or f"see the 'ensure' on policy line {ensure.line}",
             **where(first)))  # type: ignore[arg-type]
-    return found
+    return problems

@@ -1,0 +1,131 @@
+"""`policy batch` end to end: rows per second of the real command, JSON Lines in and out.
+
+Each run is the command itself in a child process (`python -m policy_engine batch POLICY
+INPUT --out OUTPUT --summary SUMMARY`, one worker per core by default), so that the worker
+processes' start-up, reading the input, deciding, and writing the output file all count.
+The policies take turns run by run (AliExpress, reference, AliExpress, ...), so a busy
+moment of a shared machine slows them alike. A run's figure is the command's own (rows in
+the input divided by the seconds from opening the batch to the last line written, as its
+`--summary` reports it); the whole child process, interpreter start and policy load
+included, is reported beside it. Every run of a policy must write the same bytes, and one
+run with `--jobs 1` must match them too, or the benchmark stops.
+
+    python benchmarks/batch_bench.py --rows 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.batch_input import write_rows  # noqa: E402
+from benchmarks.cases import (  # noqa: E402
+    ALIEXPRESS_POLICY,
+    REFERENCE_POLICY,
+    reference_cases,
+)
+from benchmarks.processes import environment  # noqa: E402
+
+#: Rows of the reference policy generated at a time (its cases are built in memory).
+_REFERENCE_BLOCK = 100_000
+
+
+def write_reference_rows(out: Path, rows: int, seed: int) -> None:
+    """`rows` JSON lines of the reference policy's facts (`cases.reference_cases`)."""
+    with out.open("w", encoding="utf-8", newline="\n") as handle:
+        for block, start in enumerate(range(0, rows, _REFERENCE_BLOCK)):
+            count = min(_REFERENCE_BLOCK, rows - start)
+            for case in reference_cases(count, seed + block):
+                handle.write(json.dumps(case) + "\n")
+
+
+def run_once(policy: Path, rows: Path, out: Path, jobs: int | None = None) -> dict[str, Any]:
+    """One `policy batch` in a child process: its summary, wall time and output digest."""
+    summary = out.with_suffix(".summary.json")
+    command = [sys.executable, "-m", "policy_engine", "batch", str(policy), str(rows),
+               "--out", str(out), "--summary", str(summary), "--no-progress"]
+    if jobs is not None:
+        command += ["--jobs", str(jobs)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, timeout=3600, check=False,
+                          env=environment())
+    wall = time.perf_counter() - started
+    if done.returncode not in (0, 2) or not summary.exists():
+        raise RuntimeError(f"policy batch failed ({done.returncode}): "
+                           + done.stderr.decode(errors="replace")[-500:])
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    out.unlink()
+    summary.unlink()
+    return {"rows": data["rows"], "seconds": data["seconds"],
+            "rows_per_second": data["rows"] / data["seconds"] if data["seconds"] else 0.0,
+            "process_seconds": wall, "sha256": digest}
+
+
+def measure(rows: int, repeats: int, seed: int = 8,
+            folder: Path | None = None) -> dict[str, Any]:
+    """Interleaved runs of both policies on `rows` generated rows each.
+
+    Returns:
+        Per policy: the median and best rows per second (the command's own figure), the
+        median seconds of the whole child process, the counts, and the load average.
+    """
+    with tempfile.TemporaryDirectory(dir=folder) as temporary:
+        where = Path(temporary)
+        inputs = {"aliexpress": (ALIEXPRESS_POLICY, where / "aliexpress.jsonl"),
+                  "reference": (REFERENCE_POLICY, where / "reference.jsonl")}
+        write_rows(inputs["aliexpress"][1], rows, seed)
+        write_reference_rows(inputs["reference"][1], rows, seed)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in inputs}
+        for _ in range(repeats):
+            for name, (policy, data) in inputs.items():
+                runs[name].append(run_once(policy, data, where / f"{name}.out.jsonl"))
+        result: dict[str, Any] = {"rows": rows, "repeats": repeats, "cores": os.cpu_count()}
+        for name, (policy, data) in inputs.items():
+            digests = {run["sha256"] for run in runs[name]}
+            alone = run_once(policy, data, where / f"{name}.one.jsonl", jobs=1)
+            if digests != {alone["sha256"]}:
+                raise RuntimeError(f"{name}: the output differs between runs or with --jobs 1")
+            speeds = [run["rows_per_second"] for run in runs[name]]
+            result[name] = {
+                "rows_per_second": statistics.median(speeds),
+                "best_rows_per_second": max(speeds),
+                "process_seconds": statistics.median(run["process_seconds"] for run in runs[name]),
+                "one_job_rows_per_second": alone["rows_per_second"],
+            }
+        result["load_average"] = [round(value, 2) for value in os.getloadavg()]
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=200_000, help="rows per policy")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each policy")
+    parser.add_argument("--seed", type=int, default=8)
+    args = parser.parse_args()
+    result = measure(args.rows, args.repeats, args.seed)
+    for name in ("aliexpress", "reference"):
+        row = result[name]
+        print(f"{name}: {row['rows_per_second']:,.0f} rows/s median of {args.repeats} "
+              f"(best {row['best_rows_per_second']:,.0f}; --jobs 1: "
+              f"{row['one_job_rows_per_second']:,.0f}); whole process "
+              f"{row['process_seconds']:.2f} s")
+    print(f"{args.rows:,} rows per policy, {result['cores']} cores, load average "
+          f"{result['load_average']}")
+
+
+if __name__ == "__main__":
+    main()
