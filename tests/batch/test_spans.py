@@ -178,6 +178,32 @@ def test_a_pipe_is_read_by_this_process_with_the_same_output(tmp_path: Path) -> 
     assert [line.replace(str(fifo), str(path)) for line in got[2]] == expected[2]
 
 
+def test_a_fifo_named_jsonl_is_read_without_being_peeked_at(tmp_path: Path) -> None:
+    """Telling a decision log from its first line must not take that line from a FIFO (or
+    wait on it): without --input-format, a FIFO is read as JSON Lines, every row kept."""
+    data = _input(7, 40)
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(data)
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    command = [sys.executable, "-m", "policy_engine", "batch", str(ALIEXPRESS)]
+
+    def run(source: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*command, str(source), "--out", "-", "--jobs", "1"],
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    writer = threading.Thread(target=fifo.write_bytes, args=(data,))
+    writer.start()
+    try:
+        through_fifo = run(fifo)
+    finally:
+        writer.join(60)
+    from_file = run(path)
+    assert through_fifo.returncode == from_file.returncode, through_fifo.stderr
+    assert through_fifo.stdout == from_file.stdout
+    assert len(through_fifo.stdout.splitlines()) == 40
+
+
 @pytest.mark.parametrize("scan", [1, 5, 64, 1 << 20])
 @pytest.mark.parametrize("rows", [1, 3, 1000])
 def test_spans_cover_the_file_in_whole_lines(scan: int, rows: int, tmp_path: Path) -> None:

@@ -63,8 +63,15 @@ def infer_format(path: str, given: str | None = None) -> Format:
 
 
 def is_decision_log(path: str) -> bool:
-    """Whether the file's first line is a decision-log line (a server's log of decisions)."""
+    """Whether the file's first line is a decision-log line (a server's log of decisions).
+
+    Only a regular file is peeked at: reading the first line of a pipe or a FIFO would take it
+    from the reader (or wait for a writer that never comes), so such an input is JSON Lines
+    unless `--input-format decision-log` says otherwise.
+    """
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         handle = open(path, "rb")
     except OSError:
         return False  # the reader reports it
