@@ -71,3 +71,40 @@ def test_json_lines_rows_give_the_same_lines_and_reports(tmp_path: Path) -> None
     got, reports, _ = run(path, "duckdb")
     assert got == expected
     assert reports == expected_reports
+
+
+@pytest.mark.parametrize("trace", [False, True], ids=["plain", "trace"])
+def test_parquet_output_is_the_same_on_both_engines(parquet: Path, tmp_path: Path,
+                                                    trace: bool) -> None:
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from policy_engine.cli import cli
+
+    tables = {}
+    for engine in ("python", "duckdb"):
+        out = tmp_path / f"{engine}.parquet"
+        result = CliRunner().invoke(cli, ["batch", str(ALIEXPRESS), str(parquet), "--out",
+                                          str(out), "--format", "parquet", "--engine", engine,
+                                          *(["--trace"] if trace else [])])
+        assert result.exit_code == 2, result.output  # the generated rows hold invalid ones
+        tables[engine] = pq.read_table(out)
+    assert tables["duckdb"].equals(tables["python"])
+    table = tables["python"]
+    assert table.column("line").to_pylist() == list(range(1, table.num_rows + 1))
+    counts = dict(zip(*(pc.value_counts(table.column("status")).flatten()), strict=True))
+    assert set(map(str, counts)) == {"decided", "refused", "invalid"}
+    assert (pc.count(table.column("trace")).as_py() > 0) == trace
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_parquet_output_needs_a_file(parquet: Path) -> None:
+    from click.testing import CliRunner
+
+    from policy_engine.cli import cli
+
+    result = CliRunner().invoke(cli, ["batch", str(ALIEXPRESS), str(parquet), "--out", "-",
+                                      "--format", "parquet"])
+    assert result.exit_code == 3
+    assert "give --out FILE" in result.output
