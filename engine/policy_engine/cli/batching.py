@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -99,6 +97,8 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
         # The JSON Lines are written first, then turned into Parquet (sql/parquet_output.py).
         if output_path == "-":
             raise click.UsageError("--format parquet writes a file: give --out FILE, not -")
+        import tempfile
+
         from policy_engine.sql.parquet_output import ParquetOutput
 
         try:
@@ -183,6 +183,8 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
             if parquet_path is not None:
                 parquet.discard()
                 if not kept_partial:
+                    import shutil
+
                     shutil.rmtree(os.path.dirname(output_path), ignore_errors=True)
     if reported[0] > _BATCH_SHOWN:
         click.echo(f"... and {reported[0] - _BATCH_SHOWN} more rows not decided, each in the "
