@@ -35,8 +35,9 @@ _BATCH_SHOWN = 50
               type=click.Choice(["jsonl", "csv", "parquet", "decision-log"]), default=None,
               help="The input format  [default: from INPUT's suffix, or a decision log's first "
                    "line]")
-@click.option("--format", "output_format", type=click.Choice(["jsonl"]), default="jsonl",
-              show_default=True, help="The output format.")
+@click.option("--format", "output_format", type=click.Choice(["jsonl", "parquet"]),
+              default="jsonl", show_default=True,
+              help="The output format: JSON Lines, or Parquet columns (docs/sql.md).")
 @click.option("--engine", type=click.Choice(["python", "duckdb", "spark"]), default="python",
               show_default=True,
               help="Decide in Python (the reference), in DuckDB (embedded) or in Spark; the "
@@ -91,6 +92,23 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
     except DiagnosticError as error:
         report_diagnostics(error.diagnostics)
         ctx.exit(EXIT_INVALID)
+    parquet_path, kept_partial = None, False
+    if output_format == "parquet":
+        # The JSON Lines are written first, then turned into Parquet (sql/parquet_output.py).
+        if output_path == "-":
+            raise click.UsageError("--format parquet writes a file: give --out FILE, not -")
+        import tempfile
+
+        from policy_engine.sql.parquet_output import ParquetOutput
+
+        try:
+            parquet = ParquetOutput(output_path)
+        except DiagnosticError as error:
+            report_diagnostics(error.diagnostics)
+            ctx.exit(EXIT_USAGE if any(d.code == "E602" for d in error.diagnostics)
+                     else EXIT_INVALID)
+        parquet_path, output_path = output_path, os.path.join(
+            tempfile.mkdtemp(prefix="policy-batch-"), "output.jsonl")
     workers, capped = worker_count(jobs)
     if capped is not None:
         click.echo(f"note: {capped}", err=True)
@@ -131,6 +149,8 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
                     summary = runner.run(output, jobs=workers, report=report, notice=notice,
                                          progress=bar.update)
             output.commit()
+            if parquet_path is not None:
+                parquet.write(output_path)
         except BatchUsageError as error:
             raise click.UsageError(str(error)) from None
         except DiagnosticError as error:
@@ -140,6 +160,7 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
             ctx.exit(EXIT_USAGE if any(d.code == "E602" for d in error.diagnostics)
                      else EXIT_INVALID)
         except Interrupted as stop:
+            kept_partial = True  # with --format parquet, the JSON Lines so far are kept
             done = batch.summary if batch is not None else BatchSummary()
             kept = output.abandon(f"interrupted by {stop.name}", done.rows) \
                 if output is not None else None
@@ -159,6 +180,12 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
                 output.discard()
             if batch is not None:
                 batch.close()
+            if parquet_path is not None:
+                parquet.discard()
+                if not kept_partial:
+                    import shutil
+
+                    shutil.rmtree(os.path.dirname(output_path), ignore_errors=True)
     if reported[0] > _BATCH_SHOWN:
         click.echo(f"... and {reported[0] - _BATCH_SHOWN} more rows not decided, each in the "
                    "output", err=True)

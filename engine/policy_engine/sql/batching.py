@@ -2,18 +2,24 @@
 
 The input is read in chunks. Parquet chunks go to the query as they are (`tables`); rows of
 JSON Lines, CSV and decision logs are read and typed by the reference reader and fact stage
-first. The query decides every row it can and writes its output line; a row it hands back
-(a value only the reference engine reads alike, a refusal whose wording needs the reference
-engine, an invalid row, whose message names the raw value) is decided by the reference
-engine, `batch.RowDecider`, exactly as `--engine python` decides it. The lines are written in
-input order and counted as the Python engine counts them, so the output is the same byte for
-byte, and so is the summary.
+first. The query decides every row it can and writes its output line, decided and refused
+rows alike; the lines are put together with Arrow's compute functions, not a Python loop per
+row. An invalid row is worded from what the query returns (its code, JSON path and number of
+problems) and the raw value at that path: the message is a function of those alone, so it is
+taken from the reference engine the first time a (code, path, value) is seen and reused after.
+What remains (a value only the reference engine reads alike, a refusal to explain with
+`--trace`, a row outside the query's envelope) is decided by the reference engine,
+`batch.RowDecider`, exactly as `--engine python` decides it. The lines are written in input
+order and counted as the Python engine counts them, so the output is the same byte for byte,
+and so is the summary.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +28,7 @@ from policy_engine.batch.deciding import (
     describe_exception,
     encodable,
     failure,
+    problem_line,
     record_parser,
 )
 from policy_engine.batch.reading import Reader, parquet_record
@@ -38,6 +45,15 @@ from policy_engine.sql.tables import from_parquet, from_typed
 #: Rows per chunk handed to the engine.
 CHUNK_ROWS = 250_000
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
+#: A JSON path the query gives an invalid row: a fact, or an item of a list fact.
+_PATH = re.compile(r"\$\.([A-Za-z_][A-Za-z0-9_]*)(?:\[([0-9]+)\])?")
+#: What `value_at` gives for a fact the row leaves out.
+MISSING = object()
+
+#: The raw value of a row's fact, by line, fact name and list index (or MISSING).
+ValueAt = Callable[[int, str, "int | None"], object]
+#: An output line and its outcome, by line.
+Chunk = tuple[str, Counter[str]]
 
 
 class SqlBatch:
@@ -76,6 +92,9 @@ class SqlBatch:
         self._reference = RowDecider(policy, reader.shown, trace=trace)
         self._messages: list[str] = []
         self._explainer = Explainer(policy.checked) if trace else None
+        # An invalid row's message by (code, JSON path, repr of the value), as the reference
+        # engine worded it the first time.
+        self._worded: dict[tuple[str, str, str], str] = {}
 
     def run(self, output: Writable, *, jobs: int | None = None,
             report: Callable[[str], None] | None = None,
@@ -90,13 +109,12 @@ class SqlBatch:
         try:
             chunks = self._parquet_chunks(engine) if self.reader.fmt == "parquet" \
                 else self._record_chunks(engine)
-            for lines in chunks:
-                text = "\n".join(line for line, _ in lines) + "\n" if lines else ""
+            for text, outcomes in chunks:
                 with holding():
                     output.write(text)
-                    for _, outcome in lines:
-                        setattr(summary, outcome, getattr(summary, outcome) + 1)
-                    summary.rows += len(lines)
+                    for outcome, count in outcomes.items():
+                        setattr(summary, outcome, getattr(summary, outcome) + count)
+                    summary.rows += sum(outcomes.values())
                     summary.seconds = time.perf_counter() - started
                 if report is not None:
                     for message in self._messages:
@@ -120,8 +138,19 @@ class SqlBatch:
             self._messages.append(message)
         return text, outcome
 
+    def _finish(self, lines: list[int] | range, slots: list[str | None],
+                outcomes: Counter[str], raw_of: Callable[[int], object]) -> Chunk:
+        """The chunk's text: the query's lines, and the reference engine's for the rest."""
+        for position, text in enumerate(slots):
+            if text is None:
+                slots[position], outcome = self._python(lines[position],
+                                                        raw_of(lines[position]))
+                outcomes[outcome] += 1
+        text = "\n".join(slots) + "\n" if slots else ""  # type: ignore[arg-type]
+        return (text if text.isascii() else encodable(text)), outcomes
+
     # ------------------------------------------------------------ rows read by Python
-    def _record_chunks(self, engine: DuckDB | Spark) -> Iterator[list[tuple[str, str]]]:
+    def _record_chunks(self, engine: DuckDB | Spark) -> Iterator[Chunk]:
         reader = self.reader
         parse = record_parser(reader.fmt, reader.header, self.policy, reader.limits)
         stage = self.policy._facts
@@ -135,7 +164,7 @@ class SqlBatch:
             yield self._decide_records(engine, chunk, parse, stage)
 
     def _decide_records(self, engine: DuckDB | Spark, chunk: list[tuple[int, object]],
-                        parse: Callable[[object], object], stage: Any) -> list[tuple[str, str]]:
+                        parse: Callable[[object], object], stage: Any) -> Chunk:
         raws: dict[int, object] = {}
         typed: list[tuple[int, dict[str, Value]]] = []
         given: list[frozenset[str]] = []
@@ -150,17 +179,27 @@ class SqlBatch:
                 if facts is not None:
                     typed.append((line, facts))
                     given.append(frozenset(raw))
-        answers: dict[int, tuple[str, str]] = {}
+        lines = [line for line, _ in chunk]
+        place = {line: position for position, line in enumerate(lines)}.__getitem__
+        slots: list[str | None] = [None] * len(lines)
+        outcomes: Counter[str] = Counter()
         if typed:
             table, aside = from_typed(self.policy.checked, typed, given)
             kept = {typed[position][0] for position in aside}
             facts_of = {line: (facts, names) for (line, facts), names in
                         zip(typed, given, strict=True) if line not in kept}
-            self._answer(engine, table, answers, lambda line: facts_of[line])
-        return [answers.get(line) or self._python(line, raws[line]) for line, _ in chunk]
+
+            def value_at(line: int, name: str, index: int | None) -> object:
+                raw = raws[line]
+                return _item(raw.get(name, MISSING) if isinstance(raw, dict) else MISSING,
+                             index)
+
+            self._answer(engine, table, place, slots, outcomes, value_at,
+                         raws.__getitem__, lambda line: facts_of[line])
+        return self._finish(lines, slots, outcomes, raws.__getitem__)
 
     # ------------------------------------------------------------ Parquet
-    def _parquet_chunks(self, engine: DuckDB | Spark) -> Iterator[list[tuple[str, str]]]:
+    def _parquet_chunks(self, engine: DuckDB | Spark) -> Iterator[Chunk]:
         import pyarrow.compute as pc
 
         first = 1
@@ -168,12 +207,18 @@ class SqlBatch:
         for batch in self.reader.arrow_batches(self.chunk_rows):
             table, aside = from_parquet(self.policy.checked, batch, first, limits.max_row_bytes)
             rows = table.filter(pc.invert(aside)) if pc.any(aside).as_py() else table
-            answers: dict[int, tuple[str, str]] = {}
             start = first
 
             def raw_of(line: int, batch: Any = batch, start: int = start) -> object:
                 row = batch.slice(line - start, 1).to_pylist()[0]
                 return parquet_record(row, limits)
+
+            def value_at(line: int, name: str, index: int | None, batch: Any = batch,
+                         start: int = start) -> object:
+                if name not in batch.schema.names:
+                    return MISSING
+                value = batch.column(name)[line - start].as_py()
+                return _item(MISSING if value is None else value, index)
 
             def facts_of(line: int, raw_of: Callable[[int], object] = raw_of
                          ) -> tuple[dict[str, Value], frozenset[str]]:
@@ -182,33 +227,101 @@ class SqlBatch:
                 facts = self.policy._facts.validate(raw, file=self.reader.shown, prefix=())
                 return facts, frozenset(raw)
 
+            slots: list[str | None] = [None] * batch.num_rows
+            outcomes: Counter[str] = Counter()
             if rows.num_rows:
-                self._answer(engine, rows, answers, facts_of)
-            yield [answers.get(line) or self._python(line, raw_of(line))
-                   for line in range(first, first + batch.num_rows)]
+                place: Callable[[int], int] = (-start).__radd__
+                self._answer(engine, rows, place, slots, outcomes, value_at, raw_of, facts_of)
+            yield self._finish(range(first, first + batch.num_rows), slots, outcomes, raw_of)
             first += batch.num_rows
 
     # ------------------------------------------------------------ the query's answers
-    def _answer(self, engine: DuckDB | Spark, table: Any, answers: dict[int, tuple[str, str]],
+    def _answer(self, engine: DuckDB | Spark, table: Any, place: Callable[[int], int],
+                slots: list[str | None], outcomes: Counter[str], value_at: ValueAt,
+                raw_of: Callable[[int], object],
                 facts_of: Callable[[int], tuple[dict[str, Value], frozenset[str]]]) -> None:
-        """Runs the query over `table` and keeps the line of every row it wrote."""
-        result = engine.run(self.query, table)
-        lines = result.column("line").to_pylist()
-        texts = result.column("text").to_pylist()
-        statuses = result.column("status").to_pylist()
-        trails = result.column("trail").to_pylist() if self.trace else None
-        for position, (line, text, status) in enumerate(zip(lines, texts, statuses,
-                                                            strict=True)):
-            if text is None or (trails is not None and status == "refused"):
-                # Not worded by the query, or a refusal to explain: the reference engine
-                # decides it, so the line is the same byte for byte (a refusal's trace lists
-                # the rules up to it, which the trail does not hold).
-                continue
-            written = f'{{"line": {line}, {text}'
-            if trails is not None and status == "decided":
-                assert self._explainer is not None
-                facts, given = facts_of(line)
-                trace = self._explainer.trace(trails[position], facts, given)
-                written = f"{written[:-1]}, \"trace\": {_ENCODER.encode(trace)}}}"
-            answers[line] = (written if written.isascii() else encodable(written), status)
-            self.answered += 1
+        """Runs the query over `table` and puts the line of every row it answers in `slots`
+        (at `place(line)`), counting their outcomes."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        result = engine.run(self.query, table, ordered=False)
+        lines = result.column("line")
+        status = result.column("status")
+        text = result.column("text")
+        if self.trace:
+            # A refusal's trace lists the rules up to it, which the trail does not hold: the
+            # reference engine writes those.
+            text = pc.if_else(pc.equal(status, "refused"), pa.scalar(None, pa.string()), text)
+        written = pc.binary_join_element_wise('{"line": ', pc.cast(lines, pa.string()), ", ",
+                                              text, "")
+        answered = pc.is_valid(written)
+        outcomes.update(pc.filter(status, answered).to_pylist())
+        self.answered += pc.sum(answered).as_py() or 0
+        if self.trace:
+            self._traces(pc.filter(result, pc.and_(answered, pc.equal(status, "decided"))),
+                         place, slots, facts_of)
+            written = pc.if_else(pc.equal(status, "decided"), pa.scalar(None, pa.string()),
+                                 written)
+        for line, line_text in zip(lines.to_pylist(), written.to_pylist(), strict=True):
+            if line_text is not None:
+                slots[place(line)] = line_text
+        invalid = pc.filter(result, pc.and_(pc.invert(answered), pc.equal(status, "invalid")))
+        for line, code, path, count in zip(*(invalid.column(name).to_pylist() for name in
+                                             ("line", "code", "field", "invalid_count")),
+                                           strict=True):
+            worded = self._invalid(line, code, path, count, value_at, raw_of)
+            if worded is not None:
+                slots[place(line)] = worded
+                outcomes["invalid"] += 1
+                self.answered += 1
+
+    def _traces(self, decided: Any, place: Callable[[int], int], slots: list[str | None],
+                facts_of: Callable[[int], tuple[dict[str, Value], frozenset[str]]]) -> None:
+        """The lines of decided rows with their explanation (`--trace`)."""
+        assert self._explainer is not None
+        for line, text, trail in zip(*(decided.column(name).to_pylist() for name in
+                                       ("line", "text", "trail")), strict=True):
+            facts, given = facts_of(line)
+            trace = self._explainer.trace(trail, facts, given)
+            slots[place(line)] = f'{{"line": {line}, {text[:-1]}, ' \
+                                  f'"trace": {_ENCODER.encode(trace)}}}'
+
+    def _invalid(self, line: int, code: str, path: str, count: int, value_at: ValueAt,
+                 raw_of: Callable[[int], object]) -> str | None:
+        """An invalid row's line, worded as the reference engine words it, or None to leave
+        the row to the reference engine. Its message is the reference engine's for the same
+        code, path and value (E304: the value at the path; E306: a fact left out)."""
+        found = _PATH.fullmatch(path or "")
+        if found is None:
+            return None
+        index = int(found.group(2)) if found.group(2) is not None else None
+        value = value_at(line, found.group(1), index)
+        try:
+            key = (code, path, "missing" if value is MISSING else repr(value))
+        except Exception:  # a value without a repr is left to the reference engine
+            return None
+        message = self._worded.get(key)
+        if message is None:
+            text, outcome, report = self._reference.decide(line, raw_of(line))  # type: ignore[arg-type]
+            error = json.loads(text).get("error") if outcome == "invalid" else None
+            if error is None or (error["code"], error["path"]) != (code, path):
+                return None  # the query and the reference engine disagree: the latter rules
+            if problem_line(self.reader.shown, line, RowError(
+                    code, error["message"], path, count - 1)) != (text, outcome, report):
+                return None
+            message = self._worded[key] = error["message"]
+        text, _, report = problem_line(self.reader.shown, line,
+                                       RowError(code, message, path, count - 1))
+        if report is not None:
+            self._messages.append(report)
+        return text
+
+
+def _item(value: object, index: int | None) -> object:
+    """The item `index` of a list value, the value itself without an index, or MISSING."""
+    if index is None:
+        return value
+    if isinstance(value, (list, tuple)) and index < len(value):
+        return value[index]
+    return MISSING

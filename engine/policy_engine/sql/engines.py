@@ -25,8 +25,9 @@ class Engine(Protocol):
 
     name: str
 
-    def run(self, query: PolicyQuery, table: Any) -> Any:
-        """The query's result over `table` (Arrow), as an Arrow table ordered by line."""
+    def run(self, query: PolicyQuery, table: Any, *, ordered: bool = True) -> Any:
+        """The query's result over `table` (Arrow), as an Arrow table ordered by line
+        (in any order when not `ordered`: sorting is a good share of the query's time)."""
 
     def close(self) -> None: ...
 
@@ -60,14 +61,15 @@ class DuckDB:
             self.connection.execute(f"SET threads = {int(threads)}")
         self._prepared: dict[int, str] = {}
 
-    def run(self, query: PolicyQuery, table: Any) -> Any:
+    def run(self, query: PolicyQuery, table: Any, *, ordered: bool = True) -> Any:
         text = self._prepared.get(id(query))
         if text is None:
             text = self._prepared[id(query)] = query.sql("duckdb")
         try:
             self.connection.register(TABLE, table)
             try:
-                return self.connection.sql(text + " ORDER BY line").to_arrow_table()
+                return self.connection.sql(text + (" ORDER BY line" if ordered else "")) \
+                    .to_arrow_table()
             finally:
                 self.connection.unregister(TABLE)
         except self._duckdb.Error as error:
@@ -128,7 +130,7 @@ class Spark:
         self.session.sparkContext.setLogLevel("ERROR")
         self._prepared: dict[int, str] = {}
 
-    def run(self, query: PolicyQuery, table: Any) -> Any:
+    def run(self, query: PolicyQuery, table: Any, *, ordered: bool = True) -> Any:
         text = self._prepared.get(id(query))
         if text is None:
             text = self._prepared[id(query)] = query.sql("spark")
@@ -136,7 +138,7 @@ class Spark:
             frame = self.session.createDataFrame(table)
             frame.createOrReplaceTempView(TABLE)
             try:
-                return self.session.sql(text + " ORDER BY line").toArrow()
+                return self.session.sql(text + (" ORDER BY line" if ordered else "")).toArrow()
             finally:
                 self.session.catalog.dropTempView(TABLE)
         except Exception as error:  # Py4J and Spark raise their own types

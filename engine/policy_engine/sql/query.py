@@ -161,6 +161,8 @@ def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope)
         ats = [t.cast(t.col(f"_at_{unit.rule.index}"), "VARCHAR")
                for unit in sorted(units.values(), key=lambda u: u.rule.index)]
         selected.append(t.alias(t.concat_ws(".", ats) if ats else t.lit(""), "trail"))
+    # How many problems an invalid row has: `policy batch` reports "(and N more)" from it.
+    selected.append(t.alias(t.col("_invalid_count"), "invalid_count"))
     query = exp.select(*selected).from_("outcome", copy=False)
     for name, body in ctes:
         query = query.with_(name, as_=body, copy=False)
