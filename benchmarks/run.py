@@ -714,10 +714,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         batched = _measured(lambda: batch_bench.measure(settings.batch_rows,
                                                         settings.batch_repeats, settings.seed))
         _progress("policy batch", started)
-    report.targets = targets(report, memory, cold, loaded, batched)
     sql = sql_figures(args.quick) if not args.no_sql else {"error": "skipped (--no-sql)"}
     _progress("SQL engines", started)
-    report.targets = targets(report, memory, cold, loaded)
+    report.targets = targets(report, memory, cold, loaded, batched)
     report.targets.append(sql_target(sql, args.quick))
     sys.stdout.write(markdown(report, settings))
     if "rows" in sql:
