@@ -197,18 +197,19 @@ class SqlBatch:
         texts = result.column("text").to_pylist()
         statuses = result.column("status").to_pylist()
         trails = result.column("trail").to_pylist() if self.trace else None
+        codes = result.column("code").to_pylist() if self.trace else None
         for position, (line, text, status) in enumerate(zip(lines, texts, statuses,
                                                             strict=True)):
-            if text is None or (trails is not None and status == "refused"):
-                # Not worded by the query, or a refusal to explain: the reference engine
-                # decides it, so the line is the same byte for byte (a refusal's trace lists
-                # the rules up to it, which the trail does not hold).
+            if text is None:
+                # Not worded by the query: the reference engine decides it, so the line is
+                # the same byte for byte.
                 continue
             written = f'{{"line": {line}, {text}'
-            if trails is not None and status == "decided":
+            if trails is not None and codes is not None and status in ("decided", "refused"):
                 assert self._explainer is not None
                 facts, given = facts_of(line)
-                trace = self._explainer.trace(trails[position], facts, given)
+                trace = self._explainer.trace(trails[position], facts, given,
+                                              codes[position] if status == "refused" else None)
                 written = f"{written[:-1]}, \"trace\": {_ENCODER.encode(trace)}}}"
             answers[line] = (written if written.isascii() else encodable(written), status)
             self.answered += 1
