@@ -7,8 +7,11 @@ explained from the query's trail, not handed back to the reference engine.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlglot import exp
 
 from benchmarks.generate import generate_policy, random_facts
@@ -17,7 +20,7 @@ from policy_engine import Policy
 from policy_engine.sql.indexing import LEAF
 from policy_engine.sql.query import compile_query
 from tests.helpers.examples import examples
-from tests.sql.helpers import ROOT, decide, decided_lines
+from tests.sql.helpers import ROOT, decide, decided_lines, spark_session
 
 RULES = 2000
 
@@ -84,3 +87,21 @@ def test_refusals_with_trace_are_explained_from_the_query(tmp_path: Path) -> Non
     # With --trace the query answers as many rows as without: refusals are not handed back.
     assert answered == plain
     assert answered > decided_lines(expected)
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    yield from spark_session()
+
+
+def test_spark_decides_a_policy_of_2000_rules_as_the_reference_engine(spark: Any,
+                                                                       tmp_path: Path) -> None:
+    """The indexed query, the sorted rows and the joined table of rule names, on Spark."""
+    policy = tmp_path / "generated.policy"
+    policy.write_text(generate_policy(RULES), encoding="utf-8")
+    rows = tmp_path / "rows.jsonl"
+    _rows(rows, examples(300))
+    expected, _ = decide(policy, rows)
+    got, answered = decide(policy, rows, "spark", opened=spark)
+    assert got == expected
+    assert answered >= decided_lines(expected) > 0
