@@ -249,20 +249,18 @@ class SqlBatch:
         lines = result.column("line")
         status = result.column("status")
         text = result.column("text")
-        if self.trace:
-            # A refusal's trace lists the rules up to it, which the trail does not hold: the
-            # reference engine writes those.
-            text = pc.if_else(pc.equal(status, "refused"), pa.scalar(None, pa.string()), text)
         written = pc.binary_join_element_wise('{"line": ', pc.cast(lines, pa.string()), ", ",
                                               text, "")
         answered = pc.is_valid(written)
         outcomes.update(pc.filter(status, answered).to_pylist())
         self.answered += pc.sum(answered).as_py() or 0
         if self.trace:
-            self._traces(pc.filter(result, pc.and_(answered, pc.equal(status, "decided"))),
-                         place, slots, facts_of)
-            written = pc.if_else(pc.equal(status, "decided"), pa.scalar(None, pa.string()),
-                                 written)
+            # Decided and refused rows get their explanation from the trail; invalid rows have
+            # none.
+            explained = pc.is_in(status, value_set=pa.array(["decided", "refused"]))
+            self._traces(pc.filter(result, pc.and_(answered, explained)), place, slots,
+                         facts_of)
+            written = pc.if_else(explained, pa.scalar(None, pa.string()), written)
         for line, line_text in zip(lines.to_pylist(), written.to_pylist(), strict=True):
             if line_text is not None:
                 slots[place(line)] = line_text
@@ -278,12 +276,14 @@ class SqlBatch:
 
     def _traces(self, decided: Any, place: Callable[[int], int], slots: list[str | None],
                 facts_of: Callable[[int], tuple[dict[str, Value], frozenset[str]]]) -> None:
-        """The lines of decided rows with their explanation (`--trace`)."""
+        """The lines of decided and refused rows with their explanation (`--trace`)."""
         assert self._explainer is not None
-        for line, text, trail in zip(*(decided.column(name).to_pylist() for name in
-                                       ("line", "text", "trail")), strict=True):
+        for line, text, trail, status, code in zip(
+                *(decided.column(name).to_pylist() for name in
+                  ("line", "text", "trail", "status", "code")), strict=True):
             facts, given = facts_of(line)
-            trace = self._explainer.trace(trail, facts, given)
+            trace = self._explainer.trace(trail, facts, given,
+                                          code if status == "refused" else None)
             slots[place(line)] = f'{{"line": {line}, {text[:-1]}, ' \
                                   f'"trace": {_ENCODER.encode(trace)}}}'
 

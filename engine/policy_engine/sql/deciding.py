@@ -70,9 +70,20 @@ class Deciding:
             columns.append(t.alias(self._guarded(unit, added, t.false()),
                                    f"_advice_{advisory.index}"))
         if self.trail:
-            for unit in sorted(self.units.values(), key=lambda u: u.rule.index):
-                columns.append(t.alias(unit.at, f"_at_{unit.rule.index}"))
+            columns.append(t.alias(self._trail(), "_trail"))
         return columns
+
+    def _trail(self) -> Sql:
+        """Each tried unit's first conjunct that is not true (`indexing.trail`)."""
+        policy = self.policy
+        advisories = indexing.entries([self.units[a.index] for a in policy.advisories])
+        if policy.strategy == "first match":
+            scan = indexing.trail(self.scope, policy.first_match_order, self.units)
+            if not advisories:
+                return scan
+            return t.concat_ws(",", [t.func("NULLIF", scan, t.lit("")), *advisories])
+        tried = indexing.entries([self.units[r.index] for r in policy.first_match_order])
+        return t.concat_ws(",", tried + advisories) if tried + advisories else t.lit("")
 
     def _guarded(self, unit: Unit, value: Sql, otherwise: Sql | None = None) -> Sql:
         if unit.in_effect is None:
@@ -108,8 +119,8 @@ class Deciding:
         stop = t.col("_stop")
         faulty = [u for u in self.units.values() if u.fault is not None
                   and u.rule.kind == "rule"]
-        fault = t.case([(t.eq(stop, t.num(u.rule.index)), u.fault) for u in faulty
-                        if u.fault is not None]) if faulty else t.null()
+        fault = indexing.by_unit(stop, [(u.rule.index, u.fault) for u in faulty
+                                        if u.fault is not None]) if faulty else t.null()
         otherwise = policy.otherwise
         if otherwise is not None and policy.refusal is None:
             decider = t.when(t.compare("==", stop, t.num(NONE)), t.num(otherwise.index), stop)
@@ -138,27 +149,26 @@ class Deciding:
         """The value columns of one output (`_out_NAME`, with `__scale` and `__negative` for an
         amount) and its fault, from the decider's assignment, then the advisories' items."""
         decider = t.col("_decider")
-        setters = [(u, v) for u in self.deciders() for n, v in u.outputs if n == name]
-        branches = [(t.eq(decider, t.num(u.rule.index)), v) for u, v in setters]
-        fault = t.case([(test, v.fault) for test, v in branches if v.fault is not None]) \
+        branches = [(u.rule.index, v) for u in self.deciders() for n, v in u.outputs
+                    if n == name]
+        fault = indexing.by_unit(decider, [(i, v.fault) for i, v in branches
+                                           if v.fault is not None]) \
             if any(v.fault is not None for _, v in branches) else t.null()
         if isinstance(kind, AmountType):
-            values = [amounts.as_amount(v) for _, v in branches]
-            digits = Digits(max((v.digits.whole for v in values if v.digits), default=1),
-                            max((v.digits.scale for v in values if v.digits), default=0))
-            value = t.case([(test, t.decimal(v.sql, digits.total, digits.scale))
-                            for (test, _), v in zip(branches, values, strict=True)])
-            scale = t.case([(test, v.scale) for (test, _), v in zip(branches, values,
-                                                                   strict=True)
-                            if v.scale is not None])
-            negative = t.case([(test, v.negative) for (test, _), v in zip(branches, values,
-                                                                         strict=True)
-                               if v.negative is not None])
+            values = [(i, amounts.as_amount(v)) for i, v in branches]
+            digits = Digits(max((v.digits.whole for _, v in values if v.digits), default=1),
+                            max((v.digits.scale for _, v in values if v.digits), default=0))
+            value = indexing.by_unit(decider, [
+                (i, t.decimal(v.sql, digits.total, digits.scale)) for i, v in values])
+            scale = indexing.by_unit(decider, [(i, v.scale) for i, v in values
+                                               if v.scale is not None])
+            negative = indexing.by_unit(decider, [(i, v.negative) for i, v in values
+                                                  if v.negative is not None])
             self.output_digits[name] = digits
             return ([t.alias(t.cast(value, digits.sql_type), f"_out_{name}"),
                      t.alias(scale, f"_out_{name}__scale"),
                      t.alias(negative, f"_out_{name}__negative")], fault)
-        value = t.case([(test, v.sql) for test, v in branches])
+        value = indexing.by_unit(decider, [(i, v.sql) for i, v in branches])
         if isinstance(kind, ListType):
             value = self._advised(name, value, bool(branches))
         return [t.alias(value, f"_out_{name}")], fault
@@ -283,13 +293,15 @@ class Deciding:
                 # (E401 "... for derived value 'x'"), which the fault does not carry: no
                 # branch, so the text is NULL and the reference engine words that row.
                 before, after = missing_message(self.policy, unit.rule)
-                missing_branches.append((t.eq(unit_index, t.num(unit.rule.index)),
+                missing_branches.append((unit.rule.index,
                                          t.concat([t.lit(json_text(before)[:-1]), fact,
                                                    t.lit(json_text(after)[1:])])))
-            zero_branches.append((t.eq(unit_index, t.num(unit.rule.index)),
+            zero_branches.append((unit.rule.index,
                                   t.lit(json_text(zero_message(self.policy, unit.rule)))))
-        message = t.case([(t.eq(code, t.lit("E401")), t.case(missing_branches)),
-                          (t.eq(code, t.lit("E405")), t.case(zero_branches))])
+        message = t.case([(t.eq(code, t.lit("E401")), indexing.by_unit(unit_index,
+                                                                       missing_branches)),
+                          (t.eq(code, t.lit("E405")), indexing.by_unit(unit_index,
+                                                                       zero_branches))])
         text = t.concat([t.lit('"refused": {"code": "'), code,
                          t.lit('", "label": null, "message": '), message, t.lit("}}")])
         field = t.when(t.eq(code, t.lit("E401")), fact)
@@ -297,11 +309,8 @@ class Deciding:
 
     def _decided_text(self) -> Sql:
         policy = self.policy
-        decider = t.col("_decider")
-        units = self.deciders()
-        decision = t.case([(t.eq(decider, t.num(u.rule.index)), t.lit(u.rule.decision))
-                           for u in units])
-        rule = t.case([(t.eq(decider, t.num(u.rule.index)), t.lit(u.rule.id)) for u in units])
+        # The names are columns of the stage before (`decision_columns`), written once.
+        decision, rule = t.col("_decision"), t.col("_rule")
         parts = []
         for output in policy.outputs:
             value = self.output_val(output.name, output.type)
@@ -320,13 +329,27 @@ class Deciding:
                        negative=t.col(f"_out_{name}__negative"))
         return Val(column)
 
-    def decision_columns(self) -> list[Sql]:
+    def names(self, source: str) -> exp.Select:
+        """`source` with the decider's decision and rule name (`_decision`, `_rule`): for a
+        big policy from a table of the units joined on the decider's number (a hash lookup,
+        where a CASE of thousands of branches costs the optimiser seconds), else a CASE."""
         decider = t.col("_decider")
         units = self.deciders()
-        return [t.alias(t.case([(t.eq(decider, t.num(u.rule.index)), t.lit(u.rule.decision))
-                                for u in units]), "_decision"),
-                t.alias(t.case([(t.eq(decider, t.num(u.rule.index)), t.lit(u.rule.id))
-                                for u in units]), "_rule")]
+        if len(units) <= indexing.GROUPED:
+            return exp.select(exp.Star(), *[
+                t.alias(indexing.by_unit(decider, [(u.rule.index, t.lit(u.rule.decision))
+                                                   for u in units]), "_decision"),
+                t.alias(indexing.by_unit(decider, [(u.rule.index, t.lit(u.rule.id))
+                                                   for u in units]), "_rule")]
+            ).from_(source, copy=False)
+        table = exp.values([(u.rule.index, u.rule.decision, u.rule.id) for u in units],
+                           alias="_units", columns=["_unit", "_decision", "_rule"])
+        # `source.*`: only the table's two names come along, never its key.
+        return exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(source)),
+                          t.col("_decision", "_units"), t.col("_rule", "_units")) \
+            .from_(source, copy=False) \
+            .join(table, on=t.eq(t.col("_decider", source), t.col("_unit", "_units")),
+                  join_type="LEFT", copy=False)
 
 
 def _items(rule: CheckedRule) -> Sequence[str]:

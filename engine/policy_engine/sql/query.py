@@ -11,6 +11,9 @@ naming it and its line.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -18,6 +21,7 @@ from sqlglot import exp
 from policy_engine.check.checked import CheckedPolicy
 from policy_engine.check.types import AmountType
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
+from policy_engine.sql import indexing
 from policy_engine.sql import trees as t
 from policy_engine.sql.calendars import Calendars, table_query
 from policy_engine.sql.constraints import violations
@@ -49,7 +53,8 @@ class PolicyQuery:
     Attributes:
         policy: the checked policy.
         tree: the query, a sqlglot tree over the table `table`.
-        trail: whether the result has `trail` (each unit's first conjunct not true).
+        trail: whether the result has `trail` (each tried unit's first conjunct not true,
+            as `index:at` pairs, see `indexing`).
         outputs: the output columns of the result.
         input_columns: the input table's columns and their SQL types (docs/sql.md).
     """
@@ -62,7 +67,23 @@ class PolicyQuery:
     input_columns: list[tuple[str, str]] = field(default_factory=list)
 
     def sql(self, dialect: str = "duckdb", *, pretty: bool = False) -> str:
-        return self.tree.sql(dialect=dialect, pretty=pretty)
+        with _collector_paused():
+            return self.tree.sql(dialect=dialect, pretty=pretty)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector paused: a big policy's tree is millions of objects, and
+    building or copying it would otherwise start a full collection over all of them again
+    and again (most of the time spent translating 10,000 rules). The cycles a tree makes
+    (each node points to its parent) are collected at the collector's next run after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def compile_query(policy: CheckedPolicy, *, table: str = DEFAULT_TABLE, trail: bool = False,
@@ -76,7 +97,8 @@ def compile_query(policy: CheckedPolicy, *, table: str = DEFAULT_TABLE, trail: b
     problem: Untranslatable | None = None
     for candidate in envelopes:
         try:
-            return _compile(policy, table, trail, candidate)
+            with _collector_paused():
+                return _compile(policy, table, trail, candidate)
         except Untranslatable as found:
             problem = found
             if not found.digits:
@@ -118,6 +140,11 @@ def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope)
     found = violations(scope)
     deciding = Deciding(scope, units, found, trail)
     stages.probe(calendars)
+    if policy.strategy == "first match":
+        key = indexing.grouping(scope, policy.first_match_order)
+        if key is not None:
+            stages.add("grouped", exp.select(exp.Star()).from_(stages.names[-1], copy=False)
+                       .order_by(key, copy=False))
     stages.add("evaluated", deciding.evaluated_columns())
     ctes = [(cover.table, table_query(cover)) for cover in calendars.tables.values()]
     ctes += stages.ctes
@@ -129,11 +156,12 @@ def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope)
     ctes.append(("faulted", exp.select(exp.Star(), *deciding.fault_columns())
                  .from_("decided", copy=False)))
     branch, outcome = deciding.outcome([t.col("_invalid_code"), t.col("_deferred")])
+    ctes.append(("named", deciding.names("faulted")))
     ctes.append(("ended", exp.select(exp.Star(), t.alias(branch, "_branch"))
-                 .from_("faulted", copy=False)))
-    ctes.append(("outcome", exp.select(exp.Star(), *deciding.decision_columns(),
-                                       *[t.alias(value, name) for name, value in
-                                         outcome.items()]).from_("ended", copy=False)))
+                 .from_("named", copy=False)))
+    ctes.append(("outcome", exp.select(exp.Star(), *[t.alias(value, name) for name, value in
+                                                     outcome.items()])
+                 .from_("ended", copy=False)))
 
     outputs: list[OutputColumn] = []
     selected: list[Sql] = [
@@ -158,9 +186,7 @@ def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope)
             outputs.append(OutputColumn(output.name, column, "plain"))
     selected.append(t.alias(t.col("_text"), "text"))
     if trail:
-        ats = [t.cast(t.col(f"_at_{unit.rule.index}"), "VARCHAR")
-               for unit in sorted(units.values(), key=lambda u: u.rule.index)]
-        selected.append(t.alias(t.concat_ws(".", ats) if ats else t.lit(""), "trail"))
+        selected.append(t.alias(t.col("_trail"), "trail"))
     # How many problems an invalid row has: `policy batch` reports "(and N more)" from it.
     selected.append(t.alias(t.col("_invalid_count"), "invalid_count"))
     query = exp.select(*selected).from_("outcome", copy=False)

@@ -10,7 +10,7 @@ interpreter's own `resolution.ask`, so refusals read the same.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from policy_engine.check.checked import CheckedPolicy, CheckedRule
 from policy_engine.check.types import AmountType
@@ -45,36 +45,53 @@ class Unit:
     applies: Sql
     in_effect: Sql | None
     outputs: list[tuple[str, Val]]
+    conjuncts: list[Val] = field(default_factory=list)
+
+    def known_first(self) -> tuple[Sql, Sql] | None:
+        """`hit` and `at` where the first conjunct is known to hold (an index chose the
+        rule by it), or None when that conjunct could stop the evaluation."""
+        if not self.conjuncts or self.conjuncts[0].fault is not None:
+            return None
+        return _hit(self.conjuncts[1:]), _at(self.conjuncts, 1)
+
+
+def _hit(conjuncts: list[Val]) -> Sql:
+    """TRUE when the scan stops at these conjuncts: all hold, or one stops the evaluation
+    before any is false."""
+    if short_circuit("and", conjuncts) is None:
+        return t.and_([j.sql for j in conjuncts])
+    branches: list[tuple[Sql, Sql]] = []
+    for conjunct in conjuncts:
+        if conjunct.fault is not None:
+            branches.append((t.not_null(conjunct.fault), t.true()))
+        branches.append((t.not_(conjunct.sql), t.false()))
+    return t.case(branches, t.true())
+
+
+def _at(conjuncts: list[Val], start: int = 0) -> Sql:
+    """The first conjunct that is not true, from `start` on (see `Unit`)."""
+    at_branches = []
+    for position, conjunct in enumerate(conjuncts[start:], start=start):
+        if conjunct.fault is not None:  # stopped here: -1 for the first conjunct, -2 ...
+            at_branches.append((t.not_null(conjunct.fault), t.num(-position - 1)))
+        at_branches.append((t.not_(conjunct.sql), t.num(position)))
+    return t.case(at_branches, t.num(len(conjuncts)))
 
 
 def translate_unit(scope: Scope, rule: CheckedRule) -> Unit:
     policy = scope.policy
     conjuncts = [scope.translator.condition(j.expr) for j in rule.conjuncts]
-    count = len(conjuncts)
     fault = short_circuit("and", conjuncts)
     applies = t.and_([j.sql for j in conjuncts])
-    if fault is None:
-        hit = applies
-    else:
-        branches: list[tuple[Sql, Sql]] = []
-        for conjunct in conjuncts:
-            if conjunct.fault is not None:
-                branches.append((t.not_null(conjunct.fault), t.true()))
-            branches.append((t.not_(conjunct.sql), t.false()))
-        hit = t.case(branches, t.true())
-    at_branches = []
-    for position, conjunct in enumerate(conjuncts):
-        if conjunct.fault is not None:  # stopped here: -1 for the first conjunct, -2 ...
-            at_branches.append((t.not_null(conjunct.fault), t.num(-position - 1)))
-        at_branches.append((t.not_(conjunct.sql), t.num(position)))
-    at = t.case(at_branches, t.num(count))
+    hit = applies if fault is None else _hit(conjuncts)
+    at = _at(conjuncts)
     outputs = []
     for name, expr in rule.outputs:
         value = scope.translator.value(expr)
         if isinstance(policy.output(name).type, AmountType) and rule.kind != "advisory":
             value = amounts.as_amount(value)
         outputs.append((name, value))
-    return Unit(rule, hit, at, fault, applies, effective(scope, rule), outputs)
+    return Unit(rule, hit, at, fault, applies, effective(scope, rule), outputs, conjuncts)
 
 
 def effective(scope: Scope, rule: CheckedRule) -> Sql | None:

@@ -48,8 +48,16 @@ def col(name: str, table: str | None = None) -> Sql:
                       table=exp.to_identifier(table) if table else None)
 
 
+#: Each type parsed once: `DataType.build` runs sqlglot's parser, which a policy of 10,000
+#: rules would otherwise run tens of thousands of times.
+_TYPES: dict[str, exp.DataType] = {}
+
+
 def cast(value: Sql, to: str) -> Sql:
-    return exp.Cast(this=value, to=exp.DataType.build(to))
+    kind = _TYPES.get(to)
+    if kind is None:
+        kind = _TYPES[to] = exp.DataType.build(to)
+    return exp.Cast(this=value, to=kind.copy())
 
 
 def decimal(value: Sql, digits: int, scale: int) -> Sql:
