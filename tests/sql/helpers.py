@@ -18,7 +18,7 @@ CONFORMANCE = Path(__file__).resolve().parent / "conformance"
 CASES = sorted(path.name for path in CONFORMANCE.iterdir() if path.is_dir())
 #: The policies the project ships: each is held to the reference engine row by row.
 SHIPPED = sorted([*(ROOT / "policies").rglob("*.policy"), ROOT / "benchmarks" / "reference.policy"])
-#: Decided rows the query hands to the reference engine, by design (docs/sql.md, "Limits").
+#: Decided rows the query hands to the reference engine, by design (docs/scale-out.md, "Limits").
 DEFERRED = {
     # 9223372036854775807 and -9223372036854775808 have more digits than the envelope (15).
     "division": 2,

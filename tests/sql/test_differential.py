@@ -2,7 +2,7 @@
 decided by DuckDB exactly as the Python engine decides them: the same output, byte for byte,
 from JSON Lines and from Parquet, with and without traces. The row count grows with the
 hypothesis profile; `benchmarks/sql_rows.py` and `benchmarks/sql_bench.py` run the million-row
-comparison (docs/sql.md).
+comparison (docs/scale-out.md).
 """
 
 from __future__ import annotations
