@@ -14,14 +14,16 @@ import pytest
 
 from benchmarks.sql_rows import generate, write_parquet
 from policy_engine import Policy
-from tests.helpers.examples import examples
 from tests.sql.helpers import (
     CASES,
     CONFORMANCE,
     DEFERRED,
     SHIPPED,
+    SPARK_ROWS,
+    assert_same_lines,
     decide,
     decided_lines,
+    sized,
     spark_session,
 )
 
@@ -45,8 +47,8 @@ def test_spark_equals_the_reference_engine_on_generated_rows(spark: Any, path: P
                                                              tmp_path: Path) -> None:
     policy = Policy.load(str(path))
     rows = tmp_path / "rows.parquet"
-    write_parquet(policy, generate(policy, examples(2000), seed=7), rows)
+    write_parquet(policy, generate(policy, sized(2000, SPARK_ROWS), seed=7), rows)
     expected, _ = decide(path, rows)
     got, answered = decide(path, rows, "spark", opened=spark)
-    assert got == expected
+    assert_same_lines(got, expected, rows.name)
     assert answered >= decided_lines(expected)
