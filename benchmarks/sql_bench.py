@@ -9,7 +9,7 @@ machine busy with other work slows them alike; then the JSON Lines are turned in
 the run plus the conversion. Every engine's JSON Lines must be byte for byte the Python
 engine's, and its Parquet file equal to the Python engine's, or the run stops. The table gives
 each engine's best time, its rows per second, and its ratio to the Python engine (how many
-times as fast). See docs/sql.md.
+times as fast). See docs/scale-out.md.
 
     python benchmarks/sql_bench.py --rows 1000000                 # python and duckdb
     python benchmarks/sql_bench.py --rows 100000 --engines python,duckdb,spark

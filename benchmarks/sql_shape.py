@@ -1,6 +1,6 @@
 """The query's shape at scale, and what `--trace` costs on DuckDB, measured in one process.
 
-Two measurements (see docs/sql.md, "Limits" and "Explanations"):
+Two measurements (see docs/scale-out.md, "Limits" and "Explanations"):
 
 - `--rules N`: the generated policy of N rules (`generate.generate_policy`): seconds to
   translate it, to write its DuckDB SQL, and to plan and run it over `--rows` generated rows

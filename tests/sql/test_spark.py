@@ -14,14 +14,16 @@ import pytest
 
 from benchmarks.sql_rows import generate, write_parquet
 from policy_engine import Policy
-from tests.helpers.examples import examples
 from tests.sql.helpers import (
     CASES,
     CONFORMANCE,
     DEFERRED,
     SHIPPED,
+    SPARK_ROWS,
+    assert_same_lines,
     decide,
     decided_lines,
+    sized,
     spark_session,
 )
 
@@ -45,8 +47,21 @@ def test_spark_equals_the_reference_engine_on_generated_rows(spark: Any, path: P
                                                              tmp_path: Path) -> None:
     policy = Policy.load(str(path))
     rows = tmp_path / "rows.parquet"
-    write_parquet(policy, generate(policy, examples(2000), seed=7), rows)
+    write_parquet(policy, generate(policy, sized(2000, SPARK_ROWS), seed=7), rows)
     expected, _ = decide(path, rows)
     got, answered = decide(path, rows, "spark", opened=spark)
-    assert got == expected
+    assert_same_lines(got, expected, rows.name)
     assert answered >= decided_lines(expected)
+
+
+def test_spark_backtests_in_one_query_as_the_reference_engine(spark: Any,
+                                                               tmp_path: Path) -> None:
+    from tests.sql.test_backtest_differential import changed, report
+
+    path = SHIPPED[1]  # the AliExpress policy, against its 30-day window
+    new = changed(path, tmp_path)
+    rows = tmp_path / "rows.parquet"
+    write_parquet(Policy.load(str(path)), generate(Policy.load(str(path)), 1500, seed=19), rows)
+    expected = report(path, new, rows, "python")
+    assert report(path, new, rows, "spark", opened=spark) == expected
+    assert expected["changed"] > 0

@@ -37,7 +37,7 @@ _BATCH_SHOWN = 50
                    "line]")
 @click.option("--format", "output_format", type=click.Choice(["jsonl", "parquet"]),
               default="jsonl", show_default=True,
-              help="The output format: JSON Lines, or Parquet columns (docs/sql.md).")
+              help="The output format: JSON Lines, or Parquet columns (docs/scale-out.md).")
 @click.option("--engine", type=click.Choice(["python", "duckdb", "spark"]), default="python",
               show_default=True,
               help="Decide in Python (the reference), in DuckDB (embedded) or in Spark; the "
@@ -134,7 +134,7 @@ def batch_command(ctx: click.Context, policy_path: str, input_path: str, output_
             batch = open_batch(policy_path, input_path, fmt=fmt, trace=trace, limits=limits)
             runner: Any = batch
             if engine != "python":
-                # Imported here: the SQL engines are an extra (docs/sql.md).
+                # Imported here: the SQL engines are an extra (docs/scale-out.md).
                 from policy_engine.sql.batching import SqlBatch
 
                 runner = SqlBatch(batch.policy, batch.reader, engine, trace=trace,

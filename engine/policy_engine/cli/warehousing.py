@@ -37,7 +37,7 @@ def _exit_for(error: DiagnosticError) -> int:
 @click.option("--dialect", type=click.Choice(["duckdb", "spark"]), default="duckdb",
               show_default=True, help="The SQL dialect to write.")
 @click.option("--table", default="facts", show_default=True, metavar="NAME",
-              help="The table of fact rows the query reads (columns: docs/sql.md).")
+              help="The table of fact rows the query reads (columns: docs/scale-out.md).")
 @click.option("--trail", is_flag=True,
               help="Add the column `trail`: each rule's first condition that was not true.")
 @output_options

@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from policy_engine.batch.deciding import record_parser
+from policy_engine.batch.deciding import (
+    RowDecider,
+    describe_exception,
+    failure,
+    record_parser,
+)
 from policy_engine.batch.reading import SUFFIXES, infer_format
 from policy_engine.batch.rows import DEFAULT_LIMITS, RowError, RowLimits
 from policy_engine.batch.running import open_batch
@@ -225,8 +230,13 @@ def explained(policy: Policy, raw: object, file: str) -> dict[str, Any]:
 def backtest(old: Policy, new: Policy, history: str, *, old_name: str, new_name: str,
              engine: str = "duckdb", fmt: str | None = None, examples: int = EXAMPLES,
              amount: str | None = None, limits: RowLimits = DEFAULT_LIMITS,
-             spark_master: str = "local[*]", jobs: int | None = None) -> Backtest:
+             spark_master: str = "local[*]", jobs: int | None = None,
+             opened: Any = None) -> Backtest:
     """Decides every row of `history` under `old` and `new` (see the module docstring).
+
+    With a SQL engine, each chunk of up to `CHUNK_ROWS` rows of a file is decided under both
+    versions by one query (`sql.replay`), which also counts the transitions, sums the amounts
+    and picks the example lines; `opened` is an engine already open to use (and leave open).
 
     Raises:
         DiagnosticError: a history file cannot be read, or has no rows (E606); E601 to E603
@@ -238,6 +248,12 @@ def backtest(old: Policy, new: Policy, history: str, *, old_name: str, new_name:
         infer_format(path, fmt)  # every file's format is known before anything is decided
     amount_fact = _amount_fact(new, amount)
     result = Backtest(old_name, new_name, [display_path(p) for p in files], engine, amount_fact)
+    if engine != "python":
+        _replay(result, old, new, files, fmt=fmt, examples=examples, limits=limits,
+                spark_master=spark_master, opened=opened)
+        if result.rows == 0:
+            raise _no_rows(history)
+        return result
     counts = _Counts()
     per_file: list[list[Transition]] = []
     for path in files:
@@ -247,11 +263,15 @@ def backtest(old: Policy, new: Policy, history: str, *, old_name: str, new_name:
     result.refused = (counts.refused[0], counts.refused[1])
     result.invalid = (counts.invalid[0], counts.invalid[1])
     if result.rows == 0:
-        raise DiagnosticError([Diagnostic(
-            "E606", "the history has no rows to replay", file=display_path(history),
-            help="give a file with at least one row, or a folder of such files")])
+        raise _no_rows(history)
     _amounts_and_examples(result, old, new, files, per_file, fmt, limits, examples)
     return result
+
+
+def _no_rows(history: str) -> DiagnosticError:
+    return DiagnosticError([Diagnostic(
+        "E606", "the history has no rows to replay", file=display_path(history),
+        help="give a file with at least one row, or a folder of such files")])
 
 
 class _Counts:
@@ -304,3 +324,230 @@ def _amounts_and_examples(result: Backtest, old: Policy, new: Policy, files: lis
                 transition.examples.append(Example(shown_path, line,
                                                    explained(old, raw_for(old), shown_path),
                                                    explained(new, raw, shown_path)))
+
+
+# ------------------------------------------------------------------ one query (DuckDB, Spark)
+#: Rows of a file decided by one query (each chunk is one query deciding both versions).
+CHUNK_ROWS = 1_000_000
+
+
+@dataclass
+class _Chunk:
+    """Rows of a history file ready for the query: each version's table, the lines left to
+    the reference engine, and each line's raw facts for either version."""
+
+    tables: dict[str, Any]
+    python: list[int]
+    raw: Callable[[Policy, int], object]
+
+
+def _replay(result: Backtest, old: Policy, new: Policy, files: list[str], *,
+            fmt: str | None, examples: int, limits: RowLimits, spark_master: str,
+            opened: Any) -> None:
+    """Fills `result` deciding each chunk of each file under both versions in one query
+    (`sql.replay`); the rows it leaves, and the examples' explanations, Python decides."""
+    from policy_engine.sql.engines import open_engine
+    from policy_engine.sql.replay import ReplayQuery
+
+    shared = old.checked.facts == new.checked.facts
+    query = ReplayQuery(old, new, result.amount_fact, examples, shared)
+    scales: dict[tuple[str, str], int] = {}
+    engine = opened or open_engine(result.engine, spark_master=spark_master)
+    try:
+        for path in files:
+            batch = open_batch(new, path, fmt=fmt, limits=limits)
+            try:
+                shown = display_path(path)
+                deciders = (RowDecider(old, batch.reader.shown), RowDecider(new,
+                                                                           batch.reader.shown))
+                file_shared = shared and batch.reader.fmt != "decision-log"
+                for chunk in _chunks(old, new, batch.reader, query, file_shared):
+                    _tally(result, query, engine, chunk, deciders, shown, examples, scales)
+            finally:
+                batch.close()
+    finally:
+        if opened is None:
+            engine.close()
+    for key, transition in result.transitions.items():
+        if key in scales:  # a sum from SQL has 12 places: as many as its amounts had, as in
+            # Python, where a sum of decimals keeps the most places of its terms
+            transition.amount = transition.amount.quantize(Decimal(1).scaleb(-scales[key]))
+    refused, invalid = [0, 0], [0, 0]
+    for transition in result.transitions.values():
+        for side, outcome in enumerate((transition.before, transition.after)):
+            refused[side] += transition.rows if outcome.startswith("refused ") else 0
+            invalid[side] += transition.rows if outcome.startswith("invalid ") else 0
+        if transition.before == "invalid E604":
+            result.replayed_not += transition.rows
+    result.refused = (refused[0], refused[1])
+    result.invalid = (invalid[0], invalid[1])
+
+
+def _chunks(old: Policy, new: Policy, reader: Any, query: Any, shared: bool
+            ) -> Iterator[_Chunk]:
+    from policy_engine.sql.replay import NEW_TABLE
+
+    names = {id(new): NEW_TABLE, id(old): query.old_table}
+    versions = (new,) if shared else (new, old)
+    if reader.fmt == "parquet":
+        yield from _parquet_chunks(reader, versions, names)
+        return
+    parsers = {id(p): record_parser(reader.fmt, reader.header, p, reader.limits)
+               for p in versions}
+    chunk: list[tuple[int, object]] = []
+    for record in reader.records():
+        chunk.append(record)
+        if len(chunk) >= CHUNK_ROWS:
+            yield _typed_chunk(chunk, versions, parsers, names)
+            chunk = []
+    if chunk:
+        yield _typed_chunk(chunk, versions, parsers, names)
+
+
+def _parse(parse: Callable[[object], Any], record: object) -> object:
+    if isinstance(record, RowError):
+        return record
+    try:
+        return parse(record)
+    except Exception as error:  # a row never ends the run
+        return failure(describe_exception(error))
+
+
+def _typed_chunk(chunk: list[tuple[int, object]], versions: tuple[Policy, ...],
+                 parsers: dict[int, Callable[[object], Any]], names: dict[int, str]
+                 ) -> _Chunk:
+    """Rows read and typed by the fact stage of each version (as `policy batch` does)."""
+    from policy_engine.sql.tables import from_typed
+
+    records = dict(chunk)
+    typed: dict[int, list[tuple[int, dict[str, Any]]]] = {id(p): [] for p in versions}
+    given: dict[int, list[frozenset[str]]] = {id(p): [] for p in versions}
+    python: set[int] = set()
+    for line, record in chunk:
+        rows = []
+        for policy in versions:
+            parsed = _parse(parsers[id(policy)], record)
+            facts = policy._facts.quick(parsed) if isinstance(parsed, dict) else None
+            if facts is None or not isinstance(parsed, dict):
+                break
+            rows.append((policy, facts, frozenset(parsed)))
+        else:
+            for policy, facts, names_given in rows:
+                typed[id(policy)].append((line, facts))
+                given[id(policy)].append(names_given)
+            continue
+        python.add(line)
+    tables = {}
+    for policy in versions:
+        table, aside = from_typed(policy.checked, typed[id(policy)], given[id(policy)])
+        python.update(typed[id(policy)][position][0] for position in aside)
+        tables[names[id(policy)]] = table
+    tables = _without(tables, python)
+
+    def raw_of(policy: Policy, line: int) -> object:
+        parse = parsers.get(id(policy)) or next(iter(parsers.values()))
+        return _parse(parse, records[line])
+
+    return _Chunk(tables, sorted(python), raw_of)
+
+
+def _parquet_chunks(reader: Any, versions: tuple[Policy, ...], names: dict[int, str]
+                    ) -> Iterator[_Chunk]:
+    """Parquet record batches converted by Arrow for each version (as `policy batch` does)."""
+    import pyarrow.compute as pc
+
+    from policy_engine.batch.reading import parquet_record
+    from policy_engine.sql.tables import from_parquet
+
+    first = 1
+    for batch in reader.arrow_batches(CHUNK_ROWS):
+        tables: dict[str, Any] = {}
+        aside: Any = None
+        for policy in versions:
+            table, odd = from_parquet(policy.checked, batch, first, reader.limits.max_row_bytes)
+            tables[names[id(policy)]] = table
+            aside = odd if aside is None else pc.or_(aside, odd)
+        python = [first + position for position, set_aside in
+                  enumerate(aside.to_pylist()) if set_aside] if pc.any(aside).as_py() else []
+        start = first
+
+        def raw(policy: Policy, line: int, batch: Any = batch, start: int = start) -> object:
+            return parquet_record(batch.slice(line - start, 1).to_pylist()[0], reader.limits)
+
+        yield _Chunk(_without(tables, set(python)), python, raw)
+        first += batch.num_rows
+
+
+def _without(tables: dict[str, Any], lines: set[int]) -> dict[str, Any]:
+    """The tables without the rows of `lines` (those the reference engine decides)."""
+    if not lines:
+        return tables
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from policy_engine.sql.values import LINE
+
+    dropped = pa.array(sorted(lines), pa.int64())
+    return {name: table.filter(pc.invert(pc.is_in(table.column(LINE), value_set=dropped)))
+            for name, table in tables.items()}
+
+
+def _tally(result: Backtest, query: Any, engine: Any, chunk: _Chunk,
+           deciders: tuple[RowDecider, RowDecider], shown: str, examples: int,
+           scales: dict[tuple[str, str], int]) -> None:
+    """Runs the query over one chunk, adds its counts, decides in Python the lines it left,
+    and explains the first lines of each changed transition not yet full of examples."""
+    from policy_engine.sql.replay import run
+
+    answer = run(engine, query, chunk.tables).to_pydict()
+    candidates: dict[tuple[str, str], list[int]] = {}
+    transitions = result.transitions
+    for kind, before, after, rows, other, amount, scale, line in zip(
+            answer["kind"], answer["before"], answer["after"], answer["rows"],
+            answer["other"], answer["amount"], answer["scale"], answer["line"], strict=True):
+        if kind == "p":
+            chunk.python.append(line)
+            continue
+        key = (before, after)
+        if kind == "e":
+            candidates.setdefault(key, []).append(line)
+            continue
+        transition = transitions.get(key)
+        if transition is None:
+            transition = transitions[key] = Transition(*key)
+        transition.rows += int(rows)
+        transition.other_outputs += int(other)
+        result.rows += int(rows)
+        if amount is not None:
+            transition.amount += amount
+            scales[key] = max(scales.get(key, 0), int(scale))
+    old_decider, new_decider = deciders
+    old, new = old_decider.policy, new_decider.policy
+    for line in sorted(set(chunk.python)):
+        raw_new = chunk.raw(new, line)
+        sides = []
+        for decider, raw in ((old_decider, chunk.raw(old, line)), (new_decider, raw_new)):
+            data = json.loads(decider.decide(line, raw)[0])  # type: ignore[arg-type]
+            key_of, status = outcome_key(data)
+            sides.append((key_of, status, json.dumps(data.get("outputs"), sort_keys=True)))
+        key = (sides[0][0], sides[1][0])
+        transition = transitions.get(key)
+        if transition is None:
+            transition = transitions[key] = Transition(*key)
+        transition.rows += 1
+        result.rows += 1
+        if sides[0][1] == "decided" and key[0] == key[1] and sides[0][2] != sides[1][2]:
+            transition.other_outputs += 1
+        value = _amount(raw_new, result.amount_fact)
+        if value is not None:
+            transition.amount += value
+            exponent = value.as_tuple().exponent
+            scales[key] = max(scales.get(key, 0), -exponent if isinstance(exponent, int) else 0)
+        if transition.changed:
+            candidates.setdefault(key, []).append(line)
+    for key, lines in candidates.items():
+        transition = transitions[key]
+        for line in sorted(lines)[:max(0, examples - len(transition.examples))]:
+            transition.examples.append(Example(shown, line,
+                                               explained(old, chunk.raw(old, line), shown),
+                                               explained(new, chunk.raw(new, line), shown)))

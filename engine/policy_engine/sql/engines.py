@@ -108,7 +108,7 @@ class Spark:
         except ImportError:
             raise unavailable("the Spark engine (the Python package pyspark)",
                               "pip install 'policy-engine[spark]', and a Java runtime "
-                              "(17 or newer): see docs/sql.md") from None
+                              "(17 or newer): see docs/scale-out.md") from None
         if not java_available():
             raise unavailable("Java, which Spark needs,",
                               "install a Java runtime 17 or newer (Debian: apt-get install "

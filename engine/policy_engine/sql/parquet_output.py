@@ -2,7 +2,7 @@
 
 Every engine writes its JSON Lines first (the reference format, the same byte for byte on
 every engine); DuckDB then reads them and writes one Parquet row per line, with the columns
-in `COLUMNS` (docs/sql.md, "Parquet output"). So the Parquet files of two engines are equal
+in `COLUMNS` (docs/scale-out.md, "Parquet output"). So the Parquet files of two engines are equal
 whenever their JSON Lines are, and the Python engine needs no second writer. The file is
 written under a temporary name in its own folder and renamed when complete, as the JSON Lines
 output is (`batch.output`).
@@ -17,7 +17,7 @@ from policy_engine.batch.output import output_error
 from policy_engine.core.files import display_path
 from policy_engine.sql.engines import unavailable
 
-#: The Parquet columns, their types and what they hold (docs/sql.md).
+#: The Parquet columns, their types and what they hold (docs/scale-out.md).
 COLUMNS = (
     ("line", "BIGINT", "the input's line (row) number"),
     ("status", "VARCHAR", "decided, refused, invalid or failed"),

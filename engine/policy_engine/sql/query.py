@@ -56,7 +56,7 @@ class PolicyQuery:
         trail: whether the result has `trail` (each tried unit's first conjunct not true,
             as `index:at` pairs, see `indexing`).
         outputs: the output columns of the result.
-        input_columns: the input table's columns and their SQL types (docs/sql.md).
+        input_columns: the input table's columns and their SQL types (docs/scale-out.md).
     """
 
     policy: CheckedPolicy
@@ -88,7 +88,7 @@ def _collector_paused() -> Iterator[None]:
 
 def compile_query(policy: CheckedPolicy, *, table: str = DEFAULT_TABLE, trail: bool = False,
                   envelope: Envelope = ENVELOPE) -> PolicyQuery:
-    """Translates a checked policy into a query over `table` (see docs/sql.md).
+    """Translates a checked policy into a query over `table` (see docs/scale-out.md).
 
     Raises:
         DiagnosticError: E601 for a construct that has no exact SQL translation.

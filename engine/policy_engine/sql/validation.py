@@ -1,6 +1,6 @@
 """SQL validation: the input table's columns checked against the fact declarations, as SQL.
 
-The query reads a table with one column per fact in a documented type (docs/sql.md):
+The query reads a table with one column per fact in a documented type (docs/scale-out.md):
 yes/no as BOOLEAN, whole numbers as BIGINT, amounts as decimal text or DECIMAL (read as text, so
 `24.90` keeps its two places), text and enumeration values as VARCHAR, dates as DATE, lists as
 arrays; NULL is a fact left out. This stage gives each row the typed facts the rules read
@@ -51,7 +51,7 @@ class Check:
 
 
 def sql_type(kind: Type) -> str:
-    """The SQL type of an input column for a fact of this type (docs/sql.md)."""
+    """The SQL type of an input column for a fact of this type (docs/scale-out.md)."""
     if isinstance(kind, BoolType):
         return "BOOLEAN"
     if isinstance(kind, WholeType):
