@@ -123,7 +123,7 @@ class Spark:
                             .config("spark.sql.decimalOperations.allowPrecisionLoss", "false")
                             .config("spark.sql.session.timeZone", "UTC")
                             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                            .config("spark.driver.memory", "1g")
+                            .config("spark.driver.memory", "3g")
                             .getOrCreate())
         except Exception as error:  # Py4J and Spark raise their own types
             raise failed("Spark", error) from None
