@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
@@ -28,6 +29,9 @@ class Engine(Protocol):
     def run(self, query: PolicyQuery, table: Any, *, ordered: bool = True) -> Any:
         """The query's result over `table` (Arrow), as an Arrow table ordered by line
         (in any order when not `ordered`: sorting is a good share of the query's time)."""
+
+    def sql(self, text: str, tables: Mapping[str, Any]) -> Any:
+        """The result (Arrow) of the query `text` over `tables` (name -> Arrow table)."""
 
     def close(self) -> None: ...
 
@@ -57,6 +61,8 @@ class DuckDB:
                               "pip install 'policy-engine[sql]'") from None
         self._duckdb = duckdb
         self.connection = duckdb.connect(":memory:")
+        # Its progress bar would be written to standard output, where the lines may go.
+        self.connection.execute("SET enable_progress_bar = false")
         if threads is not None:
             self.connection.execute(f"SET threads = {int(threads)}")
         self._prepared: dict[int, str] = {}
@@ -65,13 +71,22 @@ class DuckDB:
         text = self._prepared.get(id(query))
         if text is None:
             text = self._prepared[id(query)] = query.sql("duckdb")
+        return self.sql(text + (" ORDER BY line" if ordered else ""), {TABLE: table})
+
+    def sql(self, text: str, tables: Mapping[str, Any]) -> Any:
+        """The result (Arrow) of the query `text` over `tables` (name -> Arrow table).
+
+        Raises:
+            DiagnosticError: E603 when DuckDB fails on the query.
+        """
         try:
-            self.connection.register(TABLE, table)
+            for name, table in tables.items():
+                self.connection.register(name, table)
             try:
-                return self.connection.sql(text + (" ORDER BY line" if ordered else "")) \
-                    .to_arrow_table()
+                return self.connection.sql(text).to_arrow_table()
             finally:
-                self.connection.unregister(TABLE)
+                for name in tables:
+                    self.connection.unregister(name)
         except self._duckdb.Error as error:
             raise failed("DuckDB", error) from None
 
@@ -134,13 +149,23 @@ class Spark:
         text = self._prepared.get(id(query))
         if text is None:
             text = self._prepared[id(query)] = query.sql("spark")
+        return self.sql(text + (" ORDER BY line" if ordered else ""), {TABLE: table})
+
+    def sql(self, text: str, tables: Mapping[str, Any]) -> Any:
+        """The result (Arrow) of the query `text` over `tables` (name -> Arrow table), each
+        a temporary view for the query's time.
+
+        Raises:
+            DiagnosticError: E603 when Spark fails on the query.
+        """
         try:
-            frame = self.session.createDataFrame(table)
-            frame.createOrReplaceTempView(TABLE)
+            for name, table in tables.items():
+                self.session.createDataFrame(table).createOrReplaceTempView(name)
             try:
-                return self.session.sql(text + (" ORDER BY line" if ordered else "")).toArrow()
+                return self.session.sql(text).toArrow()
             finally:
-                self.session.catalog.dropTempView(TABLE)
+                for name in tables:
+                    self.session.catalog.dropTempView(name)
         except Exception as error:  # Py4J and Spark raise their own types
             raise failed("Spark", error) from None
 

@@ -186,29 +186,4 @@ def run(engine: Any, query: ReplayQuery, tables: dict[str, Any]) -> Any:
     Raises:
         DiagnosticError: E603 when the engine fails on the query.
     """
-    from policy_engine.sql.engines import failed
-
-    if engine.name == "duckdb":
-        connection = engine.connection
-        connection.execute("SET enable_progress_bar = false")  # its bar would go to stdout
-        try:
-            for name, table in tables.items():
-                connection.register(name, table)
-            try:
-                return connection.sql(query.sql("duckdb")).to_arrow_table()
-            finally:
-                for name in tables:
-                    connection.unregister(name)
-        except engine._duckdb.Error as error:
-            raise failed("DuckDB", error) from None
-    session = engine.session
-    try:
-        for name, table in tables.items():
-            session.createDataFrame(table).createOrReplaceTempView(name)
-        try:
-            return session.sql(query.sql("spark")).toArrow()
-        finally:
-            for name in tables:
-                session.catalog.dropTempView(name)
-    except Exception as error:  # Py4J and Spark raise their own types
-        raise failed("Spark", error) from None
+    return engine.sql(query.sql(engine.name), tables)
