@@ -262,9 +262,11 @@ def _too_large(name: str) -> DiagnosticError:
 
 #: Where the two parsers are known to differ, or could: tags, directives, anchors and aliases,
 #: complex keys, tabs, other line breaks than `\n`, control and format characters, halves of
-#: surrogate pairs. A text with any of these is read by the pure Python parser only.
+#: surrogate pairs, and a `#` right after a block scalar's `|` or `>` header (libyaml takes
+#: `|#` as a comment, the pure parser refuses it). A text with any of these is read by the
+#: pure Python parser only.
 _UNCOMMON = re.compile("[!%&*?\t\r\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufeff"
-                       "\ud800-\udfff]")
+                       "\ud800-\udfff]|[|>][-+0-9]*#")
 #: What `_compose_quickly` returns when libyaml cannot say.
 _UNSURE = ScalarNode("", "")
 
