@@ -235,6 +235,8 @@ def _unpickle(body: bytes) -> Any:
 
 #: Objects made while the collector was paused above which they are frozen (`collector_paused`).
 FREEZE_AFTER = 100_000
+#: Not empty once `collector_paused` has frozen objects in this process.
+_froze: list[bool] = []
 
 
 @contextlib.contextmanager
@@ -247,8 +249,13 @@ def collector_paused() -> Iterator[None]:
     they reach the older generations. So when more than `FREEZE_AFTER` objects were made,
     `gc.freeze()` moves everything alive to the collector's permanent generation, which no
     pass visits again, as a server does before forking. Those objects are still freed when
-    no longer referenced; only a garbage cycle among them (none is made here) would stay. A
-    caller that paused the collector itself keeps it paused, and nothing is frozen.
+    no longer referenced, but a garbage cycle among them would stay, and everything alive is
+    frozen, not only what the load made: the policy a server is about to replace, with the
+    cycles of its generated code. So a load that freezes after an earlier one did first
+    gives the frozen objects back and collects them once (a full pass, as the collector would
+    have made anyway): a process that reloads big policies keeps at most one version's
+    garbage, instead of every version's. A caller that paused the collector itself keeps it
+    paused, and nothing is frozen.
     """
     collecting = gc.isenabled()
     gc.disable()
@@ -257,7 +264,11 @@ def collector_paused() -> Iterator[None]:
     finally:
         if collecting:
             if gc.get_count()[0] > FREEZE_AFTER:
+                if _froze:  # an earlier load's objects, now maybe garbage, are frozen too
+                    gc.unfreeze()
+                    gc.collect()
                 gc.freeze()
+                _froze.append(True)
             gc.enable()
 
 
