@@ -85,8 +85,7 @@ class _Conjunct:
         line, column = policy.source.line_col(conjunct.span.start)
         self.conjunct = conjunct
         self.names = conjunct.facts
-        self.fields: dict[str, Any] = {"text": conjunct.grouped, "line": line,
-                                       "column": column, "lookups": ()}
+        self.fields = (conjunct.grouped, line, column)
         self.subject = _subject(policy, conjunct.expr, conjunct.grouped)
         self.keys = _lookup_keys(policy, conjunct.expr)
         combinations = 1
@@ -160,14 +159,17 @@ class Parts:
         self.order = tuple((r, r.index, r.effective is not None, self.readers[r.index],
                             self.failing[r.index], self.where[r.index])
                            for r in policy.first_match_order)
-        self.rule_fields: dict[int, dict[str, Any]] = {}
+        #: For each unit and count of its first conjuncts, the most of them (fewer) whose
+        #: checks are kept together by their reader's values (0: none), and those kept.
+        self.heads = {index: tuple(max([n for n in range(1, count) if readers[n] is not None],
+                                       default=0) for count in range(len(readers)))
+                      for index, readers in self.readers.items()}
+        self.kept_heads: dict[int, dict[tuple[object, ...], tuple[CheckTrace, ...]]] = {
+            index: {} for index in self.readers}
         self.not_reached: dict[int, RuleTrace] = {}
         self.not_in_effect: dict[int, RuleTrace] = {}
         for unit in units:
-            shared = _rule_trace(unit, "not reached", ())
-            self.rule_fields[unit.index] = {name: getattr(shared, name)
-                                            for name in RuleTrace.__dataclass_fields__}
-            self.not_reached[unit.index] = shared
+            self.not_reached[unit.index] = _rule_trace(unit, "not reached", ())
             self.not_in_effect[unit.index] = _rule_trace(unit, "not in effect", ())
         self.unreached = tuple(self.not_reached[rule.index] for rule in policy.rules)
         self.otherwise = (_rule_trace(policy.otherwise, "decided", ())
@@ -372,13 +374,9 @@ class _Expansion:
         keys = part.keys
         if keys is None:
             return _check(self.trace._scope, part.conjunct, result)
-        fields = dict(part.fields)
-        fields["result"] = result
-        fields["values"] = values
-        fields["display"] = self.shown(part.subject, part.fields["text"])
-        if keys:
-            fields["lookups"] = self.lookups(keys)
-        made = CheckTrace(**fields)
+        text, line, column = part.fields
+        made = CheckTrace(text, line, column, result, values, self.shown(part.subject, text),
+                          self.lookups(keys) if keys else ())
         if kept is not None and self.parts.room > 0:
             self.parts.room -= 1
             kept[(result, values)] = made
@@ -407,15 +405,42 @@ class _Expansion:
     def rule(self, unit: CheckedRule, status: str, results: tuple[bool | None, ...],
              by: str | None = None) -> RuleTrace:
         """A unit's trace, with the checks of its first conjuncts, one per result."""
+        index = unit.index
+        shared = self.parts
+        conjuncts = shared.conjuncts[index]
+        count = min(len(results), len(conjuncts))
+        # The checks of its longest first conjuncts whose values can be kept (the rule's
+        # trace itself cannot be, say for an amount read last): kept together.
+        start = shared.heads[index][count]
+        checks: tuple[CheckTrace, ...] = ()
+        if start:
+            reader = shared.readers[index][start]
+            assert reader is not None
+            try:
+                values = reader(self.facts)
+            except KeyError:  # a fact left out: each check made below
+                start = 0
+            else:
+                key = (results[:start], values)
+                table = shared.kept_heads[index]
+                found = table.get(key)
+                if found is None:
+                    found = self.checks(conjuncts[:start], results[:start])
+                    if shared.room > 0:
+                        shared.room -= 1
+                        table[key] = found
+                checks = found
+        checks += self.checks(conjuncts[start:count], results[start:count])
+        like = shared.not_reached[index]  # what does not change from status to status
+        return RuleTrace(like.id, like.title, like.line, status, like.decision, like.reason,
+                         like.citation, checks, like.kind, like.by if by is None else by,
+                         like.overrides, like.effective, like.adds)
+
+    def checks(self, conjuncts: Sequence[_Conjunct], results: Sequence[bool | None]
+               ) -> tuple[CheckTrace, ...]:
         check = self.check
-        checks = tuple([check(part, result) for part, result
-                        in zip(self.parts.conjuncts[unit.index], results, strict=False)])
-        fields = dict(self.parts.rule_fields[unit.index])
-        fields["status"] = status
-        fields["checks"] = checks
-        if by is not None:
-            fields["by"] = by
-        return RuleTrace(**fields)
+        return tuple([check(part, result) for part, result in zip(conjuncts, results,
+                                                                  strict=True)])
 
     def values(self, index: int, count: int) -> object:
         """The values a unit's first `count` conjuncts read, when their traces can be kept
@@ -487,7 +512,15 @@ class _Expansion:
     def near_miss(self, unit: CheckedRule, results: tuple[bool | None, ...], held: int,
                   total: int) -> NearMiss:
         """A near miss: kept, as rule traces are, when the values it reads can be."""
-        values = self.values(unit.index, len(unit.conjuncts))
+        values: object = _ABSENT
+        reader = self.parts.readers[unit.index][-1]
+        if reader is not None:
+            try:
+                values = reader(self.facts)
+            except KeyError:  # a fact left out: read one by one
+                pass
+        if values is _ABSENT:
+            values = self.values(unit.index, len(unit.conjuncts))
         if values is _ABSENT:
             return NearMiss(self.rule(unit, "did not apply", results), held, total)
         shared = self.parts
@@ -573,17 +606,18 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
     if advisories is not None:
         fields["advisories"] = advisories
     fields["as_of"] = today if shared.dated else None
+    fields["by_default"] = evaluation.rule == "otherwise"
     fields["constraints"] = ()
     fields["facts"] = _facts(shared, facts, facts if given is None else given)
     fields["closest"] = _closest(made, today) if made is not None \
         and decider.kind == "otherwise" else ()
-    trace.__dict__.update(fields)
     if not policy.defines:
-        trace.__dict__["derived"] = ()
-    elif made is not None and "advisories" in fields:
+        fields["derived"] = ()
+    trace.__dict__ = fields  # the dict itself, not a copy of it
+    if made is not None and policy.defines and "advisories" in fields:
         derived = _derived(made, trace, decider)
         if derived is not None:
-            trace.__dict__["derived"] = derived
+            fields["derived"] = derived
     return trace
 
 
