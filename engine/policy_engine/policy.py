@@ -70,6 +70,8 @@ class Policy:
         self._compiled: CompiledPolicy | None = None
         self._validator: Callable[..., dict[str, Value]] | None = None
         self._deciders: dict[bool, Callable[..., Decision]] = {}
+        # Without defaults every validated fact was given: the trace needs no set of names.
+        self._defaults = any(info.default is not None for info in checked.facts)
 
     # ------------------------------------------------------------ building
     @classmethod
@@ -219,7 +221,8 @@ class Policy:
             DiagnosticError: the facts are invalid; each problem names the JSON path of the
                 bad value.
         """
-        given = frozenset(facts) if isinstance(facts, Mapping) else frozenset()
+        given = (frozenset(facts) if isinstance(facts, Mapping) else frozenset()) \
+            if self._defaults else None
         try:
             typed = self._validate(facts, engine, file, locate, prefix)
         except _Refused as refused:

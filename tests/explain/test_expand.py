@@ -10,6 +10,8 @@ the one `Trace` works out from the same compiled evaluation.
 from __future__ import annotations
 
 import ast
+import gc
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +131,69 @@ def test_kept_traces_are_bounded() -> None:
     assert decision.trace is not None and decision.decision == "wait"
     compiled = policy._compiled_policy()
     shared = expand.parts(compiled)
-    assert 0 < len(shared.kept) + sum(len(p.kept or ()) for ps in shared.conjuncts.values()
-                                      for p in ps) <= expand.KEPT_ROOM
-    assert shared.room < expand.KEPT_ROOM
+    assert 0 < kept_count(shared) == expand.KEPT_ROOM - shared.room <= expand.KEPT_ROOM
+
+
+def kept_count(shared: expand.Parts) -> int:
+    """Everything the policy's parts keep between decisions, each counted against its room."""
+    tables = [shared.kept, shared.kept_near, shared.nearest, shared.kept_derived,
+              shared.facts_kept, *shared.kept_heads.values(),
+              *(table for table in shared.deciding.values() if table is not None),
+              *(table for tables in shared.failing.values() for table in tables
+                if table is not None),
+              *(part.kept for parts in shared.conjuncts.values() for part in parts
+                if part.kept is not None)]
+    return sum(len(table) for table in tables)
+
+
+def test_nothing_is_kept_when_the_room_is_used_up() -> None:
+    # With no room left, every trace is made for its decision, and is still the interpreter's.
+    policy = Policy.from_text(REFERENCE.read_text(encoding="utf-8"), "reference.policy")
+    shared = expand.parts(policy._compiled_policy())
+    shared.room = 0
+    cases = [{"status": status, "paid": True, "received": received, "days_since_ship": days,
+              "days_without_tracking": days // 2, "problem": problem, "evidence_count": 1,
+              "dispute_state": "none", "off_platform_offer": False, "amount": "10.00",
+              "requested_refund": refund}
+             for status in ("sent", "delivered") for received in (False, True)
+             for days in (3, 50) for problem in ("none", "damaged") for refund in ("5", "10")]
+    for raw in cases:
+        assert_same_trace(policy, raw)
+    assert kept_count(shared) == 0 and shared.room == 0
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython" or sys.version_info < (3, 11),
+                    reason="the shared attribute layout of CPython 3.11+")
+def test_trace_objects_keep_the_shared_layout() -> None:
+    # Every trace object's attributes are set one by one, as `__init__` sets them, so CPython
+    # keeps them in the class's shared layout (no dict of their own): renderers read those on
+    # a fast path, and a mix of the two kinds makes every read miss it. An object with a dict
+    # of its own shows it among its referents.
+    policy = Policy.load(str(REFERENCE))
+    seen = 0
+    for raw in ({"status": "sent", "paid": True, "received": False, "days_since_ship": 3,
+                 "days_without_tracking": 2, "problem": "none", "evidence_count": 0,
+                 "dispute_state": "none", "off_platform_offer": False, "amount": "10.00",
+                 "requested_refund": "5.00"},
+                {"status": "delivered", "paid": True, "received": True, "days_since_ship": 3,
+                 "days_without_tracking": 2, "problem": "damaged", "evidence_count": 2,
+                 "dispute_state": "none", "off_platform_offer": False, "amount": "10.00",
+                 "requested_refund": "5.00"},
+                {"status": "delivered", "paid": True, "received": True, "days_since_ship": 3,
+                 "days_without_tracking": 2, "problem": "damaged", "evidence_count": 0,
+                 "dispute_state": "open", "off_platform_offer": False, "amount": "10.00",
+                 "requested_refund": "9.00"}):
+        for _ in range(2):  # made, then shared
+            trace = policy.evaluate(raw, engine="compiled").trace
+            assert trace is not None
+            rules = (*trace.rules, *trace.advisories, *(miss.rule for miss in trace.closest))
+            objects: list[object] = [*rules, *trace.closest, *trace.facts,
+                                     *(check for rule in rules for check in rule.checks)]
+            for made in objects:
+                seen += 1
+                assert not any(isinstance(referent, dict)
+                               for referent in gc.get_referents(made)), made
+    assert seen > 100
 
 
 @pytest.mark.parametrize("path", POLICIES, ids=[str(p.relative_to(ROOT)) for p in POLICIES])

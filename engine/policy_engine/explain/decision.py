@@ -82,8 +82,19 @@ class Decision:
             given: the facts the caller supplied (the others came from defaults); None when
                 the caller supplied every fact in `facts`.
         """
-        return cls(policy, evaluation.decision, evaluation.rule, evaluation.outputs,
-                   evaluation.index, facts=facts, given=given, evaluation=evaluation)
+        # As `__init__` sets them, without its keyword arguments: one per `evaluate`.
+        made = object.__new__(cls)
+        made.policy = policy
+        made.decision = evaluation.decision
+        made.rule = evaluation.rule
+        made.outputs = dict(evaluation.outputs)
+        made.refusal = ()
+        made._index = evaluation.index
+        made._facts = facts
+        made._given = given
+        made._evaluation = evaluation
+        made._trace = None
+        return made
 
     @classmethod
     def shared(cls, policy: CheckedPolicy, decision: str, rule: str, outputs: Outputs,

@@ -56,13 +56,12 @@ KEPT_ROOM = 1 << 16
 _ABSENT = object()
 _new = object.__new__
 
-
-def _made(cls: type, fields: dict[str, Any]) -> Any:
-    """An instance of a frozen dataclass with these fields, as its `__init__` would set them
-    (which sets each through `object.__setattr__`, the cost that matters at this scale)."""
-    made: Any = _new(cls)
-    made.__dict__.update(fields)
-    return made
+# Every trace object is made by its class's own `__init__`, never by filling its `__dict__`:
+# an object whose attributes were set one by one keeps them in its class's shared layout, and
+# CPython reads those quickly; one whose `__dict__` was read or filled has a dict of its own,
+# read more slowly, and a mix of the two kinds makes every attribute read of a renderer miss
+# its specialised fast path (reading a whole trace took 1.5 times as long). So no trace object
+# is made, or read, through its `__dict__`.
 
 
 class _Conjunct:
@@ -86,8 +85,7 @@ class _Conjunct:
         line, column = policy.source.line_col(conjunct.span.start)
         self.conjunct = conjunct
         self.names = conjunct.facts
-        self.fields: dict[str, Any] = {"text": conjunct.grouped, "line": line,
-                                       "column": column, "lookups": ()}
+        self.fields = (conjunct.grouped, line, column)
         self.subject = _subject(policy, conjunct.expr, conjunct.grouped)
         self.keys = _lookup_keys(policy, conjunct.expr)
         combinations = 1
@@ -148,17 +146,30 @@ class Parts:
             None if names is None or not facts_only.issuperset(names) else _reader(names)
             for names in prefixes) for index, prefixes in self.prefixes.items()}
         self.kept: dict[tuple[object, ...], RuleTrace] = {}
+        #: The same, for the common cases, without a key to build: for each unit, the traces
+        #: of the rule failing at conjunct `count - 1` (by `count`), and of it deciding, by the
+        #: values its reader gives (None: not kept this way).
+        self.failing: dict[int, tuple[dict[object, RuleTrace] | None, ...]] = {
+            index: tuple(None if reader is None else {} for reader in readers)
+            for index, readers in self.readers.items()}
+        self.deciding: dict[int, dict[object, RuleTrace] | None] = {
+            index: None if readers[-1] is None else {} for index, readers in self.readers.items()}
         self.room = KEPT_ROOM
         self.where = {rule.index: position for position, rule in enumerate(policy.rules)}
         self.order = tuple((r, r.index, r.effective is not None, self.readers[r.index],
-                            self.where[r.index]) for r in policy.first_match_order)
-        self.rule_fields: dict[int, dict[str, Any]] = {}
+                            self.failing[r.index], self.where[r.index])
+                           for r in policy.first_match_order)
+        #: For each unit and count of its first conjuncts, the most of them (fewer) whose
+        #: checks are kept together by their reader's values (0: none), and those kept.
+        self.heads = {index: tuple(max([n for n in range(1, count) if readers[n] is not None],
+                                       default=0) for count in range(len(readers)))
+                      for index, readers in self.readers.items()}
+        self.kept_heads: dict[int, dict[tuple[object, ...], tuple[CheckTrace, ...]]] = {
+            index: {} for index in self.readers}
         self.not_reached: dict[int, RuleTrace] = {}
         self.not_in_effect: dict[int, RuleTrace] = {}
         for unit in units:
-            shared = _rule_trace(unit, "not reached", ())
-            self.rule_fields[unit.index] = dict(shared.__dict__)
-            self.not_reached[unit.index] = shared
+            self.not_reached[unit.index] = _rule_trace(unit, "not reached", ())
             self.not_in_effect[unit.index] = _rule_trace(unit, "not in effect", ())
         self.unreached = tuple(self.not_reached[rule.index] for rule in policy.rules)
         self.otherwise = (_rule_trace(policy.otherwise, "decided", ())
@@ -191,6 +202,10 @@ class Parts:
                              for u in units}
         self.near: tuple[Callable[[Mapping[str, Value]], tuple[bool | None, ...]], ...] | None \
             = None  # the generated near-miss functions, compiled when first needed
+        #: The near misses chosen (`_nearest`), by every rule's conjuncts' results (and day).
+        self.nearest: dict[object, tuple[tuple[CheckedRule, tuple[bool | None, ...], int, int],
+                                         ...]] = {}
+        self.kept_near: dict[tuple[object, ...], NearMiss] = {}  # as `kept`, for near misses
         #: The facts given, read at once (`_facts`): for each, a table from its value to its
         #: trace: every value of a finite domain, and a missing value (None).
         names = tuple(info.name for info in policy.facts)
@@ -200,8 +215,6 @@ class Parts:
             operator.itemgetter(*names) if len(names) > 1
             else (lambda facts: tuple(facts[n] for n in names)))
         self.fact_tables = tuple(_fact_table(info) for info in policy.facts)
-        self.open_facts = tuple(position for position, info in enumerate(policy.facts)
-                                if len(self.fact_tables[position]) == 1)
         self.missing = {info.name: FactTrace(info.name, None, "missing") for info in policy.facts}
         self.derive = [compiled.namespace[f"_p{j}"] for j in range(len(policy.defines))]
 
@@ -249,8 +262,26 @@ def _read_by_prefix(unit: CheckedRule, closure: dict[str, frozenset[str]]
     return tuple(found)
 
 
-def _fact_table(info: FactInfo) -> dict[Value | None, FactTrace]:
-    table: dict[Value | None, FactTrace] = {None: FactTrace(info.name, None, "missing")}
+class _FactTable(dict[Value | None, FactTrace]):
+    """A fact's traces by its value, when given: one kept for every value of a finite domain,
+    and one made for any other value (`__missing__`); None: the fact is missing."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def __missing__(self, value: Value) -> FactTrace:
+        return FactTrace(self.name, value, "given")
+
+
+_lookup_fact = dict.__getitem__  # calls `_FactTable.__missing__`, as `table[value]` does
+
+
+def _fact_table(info: FactInfo) -> _FactTable:
+    table = _FactTable(info.name)
+    table[None] = FactTrace(info.name, None, "missing")
     kind = info.type
     domain: tuple[Value, ...] = ()
     if isinstance(kind, EnumType):
@@ -343,13 +374,9 @@ class _Expansion:
         keys = part.keys
         if keys is None:
             return _check(self.trace._scope, part.conjunct, result)
-        fields = dict(part.fields)
-        fields["result"] = result
-        fields["values"] = values
-        fields["display"] = self.shown(part.subject, part.fields["text"])
-        if keys:
-            fields["lookups"] = self.lookups(keys)
-        made: CheckTrace = _made(CheckTrace, fields)
+        text, line, column = part.fields
+        made = CheckTrace(text, line, column, result, values, self.shown(part.subject, text),
+                          self.lookups(keys) if keys else ())
         if kept is not None and self.parts.room > 0:
             self.parts.room -= 1
             kept[(result, values)] = made
@@ -378,26 +405,46 @@ class _Expansion:
     def rule(self, unit: CheckedRule, status: str, results: tuple[bool | None, ...],
              by: str | None = None) -> RuleTrace:
         """A unit's trace, with the checks of its first conjuncts, one per result."""
+        index = unit.index
+        shared = self.parts
+        conjuncts = shared.conjuncts[index]
+        count = min(len(results), len(conjuncts))
+        # The checks of its longest first conjuncts whose values can be kept (the rule's
+        # trace itself cannot be, say for an amount read last): kept together.
+        start = shared.heads[index][count]
+        checks: tuple[CheckTrace, ...] = ()
+        if start:
+            reader = shared.readers[index][start]
+            assert reader is not None
+            try:
+                values = reader(self.facts)
+            except KeyError:  # a fact left out: each check made below
+                start = 0
+            else:
+                key = (results[:start], values)
+                table = shared.kept_heads[index]
+                found = table.get(key)
+                if found is None:
+                    found = self.checks(conjuncts[:start], results[:start])
+                    if shared.room > 0:
+                        shared.room -= 1
+                        table[key] = found
+                checks = found
+        checks += self.checks(conjuncts[start:count], results[start:count])
+        like = shared.not_reached[index]  # what does not change from status to status
+        return RuleTrace(like.id, like.title, like.line, status, like.decision, like.reason,
+                         like.citation, checks, like.kind, like.by if by is None else by,
+                         like.overrides, like.effective, like.adds)
+
+    def checks(self, conjuncts: Sequence[_Conjunct], results: Sequence[bool | None]
+               ) -> tuple[CheckTrace, ...]:
         check = self.check
-        checks = tuple([check(part, result) for part, result
-                        in zip(self.parts.conjuncts[unit.index], results, strict=False)])
-        fields = dict(self.parts.rule_fields[unit.index])
-        fields["status"] = status
-        fields["checks"] = checks
-        if by is not None:
-            fields["by"] = by
-        made: RuleTrace = _made(RuleTrace, fields)
-        return made
+        return tuple([check(part, result) for part, result in zip(conjuncts, results,
+                                                                  strict=True)])
 
     def values(self, index: int, count: int) -> object:
         """The values a unit's first `count` conjuncts read, when their traces can be kept
         (`Parts.prefixes`); `_ABSENT` when not."""
-        reader = self.parts.readers[index][count]
-        if reader is not None:
-            try:
-                return reader(self.facts)
-            except KeyError:  # a fact left out: read one by one below
-                pass
         names = self.parts.prefixes[index][count]
         if names is None:
             return _ABSENT
@@ -416,25 +463,75 @@ class _Expansion:
                 shared.kept[key] = found
         return found
 
+    def fast(self, table: dict[object, RuleTrace] | None, index: int, count: int, unit: CheckedRule,
+             status: str, results: tuple[bool | None, ...]) -> RuleTrace | None:
+        """The trace kept in `table` (`Parts.failing`, `Parts.deciding`) under the values of
+        the unit's first `count` conjuncts, made and kept when there is none yet; None when
+        it is not kept there (then `kept` keeps it)."""
+        if table is None:
+            return None
+        reader = self.parts.readers[index][count]
+        assert reader is not None
+        try:
+            values = reader(self.facts)
+        except KeyError:  # a fact left out: kept in `Parts.kept`
+            return None
+        found = table.get(values)
+        if found is None:
+            found = self.rule(unit, status, results)
+            shared = self.parts
+            if shared.room > 0:
+                shared.room -= 1
+                table[values] = found
+        return found
+
     def failed_at(self, unit: CheckedRule, position: int) -> RuleTrace:
         results = (True,) * position + (False,)
-        values = self.values(unit.index, position + 1)
+        index = unit.index
+        found = self.fast(self.parts.failing[index][position + 1], index, position + 1, unit,
+                          "did not apply", results)
+        if found is not None:
+            return found
+        values = self.values(index, position + 1)
         if values is _ABSENT:
             return self.rule(unit, "did not apply", results)
-        return self.kept((unit.index, position, values), unit, "did not apply", results)
+        return self.kept((index, position, values), unit, "did not apply", results)
 
     def held(self, unit: CheckedRule, status: str, by: str | None = None) -> RuleTrace:
         count = len(unit.conjuncts)
+        if status == "decided":
+            found = self.fast(self.parts.deciding[unit.index], unit.index, count, unit, status,
+                              (True,) * count)
+            if found is not None:
+                return found
         values = self.values(unit.index, count)
         if values is _ABSENT:
             return self.rule(unit, status, (True,) * count, by)
         return self.kept((unit.index, status, by, values), unit, status, (True,) * count, by)
 
-    def near_miss(self, unit: CheckedRule, results: tuple[bool | None, ...]) -> RuleTrace:
-        values = self.values(unit.index, len(unit.conjuncts))
+    def near_miss(self, unit: CheckedRule, results: tuple[bool | None, ...], held: int,
+                  total: int) -> NearMiss:
+        """A near miss: kept, as rule traces are, when the values it reads can be."""
+        values: object = _ABSENT
+        reader = self.parts.readers[unit.index][-1]
+        if reader is not None:
+            try:
+                values = reader(self.facts)
+            except KeyError:  # a fact left out: read one by one
+                pass
         if values is _ABSENT:
-            return self.rule(unit, "did not apply", results)
-        return self.kept((unit.index, results, values), unit, "did not apply", results)
+            values = self.values(unit.index, len(unit.conjuncts))
+        if values is _ABSENT:
+            return NearMiss(self.rule(unit, "did not apply", results), held, total)
+        shared = self.parts
+        key = (unit.index, results, values)
+        found = shared.kept_near.get(key)
+        if found is None:
+            found = NearMiss(self.rule(unit, "did not apply", results), held, total)
+            if shared.room > 0:
+                shared.room -= 1
+                shared.kept_near[key] = found
+        return found
 
 
 def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[str] | None,
@@ -446,13 +543,13 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
     """
     record = evaluation.record
     assert record is not None
+    shared = record.compiled.explained
+    if shared is None:
+        shared = parts(record.compiled)
     trace: Trace = _new(Trace)
-    fields = trace.__dict__
-    fields.update({"policy": policy, "_values": facts, "_given": given,
-                   "_evaluation": evaluation, "refusal": ()})  # as `Trace.__init__` sets them
-    shared = parts(record.compiled)
-    made = _Expansion(shared, record, trace)
-    decider = shared.units[evaluation.index]
+    made: _Expansion | None = None  # made only when a part is not kept (the uncommon case)
+    index = evaluation.index
+    decider = shared.units[index]
     today = record.today
     failed = record.failed
     base: Sequence[RuleTrace] = shared.unreached
@@ -460,42 +557,64 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
         base = [(shared.not_reached if in_effect(rule, today) else shared.not_in_effect
                  )[rule.index] for rule in policy.rules]
     rules = list(base)
-    kept = shared.kept
-    for rule, index, dated, read, where in shared.order:
+    for rule, at, dated, read, failing, where in shared.order:
         if rule is decider:
             break
         if dated and not in_effect(rule, today):
-            rules[where] = shared.not_in_effect[index]
+            rules[where] = shared.not_in_effect[at]
             continue
-        position = failed.get(index, 0)
+        position = failed.get(at, 0)
         reader = read[position + 1]
         if reader is not None:
             # The common case, inline: a trace kept for these values (`_Expansion.failed_at`).
             try:
-                found = kept.get((index, position, reader(facts)))
+                found = failing[position + 1].get(reader(facts))
             except KeyError:  # a fact left out
                 found = None
             if found is not None:
                 rules[where] = found
                 continue
+        if made is None:
+            made = _Expansion(shared, record, trace)
         rules[where] = made.failed_at(rule, position)
     deciding = shared.otherwise
     if decider.kind == "rule":
-        if shared.overrides[decider.index]:
+        if shared.overrides[index]:
+            if made is None:
+                made = _Expansion(shared, record, trace)
             _overridden(made, decider, rules, base, today)
-        deciding = rules[shared.where[decider.index]] = made.held(decider, "decided")
-    fields["rules"] = tuple(rules)
-    fields["decided_by"] = deciding
-    advisories = _advisories(made, record) if record.advisories else ()
+        # The common case, inline: the decider's trace kept for the values it read.
+        table = shared.deciding[index]
+        deciding = None
+        if table is not None:
+            try:
+                deciding = table.get(shared.readers[index][-1](facts))
+            except KeyError:  # a fact left out
+                pass
+        if deciding is None:
+            if made is None:
+                made = _Expansion(shared, record, trace)
+            deciding = made.held(decider, "decided")
+        rules[shared.where[index]] = deciding
+    if decider.kind == "otherwise" or record.advisories or policy.defines:
+        if made is None:
+            made = _Expansion(shared, record, trace)
+    # Set as `Trace.__init__` sets them, then every part it would work out.
+    fields = {"policy": policy, "_values": facts, "_given": given, "_evaluation": evaluation,
+              "refusal": (), "rules": tuple(rules), "decided_by": deciding}
+    advisories = _advisories(made, record) if made is not None and record.advisories else ()
     if advisories is not None:
         fields["advisories"] = advisories
     fields["as_of"] = today if shared.dated else None
+    fields["by_default"] = evaluation.rule == "otherwise"
     fields["constraints"] = ()
     fields["facts"] = _facts(shared, facts, facts if given is None else given)
-    fields["closest"] = _closest(made, today) if decider.kind == "otherwise" else ()
+    fields["closest"] = _closest(made, today) if made is not None \
+        and decider.kind == "otherwise" else ()
     if not policy.defines:
         fields["derived"] = ()
-    elif "advisories" in fields:
+    trace.__dict__ = fields  # the dict itself, not a copy of it
+    if made is not None and policy.defines and "advisories" in fields:
         derived = _derived(made, trace, decider)
         if derived is not None:
             fields["derived"] = derived
@@ -542,20 +661,12 @@ def _advisories(made: _Expansion, record: Record) -> tuple[RuleTrace, ...] | Non
 def _facts(shared: Parts, facts: Mapping[str, Value], given: Any) -> tuple[FactTrace, ...]:
     names = shared.fact_names
     if names and (given is facts or shared.fact_set <= given):
-        # Every fact given (the usual case): each finite-domain fact's trace is looked up
-        # in its table at C speed; only the others are made.
+        # Every fact given (the usual case): each fact's trace is looked up in its table at C
+        # speed; a value not in it (an amount, a date, text) is made by the table's `__missing__`.
         try:
-            values = shared.fact_values(facts)
+            return tuple(map(_lookup_fact, shared.fact_tables, shared.fact_values(facts)))
         except KeyError:  # a fact left out
-            values = None
-        if values is not None:
-            traced: list[FactTrace | None] = list(map(dict.get, shared.fact_tables, values))
-            for position in shared.open_facts:
-                if traced[position] is None:
-                    traced[position] = _made(FactTrace, {
-                        "name": names[position], "value": values[position], "origin": "given"})
-            if all(traced):
-                return tuple(traced)  # type: ignore[arg-type]  # no None left
+            pass
     made: list[FactTrace] = []
     kept = shared.facts_kept
     finite = shared.finite
@@ -577,34 +688,47 @@ def _facts(shared: Parts, facts: Mapping[str, Value], given: Any) -> tuple[FactT
                     kept[key] = found
             made.append(found)
         else:
-            made.append(_made(FactTrace, {"name": name, "value": value, "origin": origin}))
+            made.append(FactTrace(name, value, origin))
     return tuple(made)
 
 
 def _closest(made: _Expansion, today: Any) -> tuple[NearMiss, ...]:
     """The default decided: the rules that came closest to applying, each conjunct evaluated
     on its own by the generated near-miss functions (as `trace._closest`)."""
-    policy = made.parts.policy
     shared = made.parts
     if shared.near is None:
-        shared.near = made.parts.compiled.near()
-    near = shared.near
-    misses: list[tuple[float, int, CheckedRule, tuple[bool | None, ...]]] = []
+        shared.near = shared.compiled.near()
     facts = made.facts
-    for rule, results in zip(policy.rules, (n(facts) for n in near), strict=True):
+    results = tuple([near(facts) for near in shared.near])
+    key = (results, today) if shared.dated else results
+    chosen = shared.nearest.get(key)
+    if chosen is None:
+        # Which rules come closest depends only on each conjunct's result (and on the day,
+        # for rules with effective dates): worked out once per pattern of results.
+        chosen = _nearest(shared.policy, results, today)
+        if shared.room > 0:
+            shared.room -= 1
+            shared.nearest[key] = chosen
+    made.near_units.extend([rule for rule, _, _, _ in chosen])
+    near_miss = made.near_miss
+    return tuple([near_miss(rule, tried, held, total) for rule, tried, held, total in chosen])
+
+
+def _nearest(policy: CheckedPolicy, results: tuple[tuple[bool | None, ...], ...], today: Any
+             ) -> tuple[tuple[CheckedRule, tuple[bool | None, ...], int, int], ...]:
+    """The rules closest to applying, with their conjuncts' results, how many held and of
+    how many, from every rule's results (by index), as `trace._closest` orders them."""
+    misses: list[tuple[float, int, CheckedRule, tuple[bool | None, ...]]] = []
+    for rule, tried in zip(policy.rules, results, strict=True):
         if not in_effect(rule, today):
             continue
-        held = sum(1 for result in results if result)
-        total = len(results)
+        held = sum(1 for result in tried if result)
+        total = len(tried)
         if total and held:
-            misses.append((-held / total, rule.index, rule, results))
+            misses.append((-held / total, rule.index, rule, tried))
     misses.sort(key=lambda item: (item[0], item[1]))
-    closest: list[NearMiss] = []
-    for _, _, rule, results in misses[:CLOSEST]:
-        trace = made.near_miss(rule, results)
-        made.near_units.append(rule)
-        closest.append(NearMiss(trace, sum(1 for r in results if r), len(results)))
-    return tuple(closest)
+    return tuple((rule, tried, sum(1 for r in tried if r), len(tried))
+                 for _, _, rule, tried in misses[:CLOSEST])
 
 
 def _derived_names(made: _Expansion, trace: Trace, decider: CheckedRule) -> set[str]:

@@ -294,8 +294,9 @@ class Trace:
                          *scope.why(d.name), scope.problem(d.name))
             for d in self.policy.defines if d.name in read)
 
-    @property
+    @functools.cached_property
     def by_default(self) -> bool:
+        """Whether the default (`otherwise`) decided."""
         return self._evaluation is not None and self._evaluation.rule == "otherwise"
 
 
