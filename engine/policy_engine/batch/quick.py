@@ -85,6 +85,8 @@ def span_lines(handle: IO[bytes], span: Span, limit: int) -> list[bytes] | None:
     lines = data.split(b"\n")
     if data.endswith(b"\n"):
         lines.pop()
+    elif handle.read(1):  # the last line of a span ends the file, or the file changed
+        return None
     if len(lines) != span.lines:
         return None
     # A line of at most `limit` bytes before its line break is read whole by the bounded
