@@ -28,7 +28,7 @@ from policy_engine.batch import rows as rows_module
 from policy_engine.batch import running as running_module
 from policy_engine.batch.deciding import record_parser
 from policy_engine.batch.quick import QuickLines, span_chunk, span_lines, values_need_checks
-from policy_engine.batch.spans import cut_spans, span_records
+from policy_engine.batch.spans import Span, cut_spans, span_records
 from policy_engine.policy import Policy
 from tests.batch.helpers import ALIEXPRESS, CANCEL, NOT_RECEIVED, SOME, reconciles
 from tests.helpers.paths import ROOT
@@ -234,3 +234,47 @@ def test_a_span_of_a_file_that_changed_is_read_line_by_line(tmp_path: Path) -> N
     with open(path, "rb") as handle:
         assert span_lines(handle, span, 100) is None
         assert span_chunk(handle, span, 100) == span_records(handle, span, 100)
+
+
+def _cut_line_by_line(handle: io.BytesIO, rows: int, max_bytes: int, scan: int) -> list[Span]:
+    """How spans were cut before `cut_spans` counted line breaks in bulk: line by line."""
+    spans = []
+    start = position = end = handle.tell()
+    first, lines = 1, 0
+    while block := handle.read(scan):
+        at = 0
+        while (found := block.find(b"\n", at)) >= 0:
+            lines += 1
+            at = found + 1
+            end = position + at
+            if lines >= rows or end - start >= max_bytes:
+                spans.append(Span(start, end, first, lines))
+                start, first, lines = end, first + lines, 0
+        position += len(block)
+    if position > end:
+        lines += 1
+    if lines:
+        spans.append(Span(start, position, first, lines))
+    return spans
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_spans_are_cut_where_the_line_by_line_cut_put_them(seed: int) -> None:
+    rng = random.Random(seed)
+    lines = [b"x" * rng.choice([0, 1, 5, 60, 200, 1000, rng.randint(0, 3000)])
+             for _ in range(rng.randint(0, 400))]
+    data = b"\n".join(lines) + rng.choice([b"", b"\n", b"\n\n", b"tail"])
+    for _ in range(6):
+        rows = rng.choice([1, 2, 3, 7, 50, 1000])
+        max_bytes = rng.choice([1, 10, 300, 4000, 1 << 20])
+        scan = rng.choice([1, 2, 64, 1000, 1 << 20])
+        skip = rng.choice([0, 0, min(len(data), 3)])
+        expected = _cut_line_by_line(_at(data, skip), rows, max_bytes, scan)
+        assert list(cut_spans(_at(data, skip), rows, max_bytes, scan)) == expected, \
+            (rows, max_bytes, scan, skip)
+
+
+def _at(data: bytes, skip: int) -> io.BytesIO:
+    handle = io.BytesIO(data)
+    handle.seek(skip)
+    return handle
