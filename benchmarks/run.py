@@ -546,7 +546,8 @@ def batch_targets(batched: dict[str, Any]) -> list[Target]:
                 f"{batched['rows']:,} rows, interleaved with the other policy; best "
                 f"{row['best_rows_per_second']:,.0f}, --jobs 1 "
                 f"{row['one_job_rows_per_second']:,.0f}; whole process "
-                f"{row['process_seconds']:.2f} s; load average {batched['load_average']}")
+                f"{row['process_seconds']:.2f} s; CPU of all its processes "
+                f"{row['cpu_us_per_row']:.2f} µs a row; load average {batched['load_average']}")
         found.append(Target(name, shown, f"{speed:,.0f} rows/s ({speed / limit:.2f}x the "
                             "target)", speed >= limit, note))
     return found

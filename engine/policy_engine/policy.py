@@ -310,6 +310,22 @@ class Policy:
             self._deciders[validated] = found
         return found
 
+    def doubting_decider(self, doubt: Callable[..., Any]) -> Callable[..., Any]:
+        """The validating `decider`, except that raw facts its generated checks are not sure
+        of are given to `doubt` (with the same arguments) instead of the full fact stage.
+
+        For a caller with an exact path of its own for such facts (`policy batch` decodes rows
+        with msgspec and, in doubt, reads them again as the `json` path does); facts the checks
+        accept are decided, or refused, exactly as by `decider`.
+        """
+        from policy_engine.facts.compiled_validator import compile_decider
+
+        compiled = self._compiled_policy()
+        found: Callable[..., Any] = _guard_depth(self.checked.source, lambda: compile_decider(
+            self.checked, doubt, compiled.decider, compiled.positional_decision,
+            compiled.namespace, refuse=lambda problems: Decision.refusing(self.checked, problems)))
+        return found
+
     # ------------------------------------------------------------ the stages
     def _validate(self, facts: object, engine: Engine, file: str, locate: Locator | None,
                   prefix: JsonPath) -> dict[str, Value]:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Protocol
 
 from policy_engine.check.types import to_json_value
 from policy_engine.core.diagnostics import DiagnosticError
@@ -24,7 +25,7 @@ from .history import DecisionLogRows
 from .reading import Format
 from .rows import DEFAULT_LIMITS, CsvRows, JsonRows, Raw, RowError, RowLimits
 
-#: How many rendered decisions a RowDecider keeps (see `RowDecider._render`).
+#: How many rendered decisions a RowDecider keeps (see `RowDecider.render`).
 _RENDERED_KEPT = 1024
 #: The longest exception message an E313 line repeats.
 _REASON_CHARS = 200
@@ -100,6 +101,16 @@ class ChunkResult:
         return self.decided + self.refused + self.invalid + self.failed
 
 
+class ChunkDecider(Protocol):
+    """Another way of deciding chunks that a `RowDecider` hands its chunks to when `ready`
+    (`quick.QuickLines`)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def decide_chunk(self, chunk: list[tuple[int, object]], parse: Parse) -> ChunkResult: ...
+
+
 class RowDecider:
     """Decides raw rows against one policy and renders each as its output line.
 
@@ -120,6 +131,8 @@ class RowDecider:
         # its id from being reused while it is here.
         self._rendered: dict[int, tuple[Decision, str]] = {}
         self._by_content: dict[tuple[object, ...], str] = {}
+        #: The quick path for JSON lines (`quick`), set by the caller when it reads them.
+        self.quick: ChunkDecider | None = None
 
     def decide(self, line: int, raw: Raw | RowError) -> tuple[str, Outcome, str | None]:
         """Returns the output line, the outcome (decided, refused, invalid or failed) and,
@@ -135,13 +148,13 @@ class RowDecider:
             if decision.refused:
                 first = decision.refusal[0]
                 if self.trace:  # a refusal is explained like a decision (docs/cli.md)
-                    return _refused(line, first.code, first.label, first.message,
+                    return refused_line(line, first.code, first.label, first.message,
                                     decision.to_json()["trace"]), "refused", None
-                return _refused(line, first.code, first.label, first.message), "refused", None
+                return refused_line(line, first.code, first.label, first.message), "refused", None
             if self.trace:
                 text = self._traced(line, decision)
             else:
-                text = f'{{"line": {line}, {self._render(decision)}'
+                text = f'{{"line": {line}, {self.render(decision)}'
             return (text if text.isascii() else encodable(text)), "decided", None
         except DiagnosticError as error:
             if not error.diagnostics:
@@ -152,7 +165,7 @@ class RowDecider:
         except Exception as error:  # one row must never end the run
             return self.problem(line, failure(describe_exception(error)))
 
-    def _render(self, result: Decision) -> str:
+    def render(self, result: Decision) -> str:
         """The output line of a decision after its line number: `"decision": ... }`."""
         cached = self._rendered.get(id(result))
         if cached is not None and cached[0] is result:
@@ -190,49 +203,46 @@ class RowDecider:
 
     def decide_chunk(self, chunk: list[tuple[int, object]], parse: Parse) -> ChunkResult:
         """Decides a list of records; the unit of work of a worker process."""
+        if self.quick is not None and self.quick.ready:
+            return self.quick.decide_chunk(chunk, parse)
         out: list[str] = []
         result = ChunkResult()
-        decided = refused = 0
-        # The common rows (facts that decide or are refused, no trace) take a short path;
-        # everything else, and any exception, takes `decide`, which words it.
-        quick = None if self.trace else self._decide
-        file, render = self.file, self._render
+        row = self.row
         for line, record in chunk:
-            try:
-                raw = record if isinstance(record, RowError) else parse(record)
-            except Exception as error:  # e.g. RecursionError, MemoryError
-                raw = failure(describe_exception(error))
-            if quick is not None and raw.__class__ is dict:
-                try:
-                    decision = quick(raw, file, None, ())
-                    if decision.refusal:
-                        first = decision.refusal[0]
-                        text = _refused(line, first.code, first.label, first.message)
-                    else:
-                        text = f'{{"line": {line}, {render(decision)}'
-                        if not text.isascii():
-                            text = encodable(text)
-                except Exception:  # `decide` below does it again, and words what went wrong
-                    pass
-                else:
-                    out.append(text)
-                    if decision.refusal:
-                        refused += 1
-                    else:
-                        decided += 1
-                    continue
-            text, outcome, message = self.decide(line, raw)
+            text, outcome, message = row(line, record, parse)
             out.append(text)
-            _count(result, outcome)
+            count(result, outcome)
             if message is not None:
                 result.messages.append(message)
-        result.decided += decided
-        result.refused += refused
         result.text = "\n".join(out) + "\n" if out else ""
         return result
 
+    def row(self, line: int, record: object, parse: Parse) -> tuple[str, Outcome, str | None]:
+        """Parses and decides one record: its output line, outcome and report (see `decide`).
 
-def _count(result: ChunkResult, outcome: Outcome) -> None:
+        The common rows (facts that decide or are refused, no trace) take a short path;
+        everything else, and any exception, takes `decide`, which words it.
+        """
+        try:
+            raw = record if isinstance(record, RowError) else parse(record)
+        except Exception as error:  # e.g. RecursionError, MemoryError
+            raw = failure(describe_exception(error))
+        if not self.trace and raw.__class__ is dict:
+            try:
+                decision = self._decide(raw, self.file, None, ())
+                if decision.refusal:
+                    first = decision.refusal[0]
+                    return refused_line(line, first.code, first.label, first.message), \
+                        "refused", None
+                text = f'{{"line": {line}, {self.render(decision)}'
+                return (text if text.isascii() else encodable(text)), "decided", None
+            except Exception:  # `decide` below does it again, and words what went wrong
+                pass
+        return self.decide(line, raw)
+
+
+def count(result: ChunkResult, outcome: Outcome) -> None:
+    """Counts one row of `outcome` in `result`."""
     if outcome == "decided":
         result.decided += 1
     elif outcome == "refused":
@@ -268,7 +278,7 @@ def failed_chunk(file: str, numbers: list[int], reason: str) -> ChunkResult:
     return result
 
 
-def _refused(line: int, code: str, label: str | None, message: str,
+def refused_line(line: int, code: str, label: str | None, message: str,
              trace: object = None) -> str:
     data: dict[str, object] = {"line": line, "refused": {"code": code, "label": label,
                                                          "message": printable(message)}}

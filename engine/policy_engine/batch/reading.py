@@ -29,7 +29,7 @@ SUFFIXES: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "c
 PARQUET_BATCH_ROWS = 1000
 #: How much of an over-long line is read at a time while skipping it.
 _SKIP_BYTES = 1 << 16
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"
 
 #: A record: its line number, and what the workers parse (bytes, CSV cells, a Parquet row as
 #: a dict), or the RowError the reader already found.
@@ -268,8 +268,8 @@ def bounded_lines(read: Callable[[int], bytes], limit: int,
         if not line:
             return
         used = len(line)
-        if number == 1 and line.startswith(_BOM):
-            line = line[len(_BOM):]
+        if number == 1 and line.startswith(BOM):
+            line = line[len(BOM):]
         if line.endswith(b"\n") or len(line) <= limit:
             yield number, line, used
             number += 1

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from policy_engine.check.checked import FactInfo
 from policy_engine.check.types import BoolType, EmptyListType, ListType, TextType, Type, WholeType
@@ -240,17 +241,14 @@ class JsonRows:
 USE_MSGSPEC = True
 
 
-def quick_decoder(limits: RowLimits) -> Callable[[bytes], Raw | None] | None:
-    """A decoder of JSON Lines records with msgspec (the `batch` extra), several times faster
-    than `json`, for the rows it can vouch for; None when msgspec is not installed.
+def msgspec_decoding(limits: RowLimits) -> tuple[Callable[[bytes], Any],
+                                                 tuple[type[BaseException], ...]] | None:
+    """msgspec's decoder of JSON Lines records (the `batch` extra), with the exceptions that
+    mean "leave this row to the `json` path"; None when msgspec is not installed (or turned
+    off), or when the depth limit is under 2.
 
-    It answers None (take the `json` path) for any row it cannot decode exactly as that path
-    would, so that the values and every error message stay the same: a row that is not JSON,
-    not an object or not UTF-8 (the `json` path words the error), a row nesting deeper than a
-    list in a value (the depth limit is at least 2 here), a number with more digits than the
-    digits limit (written out), or more colons than the object has keys (msgspec keeps the
-    last of a key given twice, where a row with a key twice is invalid; with no more colons
-    than top-level keys, no key can be written twice).
+    Numbers with a fraction or an exponent become exact Decimals, as on the `json` path; one
+    with more digits than the limit (written out) is left to that path, which refuses it.
     """
     if not USE_MSGSPEC:
         return None
@@ -271,11 +269,50 @@ def quick_decoder(limits: RowLimits) -> Callable[[bytes], Raw | None] | None:
                 raise _Doubt
         return Decimal(token)
 
-    decode = msgspec.json.Decoder(float_hook=exact).decode
-    bound = 10 ** max_digits  # JSON integers have no leading zeros: digits <= limit below it
     # msgspec wraps a hook's ValueError in its own; it guards its recursion as Python does,
     # so a row nested very deep is a RecursionError, for the `json` path to measure.
-    failed = (msgspec.DecodeError, _Doubt, RecursionError)
+    return (msgspec.json.Decoder(float_hook=exact).decode,
+            (msgspec.DecodeError, _Doubt, RecursionError))
+
+
+def plain_values(data: dict[str, Any], bound: int) -> bool:
+    """Whether a row's values are values or lists of values (it nests two deep at most), with
+    every integer under `bound` in size: what `quick_decoder` vouches for without `json`."""
+    for value in data.values():
+        kind = value.__class__
+        if kind is int:
+            if not -bound < value < bound:
+                return False
+        elif kind is list:
+            for item in value:
+                kind = item.__class__
+                if kind is int:
+                    if not -bound < item < bound:
+                        return False
+                elif kind is list or kind is dict:
+                    return False
+        elif kind is dict:
+            return False
+    return True
+
+
+def quick_decoder(limits: RowLimits) -> Callable[[bytes], Raw | None] | None:
+    """A decoder of JSON Lines records with msgspec (the `batch` extra), several times faster
+    than `json`, for the rows it can vouch for; None when msgspec is not installed.
+
+    It answers None (take the `json` path) for any row it cannot decode exactly as that path
+    would, so that the values and every error message stay the same: a row that is not JSON,
+    not an object or not UTF-8 (the `json` path words the error), a row nesting deeper than a
+    list in a value (the depth limit is at least 2 here), a number with more digits than the
+    digits limit (written out), or more colons than the object has keys (msgspec keeps the
+    last of a key given twice, where a row with a key twice is invalid; with no more colons
+    than top-level keys, no key can be written twice).
+    """
+    decoding = msgspec_decoding(limits)
+    if decoding is None:
+        return None
+    decode, failed = decoding
+    bound = 10 ** limits.max_digits  # JSON integers have no leading zeros: digits <= limit below
 
     def quick(record: bytes) -> Raw | None:
         try:
@@ -284,24 +321,7 @@ def quick_decoder(limits: RowLimits) -> Callable[[bytes], Raw | None] | None:
             return None
         if data.__class__ is not dict or record.count(b":") != len(data):
             return None
-        # One pass over the values checks the integers' digits and the nesting: a row of
-        # values and lists of values nests two deep; anything deeper goes the `json` way.
-        for value in data.values():
-            kind = value.__class__
-            if kind is int:
-                if not -bound < value < bound:
-                    return None
-            elif kind is list:
-                for item in value:
-                    kind = item.__class__
-                    if kind is int:
-                        if not -bound < item < bound:
-                            return None
-                    elif kind is list or kind is dict:
-                        return None
-            elif kind is dict:
-                return None
-        return data
+        return data if plain_values(data, bound) else None
 
     return quick
 

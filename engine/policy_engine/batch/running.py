@@ -17,10 +17,11 @@ from typing import IO, Protocol
 from policy_engine.policy import Policy
 
 from .deciding import ChunkResult, RowDecider, describe_exception, failure, record_parser
+from .quick import QuickLines, span_chunk
 from .reading import Reader, Record, infer_format
 from .rows import DEFAULT_LIMITS, Raw, RowError, RowLimits
 from .signals import holding
-from .spans import Span, reader_spans, span_records
+from .spans import Span, reader_spans
 from .workers import Chunk, Job, WorkerPool
 
 #: Rows per unit of work sent to a worker process.
@@ -193,13 +194,15 @@ class Batch:
         def decide(chunk: Chunk) -> ChunkResult:
             if not built:
                 decider = RowDecider(self.policy, self.reader.shown, trace=self.trace)
+                if self._spanned():  # JSON lines of a file: the quick path
+                    decider.quick = QuickLines(decider, self.reader.limits)
                 parse = record_parser(self.reader.fmt, self.reader.header, self.policy,
                                       self.reader.limits)
                 built.append(lambda records: decider.decide_chunk(records, parse))
             if isinstance(chunk, Span):
                 if self._span_handle is None:  # the reader's own is scanning ahead
                     self._span_handle = open(self.reader.path, "rb")  # noqa: SIM115
-                chunk = span_records(self._span_handle, chunk, self.reader.limits.max_row_bytes)
+                chunk = span_chunk(self._span_handle, chunk, self.reader.limits.max_row_bytes)
             return built[0](chunk)
 
         return decide

@@ -42,23 +42,58 @@ class Span:
 def cut_spans(handle: IO[bytes], rows: int, max_bytes: int,
               scan: int = SCAN_BYTES) -> Iterator[Span]:
     """The file from its current position in spans of `rows` lines, or fewer once a span
-    holds `max_bytes` bytes, as the reading path cuts chunks (a line is never split)."""
+    holds `max_bytes` bytes, as the reading path cuts chunks (a line is never split).
+
+    The line breaks are counted by `bytes.count` and found by `bytes.find`, a few calls per
+    span rather than one per line: the main process scans the whole input, and time it
+    spends here is time the workers' cores do not decide rows.
+    """
     start = position = end = handle.tell()
     first, lines = 1, 0
+    width = 128  # the bytes of a line, on average, in the last span: where to look first
     while block := handle.read(scan):
         at = 0
-        while (found := block.find(b"\n", at)) >= 0:
-            lines += 1
-            at = found + 1
-            end = position + at
-            if lines >= rows or end - start >= max_bytes:
-                yield Span(start, end, first, lines)
-                start, first, lines = end, first + lines, 0
+        while True:
+            need = max(rows - lines, 1)
+            cut = nth_line_break(block, at, need, width)
+            # The first line break at which the span would hold `max_bytes` bytes.
+            over = block.find(b"\n", max(at, start + max_bytes - 1 - position))
+            if over >= 0 and (cut < 0 or over < cut):
+                cut, need = over, block.count(b"\n", at, over + 1)
+            if cut < 0:  # the rest of the block is part of the span
+                counted = block.count(b"\n", at)
+                if counted:
+                    lines += counted
+                    end = position + block.rindex(b"\n") + 1
+                break
+            lines += need
+            end = position + cut + 1
+            yield Span(start, end, first, lines)
+            width = max(1, (end - start) // lines)
+            start, first, lines = end, first + lines, 0
+            at = cut + 1
         position += len(block)
     if position > end:
         lines += 1  # the last line has no line break
     if lines:
         yield Span(start, position, first, lines)
+
+
+def nth_line_break(block: bytes, at: int, n: int, width: int) -> int:
+    """Where the `n`th line break from `at` is in `block` (-1: it has fewer), looked for
+    first around `n` lines of `width` bytes on."""
+    guess = min(len(block), at + n * width)
+    found = block.count(b"\n", at, guess)
+    if found >= n:  # back from the guess to the nth
+        for _ in range(found - n + 1):
+            guess = block.rfind(b"\n", at, guess)
+        return guess
+    where = guess - 1
+    for _ in range(n - found):
+        where = block.find(b"\n", where + 1)
+        if where < 0:
+            return -1
+    return where
 
 
 def reader_spans(reader: Reader, rows: int, max_bytes: int) -> Iterator[Span]:

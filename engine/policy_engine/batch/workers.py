@@ -34,10 +34,11 @@ from typing import Any
 from policy_engine.policy import Policy
 
 from .deciding import ChunkResult, Parse, RowDecider, failed_chunk, record_parser
+from .quick import QuickLines, span_chunk
 from .reading import Format, Record
 from .rows import RowLimits
 from .signals import STOP_SIGNALS, shielded
-from .spans import Span, line_numbers, span_records
+from .spans import Span, line_numbers
 
 #: A unit of work: records read by the main process, or a span of the file the worker reads.
 Chunk = list[Record] | Span
@@ -101,6 +102,8 @@ def _worker_main(job: Job, tasks: Connection, results: Connection, parent: int) 
     try:
         decider, parse = build(job)
         handle = open(job.path, "rb") if job.path is not None else None  # noqa: SIM115
+        if handle is not None:  # JSON lines of a file: the quick path
+            decider.quick = QuickLines(decider, job.limits)
         results.send(("ready",))
         inbox: queue.SimpleQueue[tuple[int, Chunk] | None] = queue.SimpleQueue()
         # Tasks are read as soon as they come, so the parent never waits on a full pipe.
@@ -109,7 +112,7 @@ def _worker_main(job: Job, tasks: Connection, results: Connection, parent: int) 
             seq, chunk = item
             if isinstance(chunk, Span):
                 assert handle is not None
-                chunk = span_records(handle, chunk, job.limits.max_row_bytes)
+                chunk = span_chunk(handle, chunk, job.limits.max_row_bytes)
             results.send(("done", seq, decider.decide_chunk(chunk, parse)))
     except (EOFError, OSError):
         return  # the parent went away, or is stopping this worker

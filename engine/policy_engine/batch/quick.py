@@ -1,0 +1,211 @@
+"""Batch quick path: a span of JSON lines read in one call and decided without detours.
+
+Most rows of a batch are plain fact sets that the policy decides. For them a worker reads
+its whole span at once (instead of line by line, `span_lines`), decodes each line with
+msgspec, and hands the dict to the policy's generated checks and decision
+(`Policy.doubting_decider`); a decision whose outputs are constants comes back as the same
+object every time, so its output line is looked up, not rendered. Nothing here words an
+error: every row the quick path is not sure of (not JSON to msgspec, a key that may be
+written twice, a fact the generated checks doubt, anything that raises) is decided again by
+`RowDecider.row`, exactly as without the quick path. So the output is byte for byte the same,
+and a test compares the two (`tests/batch/test_quick.py`).
+
+The `json` path refuses some values that the policy would accept (an integer with more
+digits than `--max-digits`, arrays nested deeper than `--max-depth`). The generated checks
+accept no list and no object for a policy whose facts are all single values, nor integers
+longer than the facts' bounds allow, so for such a policy (within the row limits) a row they
+accept needs no further look; otherwise each row's values are checked as
+`rows.quick_decoder` checks them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import IO, Any
+
+from policy_engine.check.types import (
+    AmountType,
+    BoolType,
+    DateType,
+    EnumType,
+    TextType,
+    Type,
+    WholeType,
+)
+from policy_engine.evaluate.arithmetic import WHOLE_LIMIT
+from policy_engine.facts.forms import AMOUNT_DIGITS
+from policy_engine.policy import Policy
+
+from .deciding import ChunkResult, Parse, RowDecider, count, encodable, refused_line
+from .reading import BOM, Record
+from .rows import RowLimits, msgspec_decoding, plain_values
+from .spans import Span, span_records
+
+#: Whether workers take the quick path (tests turn it off to compare the two paths).
+USE_QUICK = True
+#: The largest span read in one call; a larger one (a very long line) is read line by line.
+READ_AT_ONCE = 32 << 20
+#: How many output lines of shared decisions a `QuickLines` keeps.
+_KEPT = 1024
+
+
+class _Doubt:
+    """What the doubting decider returns for facts its checks are not sure of."""
+
+
+_DOUBT = _Doubt()
+
+
+def _doubt(raw: object, file: str, locate: object, prefix: object) -> _Doubt:
+    return _DOUBT
+
+
+def span_chunk(handle: IO[bytes], span: Span, limit: int) -> list[Record]:
+    """The records of `span` read from `handle` (the same file), exactly as
+    `spans.span_records` reads them; in one read when it can (`span_lines`)."""
+    lines = span_lines(handle, span, limit)
+    if lines is None:
+        return span_records(handle, span, limit)
+    return list(zip(span.numbers, lines, strict=True))
+
+
+def span_lines(handle: IO[bytes], span: Span, limit: int) -> list[bytes] | None:
+    """The records of `span` as `spans.span_records` reads them (each line without its line
+    break), read in one call; None when the span needs the bounded reading: a line over
+    `limit`, the byte order mark of the file's first line, a span over `READ_AT_ONCE`, or a
+    file that changed since it was cut."""
+    size = span.end - span.start
+    if size > READ_AT_ONCE:
+        return None
+    handle.seek(span.start)
+    data = handle.read(size)
+    if len(data) != size or (span.first == 1 and data.startswith(BOM)):
+        return None
+    lines = data.split(b"\n")
+    if data.endswith(b"\n"):
+        lines.pop()
+    elif handle.read(1):  # the last line of a span ends the file, or the file changed
+        return None
+    if len(lines) != span.lines:
+        return None
+    # A line of at most `limit` bytes before its line break is read whole by the bounded
+    # reading, which then strips its line break: \n, and any \r before it.
+    if size > limit and max(map(len, lines)) > limit:
+        return None
+    if b"\r" in data:
+        lines = [line.rstrip(b"\r") for line in lines]
+    return lines
+
+
+def _integer_digits(t: Type) -> int | None:
+    """The most digits an integer that the generated checks accept for a fact of type `t`
+    can have (0: they accept none); None when they may accept a list."""
+    if isinstance(t, (BoolType, EnumType, TextType, DateType)):
+        return 0
+    if isinstance(t, WholeType):
+        if t.minimum is None or t.maximum is None:  # checked against the engine's range
+            return len(str(WHOLE_LIMIT - 1))
+        return max(len(str(abs(t.minimum))), len(str(abs(t.maximum))))
+    if isinstance(t, AmountType):
+        return AMOUNT_DIGITS  # an integer amount is under 10**AMOUNT_DIGITS
+    return None
+
+
+def values_need_checks(policy: Policy, limits: RowLimits) -> bool:
+    """Whether a row the generated checks accept may still hold a value that the `json` path
+    refuses: a list (whose items may nest or be long integers), or an integer with more
+    digits than the limit."""
+    for info in policy.checked.facts:
+        digits = _integer_digits(info.type)
+        if digits is None or digits > limits.max_digits:
+            return True
+    return False
+
+
+class QuickLines:
+    """Decides the lines of a span on the quick path, and the others as `RowDecider.row` does.
+
+    Args:
+        decider: the batch's decider, for the rows the quick path leaves.
+        limits: the row limits.
+    """
+
+    def __init__(self, decider: RowDecider, limits: RowLimits) -> None:
+        self.decider = decider
+        self.limits = limits
+        decoding = msgspec_decoding(limits) if USE_QUICK and not decider.trace else None
+        #: Whether the quick path is open (msgspec is installed, no trace is asked for).
+        self.ready = decoding is not None
+        self._decoding = decoding
+        self._decide: Callable[..., Any] | None = None
+        self._check = True
+        # The output line after the line number, by shared decision (held, so that its id
+        # is not reused while it is here), made printable once.
+        self._lines: dict[int, tuple[object, str]] = {}
+
+    def decide_chunk(self, chunk: list[Record], parse: Parse) -> ChunkResult:
+        """The result of a chunk of JSON Lines records (bytes, or a reader's `RowError`)."""
+        decoding = self._decoding
+        assert decoding is not None
+        decide = self._decide
+        if decide is None:
+            decide = self._decide = self.decider.policy.doubting_decider(_doubt)
+            self._check = values_need_checks(self.decider.policy, self.limits)
+        decode, failed = decoding
+        failed = (*failed, TypeError)  # TypeError: a RowError, not bytes
+        check, bound = self._check, 10 ** self.limits.max_digits
+        file, known, doubt, row = self.decider.file, self._lines, _DOUBT, self.decider.row
+        out: list[str] = []
+        result = ChunkResult()
+        decided = 0
+        for line, record in chunk:
+            try:
+                data = decode(record)  # type: ignore[arg-type]
+            except failed:
+                data = None
+            # More colons than keys: a key may be written twice (msgspec keeps the last).
+            if (data.__class__ is dict and record.count(b":") == len(data)  # type: ignore[attr-defined]
+                    and (not check or plain_values(data, bound))):
+                try:
+                    decision = decide(data, file, None, ())
+                except Exception:  # `row` below does it again, and words what went wrong
+                    decision = doubt
+                if decision is not doubt:
+                    found = known.get(id(decision))
+                    if found is not None and found[0] is decision:
+                        out.append(f'{{"line": {line}, {found[1]}')
+                        decided += 1
+                        continue
+                    text = self._unknown(line, decision)
+                    if text is not None:
+                        out.append(text)
+                        if decision.refusal:
+                            result.refused += 1
+                        else:
+                            decided += 1
+                        continue
+            text, outcome, message = row(line, record, parse)
+            out.append(text)
+            count(result, outcome)
+            if message is not None:
+                result.messages.append(message)
+        result.decided += decided
+        result.text = "\n".join(out) + "\n" if out else ""
+        return result
+
+    def _unknown(self, line: int, decision: Any) -> str | None:
+        """The output line of a decision not yet kept (kept when it is shared), or of a
+        refusal; None when it cannot be made here."""
+        try:
+            if decision.refusal:
+                first = decision.refusal[0]
+                return refused_line(line, first.code, first.label, first.message)
+            after = encodable(self.decider.render(decision))
+        except Exception:  # `row` does it again, and words what went wrong
+            return None
+        if decision.outputs.__class__ is MappingProxyType:  # shared: it comes back
+            if len(self._lines) >= _KEPT:
+                self._lines.clear()
+            self._lines[id(decision)] = (decision, after)
+        return f'{{"line": {line}, {after}'
