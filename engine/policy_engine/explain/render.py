@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.check.types import format_value
 from policy_engine.core.diagnostics import Diagnostic, render_all
+from policy_engine.core.records import record
 from policy_engine.explain.decision import Decision
 from policy_engine.explain.trace import (
     CheckTrace,
@@ -24,7 +24,7 @@ from policy_engine.explain.trace import (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Expected:
     """How a decision compares with a scenario's `expect`.
 
@@ -45,7 +45,7 @@ class Expected:
         return not self.mismatches
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     """One decision as the renderers show it.
 
@@ -71,7 +71,7 @@ class Report:
         return self.expected.mismatches if self.expected is not None else ()
 
 
-@dataclass(frozen=True)
+@record
 class InvalidScenario:
     """A scenario that could not be decided: it, its policy or its facts are invalid."""
 
