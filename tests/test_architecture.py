@@ -80,9 +80,12 @@ def test_every_module_is_small_and_says_what_it_is(module: Path) -> None:
 _AUDITED_CLI = """
 import sys
 compiled = []
+made = []  # the text of functions `dataclasses` writes and compiles (in `__create_fn__`)
 def hook(event, args):
     if event == "exec" and args:
         compiled.append(str(getattr(args[0], "co_filename", "")))
+    if event == "compile" and args and "def __create_fn__(" in str(args[0]):
+        made.append(args[0])
 sys.addaudithook(hook)
 from policy_engine.cli import cli
 try:
@@ -92,6 +95,7 @@ except SystemExit as stop:
 print("GENERATED:", [name for name in compiled if name.startswith(("<policy:", "<facts:"))],
       file=sys.stderr)
 print("COMPILER LOADED:", "policy_engine.evaluate.compiler" in sys.modules, file=sys.stderr)
+print("DATACLASS FUNCTIONS COMPILED:", len(made), file=sys.stderr)
 print("IMPORTED:", " ".join(sorted(sys.modules)), file=sys.stderr)
 sys.exit(code)
 """
@@ -136,9 +140,32 @@ def test_one_evaluation_from_the_cache_neither_parses_nor_checks(tmp_path: Path)
     code, lines = _audited("eval", scenario, env=cached)  # fills the cache
     assert code == 0, lines
     assert set(NOT_FROM_THE_CACHE) <= _imported(lines)  # the check can fail
+    assert "DATACLASS FUNCTIONS COMPILED: 0" not in lines  # the check can fail: nodes compile
     code, lines = _audited("eval", scenario, env=cached)
     assert code == 0, lines
     assert not _imported(lines) & set(NOT_FOR_ONE_EVALUATION + NOT_FROM_THE_CACHE)
+    # Every class it defines is a record (core/records.py): no method of one is compiled.
+    assert "DATACLASS FUNCTIONS COMPILED: 0" in lines
+
+
+def test_importing_the_package_imports_none_of_it_until_a_name_is_used(tmp_path: Path) -> None:
+    # `policy` pauses the collector while it imports the engine (cli/__init__.py): that works
+    # only if `import policy_engine`, which comes first, imports nothing (issue 20).
+    shown = _run("import policy_engine, sys\n"
+                 "print(sorted(m for m in sys.modules if m.startswith('policy_engine')))\n"
+                 "from policy_engine import Decision, Diagnostic, DiagnosticError, Policy\n"
+                 "from policy_engine import policy, explain\n"
+                 "print(Policy is policy.Policy, 'Policy' in dir(policy_engine))", tmp_path)
+    assert shown.stdout.splitlines() == ["['policy_engine']", "True True"], shown.stderr
+    missing = _run("import policy_engine; policy_engine.Nothing", tmp_path)
+    assert "has no attribute 'Nothing'" in missing.stderr
+
+
+def test_importing_the_cli_gives_the_collector_back_as_it_was(tmp_path: Path) -> None:
+    for code, collecting in [("", "True"), ("gc.disable(); ", "False")]:
+        shown = _run(f"import gc; {code}import policy_engine.cli; print(gc.isenabled())",
+                     tmp_path)
+        assert shown.stdout.strip() == collecting, shown.stderr
 
 
 def _imported(lines: list[str]) -> set[str]:
