@@ -109,6 +109,9 @@ NOT_FOR_ONE_EVALUATION = (
     "secrets", "zipfile", "signal", "traceback",
     # a valid scenario needs no help with YAML indentation; months need no `calendar`
     "policy_engine.scenarios.yaml_indentation", "calendar",
+    # SHA-256 comes without OpenSSL, an entry is read by the C unpickler (`pickle` is for
+    # storing one), and text output needs no `json`
+    "hashlib", "_hashlib", "pickle", "json",
 )
 #: What a policy from the cache of checked policies needs no more: neither the parser nor
 #: the checker, nor the syntax tree's classes (verifying quotations must not build them).

@@ -7,7 +7,6 @@ function of its input, so the same policy and facts always give byte-identical o
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -418,12 +417,14 @@ def render_json(results: Sequence[Entry]) -> str:
         "invalid": [invalid_json(e) for e in results if isinstance(e, InvalidScenario)],
         "summary": summary_json(results),
     }
+    import json  # `json` is imported when output is JSON: not by every `policy eval`
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def render_jsonl(results: Sequence[Entry]) -> str:
     """`policy eval --format jsonl`: one JSON object per line per scenario, in order: a result,
     or (format `policy-engine/invalid`) the diagnostics of a scenario that was not decided."""
+    import json
     lines = [json.dumps(to_json(e) if isinstance(e, Report) else invalid_json(e),
                         ensure_ascii=False, separators=(",", ":")) for e in results]
     return "".join(line + "\n" for line in lines)
