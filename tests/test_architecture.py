@@ -184,3 +184,21 @@ def test_the_compiled_engine_does_compile_and_the_hook_sees_it() -> None:
     generated = next(line for line in lines if line.startswith("GENERATED:"))
     assert "<policy:policies/aliexpress/refund.policy>" in generated
     assert "<facts:policies/aliexpress/refund.policy>" in generated
+
+
+def test_one_evaluation_from_the_cache_needs_no_pathlib(tmp_path: Path) -> None:
+    # `pathlib` (with `urllib.parse`, `ipaddress` and `fnmatch`) is a sixth of the bare imports'
+    # cost; an editable install's import hook loads it in every Python, so `sys.modules` cannot
+    # tell: the evaluation runs with `pathlib` made unimportable instead.
+    scenario = "policies/aliexpress/scenarios/never_arrived_after_50_days.yaml"
+    cached = {**os.environ, "POLICY_ENGINE_CACHE": "1", "XDG_CACHE_HOME": str(tmp_path)}
+    script = ("import sys\n{block}from policy_engine.cli import cli\n"
+              "cli.main(sys.argv[1:])\n")
+    answers = []
+    for block in ("", "sys.modules['pathlib'] = None\n"):  # fill the cache, then read it
+        done = subprocess.run([sys.executable, "-c", script.format(block=block), "eval",
+                               scenario], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120, env=cached, check=False)
+        assert done.returncode == 0, done.stderr
+        answers.append(done.stdout)
+    assert "decision: no_refund_window_expired" in answers[0] and answers[1] == answers[0]

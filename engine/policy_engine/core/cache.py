@@ -41,7 +41,6 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # SHA-256 from Python's own module, not `hashlib`'s OpenSSL binding: loading OpenSSL was a
@@ -72,15 +71,16 @@ def enabled() -> bool:
     return os.environ.get(ENVIRONMENT_SWITCH, "1").strip().lower() not in _OFF
 
 
-def directory() -> Path:
-    """Where entries live: `$XDG_CACHE_HOME/policy-engine`, else `~/.cache/policy-engine`."""
+def directory() -> str:
+    """Where entries live: `$XDG_CACHE_HOME/policy-engine`, else `~/.cache/policy-engine`.
+    (Paths here are strings: `pathlib` is not among what `policy eval` imports.)"""
     base = os.environ.get("XDG_CACHE_HOME") or ""
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return root / "policy-engine"
+    root = base if os.path.isabs(base) else os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "policy-engine")
 
 
 #: The package's own folder: every file under it is part of the engine's fingerprint.
-_PACKAGE = Path(__file__).resolve().parent.parent
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 #: The files whose change makes every entry stale: the code, the grammar, the schemas.
 _FINGERPRINTED = (".py", ".lark", ".json")
 
@@ -155,7 +155,7 @@ def _open_folder(create: bool) -> int | None:
     folder = directory()
     if create:
         try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
         except OSError:
             return None
     try:
