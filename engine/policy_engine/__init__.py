@@ -2,7 +2,7 @@
 
 `Policy`, `Decision`, `Diagnostic` and `DiagnosticError` are imported when first used (PEP 562),
 so `import policy_engine` alone imports nothing else: the `policy` command imports what its
-commands need with the garbage collector paused (`cli/__init__.py`, issue 20).
+commands need with the garbage collector paused (`launch.py`, issue 20).
 """
 
 from __future__ import annotations

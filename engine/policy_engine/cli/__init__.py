@@ -6,37 +6,26 @@ adds the commands of one kind of work. Exit codes are a contract, documented in 
 
 from __future__ import annotations
 
-import gc
-
-# Importing the commands (and with them the engine) makes tens of thousands of objects and no
-# garbage; the collector's passes over them were a tenth of `policy eval`'s start-up (issue 20).
-# Paused while importing only: whoever imports the CLI gets the collector back as it was.
-_COLLECTING = gc.isenabled()
-gc.disable()
-try:
-    from policy_engine.cli import (
-        asking,
-        authoring,
-        batching,
-        deciding,
-        editing,
-        reviewing,
-        serving,
-        warehousing,  # policy sql, policy backtest
-    )
-    from policy_engine.cli.shell import (
-        EXIT_EXPECTATION,
-        EXIT_INTERNAL,
-        EXIT_INVALID,
-        EXIT_OK,
-        EXIT_SIGNAL,
-        EXIT_USAGE,
-        cli,
-        main,
-    )
-finally:
-    if _COLLECTING:
-        gc.enable()
+from policy_engine.cli import (
+    asking,
+    authoring,
+    batching,
+    deciding,
+    editing,
+    reviewing,
+    serving,
+    warehousing,  # policy sql, policy backtest
+)
+from policy_engine.cli.shell import (
+    EXIT_EXPECTATION,
+    EXIT_INTERNAL,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_SIGNAL,
+    EXIT_USAGE,
+    cli,
+    main,
+)
 
 __all__ = ["EXIT_EXPECTATION", "EXIT_INTERNAL", "EXIT_INVALID", "EXIT_OK", "EXIT_SIGNAL",
            "EXIT_USAGE", "asking", "authoring", "batching", "cli", "deciding", "editing",

@@ -6,7 +6,6 @@ Exit codes are a contract, documented in docs/cli.md.
 from __future__ import annotations
 
 import contextlib
-import gc
 import io
 import os
 import sys
@@ -235,9 +234,6 @@ def finish(ctx: click.Context, code: int) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    # What was imported lives as long as the process: moved out of the collector's sight, its
-    # passes (and the one at exit) no longer walk it (`gc.freeze`, as servers do before fork).
-    gc.freeze()
+    """Console-script entry point (through `policy_engine.launch`)."""
     cli.main()
 
