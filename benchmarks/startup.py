@@ -8,10 +8,11 @@ One untimed run of each first lets Python write its bytecode caches and the engi
 cache of checked policies (in a folder of its own), as on any machine after the first run
 (`benchmarks/processes.py` says what the children get).
 
-What is measured is what a user gets: by default (`--install wheel`) the checkout is built as a
-wheel (`python -m build`, as `.ci/run` does) and installed, compiled, into a scratch virtual
-environment whose Python runs both commands; the libraries it needs are read from this
-environment (through a `.pth` file, which runs none of this environment's own `.pth` files).
+What is measured is what a user gets: by default (`--install wheel`) the checkout is built as
+a wheel (`python -m build`, as `.ci/run` does; the `dev` extra has it) and installed, compiled,
+into a scratch virtual environment whose Python runs both commands; the libraries it needs are
+read from this environment (through a `.pth` file, which runs none of this environment's own
+`.pth` files).
 `--install editable` runs this environment's `policy` instead: an editable install, whose
 import hook every Python started here loads (the bare imports too), which flatters the ratio.
 
