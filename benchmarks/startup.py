@@ -5,20 +5,33 @@ without the cache, bare, eval, ...), several times; each figure is the median wa
 its runs, and the target is the ratio of the medians (the processor time each used is reported
 beside it: a machine shared with other work stretches wall times, less so processor time).
 One untimed run of each first lets Python write its bytecode caches and the engine fill its
-cache of checked policies, as on any machine after the first run (`benchmarks/processes.py`
-says what the children get).
+cache of checked policies (in a folder of its own), as on any machine after the first run
+(`benchmarks/processes.py` says what the children get).
 
-    python benchmarks/startup.py [--runs 9]
+What is measured is what a user gets: by default (`--install wheel`) the checkout is built as
+a wheel (`python -m build`, as `.ci/run` does; the `dev` extra has it) and installed, compiled,
+into a scratch virtual environment whose Python runs both commands; the libraries it needs are
+read from this environment (through a `.pth` file, which runs none of this environment's own
+`.pth` files).
+`--install editable` runs this environment's `policy` instead: an editable install, whose
+import hook every Python started here loads (the bare imports too), which flatters the ratio.
+
+    python benchmarks/startup.py [--runs 9] [--install wheel|editable]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import statistics
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
+import venv
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +53,54 @@ def _policy_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "policy_engine"]
 
 
-def commands() -> dict[str, tuple[list[str], dict[str, str]]]:
-    """Each measured command, by its label, with its environment."""
-    policy = _policy_command()
+#: The ways the engine can be installed for the measurement (the first is the default).
+INSTALLS = ("wheel", "editable")
+
+
+@contextlib.contextmanager
+def installed(kind: str, scratch: Path) -> Iterator[tuple[str, list[str]]]:
+    """The Python and the `policy` command of this checkout installed as `kind` asks."""
+    if kind == "editable":
+        yield sys.executable, _policy_command()
+        return
+    built = subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir",
+                            str(scratch / "dist"), str(ROOT)], capture_output=True, check=False)
+    wheels = sorted((scratch / "dist").glob("*.whl"))
+    if built.returncode != 0 or not wheels:
+        raise RuntimeError("could not build the wheel: "
+                           + built.stderr.decode(errors="replace")[-300:])
+    venv.create(scratch / "venv", with_pip=False)
+    bin_folder = "Scripts" if sys.platform == "win32" else "bin"
+    python = scratch / "venv" / bin_folder / Path(sys.executable).name
+    site = subprocess.run([str(python), "-c", "import sysconfig; "
+                           "print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    libraries = dict.fromkeys([sysconfig.get_paths()["purelib"],
+                               sysconfig.get_paths()["platlib"]])
+    Path(site, "startup-libraries.pth").write_text("\n".join(libraries) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+                    "--no-deps", "--no-index", str(wheels[-1])], capture_output=True, check=True)
+    yield str(python), [str(python.with_name("policy"))]
+
+
+def commands(python: str = sys.executable, policy: list[str] | None = None,
+             cache_home: Path | None = None) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Each measured command, by its label, with its environment: `python` runs the bare
+    imports and `policy` the engine (this environment's by default); the cache of checked
+    policies is kept under `cache_home` when given."""
+    policy = policy or _policy_command()
+    extra = {"XDG_CACHE_HOME": str(cache_home)} if cache_home is not None else {}
+
+    def env(cache: bool | None = None) -> dict[str, str]:
+        chosen = {**environment(cache=cache), **extra}
+        if python != sys.executable:  # an installed engine: the checkout is not on the path
+            chosen.pop("PYTHONPATH", None)
+        return chosen
+
     return {
-        BARE: ([sys.executable, "-c", "import click, yaml"], environment()),
-        EVAL: ([*policy, "eval", SCENARIO], environment(cache=True)),
-        EVAL_NO_CACHE: ([*policy, "eval", SCENARIO], environment(cache=False)),
+        BARE: ([python, "-c", "import click, yaml"], env()),
+        EVAL: ([*policy, "eval", SCENARIO], env(cache=True)),
+        EVAL_NO_CACHE: ([*policy, "eval", SCENARIO], env(cache=False)),
     }
 
 
@@ -66,12 +120,20 @@ def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return took, cpu
 
 
-def measure(runs: int = 9) -> dict[str, Any]:
-    """Median seconds of each command over `runs` interleaved rounds, and the target's ratio.
+def measure(runs: int = 9, install: str = INSTALLS[0]) -> dict[str, Any]:
+    """Median seconds of each command over `runs` interleaved rounds, and the target's ratio,
+    with the engine installed as `install` says (`INSTALLS`)."""
+    with tempfile.TemporaryDirectory(prefix="policy-startup-") as scratch, \
+            installed(install, Path(scratch)) as (python, policy):
+        cache_home = Path(scratch, "cache")
+        cache_home.mkdir(mode=0o700)
+        result = _measure(commands(python, policy, cache_home), runs)
+    return {**result, "install": install}
 
-    The order inside a round turns each round, so no command always runs right after the same
-    other one."""
-    chosen = commands()
+
+def _measure(chosen: dict[str, tuple[list[str], dict[str, str]]], runs: int) -> dict[str, Any]:
+    """The order inside a round turns each round, so no command always runs right after the
+    same other one."""
     for argv, env in chosen.values():
         _run(argv, env)  # bytecode caches written, the policy's cache entry filled
     times: dict[str, list[tuple[float, float]]] = {label: [] for label in chosen}
@@ -92,7 +154,12 @@ def measure(runs: int = 9) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=9, help="rounds of the three commands")
-    result = measure(parser.parse_args().runs)
+    parser.add_argument("--install", choices=INSTALLS, default=INSTALLS[0],
+                        help="how the engine is installed: a wheel in a scratch environment "
+                             "(what a user gets), or this environment's editable install")
+    arguments = parser.parse_args()
+    result = measure(arguments.runs, arguments.install)
+    print(f"engine installed as: {result['install']}")
     for label, seconds in result["seconds"].items():
         print(f"{label}: {seconds * 1000:.0f} ms, {result['cpu_seconds'][label] * 1000:.0f} ms "
               f"of processor time (medians of {result['runs']})")

@@ -173,3 +173,18 @@ def test_the_batch_benchmark_runs_the_command_and_reports_both_targets(tmp_path:
     assert all(measured[name]["rows_per_second"] > 0 for name in ("aliexpress", "reference"))
     skipped = run_module.batch_targets({"error": "skipped"})
     assert [target.passed for target in skipped] == [None, None]
+
+
+def test_the_start_up_figure_runs_the_installed_engine_it_is_given(tmp_path: Path) -> None:
+    # benchmarks/startup.py: a wheel in a scratch environment runs both commands with its own
+    # Python, without the checkout on the path, and keeps its cache of policies apart.
+    from benchmarks import startup
+
+    python, policy = str(tmp_path / "bin" / "python"), [str(tmp_path / "bin" / "policy")]
+    chosen = startup.commands(python, policy, tmp_path / "cache")
+    assert chosen[startup.BARE][0] == [python, "-c", "import click, yaml"]
+    assert chosen[startup.EVAL][0][:2] == [*policy, "eval"]
+    for _, env in chosen.values():
+        assert "PYTHONPATH" not in env and env["XDG_CACHE_HOME"] == str(tmp_path / "cache")
+    assert chosen[startup.EVAL_NO_CACHE][1]["POLICY_ENGINE_CACHE"] == "0"
+    assert startup.INSTALLS[0] == "wheel"  # the default: what a user gets

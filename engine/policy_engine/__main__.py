@@ -1,5 +1,5 @@
 """`python -m policy_engine`: the `policy` command."""
 
-from policy_engine.cli import main
+from policy_engine.launch import main
 
 main()

@@ -7,11 +7,14 @@ misquote; docs/language.md shows `policy check` on the misquoted one.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policy_engine.check.quotes import closest_passage, normalise
 from policy_engine.cli import cli
@@ -21,6 +24,7 @@ from policy_engine.language.formatter import format_policy
 from policy_engine.language.parser import fast_parse
 from policy_engine.language.reference_parser import parse_policy as reference_parse
 from policy_engine.policy import Policy
+from tests.helpers.examples import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 QUOTES = ROOT / "tests" / "check" / "quotes"
@@ -253,3 +257,18 @@ def test_a_marker_without_a_document_changes_nothing() -> None:
     policy = Policy.from_text(SYNTAX.replace('source document "guide.txt"\n', ""))
     assert policy.checked.document is None
     assert policy.checked.rules[0].reason == "a"
+
+
+@given(st.text(alphabet=st.sampled_from(
+    list(" \t\n\r\f\v\x1c\x1f\x85\xa0\u2028\u3000ab.\"'`-") + [
+        "\u201c", "\u201d", "\u2019", "\u00ab", "\u2032", "\u2013", "\u2014", "\u2212",
+        "\u2011", "\u200b", "\ufeff"]), max_size=40))
+@settings(max_examples=examples(300))
+def test_normalising_is_the_regular_definition(text: str) -> None:
+    # `normalise` replaces marks one by one and splits at whitespace (issue 20: cheaper);
+    # what it means is this translation and regular expression.
+    marks = str.maketrans(dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033'\u2018"
+                                        "\u2019\u201a\u201b\u2039\u203a`\u00b4\u2032", '"'))
+    dashes = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
+    expected = re.sub(r"\s+", " ", text.translate(marks).translate(dashes)).strip()
+    assert normalise(text) == expected

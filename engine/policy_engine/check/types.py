@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 from decimal import Decimal
 
 from policy_engine.core.cache import pickled_by_fields
 from policy_engine.core.records import record
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@record(slots=True, order=True)
 class CalendarMonths:
     """The value of a duration in calendar months (`12 months`, `1 year`): a count of months,
     not of days, since a month has no fixed length. Month durations compare with each other

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 import click
@@ -41,6 +40,7 @@ def schema_command(ctx: click.Context, policy_path: str, output_path: str | None
     """Print the JSON Schema of POLICY's facts (what a scenario's 'facts:' must satisfy);
     POLICY may be '-' for standard input."""
     policy = load_or_exit(ctx, policy_path)
+    import json  # `json` is imported when output is JSON: not by every `policy eval`
     emit(ctx, json.dumps(policy.schema(), indent=2, ensure_ascii=False) + "\n")
     finish(ctx, EXIT_OK)
 

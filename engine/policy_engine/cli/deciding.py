@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -223,6 +222,7 @@ def test_command(ctx: click.Context, paths: tuple[str, ...], policy_path: str | 
                    f"{sum(1 for o in outcomes if o.snapshot and o.snapshot.status == 'unchanged')}"
                    " unchanged", err=True)
     if fmt == "json":
+        import json  # `json` is imported when output is JSON: not by every `policy eval`
         emit(ctx, json.dumps(_test_json(outcomes, coverage_json(measured), below), indent=2,
                              ensure_ascii=False) + "\n")
     else:

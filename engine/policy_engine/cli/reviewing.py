@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -125,6 +124,7 @@ def diff_command(ctx: click.Context, old: str, new: str, scenario_paths: tuple[s
     for invalid in result.invalid:
         report_diagnostics(invalid_diagnostics(invalid))
     if fmt == "json":
+        import json  # `json` is imported when output is JSON: not by every `policy eval`
         text = json.dumps(diff_json(result), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "markdown":
         text = render_diff_markdown(result)
@@ -167,6 +167,7 @@ def _symbolic_diff(ctx: click.Context, old: str, new: str, fmt: str, fail_on_cha
                      Budget.from_options(analysis_budget, analysis_timeout), scenarios)
     changes = result.changes
     if fmt == "json":
+        import json
         emit(ctx, json.dumps(diff_json(result, old, new), indent=2, ensure_ascii=False) + "\n")
     else:
         emit(ctx, render_changes(changes, old, new, markdown=fmt == "markdown",
@@ -245,6 +246,7 @@ def lint_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
                            "comments")
     summary = f"{len(policies)} analysed: {warnings} warnings, {notes_count} notes"
     if fmt == "json":
+        import json
         emit(ctx, json.dumps({
             "format": LINT_FORMAT, "format_version": 1, "policies": entries,
             "summary": {"policies": len(policies), "invalid": sum(
@@ -298,6 +300,7 @@ def check_command(ctx: click.Context, policies: tuple[str, ...], fmt: str,
     errors = sum(1 for d in found if d.is_error)
     warnings = sum(1 for d in found if d.severity is Severity.WARNING)
     if fmt == "json":
+        import json
         emit(ctx, json.dumps({
             "format": CHECK_FORMAT, "format_version": 1, "policies": entries,
             "summary": {"policies": len(policies), "errors": errors, "warnings": warnings,

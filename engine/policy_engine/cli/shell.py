@@ -234,6 +234,6 @@ def finish(ctx: click.Context, code: int) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (through `policy_engine.launch`)."""
     cli.main()
 

@@ -6,8 +6,6 @@ Both import the SQL stage only when they run (it needs the optional `sql` extra)
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from policy_engine.cli.shell import (
@@ -118,6 +116,7 @@ def backtest_command(ctx: click.Context, old: str, new: str, history: str, engin
         report_diagnostics(error.diagnostics)
         ctx.exit(_exit_for(error))
     if output_format == "json":
+        import json  # `json` is imported when output is JSON: not by every `policy eval`
         emit(ctx, json.dumps(to_json(result), indent=2, ensure_ascii=False) + "\n")
     elif output_format == "markdown":
         emit(ctx, render_markdown(result))

@@ -30,20 +30,32 @@ no cache. `POLICY_ENGINE_CACHE=0` (or `false`, `no`, `off`) turns the cache off;
 
 from __future__ import annotations
 
+import _pickle
 import contextlib
 import dataclasses
 import functools
 import gc
-import hashlib
 import io
 import operator
 import os
-import pickle
 import stat
 import sys
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# SHA-256 from Python's own module, not `hashlib`'s OpenSSL binding: loading OpenSSL was a
+# twentieth of `policy eval`'s start-up (issue 20); the digest is the same. (The C pickler is
+# imported for the same reason: `pickle` is its Python face, needed only to store an entry.)
+if TYPE_CHECKING:
+    from hashlib import sha256
+else:
+    try:
+        from _sha256 import sha256  # Python 3.11
+    except ImportError:  # pragma: no cover - other Pythons
+        try:
+            from _sha2 import sha256  # Python 3.12+
+        except ImportError:
+            from hashlib import sha256
 
 #: Set to 0 to turn the cache off.
 ENVIRONMENT_SWITCH = "POLICY_ENGINE_CACHE"
@@ -59,15 +71,16 @@ def enabled() -> bool:
     return os.environ.get(ENVIRONMENT_SWITCH, "1").strip().lower() not in _OFF
 
 
-def directory() -> Path:
-    """Where entries live: `$XDG_CACHE_HOME/policy-engine`, else `~/.cache/policy-engine`."""
+def directory() -> str:
+    """Where entries live: `$XDG_CACHE_HOME/policy-engine`, else `~/.cache/policy-engine`.
+    (Paths here are strings: `pathlib` is not among what `policy eval` imports.)"""
     base = os.environ.get("XDG_CACHE_HOME") or ""
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-    return root / "policy-engine"
+    root = base if os.path.isabs(base) else os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(root, "policy-engine")
 
 
 #: The package's own folder: every file under it is part of the engine's fingerprint.
-_PACKAGE = Path(__file__).resolve().parent.parent
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 #: The files whose change makes every entry stale: the code, the grammar, the schemas.
 _FINGERPRINTED = (".py", ".lark", ".json")
 
@@ -80,7 +93,7 @@ def engine_fingerprint() -> bytes:
     and modification time of each file under the package (in every subpackage) are part of the
     key: a cached entry can never outlive the code that made it. Cheap: no file is read.
     """
-    digest = hashlib.sha256()
+    digest = sha256()
     try:
         digest.update("".join(_listed(str(_PACKAGE), "")).encode())
     except OSError:
@@ -112,7 +125,7 @@ _NAME = operator.attrgetter("name")
 def key(*parts: str) -> str:
     """The key of an entry made from `parts` (for a policy: its text, the name it was loaded
     under and the grammar) with this engine and this Python."""
-    digest = hashlib.sha256(_FORMAT)
+    digest = sha256(_FORMAT)
     for part in (*parts, sys.version):
         encoded = part.encode("utf-8", "surrogatepass")
         digest.update(len(encoded).to_bytes(8, "big"))
@@ -123,7 +136,7 @@ def key(*parts: str) -> str:
 
 #: The largest entry read; a larger file is a miss (a real entry of 10,000 rules is ~20 MB).
 MAX_ENTRY_BYTES = 256 * 1024 * 1024
-_DIGEST = hashlib.sha256().digest_size
+_DIGEST = sha256().digest_size
 #: Open without following a link in the last step (where the system has it).
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
@@ -142,7 +155,7 @@ def _open_folder(create: bool) -> int | None:
     folder = directory()
     if create:
         try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
         except OSError:
             return None
     try:
@@ -168,7 +181,7 @@ _ALLOWED_NAMES = frozenset({("decimal", "Decimal"), ("datetime", "date"),
                             ("builtins", "set")})
 
 
-class _Unpickler(pickle.Unpickler):
+class _Unpickler(_pickle.Unpickler):
     """Builds only the classes an entry may hold; anything else ends the load (a miss)."""
 
     def find_class(self, module: str, name: str) -> Any:
@@ -178,7 +191,7 @@ class _Unpickler(pickle.Unpickler):
             found = super().find_class(module, name)
             if isinstance(found, type) and found.__module__ == module:
                 return found
-        raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")
+        raise _pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")
 
 
 def _header(entry_key: str) -> bytes:
@@ -208,7 +221,7 @@ def load(entry_key: str) -> Any | None:
         header = _header(entry_key)
         body = data[len(header) + _DIGEST:]
         if (data[:len(header)] != header
-                or data[len(header):len(header) + _DIGEST] != hashlib.sha256(body).digest()):
+                or data[len(header):len(header) + _DIGEST] != sha256(body).digest()):
             return None
         value = _unpickle(body)
         try:
@@ -306,7 +319,8 @@ def store(entry_key: str, value: object) -> None:
     folder = _open_folder(create=True)
     if folder is None:
         return
-    import secrets  # only when storing: `policy eval` from the cache never needs it
+    import pickle  # only when storing: `policy eval` from the cache never needs them
+    import secrets
 
     temporary: str | None = None
     try:
@@ -315,7 +329,7 @@ def store(entry_key: str, value: object) -> None:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW,
                              0o600, dir_fd=folder)
         with os.fdopen(descriptor, "wb") as out:
-            out.write(_header(entry_key) + hashlib.sha256(body).digest())
+            out.write(_header(entry_key) + sha256(body).digest())
             out.write(body)
         os.replace(temporary, f"{entry_key}.pickle", src_dir_fd=folder, dst_dir_fd=folder)
         temporary = None

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 from policy_engine.check.checked import CheckedPolicy, CheckedRule
 from policy_engine.check.types import Value, format_value
+from policy_engine.core.records import record
 from policy_engine.evaluate.errors import (
     CalendarProblem,
     DivisionByZero,
@@ -170,7 +170,7 @@ def attempt(policy: CheckedPolicy, evaluator: RuleEvaluator,
         return Attempt(error, rules, advisories)
 
 
-@dataclass(frozen=True)
+@record
 class Attempt:
     """A refused evaluation: why (`error`), and each rule's and advisory's outcome up to it."""
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from policy_engine.check.checked import TableInfo
 from policy_engine.check.types import Value
 from policy_engine.core.calendars import CalendarError, working_days
+from policy_engine.core.records import record
 from policy_engine.evaluate.errors import CalendarProblem, MissingFact, NoRow
 
 Facts = Mapping[str, Value]
@@ -67,7 +67,7 @@ class Env(dict[str, Value]):
         raise KeyError(key)
 
 
-@dataclass(frozen=True, slots=True)
+@record(slots=True)
 class RuleOutcome:
     """What happened to one rule or advisory.
 

@@ -7,13 +7,12 @@ function of its input, so the same policy and facts always give byte-identical o
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from policy_engine.check.types import format_value
 from policy_engine.core.diagnostics import Diagnostic, render_all
+from policy_engine.core.records import record
 from policy_engine.explain.decision import Decision
 from policy_engine.explain.trace import (
     CheckTrace,
@@ -24,7 +23,7 @@ from policy_engine.explain.trace import (
 )
 
 
-@dataclass(frozen=True)
+@record
 class Expected:
     """How a decision compares with a scenario's `expect`.
 
@@ -45,7 +44,7 @@ class Expected:
         return not self.mismatches
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     """One decision as the renderers show it.
 
@@ -71,7 +70,7 @@ class Report:
         return self.expected.mismatches if self.expected is not None else ()
 
 
-@dataclass(frozen=True)
+@record
 class InvalidScenario:
     """A scenario that could not be decided: it, its policy or its facts are invalid."""
 
@@ -418,12 +417,14 @@ def render_json(results: Sequence[Entry]) -> str:
         "invalid": [invalid_json(e) for e in results if isinstance(e, InvalidScenario)],
         "summary": summary_json(results),
     }
+    import json  # `json` is imported when output is JSON: not by every `policy eval`
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def render_jsonl(results: Sequence[Entry]) -> str:
     """`policy eval --format jsonl`: one JSON object per line per scenario, in order: a result,
     or (format `policy-engine/invalid`) the diagnostics of a scenario that was not decided."""
+    import json
     lines = [json.dumps(to_json(e) if isinstance(e, Report) else invalid_json(e),
                         ensure_ascii=False, separators=(",", ":")) for e in results]
     return "".join(line + "\n" for line in lines)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 
 from policy_engine.check import checked as c
 from policy_engine.check.checked import CheckedPolicy, CheckedRule
@@ -21,6 +20,7 @@ from policy_engine.check.types import (
     format_value,
 )
 from policy_engine.core.diagnostics import Diagnostic
+from policy_engine.core.records import record
 from policy_engine.evaluate.errors import (
     CalendarProblem,
     DivisionByZero,
@@ -38,7 +38,7 @@ CLOSEST = 3
 _ORDERING = {"<", "<=", ">", ">=", "==", "!="}
 
 
-@dataclass(frozen=True)
+@record
 class LookupTrace:
     """A table lookup made by a condition: the key, the row found and its value."""
 
@@ -48,7 +48,7 @@ class LookupTrace:
     value: Value | None
 
 
-@dataclass(frozen=True)
+@record
 class CheckTrace:
     """One conjunct of a rule's condition, with its result and the facts it read.
 
@@ -70,7 +70,7 @@ class CheckTrace:
     lookups: tuple[LookupTrace, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class RuleTrace:
     """A rule and what happened to it (statuses as in `runtime.RuleOutcome`).
 
@@ -97,7 +97,7 @@ class RuleTrace:
     adds: tuple[Value, ...] = ()
 
 
-@dataclass(frozen=True)
+@record
 class NearMiss:
     """A rule that did not apply, with every conjunct tried on its own; `held` of `total` held."""
 
@@ -106,7 +106,7 @@ class NearMiss:
     total: int
 
 
-@dataclass(frozen=True)
+@record
 class FactTrace:
     """A fact as evaluation saw it; origin is 'given', 'default' or 'missing'."""
 
@@ -115,7 +115,7 @@ class FactTrace:
     origin: str
 
 
-@dataclass(frozen=True)
+@record
 class DerivedTrace:
     """A derived value that the evaluation read, explained once.
 
@@ -141,7 +141,7 @@ class DerivedTrace:
         return f"{self.shown}; {read}" if read else self.shown
 
 
-@dataclass(frozen=True)
+@record
 class ConstraintTrace:
     """A `require` or `ensure` the facts break, with the values it read.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING
 
 from policy_engine.core import cache
@@ -48,16 +48,20 @@ def grammar_text() -> str:
         # compressors on every start-up, only to read a file beside the package.
         spec = importlib.util.find_spec("policy_engine.grammar")
         for folder in (spec.submodule_search_locations or []) if spec else []:
-            shipped = Path(folder) / "policy.lark"
-            if shipped.is_file():
-                return shipped.read_text(encoding="utf-8")
+            shipped = os.path.join(folder, "policy.lark")  # not `pathlib`: eval imports none
+            if os.path.isfile(shipped):
+                with open(shipped, encoding="utf-8") as text:
+                    return text.read()
         from importlib import resources  # a package inside a zip file
 
         return resources.files("policy_engine.grammar").joinpath("policy.lark").read_text(
             encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError):
-        checkout = Path(__file__).resolve().parents[3] / "grammar" / "policy.lark"
-        return checkout.read_text(encoding="utf-8")
+        root = os.path.realpath(__file__)
+        for _ in range(4):  # language/, policy_engine/, engine/, the checkout
+            root = os.path.dirname(root)
+        with open(os.path.join(root, "grammar", "policy.lark"), encoding="utf-8") as text:
+            return text.read()
 
 
 @functools.lru_cache(maxsize=1)
