@@ -406,7 +406,7 @@ def _wrong_explain(folder: Path) -> tuple[Diagnostic, ...]:
     return _serve_problem(lambda: service.explain(request))
 
 
-# ---------------------------------------------------------------- SQL engines (E601 to E606)
+# ---------------------------------------------------------------- SQL engines (E601 to E607)
 _CALENDAR_BY_FACT = """policy orders
 fact paid: yes/no
 fact placed_on: date
@@ -510,6 +510,21 @@ def _empty_history(folder: Path) -> tuple[Diagnostic, ...]:
     return ()
 
 
+def _engine_timed_out(folder: Path) -> tuple[Diagnostic, ...]:
+    """A Spark action given 0.5 seconds that would block for ever: `bounded` (the guard
+    around every Spark query) cancels it and reports. No JVM is needed to show the code."""
+    import threading
+
+    from policy_engine.sql.engines import bounded
+
+    released = threading.Event()
+    try:
+        bounded("Spark", released.wait, 0.5, released.set)
+    except DiagnosticError as error:
+        return error.diagnostics
+    return ()
+
+
 def _quotes(folder: Path, *, with_guide: bool) -> tuple[Diagnostic, ...]:
     """The policy of E119 loaded from a file, beside the guide of E119 or without it."""
     section = BY_CODE["E119"]
@@ -539,6 +554,7 @@ PRODUCERS: dict[str, Callable[[Path], tuple[Diagnostic, ...]]] = {
     "E604": _masked,
     "E605": _not_a_log_line,
     "E606": _empty_history,
+    "E607": _engine_timed_out,
     "E701": _partial_over_budget,
     "E702": _answers_exist,
     "E501": lambda folder: _serve_body(b'{"paid": tru}'),

@@ -27,9 +27,9 @@ DEFERRED = {
 }
 #: Set by .ci/run: a test that needs Java or pyspark fails instead of skipping without them.
 NO_SKIP = "POLICY_ENGINE_NO_SKIP"
-#: Generated rows per shipped policy in the differential tests, when set: .ci/run's
-#: million-row proof sets them (1,000,000 for DuckDB, 100,000 for Spark); unset, the
-#: hypothesis profile's count keeps the README's suite quick.
+#: Generated rows per shipped policy in the differential proof (test_proof.py), when set:
+#: .ci/run sets them (1,000,000 for DuckDB, 100,000 for Spark); unset, the hypothesis
+#: profile's count keeps the README's suite quick.
 DUCKDB_ROWS, SPARK_ROWS = "POLICY_SQL_ROWS", "POLICY_SPARK_ROWS"
 
 
@@ -39,19 +39,6 @@ def sized(default: int, variable: str) -> int:
 
     given = os.environ.get(variable)
     return int(given) if given else examples(default)
-
-
-def assert_same_lines(got: str, expected: str, name: str) -> None:
-    """Two batch outputs equal line by line, whole lines compared; a failure shows the
-    first line that differs, not a diff of a million lines."""
-    if got == expected:
-        return
-    got_lines, expected_lines = got.splitlines(), expected.splitlines()
-    for number, (mine, theirs) in enumerate(zip(got_lines, expected_lines, strict=False), 1):
-        assert mine == theirs, f"{name}: output line {number} differs"
-    assert len(got_lines) == len(expected_lines), f"{name}: {len(got_lines)} lines, " \
-        f"expected {len(expected_lines)}"
-    raise AssertionError(f"{name}: the outputs differ (line ends)")
 
 
 def decide(policy: str | Path, rows: str | Path, engine: str = "python", *,

@@ -1,7 +1,8 @@
-"""Spark in local mode: the conformance cases and generated rows of every shipped policy
-decided byte for byte as the Python engine decides them. One Spark session serves the whole
-module and is stopped at its end; without Java or pyspark the module skips, unless
-POLICY_ENGINE_NO_SKIP is set (.ci/run sets it), when it fails.
+"""Spark in local mode: the conformance cases decided and a backtest reported byte for byte
+as the Python engine does (generated rows of every shipped policy are test_proof.py's), and
+a query past its timeout cancelled (E607). One Spark session serves the whole module and is
+stopped at its end; without Java or pyspark the module skips, unless POLICY_ENGINE_NO_SKIP is
+set (.ci/run sets it), when it fails.
 """
 
 from __future__ import annotations
@@ -19,11 +20,8 @@ from tests.sql.helpers import (
     CONFORMANCE,
     DEFERRED,
     SHIPPED,
-    SPARK_ROWS,
-    assert_same_lines,
     decide,
     decided_lines,
-    sized,
     spark_session,
 )
 
@@ -42,18 +40,6 @@ def test_spark_decides_each_case_as_the_reference_engine(spark: Any, case: str) 
     assert answered >= decided_lines(expected) - DEFERRED.get(case, 0) > 0
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
-def test_spark_equals_the_reference_engine_on_generated_rows(spark: Any, path: Path,
-                                                             tmp_path: Path) -> None:
-    policy = Policy.load(str(path))
-    rows = tmp_path / "rows.parquet"
-    write_parquet(policy, generate(policy, sized(2000, SPARK_ROWS), seed=7), rows)
-    expected, _ = decide(path, rows)
-    got, answered = decide(path, rows, "spark", opened=spark)
-    assert_same_lines(got, expected, rows.name)
-    assert answered >= decided_lines(expected)
-
-
 def test_spark_backtests_in_one_query_as_the_reference_engine(spark: Any,
                                                                tmp_path: Path) -> None:
     from tests.sql.test_backtest_differential import changed, report
@@ -65,3 +51,21 @@ def test_spark_backtests_in_one_query_as_the_reference_engine(spark: Any,
     expected = report(path, new, rows, "python")
     assert report(path, new, rows, "spark", opened=spark) == expected
     assert expected["changed"] > 0
+
+
+def test_a_query_past_its_timeout_is_cancelled_and_reported(spark: Any) -> None:
+    # Last in the module: the timeout stops the session the module shares.
+    from policy_engine.core.diagnostics import DiagnosticError
+    from policy_engine.sql.query import compile_query
+    from policy_engine.sql.tables import schema
+
+    checked = Policy.load(str(SHIPPED[1])).checked
+    query, table = compile_query(checked), schema(checked).empty_table()
+    spark.timeout = 0.01  # no query is planned and run in that time
+    with pytest.raises(DiagnosticError) as raised:
+        spark.run(query, table)
+    assert [d.code for d in raised.value.diagnostics] == ["E607"]
+    assert spark.closed and spark.session.sparkContext._jsc is None, "the session was stopped"
+    with pytest.raises(DiagnosticError) as again:  # and is not used again
+        spark.run(query, table)
+    assert [d.code for d in again.value.diagnostics] == ["E603"]

@@ -97,6 +97,7 @@ CODES: dict[str, str] = {
     "E604": "logged decision cannot be replayed: a fact was masked",
     "E605": "not a decision-log line",
     "E606": "history has no rows to replay",
+    "E607": "SQL engine did not finish in time",
     # warnings
     "W001": "decision never returned",
     "W002": "required fact never used",

@@ -3,15 +3,19 @@ policy's query over an Arrow table of fact rows, and giving the result back as A
 
 Each engine is imported only when it is used, so `policy eval` never loads one. An engine
 that is not installed, or Spark without Java, is E602 with what to install; an engine that
-fails on a query is E603 with its own message.
+fails on a query is E603 with its own message; a Spark query that does not end within its
+timeout is cancelled and is E607.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
-from collections.abc import Mapping
-from typing import Any, Protocol
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar, cast
 
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.sql.query import PolicyQuery
@@ -19,6 +23,7 @@ from policy_engine.sql.query import PolicyQuery
 ENGINES = ("duckdb", "spark")
 #: The name the input table is bound to while a query runs.
 TABLE = "facts"
+T = TypeVar("T")
 
 
 class Engine(Protocol):
@@ -107,17 +112,71 @@ def java_available() -> bool:
     return shutil.which("java") is not None
 
 
+#: How long one Spark action (a query, with its hand-over in and out) may take, in seconds,
+#: unless `Spark(timeout=...)` or this environment variable says otherwise.
+SPARK_TIMEOUT = "POLICY_ENGINE_SPARK_TIMEOUT"
+DEFAULT_SPARK_TIMEOUT = 3600.0
+#: How long a cancelled Spark action is given to end before the session is stopped.
+_GRACE = 30.0
+
+
+def timed_out(engine: str, seconds: float) -> DiagnosticError:
+    return DiagnosticError([Diagnostic(
+        "E607", f"{engine} did not finish the policy's query within {seconds:g} seconds: "
+                f"its jobs were cancelled and the session stopped",
+        help=f"a bigger input may need longer: set {SPARK_TIMEOUT} (seconds); if Spark "
+             f"hangs on a small input, decide with --engine duckdb or python meanwhile")])
+
+
+def bounded(engine: str, action: Callable[[], T], seconds: float,
+            cancel: Callable[[], None]) -> T:
+    """`action()`, run in a thread of its own and given `seconds`; past them `cancel()` is
+    called (it must end or abandon the action) and E607 raised, so no engine call can leave
+    the caller waiting forever.
+
+    Raises:
+        DiagnosticError: E607 when the action did not end in time.
+    """
+    outcome: list[Any] = []
+
+    def work() -> None:
+        try:
+            outcome.append((True, action()))
+        except BaseException as error:  # handed to the caller's thread
+            outcome.append((False, error))
+
+    worker = threading.Thread(target=work, name=f"policy-engine-{engine.lower()}", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        cancel()
+        raise timed_out(engine, seconds)
+    finished, value = outcome[0]
+    if not finished:
+        raise value
+    return cast(T, value)
+
+
 class Spark:
     """A Spark session (local mode by default), stopped when the engine is closed.
+
+    Tables are handed over as Parquet files in a temporary folder of the engine's (written by
+    Arrow, read by Spark), and results come back the same way (written by Spark, read by
+    Arrow): no Arrow stream goes through PySpark's socket server, whose hand-over once left
+    the JVM waiting for ever. Every query, hand-over included, runs under a job group and is
+    given `timeout` seconds: past them its jobs are cancelled, the session is stopped (and
+    its JVM ended if it does not stop) and E607 raised.
 
     Args:
         master: the Spark master URL, `local[2]` for two local cores.
         partitions: the shuffle partitions (few: the input is handed over from here).
+        timeout: seconds per query; default POLICY_ENGINE_SPARK_TIMEOUT, else one hour.
     """
 
     name = "spark"
 
-    def __init__(self, master: str = "local[*]", partitions: int = 4) -> None:
+    def __init__(self, master: str = "local[*]", partitions: int = 4,
+                 timeout: float | None = None) -> None:
         try:
             from pyspark.sql import SparkSession
         except ImportError:
@@ -128,6 +187,8 @@ class Spark:
             raise unavailable("Java, which Spark needs,",
                               "install a Java runtime 17 or newer (Debian: apt-get install "
                               "default-jre-headless) or set JAVA_HOME")
+        self.timeout = timeout if timeout is not None else float(
+            os.environ.get(SPARK_TIMEOUT) or DEFAULT_SPARK_TIMEOUT)
         try:
             self.session = (SparkSession.builder.master(master)
                             .appName("policy-engine")
@@ -137,13 +198,15 @@ class Spark:
                             .config("spark.sql.ansi.enabled", "true")
                             .config("spark.sql.decimalOperations.allowPrecisionLoss", "false")
                             .config("spark.sql.session.timeZone", "UTC")
-                            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                             .config("spark.driver.memory", "3g")
                             .getOrCreate())
         except Exception as error:  # Py4J and Spark raise their own types
             raise failed("Spark", error) from None
         self.session.sparkContext.setLogLevel("ERROR")
         self._prepared: dict[int, str] = {}
+        self._folder = tempfile.mkdtemp(prefix="policy-engine-spark-")
+        self._handed = itertools.count()
+        self.closed = False
 
     def run(self, query: PolicyQuery, table: Any, *, ordered: bool = True) -> Any:
         text = self._prepared.get(id(query))
@@ -153,24 +216,74 @@ class Spark:
 
     def sql(self, text: str, tables: Mapping[str, Any]) -> Any:
         """The result (Arrow) of the query `text` over `tables` (name -> Arrow table), each
-        a temporary view for the query's time.
+        a temporary view of a Parquet file for the query's time.
 
         Raises:
-            DiagnosticError: E603 when Spark fails on the query.
+            DiagnosticError: E603 when Spark fails on the query; E607 when it does not end
+                within the engine's timeout.
         """
+        if self.closed:
+            raise failed("Spark", RuntimeError("the Spark session was stopped"))
+        group = f"policy-engine-{next(self._handed)}"
+        folder = os.path.join(self._folder, group)
+        os.mkdir(folder)
         try:
-            for name, table in tables.items():
-                self.session.createDataFrame(table).createOrReplaceTempView(name)
-            try:
-                return self.session.sql(text).toArrow()
-            finally:
-                for name in tables:
-                    self.session.catalog.dropTempView(name)
+            return bounded("Spark", lambda: self._query(group, folder, text, tables),
+                           self.timeout, lambda: self._cancel(group))
+        except DiagnosticError:
+            raise
         except Exception as error:  # Py4J and Spark raise their own types
             raise failed("Spark", error) from None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _query(self, group: str, folder: str, text: str, tables: Mapping[str, Any]) -> Any:
+        """Runs in `bounded`'s thread: the job group is set for this thread's jobs."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        context = self.session.sparkContext
+        context.setJobGroup(group, "a policy's query", interruptOnCancel=True)
+        for name, table in tables.items():
+            path = os.path.join(folder, f"{name}.parquet")
+            pq.write_table(table, path)
+            self.session.read.parquet(path).createOrReplaceTempView(name)
+        try:
+            result = self.session.sql(text)
+            out = os.path.join(folder, "result")
+            result.write.parquet(out)
+            # Spark writes one file per partition, named in partition order (a sorted result
+            # is range-partitioned in order), and one file with the schema when it is empty.
+            parts = sorted(name for name in os.listdir(out) if name.startswith("part-"))
+            return pa.concat_tables([pq.read_table(os.path.join(out, name))
+                                     for name in parts])
+        finally:
+            for name in tables:
+                self.session.catalog.dropTempView(name)
+
+    def _cancel(self, group: str) -> None:
+        """Cancels the group's jobs and stops the session; ends its JVM if it will not stop
+        (a hand-over can block a call that no cancellation reaches)."""
+        context = self.session.sparkContext
+        self.closed = True
+        try:
+            bounded("Spark", lambda: context.cancelJobGroup(group), _GRACE, self._end_jvm)
+            bounded("Spark", self.session.stop, _GRACE, self._end_jvm)
+        except DiagnosticError:
+            pass  # the JVM was ended instead
+        except Exception:  # Py4J and Spark raise their own types: stop it the hard way
+            self._end_jvm()
+
+    def _end_jvm(self) -> None:
+        process = getattr(getattr(self.session.sparkContext, "_gateway", None), "proc", None)
+        if process is not None:
+            process.kill()
 
     def close(self) -> None:
-        self.session.stop()
+        if not self.closed:
+            self.closed = True
+            self.session.stop()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self) -> Spark:
         return self
