@@ -3,10 +3,13 @@
 The input is read in chunks. Parquet chunks go to the query as they are (`tables`); rows of
 JSON Lines, CSV and decision logs are read and typed by the reference reader and fact stage
 first. The query decides every row it can and writes its output line, decided and refused
-rows alike; the lines are put together with Arrow's compute functions, not a Python loop per
-row. An invalid row is worded from what the query returns (its code, JSON path and number of
-problems) and the raw value at that path: the message is a function of those alone, so it is
-taken from the reference engine the first time a (code, path, value) is seen and reused after.
+rows alike, except the lines that are the same on every row of their outcome branch, which
+are taken from `PolicyQuery.lines` by the row's branch; the lines are put together with
+Arrow's compute functions, not a Python loop per row (a Parquet chunk's text is the character
+data of one Arrow array). An invalid row is worded from what the query returns (its code,
+JSON path and number of problems) and the raw value at that path: the message is a function
+of those alone, so it is taken from the reference engine the first time a (code, path, value)
+is seen and reused after.
 What remains (a value only the reference engine reads alike, a refusal to explain with
 `--trace`, a row outside the query's envelope) is decided by the reference engine,
 `batch.RowDecider`, exactly as `--engine python` decides it. The lines are written in input
