@@ -254,11 +254,13 @@ class SqlBatch:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        result = self._lines(engine, rows, outcomes)
-        result = result.take(pc.sort_indices(result.column("line")))
+        result = self._lines(engine, rows, outcomes, end="\n")
+        # Only the lines are put in line order: sorting the whole result costs as much again.
+        written = result.column("written").combine_chunks()
         count = len(aside)
-        slots = pc.replace_with_mask(pa.nulls(count, pa.string()), pc.invert(aside),
-                                     result.column("written").combine_chunks())
+        slots = written.take(pc.sort_indices(result.column("line")))
+        if pc.any(aside).as_py():
+            slots = pc.replace_with_mask(pa.nulls(count, pa.string()), pc.invert(aside), slots)
         missing = pc.indices_nonzero(pc.is_null(slots)).to_pylist()
         if missing:
             worded: dict[int, str] = {}
@@ -278,18 +280,20 @@ class SqlBatch:
                 if text is None:
                     text, outcome = self._python(start + position, raw_of(start + position))
                     outcomes[outcome] += 1
-                texts.append(encodable(text))  # Arrow holds no lone surrogate
+                texts.append(encodable(text) + "\n")  # Arrow holds no lone surrogate
             slots = pc.replace_with_mask(slots, pc.is_null(slots), pa.array(texts, pa.string()))
-        # Each line with its newline; the array's character data is then the chunk's text.
-        joined = pc.binary_join_element_wise(slots, "\n", "")
+        # Each line ends with its newline: the array's character data is the chunk's text.
+        joined = slots
         _, offsets, data = joined.buffers()
         bounds = memoryview(offsets).cast("i")  # a string array's offsets are 32-bit
         low, high = bounds[joined.offset], bounds[joined.offset + count]
         return bytes(memoryview(data)[low:high]).decode("utf-8"), outcomes
 
-    def _lines(self, engine: DuckDB | Spark, table: Any, outcomes: Counter[str]) -> Any:
+    def _lines(self, engine: DuckDB | Spark, table: Any, outcomes: Counter[str],
+               end: str = "") -> Any:
         """The query's result over `table` with `written`, each row's whole output line
-        (NULL where the query leaves it to Python), and the answered rows counted."""
+        followed by `end` (NULL where the query leaves it to Python), and the answered rows
+        counted."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -300,8 +304,8 @@ class SqlBatch:
             constants = pa.array(self.query.lines, pa.string())
             text = pc.coalesce(text, pc.take(constants, pc.add(result.column("branch"), 1)))
             result = result.set_column(result.schema.get_field_index("text"), "text", text)
-        written = pc.binary_join_element_wise('{"line": ', pc.cast(result.column("line"),
-                                                                   pa.string()), ", ", text, "")
+        number = pc.cast(result.column("line"), pa.string())
+        written = pc.binary_join_element_wise('{"line": ', number, ", ", text, end, "")
         answered = pc.is_valid(written)
         for found in pc.value_counts(pc.filter(result.column("status"), answered)).to_pylist():
             outcomes[found["values"]] += found["counts"]
