@@ -3,10 +3,13 @@
 The input is read in chunks. Parquet chunks go to the query as they are (`tables`); rows of
 JSON Lines, CSV and decision logs are read and typed by the reference reader and fact stage
 first. The query decides every row it can and writes its output line, decided and refused
-rows alike; the lines are put together with Arrow's compute functions, not a Python loop per
-row. An invalid row is worded from what the query returns (its code, JSON path and number of
-problems) and the raw value at that path: the message is a function of those alone, so it is
-taken from the reference engine the first time a (code, path, value) is seen and reused after.
+rows alike, except the lines that are the same on every row of their outcome branch, which
+are taken from `PolicyQuery.lines` by the row's branch; the lines are put together with
+Arrow's compute functions, not a Python loop per row (a Parquet chunk's text is the character
+data of one Arrow array). An invalid row is worded from what the query returns (its code,
+JSON path and number of problems) and the raw value at that path: the message is a function
+of those alone, so it is taken from the reference engine the first time a (code, path, value)
+is seen and reused after.
 What remains (a value only the reference engine reads alike, a refusal to explain with
 `--trace`, a row outside the query's envelope) is decided by the reference engine,
 `batch.RowDecider`, exactly as `--engine python` decides it. The lines are written in input
@@ -87,7 +90,8 @@ class SqlBatch:
         self.chunk_rows = chunk_rows
         self.opened = opened
         self.answered = 0
-        self.query: PolicyQuery = compile_query(policy.checked, trail=trace)
+        self.query: PolicyQuery = compile_query(policy.checked, trail=trace,
+                                                constant_lines=True)
         self.summary = BatchSummary()
         self._reference = RowDecider(policy, reader.shown, trace=trace)
         self._messages: list[str] = []
@@ -227,15 +231,87 @@ class SqlBatch:
                 facts = self.policy._facts.validate(raw, file=self.reader.shown, prefix=())
                 return facts, frozenset(raw)
 
-            slots: list[str | None] = [None] * batch.num_rows
             outcomes: Counter[str] = Counter()
-            if rows.num_rows:
-                place: Callable[[int], int] = (-start).__radd__
-                self._answer(engine, rows, place, slots, outcomes, value_at, raw_of, facts_of)
-            yield self._finish(range(first, first + batch.num_rows), slots, outcomes, raw_of)
+            if rows.num_rows and not self.trace:
+                yield self._assembled(engine, rows, aside, start, outcomes, value_at, raw_of)
+            else:
+                slots: list[str | None] = [None] * batch.num_rows
+                if rows.num_rows:
+                    place: Callable[[int], int] = (-start).__radd__
+                    self._answer(engine, rows, place, slots, outcomes, value_at, raw_of,
+                                 facts_of)
+                yield self._finish(range(first, first + batch.num_rows), slots, outcomes,
+                                   raw_of)
             first += batch.num_rows
 
     # ------------------------------------------------------------ the query's answers
+    def _assembled(self, engine: DuckDB | Spark, rows: Any, aside: Any, start: int,
+                   outcomes: Counter[str], value_at: ValueAt,
+                   raw_of: Callable[[int], object]) -> Chunk:
+        """A Parquet chunk's text put together with Arrow, without a Python step per row:
+        the query's lines in line order at the rows it was given (`aside` false), and only
+        the rows it left NULL (and those set aside) worded one by one after."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        result = self._lines(engine, rows, outcomes, end="\n")
+        # Only the lines are put in line order: sorting the whole result costs as much again.
+        written = result.column("written").combine_chunks()
+        count = len(aside)
+        slots = written.take(pc.sort_indices(result.column("line")))
+        if pc.any(aside).as_py():
+            slots = pc.replace_with_mask(pa.nulls(count, pa.string()), pc.invert(aside), slots)
+        missing = pc.indices_nonzero(pc.is_null(slots)).to_pylist()
+        if missing:
+            worded: dict[int, str] = {}
+            invalid = pc.filter(result, pc.and_(pc.is_null(result.column("written")),
+                                                pc.equal(result.column("status"), "invalid")))
+            for line, code, path, number in zip(*(invalid.column(name).to_pylist() for name in
+                                                  ("line", "code", "field", "invalid_count")),
+                                                strict=True):
+                text = self._invalid(line, code, path, number, value_at, raw_of)
+                if text is not None:
+                    worded[line - start] = text
+                    outcomes["invalid"] += 1
+                    self.answered += 1
+            texts = []
+            for position in missing:
+                text = worded.get(position)
+                if text is None:
+                    text, outcome = self._python(start + position, raw_of(start + position))
+                    outcomes[outcome] += 1
+                texts.append(encodable(text) + "\n")  # Arrow holds no lone surrogate
+            slots = pc.replace_with_mask(slots, pc.is_null(slots), pa.array(texts, pa.string()))
+        # Each line ends with its newline: the array's character data is the chunk's text.
+        joined = slots
+        _, offsets, data = joined.buffers()
+        bounds = memoryview(offsets).cast("i")  # a string array's offsets are 32-bit
+        low, high = bounds[joined.offset], bounds[joined.offset + count]
+        return bytes(memoryview(data)[low:high]).decode("utf-8"), outcomes
+
+    def _lines(self, engine: DuckDB | Spark, table: Any, outcomes: Counter[str],
+               end: str = "") -> Any:
+        """The query's result over `table` with `written`, each row's whole output line
+        followed by `end` (NULL where the query leaves it to Python), and the answered rows
+        counted."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        result = engine.run(self.query, table, ordered=False)
+        text = result.column("text")
+        if self.query.lines is not None and any(self.query.lines):
+            # The lines the query left to us: one per branch, taken by the row's branch.
+            constants = pa.array(self.query.lines, pa.string())
+            text = pc.coalesce(text, pc.take(constants, pc.add(result.column("branch"), 1)))
+            result = result.set_column(result.schema.get_field_index("text"), "text", text)
+        number = pc.cast(result.column("line"), pa.string())
+        written = pc.binary_join_element_wise('{"line": ', number, ", ", text, end, "")
+        answered = pc.is_valid(written)
+        for found in pc.value_counts(pc.filter(result.column("status"), answered)).to_pylist():
+            outcomes[found["values"]] += found["counts"]
+        self.answered += pc.sum(answered).as_py() or 0
+        return result.append_column("written", written)
+
     def _answer(self, engine: DuckDB | Spark, table: Any, place: Callable[[int], int],
                 slots: list[str | None], outcomes: Counter[str], value_at: ValueAt,
                 raw_of: Callable[[int], object],
@@ -245,15 +321,11 @@ class SqlBatch:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        result = engine.run(self.query, table, ordered=False)
+        result = self._lines(engine, table, outcomes)
         lines = result.column("line")
         status = result.column("status")
-        text = result.column("text")
-        written = pc.binary_join_element_wise('{"line": ', pc.cast(lines, pa.string()), ", ",
-                                              text, "")
+        written = result.column("written")
         answered = pc.is_valid(written)
-        outcomes.update(pc.filter(status, answered).to_pylist())
-        self.answered += pc.sum(answered).as_py() or 0
         if self.trace:
             # Decided and refused rows get their explanation from the trail; invalid rows have
             # none.

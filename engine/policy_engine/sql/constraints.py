@@ -85,7 +85,8 @@ def _ensure_message(scope: Scope, text: str, shown: list[str]) -> Sql | None:
         parts.append(part)
     if not parts:
         return t.lit(json_text(f"the facts must satisfy '{text}'"))
-    listed = t.concat_ws(", ", parts)
-    values = t.when(t.compare("==", listed, t.lit("")), t.lit(""),
-                    t.concat([t.lit(" ("), listed, t.lit(")")]))
+    # The list is written once: DuckDB hoists an expression written twice in a stage out of
+    # the CASE that guards it, and would list the values of every row, refused here or not.
+    listed = t.func("NULLIF", t.concat_ws(", ", parts), t.lit(""))
+    values = t.coalesce([t.concat([t.lit(" ("), listed, t.lit(")")]), t.lit("")])
     return quoted([f"the facts must satisfy '{text}'", values])

@@ -41,6 +41,8 @@ class Deciding:
         self.violations = violations
         self.trail = trail
         self.output_digits: dict[str, Digits] = {}
+        #: Each outcome branch's line when it is a constant (by `_branch` + 1), else None.
+        self.lines: list[str | None] = []
         if self.policy.strategy == "agreeing":
             raise Untranslatable("'resolve agreeing'", None,
                                  help="SQL translates 'resolve first match' and "
@@ -218,7 +220,8 @@ class Deciding:
         unit = t.case([(t.not_null(column), index) for column, index in sources])
         return [t.alias(fault, "_fault"), t.alias(unit, "_fault_unit")]
 
-    def outcome(self, validation: list[Sql]) -> tuple[Sql, dict[str, Sql]]:
+    def outcome(self, validation: list[Sql], constant_lines: bool = False
+                ) -> tuple[Sql, dict[str, Sql]]:
         """The row's outcome: `_branch`, which of the ways a row can end is the first that
         applies (in the interpreter's order: invalid facts, constraints, the as-of day, the
         scan, the strategy, the outputs, the advisories), and from it status, code, label,
@@ -253,13 +256,21 @@ class Deciding:
         decided = (t.lit("decided"), null, null, null, self._decided_text())
         branch = t.case([(test, t.num(number)) for number, (test, _) in enumerate(branches)],
                         t.num(NONE))
+        # With `constant_lines`, a branch whose line is the same on every row (most
+        # refusals) is not written by the query: its line is `lines[branch + 1]`, filled in
+        # after, from the row's `_branch`.
+        self.lines = [None, *(constant_text(values[4]) for _, values in branches)]
         names = ("_status", "_code", "_label", "_field", "_text")
         chosen = t.col("_branch")
         columns = {name: t.case([(t.eq(chosen, t.num(NONE)), decided[i])]
                                 + [(t.eq(chosen, t.num(number)), values[i])
                                    for number, (_, values) in enumerate(branches)
-                                   if not isinstance(values[i], exp.Null)])
+                                   if not isinstance(values[i], exp.Null)
+                                   and not (name == "_text" and constant_lines
+                                            and self.lines[number + 1] is not None)])
                    for i, name in enumerate(names)}
+        if not constant_lines:
+            self.lines = [None] * len(self.lines)
         return branch, columns
 
     def _as_of_refusal(self) -> tuple[Sql, tuple[Sql, Sql, Sql, Sql, Sql]] | None:
@@ -356,6 +367,18 @@ def _items(rule: CheckedRule) -> Sequence[str]:
     """The items an advisory adds (constants, checked)."""
     (_, items), = rule.outputs
     return [str(item.value) for item in getattr(items, "items", ())]
+
+
+def constant_text(value: Sql) -> str | None:
+    """The text of a string expression made of literals only (`'a' || 'b'`), else None."""
+    while isinstance(value, exp.Paren):
+        value = value.this
+    if isinstance(value, exp.Literal) and value.is_string:
+        return str(value.this)
+    if isinstance(value, exp.DPipe):
+        left, right = constant_text(value.this), constant_text(value.expression)
+        return None if left is None or right is None else left + right
+    return None
 
 
 def _maybe(text: str | None) -> Sql:

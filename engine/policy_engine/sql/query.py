@@ -1,7 +1,8 @@
 """SQL query: a checked policy compiled into one query over a table of fact rows.
 
 `compile_query` translates every part of the policy and assembles the stages as common table
-expressions: the typed facts (`typed`), the calendar lookups (`probed`, `joined`), where the
+expressions: the checks on the input (`parsed`, `exact`, `checked`) and the typed facts
+(`typed`), the calendar lookups (`probed`, `joined`), where the
 scan stops and what the constraints and advisories say (`evaluated`), the decider
 (`stopped`), its outputs (`outputs`), and the row's outcome. `PolicyQuery.sql(dialect)`
 writes it for DuckDB or Spark; the tree is sqlglot's, so no policy text is ever pasted into
@@ -57,6 +58,10 @@ class PolicyQuery:
             as `index:at` pairs, see `indexing`).
         outputs: the output columns of the result.
         input_columns: the input table's columns and their SQL types (docs/scale-out.md).
+        lines: with `constant_lines`, the line text (after `{"line": N, `) of each outcome
+            branch that writes the same text on every row, by the result's `branch` + 1
+            (None where the query writes `text` itself); the query leaves `text` NULL on
+            those rows.
     """
 
     policy: CheckedPolicy
@@ -65,6 +70,7 @@ class PolicyQuery:
     trail: bool
     outputs: list[OutputColumn] = field(default_factory=list)
     input_columns: list[tuple[str, str]] = field(default_factory=list)
+    lines: list[str | None] | None = None
 
     def sql(self, dialect: str = "duckdb", *, pretty: bool = False) -> str:
         with _collector_paused():
@@ -87,8 +93,12 @@ def _collector_paused() -> Iterator[None]:
 
 
 def compile_query(policy: CheckedPolicy, *, table: str = DEFAULT_TABLE, trail: bool = False,
-                  envelope: Envelope = ENVELOPE) -> PolicyQuery:
+                  envelope: Envelope = ENVELOPE, constant_lines: bool = False) -> PolicyQuery:
     """Translates a checked policy into a query over `table` (see docs/scale-out.md).
+
+    With `constant_lines`, the result also has `branch`, and `text` is NULL where the line is
+    the same on every row of that branch (`PolicyQuery.lines`): `policy batch` fills those
+    in from a list rather than have the engine copy long strings row by row.
 
     Raises:
         DiagnosticError: E601 for a construct that has no exact SQL translation.
@@ -98,7 +108,7 @@ def compile_query(policy: CheckedPolicy, *, table: str = DEFAULT_TABLE, trail: b
     for candidate in envelopes:
         try:
             with _collector_paused():
-                return _compile(policy, table, trail, candidate)
+                return _compile(policy, table, trail, candidate, constant_lines)
         except Untranslatable as found:
             problem = found
             if not found.digits:
@@ -120,7 +130,8 @@ def _refused(policy: CheckedPolicy, problem: Untranslatable) -> DiagnosticError:
         help=problem.help or "decide this policy with --engine python")])
 
 
-def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope) -> PolicyQuery:
+def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope,
+             constant_lines: bool = False) -> PolicyQuery:
     for name in [f.name for f in policy.facts] + [d.name for d in policy.defines]:
         if name.startswith("_"):
             raise Untranslatable(f"the name '{name}' (the query keeps names starting with _ "
@@ -129,8 +140,8 @@ def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope)
     calendars = Calendars()
     scope = Scope(policy, envelope, calendars, t.col)
     stages = _Stages()
-    stages.add("typed", exp.select(*validation.columns, *_aliased(
-        validation.problem_columns())).from_(table, copy=False))
+    for name, body in validation.stages(table):
+        stages.add(name, body)
     # Each derived value is computed once, in a stage of its own, after those it reads.
     for define in policy.defines:
         columns = scope.derive(define.name)
@@ -155,7 +166,8 @@ def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope)
                  .from_("stopped", copy=False)))
     ctes.append(("faulted", exp.select(exp.Star(), *deciding.fault_columns())
                  .from_("decided", copy=False)))
-    branch, outcome = deciding.outcome([t.col("_invalid_code"), t.col("_deferred")])
+    branch, outcome = deciding.outcome([t.col("_invalid_code"), t.col("_deferred")],
+                                       constant_lines)
     ctes.append(("named", deciding.names("faulted")))
     ctes.append(("ended", exp.select(exp.Star(), t.alias(branch, "_branch"))
                  .from_("named", copy=False)))
@@ -185,6 +197,8 @@ def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope)
             selected.append(t.alias(t.when(decided, t.col(f"_out_{output.name}")), column))
             outputs.append(OutputColumn(output.name, column, "plain"))
     selected.append(t.alias(t.col("_text"), "text"))
+    if constant_lines:
+        selected.append(t.alias(t.col("_branch"), "branch"))
     if trail:
         selected.append(t.alias(t.col("_trail"), "trail"))
     # How many problems an invalid row has: `policy batch` reports "(and N more)" from it.
@@ -193,7 +207,8 @@ def _compile(policy: CheckedPolicy, table: str, trail: bool, envelope: Envelope)
     for name, body in ctes:
         query = query.with_(name, as_=body, copy=False)
     inputs = [(LINE, "BIGINT")] + [(info.name, sql_type(info.type)) for info in policy.facts]
-    return PolicyQuery(policy, query, table, trail, outputs, inputs)
+    return PolicyQuery(policy, query, table, trail, outputs, inputs,
+                       deciding.lines if constant_lines else None)
 
 
 class _Stages:
@@ -235,12 +250,3 @@ class _Stages:
                 joined = joined.select(t.alias(t.col("holidays", alias), column), copy=False)
         self.add(f"joined_{len(self.names)}", joined)
         self._probed = len(calendars.probes)
-
-
-def _aliased(columns: list[Sql]) -> list[Sql]:
-    """The validation's verdict columns, renamed into the query's own `_` names."""
-    renamed = []
-    for column in columns:
-        assert isinstance(column, exp.Alias)
-        renamed.append(t.alias(column.this, "_" + column.alias))
-    return renamed

@@ -78,6 +78,10 @@ class Validation:
         self.columns: list[Sql] = [t.alias(t.col(LINE), LINE)]
         self.checks: list[Check] = []
         self.deferrals: list[Sql] = []
+        # Columns of the first stage (`parsed`, an amount's shape) and of the second
+        # (`checked`, an amount's exact value), read by the checks and the typed columns.
+        self.parsed: list[Sql] = []
+        self.exact: list[Sql] = []
         for info in policy.facts:
             self._fact(info)
 
@@ -156,24 +160,33 @@ class Validation:
         name = info.name
         text = t.cast(raw, "VARCHAR")
         digits = amount_digits(kind, self.envelope)
-        well_formed = exp.RegexpLike(this=text, expression=t.lit(AMOUNT_TEXT))
-        self.checks.append(Check((name,), "E304", t.and_([t.not_null(raw),
-                                                          t.not_(well_formed)]), t.num(1)))
+        # The text's shape is read once, in the `parsed` stage, and its columns are read by
+        # the checks, the deferral and the value after (an engine does not share the same
+        # string work between the expressions of a stage).
+        well_formed = t.col(f"_a_{name}_wf")
+        places = t.col(f"_a_{name}_places")
+        significant = t.col(f"_a_{name}_digits")
         unsigned = t.when(exp.StartsWith(this=text, expression=t.lit("-")),
                           t.substring(text, t.num(2), t.length(text)), text)
         point = exp.StrPosition(this=unsigned, substr=t.lit("."))
-        places = t.when(t.compare(">", point, t.num(0)),
-                        t.arith("-", t.length(unsigned), point), t.big(0))
         whole = t.when(t.compare(">", point, t.num(0)),
                        t.substring(unsigned, t.num(1), t.arith("-", point, t.num(1))), unsigned)
-        significant = t.length(exp.Trim(this=whole, expression=t.lit("0"), position="LEADING"))
+        self.parsed += [
+            t.alias(exp.RegexpLike(this=text, expression=t.lit(AMOUNT_TEXT)), well_formed.name),
+            t.alias(t.when(t.compare(">", point, t.num(0)),
+                           t.arith("-", t.length(unsigned), point), t.big(0)), places.name),
+            t.alias(t.length(exp.Trim(this=whole, expression=t.lit("0"), position="LEADING")),
+                    significant.name)]
+        self.checks.append(Check((name,), "E304", t.and_([t.not_null(raw),
+                                                          t.not_(well_formed)]), t.num(1)))
         envelope = self.envelope
         inside = t.and_([well_formed, t.compare("<=", places, t.num(envelope.amount_scale)),
                          t.compare("<=", significant, t.num(envelope.amount_digits))])
         self.deferrals.append(t.and_([t.not_null(raw), well_formed, t.not_(inside)]))
         wide = f"DECIMAL({envelope.amount_digits + envelope.amount_scale}, " \
                f"{envelope.amount_scale})"
-        exact = t.when(inside, t.cast(text, wide))
+        exact = t.col(f"_a_{name}_exact")
+        self.exact.append(t.alias(t.when(inside, t.cast(text, wide)), exact.name))
         tests = []
         if kind.minimum is not None:
             tests.append(t.compare("<", exact, t.decimal(t.lit(format(kind.minimum, "f")), 38,
@@ -182,8 +195,8 @@ class Validation:
             tests.append(t.compare(">", exact, t.decimal(t.lit(format(kind.maximum, "f")), 38,
                                                          envelope.amount_scale)))
         if tests:
-            self.checks.append(Check((name,), "E304", t.and_([inside, t.or_(tests)]),
-                                     t.num(1)))
+            self.checks.append(Check((name,), "E304", t.and_([t.not_null(exact),
+                                                              t.or_(tests)]), t.num(1)))
         value = t.decimal(exact, digits.total, digits.scale)
         scale = t.cast(places, "BIGINT")
         negative: Sql = exp.StartsWith(this=text, expression=t.lit("-"))
@@ -201,19 +214,49 @@ class Validation:
         """The checks in the order the fact stage sorts its problems: by JSON path."""
         return sorted(self.checks, key=lambda check: path_key(check.path))
 
-    def problem_columns(self) -> list[Sql]:
-        """`invalid_code`, `invalid_path` and `invalid_count` of the first problem, and
-        `deferred`: whether the row is outside what SQL decides exactly."""
+    def stages(self, table: str) -> list[tuple[str, exp.Select]]:
+        """The stages that read `table`: `parsed` (amounts' shapes), `exact` (amounts' exact
+        values), `checked` (each check's verdict once, as a column `_check_N`; a list check's
+        count of bad items as `_check_N_count`), and `typed`: the typed facts, and
+        `_invalid_code`, `_invalid_path` and `_invalid_count` of the first problem, and
+        `_deferred`, whether the row is outside what SQL decides exactly. Each check is
+        computed once and read three times (code, path, count) after."""
         checks = self.ordered_checks()
-        code = t.case([(check.failed, t.lit(check.code)) for check in checks])
-        path = t.case([(check.failed, _path(check)) for check in checks])
+        verdicts: list[Sql] = []
+        failed: list[Sql] = []
+        counts: list[Sql] = []
+        for number, check in enumerate(checks):
+            column = f"_check_{number}"
+            verdicts.append(t.alias(check.failed, column))
+            failed.append(t.col(column))
+            if check.position is None:
+                counts.append(check.count)
+            else:  # a list check: how many items are bad
+                verdicts.append(t.alias(check.count, column + "_count"))
+                counts.append(t.col(column + "_count"))
+        verdicts.append(t.alias(t.or_(self.deferrals) if self.deferrals else t.false(),
+                                "_deferred"))
+        code = t.case([(test, t.lit(check.code)) for test, check in zip(failed, checks,
+                                                                         strict=True)])
+        path = t.case([(test, _path(check)) for test, check in zip(failed, checks,
+                                                                   strict=True)])
         count = t.num(0) if not checks else exp.Add(
-            this=t.num(0), expression=t.paren(_sum([t.when(check.failed, check.count, t.num(0))
-                                                    for check in checks])))
-        deferred = t.or_(self.deferrals) if self.deferrals else t.false()
-        return [t.alias(code, "invalid_code"), t.alias(path, "invalid_path"),
-                t.alias(t.cast(count, "BIGINT"), "invalid_count"),
-                t.alias(deferred, "deferred")]
+            this=t.num(0), expression=t.paren(_sum([t.when(test, number, t.num(0))
+                                                    for test, number in zip(failed, counts,
+                                                                            strict=True)])))
+        stages: list[tuple[str, exp.Select]] = []
+        source = table
+        for name, columns in (("parsed", self.parsed), ("exact", self.exact),
+                              ("checked", verdicts)):
+            if columns:
+                stages.append((name, exp.select(exp.Star(), *columns).from_(source,
+                                                                             copy=False)))
+                source = name
+        stages.append(("typed", exp.select(
+            *self.columns, t.alias(code, "_invalid_code"), t.alias(path, "_invalid_path"),
+            t.alias(t.cast(count, "BIGINT"), "_invalid_count"), t.col("_deferred"))
+            .from_(source, copy=False)))
+        return stages
 
 
 def _path(check: Check) -> Sql:
