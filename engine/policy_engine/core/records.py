@@ -24,6 +24,7 @@ out of `__init__` with a default, inherited fields) is made by `dataclasses` as 
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import operator
 import sys
@@ -237,10 +238,25 @@ def _template(count: int, post_init: bool) -> CodeType:
     `__post_init__` at the end when asked, as a dataclass's does."""
     key = (count, post_init)
     if key not in _TEMPLATES:
-        lines = [f"def __init__(self{''.join(f', _{index}' for index in range(count))}):"]
-        lines += [f"    __record_set__(self, '<{index}>', _{index})" for index in range(count)]
-        lines.append("    self.__post_init__()" if post_init else "    pass")
+        # Built from syntax-tree nodes, as all generated code is (`ast` is imported anyway:
+        # `dataclasses` imports `inspect`, which imports it).
+        def name(text: str) -> ast.Name:
+            return ast.Name(text, ast.Load())
+
+        body: list[ast.stmt] = [
+            ast.Expr(ast.Call(name("__record_set__"),
+                              [name("self"), ast.Constant(f"<{index}>"), name(f"_{index}")], []))
+            for index in range(count)]
+        body.append(ast.Expr(ast.Call(ast.Attribute(name("self"), "__post_init__", ast.Load()),
+                                      [], []))
+                    if post_init else ast.Pass())
+        arguments = ast.arguments(posonlyargs=[], args=[ast.arg("self")]
+                                  + [ast.arg(f"_{index}") for index in range(count)],
+                                  kwonlyargs=[], kw_defaults=[], defaults=[])
+        function = ast.FunctionDef("__init__", arguments, body, decorator_list=[])
+        module = ast.fix_missing_locations(ast.Module([function], type_ignores=[]))
         scope: dict[str, Any] = {}
-        exec(compile("\n".join(lines), "<record template>", "exec"), scope)  # noqa: S102
+        code = compile(module, "<record template>", "exec")
+        exec(code, scope)  # noqa: S102  # generated-code: built from ast nodes and constants only
         _TEMPLATES[key] = scope["__init__"].__code__
     return _TEMPLATES[key]
