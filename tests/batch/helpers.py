@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from policy_engine.batch import BatchSummary, run_batch
+from policy_engine.batch import BatchSummary, RowLimits, open_batch, run_batch
 from policy_engine.policy import Policy
 from tests.helpers.paths import ROOT
 
@@ -63,6 +63,21 @@ def outcome(row: dict[str, Any]) -> str:
 
 def reconciles(summary: BatchSummary) -> bool:
     return summary.rows == summary.decided + summary.refused + summary.invalid + summary.failed
+
+
+def run_jsonl(policy: str, path: Path, limits: RowLimits, chunk_rows: int, **options: Any
+              ) -> tuple[str, tuple[int, ...], list[str]]:
+    """Decides the JSON Lines file at `path` through `open_batch` with `options` for `run`:
+    the output, the summary's counts (rows, decided, refused, invalid, failed; they must
+    reconcile) and the reported rows."""
+    out = io.StringIO()
+    reported: list[str] = []
+    with open_batch(policy, str(path), limits=limits, fmt="jsonl",
+                    chunk_rows=chunk_rows) as opened:
+        summary = opened.run(out, report=reported.append, **options)
+    assert reconciles(summary)
+    counts = (summary.rows, summary.decided, summary.refused, summary.invalid, summary.failed)
+    return out.getvalue(), counts, reported
 
 
 def children(pid: int) -> list[int]:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from policy_engine.batch import RowDecider, RowLimits, open_batch
+from policy_engine.batch import RowDecider, RowLimits
 from policy_engine.batch import quick as quick_module
 from policy_engine.batch import rows as rows_module
 from policy_engine.batch import running as running_module
@@ -30,7 +30,7 @@ from policy_engine.batch.deciding import record_parser
 from policy_engine.batch.quick import QuickLines, span_chunk, span_lines, values_need_checks
 from policy_engine.batch.spans import Span, cut_spans, span_records
 from policy_engine.policy import Policy
-from tests.batch.helpers import ALIEXPRESS, CANCEL, NOT_RECEIVED, SOME, reconciles
+from tests.batch.helpers import ALIEXPRESS, CANCEL, NOT_RECEIVED, SOME, run_jsonl
 from tests.helpers.paths import ROOT
 
 forked = pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
@@ -123,14 +123,7 @@ LIMITS = RowLimits(max_row_bytes=600, max_depth=4, max_digits=100)
 
 def _run(policy: str, path: Path, limits: RowLimits = LIMITS, **options: Any
          ) -> tuple[str, tuple[int, ...], list[str]]:
-    out = io.StringIO()
-    reported: list[str] = []
-    with open_batch(policy, str(path), limits=limits, fmt="jsonl",
-                    chunk_rows=options.pop("chunk_rows", 9)) as opened:
-        summary = opened.run(out, report=reported.append, **options)
-    assert reconciles(summary)
-    counts = (summary.rows, summary.decided, summary.refused, summary.invalid, summary.failed)
-    return out.getvalue(), counts, reported
+    return run_jsonl(policy, path, limits, options.pop("chunk_rows", 9), **options)
 
 
 @forked

@@ -25,14 +25,14 @@ from typing import Any
 
 import pytest
 
-from policy_engine.batch import RowLimits, open_batch
+from policy_engine.batch import RowLimits
 from policy_engine.batch import rows as rows_module
 from policy_engine.batch import running as running_module
 from policy_engine.batch.rows import JsonRows
 from policy_engine.batch.spans import Span, cut_spans, span_records
 from policy_engine.policy import Policy
 from policy_engine.scenarios.yaml_data import read_yaml_file
-from tests.batch.helpers import ALIEXPRESS, CANCEL, NOT_RECEIVED, SOME, reconciles
+from tests.batch.helpers import ALIEXPRESS, CANCEL, NOT_RECEIVED, SOME, run_jsonl
 from tests.helpers.paths import ROOT
 
 forked = pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
@@ -109,14 +109,7 @@ def _input(seed: int, count: int) -> bytes:
 
 
 def _run(path: Path, **options: Any) -> tuple[str, tuple[int, ...], list[str]]:
-    out = io.StringIO()
-    reported: list[str] = []
-    with open_batch(ALIEXPRESS, str(path), limits=LIMITS, fmt="jsonl",
-                    chunk_rows=options.pop("chunk_rows", 7)) as opened:
-        summary = opened.run(out, report=reported.append, **options)
-    assert reconciles(summary)
-    counts = (summary.rows, summary.decided, summary.refused, summary.invalid, summary.failed)
-    return out.getvalue(), counts, reported
+    return run_jsonl(ALIEXPRESS, path, LIMITS, options.pop("chunk_rows", 7), **options)
 
 
 @forked
