@@ -297,22 +297,15 @@ class Policy:
         """
         found = self._deciders.get(validated)
         if found is None:
-            compiled = self._compiled_policy()
-            if validated:
-                found = compiled.decider
-            else:
-                from policy_engine.facts.compiled_validator import compile_decider
-
-                found = _guard_depth(self.checked.source, lambda: compile_decider(
-                    self.checked, self._decide_raw, compiled.decider,
-                    compiled.positional_decision, compiled.namespace,
-                    refuse=lambda problems: Decision.refusing(self.checked, problems)))
+            found = (self._compiled_policy().decider if validated
+                     else self.doubting_decider(self._decide_raw))
             self._deciders[validated] = found
         return found
 
     def doubting_decider(self, doubt: Callable[..., Any]) -> Callable[..., Any]:
         """The validating `decider`, except that raw facts its generated checks are not sure
-        of are given to `doubt` (with the same arguments) instead of the full fact stage.
+        of are given to `doubt` (with the same arguments) instead of the full fact stage
+        (`decider()` is this with the full fact stage as `doubt`; this one is not kept).
 
         For a caller with an exact path of its own for such facts (`policy batch` decodes rows
         with msgspec and, in doubt, reads them again as the `json` path does); facts the checks
