@@ -10,6 +10,7 @@ timeout is cancelled and is E607.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import shutil
 import tempfile
@@ -128,6 +129,28 @@ def timed_out(engine: str, seconds: float) -> DiagnosticError:
              f"hangs on a small input, decide with --engine duckdb or python meanwhile")])
 
 
+def spark_timeout(setting: str | None) -> float:
+    """The seconds a Spark query is given: `setting` (POLICY_ENGINE_SPARK_TIMEOUT's value), or
+    an hour when it is unset or empty.
+
+    Raises:
+        DiagnosticError: E602 when the setting is not a positive, finite number of seconds
+            (a typo there must not leave Spark without a bound, nor stop with a traceback).
+    """
+    if not setting or not setting.strip():
+        return DEFAULT_SPARK_TIMEOUT
+    try:
+        seconds = float(setting)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < math.inf:
+        raise unavailable(f"the Spark engine ({SPARK_TIMEOUT}={setting!r} is not a positive "
+                          f"number of seconds)",
+                          f"set {SPARK_TIMEOUT} to the seconds a query may take, for example "
+                          f"{DEFAULT_SPARK_TIMEOUT:g}, or leave it unset for an hour")
+    return seconds
+
+
 def bounded(engine: str, action: Callable[[], T], seconds: float,
             cancel: Callable[[], None]) -> T:
     """`action()`, run in a thread of its own and given `seconds`; past them `cancel()` is
@@ -187,8 +210,8 @@ class Spark:
             raise unavailable("Java, which Spark needs,",
                               "install a Java runtime 17 or newer (Debian: apt-get install "
                               "default-jre-headless) or set JAVA_HOME")
-        self.timeout = timeout if timeout is not None else float(
-            os.environ.get(SPARK_TIMEOUT) or DEFAULT_SPARK_TIMEOUT)
+        self.timeout = timeout if timeout is not None else spark_timeout(
+            os.environ.get(SPARK_TIMEOUT))
         try:
             self.session = (SparkSession.builder.master(master)
                             .appName("policy-engine")
