@@ -328,7 +328,9 @@ class CompiledPolicy:
                 assert isinstance(asked, tuple)
                 outputs = asked
             advisories, outputs = resolution.finish(policy, self, env, today, decider, outputs)
-        record = Record(self, facts, today, failed, advisories, index)
+        # `tuple.__new__` itself: a named tuple's own `__new__` is a Python function, one more
+        # call per decision.
+        record = tuple.__new__(Record, (self, facts, today, failed, advisories, index))
         return Evaluation.later(decider.decision, decider.id, outputs, index, self._outcomes,
                                 record, record)
 
