@@ -176,6 +176,11 @@ class Parts:
                            for r in policy.first_match_order)
         #: How many rules first match tries before each rule (all of them before the default).
         self.tried = {r.index: rank for rank, r in enumerate(policy.first_match_order)}
+        #: For each unit that can decide: itself, how many rules are tried before it, whether
+        #: it is a rule (not the default), and its traces kept by the values its reader gives.
+        self.deciders = {u.index: (u, self.tried.get(u.index, len(self.order)),
+                                   u.kind == "rule", self.deciding[u.index],
+                                   self.readers[u.index][-1]) for u in units}
         #: For each unit and count of its first conjuncts, the most of them (fewer) whose
         #: checks are kept together by their reader's values (0: none), and those kept.
         self.heads = {index: tuple(max([n for n in range(1, count) if readers[n] is not None],
@@ -223,13 +228,11 @@ class Parts:
         self.nearest: dict[object, tuple[tuple[CheckedRule, tuple[bool | None, ...], int, int],
                                          ...]] = {}
         self.kept_near: dict[tuple[object, ...], NearMiss] = {}  # as `kept`, for near misses
-        #: The facts given, read at once (`_facts`): for each, a table from its value to its
-        #: trace: every value of a finite domain, and a missing value (None).
-        names = tuple(info.name for info in policy.facts)
-        self.fact_names = names
-        self.fact_set = frozenset(names)
-        self.fact_tables = tuple(fact_table(info, KEPT_MAX) for info in policy.facts)
-        self.fact_traces = fact_traces(policy, self.fact_tables)
+        #: The facts, when all are given, read at once (`fact_traces.fact_traces`): each
+        #: looked up in its table from value to trace, or made for a value it does not hold.
+        self.fact_set = frozenset(info.name for info in policy.facts)
+        self.fact_traces = fact_traces(policy, tuple(fact_table(info, KEPT_MAX)
+                                                     for info in policy.facts))
         self.missing = {info.name: FactTrace(info.name, None, "missing") for info in policy.facts}
         self.derive = [compiled.namespace[f"_p{j}"] for j in range(len(policy.defines))]
 
@@ -549,7 +552,7 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
         shared = parts(record.compiled)
     made: _Expansion | None = None  # made only when a part is not kept (the uncommon case)
     index = evaluation.index
-    decider = shared.units[index]
+    decider, rank, ruled, table, read_decider = shared.deciders[index]
     today = record.today
     failed = record.failed
     base: Sequence[RuleTrace] = shared.unreached
@@ -558,7 +561,7 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
                  )[rule.index] for rule in policy.rules]
     rules = list(base)
     order = shared.order
-    for at, where, dated, kept in order[:shared.tried.get(index, len(order))]:
+    for at, where, dated, kept in order[:rank]:
         if dated and not in_effect(shared.units[at], today):
             rules[where] = shared.not_in_effect[at]
             continue
@@ -577,17 +580,16 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
             made = _Expansion(shared, record)
         rules[where] = made.failed_at(shared.units[at], position)
     deciding = shared.otherwise
-    if decider.kind == "rule":
+    if ruled:
         if shared.overrides[index]:
             if made is None:
                 made = _Expansion(shared, record)
             _overridden(made, decider, rules, base, today)
         # The common case, inline: the decider's trace kept for the values it read.
-        table = shared.deciding[index]
         deciding = None
         if table is not None:
             try:
-                deciding = table.get(shared.readers[index][-1](facts))
+                deciding = table.get(read_decider(facts))
             except KeyError:  # a fact left out
                 pass
         if deciding is None:
@@ -595,15 +597,24 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
                 made = _Expansion(shared, record)
             deciding = made.held(decider, "decided")
         rules[shared.where[index]] = deciding
-    if decider.kind == "otherwise" or record.advisories or policy.defines:
+    if not ruled or record.advisories or policy.defines:  # `otherwise` decided: near misses
         if made is None:
             made = _Expansion(shared, record)
     made_rules = tuple(rules)
     advisories = _advisories(made, record) if made is not None and record.advisories else ()
     as_of = today if shared.dated else None
     by_default = evaluation.rule == "otherwise"
-    made_facts = _facts(shared, facts, facts if given is None else given)
-    closest = _closest(made, today) if made is not None and decider.kind == "otherwise" else ()
+    made_facts: tuple[FactTrace, ...] | None = None
+    if given is None or shared.fact_set <= given:
+        # Every fact given (the usual case): each fact's trace looked up in its table, or made
+        # for its value (an amount, a date, text), by one generated function.
+        try:
+            made_facts = shared.fact_traces(facts)
+        except KeyError:  # a fact left out
+            pass
+    if made_facts is None:
+        made_facts = _facts(shared, facts, facts if given is None else given)
+    closest = _closest(made, today) if made is not None and not ruled else ()
     derived: tuple[DerivedTrace, ...] | None = None
     if not policy.defines:
         derived = ()
@@ -665,14 +676,7 @@ def _advisories(made: _Expansion, record: Record) -> tuple[RuleTrace, ...] | Non
 
 
 def _facts(shared: Parts, facts: Mapping[str, Value], given: Any) -> tuple[FactTrace, ...]:
-    names = shared.fact_names
-    if names and (given is facts or shared.fact_set <= given):
-        # Every fact given (the usual case): each fact's trace looked up in its table, or made
-        # for its value (an amount, a date, text), by one generated function.
-        try:
-            return shared.fact_traces(facts)
-        except KeyError:  # a fact left out
-            pass
+    """The facts' traces one by one (some fact left out, or not given but defaulted)."""
     made: list[FactTrace] = []
     kept = shared.facts_kept
     finite = shared.finite
