@@ -22,7 +22,7 @@ from typing import Any
 
 from policy_engine.check import checked as c
 from policy_engine.check.checked import CheckedPolicy, CheckedRule
-from policy_engine.check.types import BoolType, EnumType, Value, WholeType, format_value
+from policy_engine.check.types import Value, format_value
 from policy_engine.evaluate.errors import (
     UNKNOWN,
     CalendarProblem,
@@ -33,7 +33,7 @@ from policy_engine.evaluate.errors import (
 )
 from policy_engine.evaluate.resolution import environment, in_effect
 from policy_engine.evaluate.runtime import Evaluation, Record
-from policy_engine.explain.fact_traces import fact_table, fact_traces
+from policy_engine.explain.fact_traces import domain_size, fact_table, fact_traces
 from policy_engine.explain.trace import (
     CLOSEST,
     CheckTrace,
@@ -135,11 +135,11 @@ class Parts:
         self.units = units
         finite: dict[str, int] = {}
         for info in policy.facts:
-            size = _domain_size(info.type)
+            size = domain_size(info.type)
             if size is not None:
                 finite[info.name] = size
         for define in policy.defines:  # derived values are read as the walk computed them
-            size = _domain_size(define.type)
+            size = domain_size(define.type)
             if size is not None:
                 finite[define.name] = size
         self.finite = finite
@@ -180,7 +180,9 @@ class Parts:
         #: it is a rule (not the default), and its traces kept by the values its reader gives.
         self.deciders = {u.index: (u, self.tried.get(u.index, len(self.order)),
                                    u.kind == "rule", self.deciding[u.index],
-                                   self.readers[u.index][-1]) for u in units}
+                                   self.readers[u.index][-1],
+                                   (True,) * len(u.conjuncts) if self.prefixes[u.index][-1]
+                                   is None else None) for u in units}
         #: For each unit and count of its first conjuncts, the most of them (fewer) whose
         #: checks are kept together by their reader's values (0: none), and those kept.
         self.heads = {index: tuple(max([n for n in range(1, count) if readers[n] is not None],
@@ -235,17 +237,6 @@ class Parts:
                                                      for info in policy.facts))
         self.missing = {info.name: FactTrace(info.name, None, "missing") for info in policy.facts}
         self.derive = [compiled.namespace[f"_p{j}"] for j in range(len(policy.defines))]
-
-
-def _domain_size(kind: object) -> int | None:
-    """How many values (and a missing one) a finite type has; None: too many to keep."""
-    if isinstance(kind, EnumType):
-        return len(kind.values) + 1
-    if isinstance(kind, BoolType):
-        return 3
-    if isinstance(kind, WholeType) and kind.minimum is not None and kind.maximum is not None:
-        return kind.maximum - kind.minimum + 2
-    return None
 
 
 def _define_closure(policy: CheckedPolicy) -> dict[str, frozenset[str]]:
@@ -434,7 +425,10 @@ class _Expansion:
                         shared.room -= 1
                         table[key] = found
                 checks = found
-        checks += self.checks(conjuncts[start:count], results[start:count])
+        if count - start == 1:  # one more (an amount compared last, say): no list to build
+            checks += (self.check(conjuncts[start], results[start]),)
+        else:
+            checks += self.checks(conjuncts[start:count], results[start:count])
         like = shared.not_reached[index]  # what does not change from status to status
         return quick_rule(like.id, like.title, like.line, status, like.decision, like.reason,
                           like.citation, checks, like.kind, like.by if by is None else by,
@@ -552,7 +546,7 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
         shared = parts(record.compiled)
     made: _Expansion | None = None  # made only when a part is not kept (the uncommon case)
     index = evaluation.index
-    decider, rank, ruled, table, read_decider = shared.deciders[index]
+    decider, rank, ruled, table, read_decider, made_anew = shared.deciders[index]
     today = record.today
     failed = record.failed
     base: Sequence[RuleTrace] = shared.unreached
@@ -595,7 +589,9 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
         if deciding is None:
             if made is None:
                 made = _Expansion(shared, record)
-            deciding = made.held(decider, "decided")
+            # Made per decision when it reads a value without a finite domain (`held`).
+            deciding = made.held(decider, "decided") if made_anew is None \
+                else made.rule(decider, "decided", made_anew)
         rules[shared.where[index]] = deciding
     if not ruled or record.advisories or policy.defines:  # `otherwise` decided: near misses
         if made is None:

@@ -77,3 +77,14 @@ def fact_table(info: FactInfo, most: int) -> FactTable:
     for value in domain:
         table[value] = FactTrace(info.name, value, "given")
     return table
+
+
+def domain_size(kind: object) -> int | None:
+    """How many values (and a missing one) a finite type has; None: too many to keep."""
+    if isinstance(kind, EnumType):
+        return len(kind.values) + 1
+    if isinstance(kind, BoolType):
+        return 3
+    if isinstance(kind, WholeType) and kind.minimum is not None and kind.maximum is not None:
+        return kind.maximum - kind.minimum + 2
+    return None
