@@ -253,3 +253,26 @@ def test_an_expanded_trace_has_every_part_in_slots() -> None:
     # No dict of its own among its referents (the facts it was made from are one).
     assert [referent for referent in gc.get_referents(trace)
             if isinstance(referent, dict)] == [trace._values]
+
+
+def test_near_misses_of_a_large_policy_are_the_interpreters(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Beyond `NEAR_INLINE` conjuncts, `_near` calls a function per rule instead of evaluating
+    # every conjunct inline: the same near misses either way.
+    from policy_engine.evaluate import first_match
+
+    monkeypatch.setattr(first_match, "NEAR_INLINE", 0)
+    policy = Policy.from_text(REFERENCE.read_text(encoding="utf-8"), "reference.policy")
+    defaulted = 0
+    for days in (3, 20, 44):
+        for status in ("delivered", "completed"):
+            raw = {"status": status, "paid": True, "received": False, "days_since_ship": days,
+                   "days_without_tracking": 2, "problem": "damaged", "evidence_count": 1,
+                   "dispute_state": "open", "off_platform_offer": False, "amount": "10.00",
+                   "requested_refund": "5.00"}
+            assert assert_same_trace(policy, raw)
+            trace = policy.evaluate(raw, engine="compiled").trace
+            assert trace is not None and trace.by_default and trace.closest
+            defaulted += 1
+    namespace = policy._compiled_policy()._namespace
+    assert "_n0" in namespace and defaulted == 6

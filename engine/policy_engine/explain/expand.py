@@ -224,8 +224,8 @@ class Parts:
         self.output_reads = {u.index: _closed((n for _, e in u.outputs
                                                for n in _names_read(e, closure)), closure)
                              for u in units}
-        self.near: tuple[Callable[[Mapping[str, Value]], tuple[bool | None, ...]], ...] | None \
-            = None  # the generated near-miss functions, compiled when first needed
+        self.near: Callable[[Mapping[str, Value]], tuple[tuple[bool | None, ...], ...]] | None \
+            = None  # the generated near-miss function, compiled when first needed
         #: The near misses chosen (`_nearest`), by every rule's conjuncts' results (and day).
         self.nearest: dict[object, tuple[tuple[CheckedRule, tuple[bool | None, ...], int, int],
                                          ...]] = {}
@@ -705,7 +705,7 @@ def _closest(made: _Expansion, today: Any) -> tuple[NearMiss, ...]:
     if shared.near is None:
         shared.near = shared.compiled.near()
     facts = made.facts
-    results = tuple([near(facts) for near in shared.near])
+    results = shared.near(facts)
     key = (results, today) if shared.dated else results
     chosen = shared.nearest.get(key)
     if chosen is None:
