@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import gc
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,71 @@ def test_near_miss_functions_use_only_harmless_node_kinds(path: Path) -> None:
                         type_ignores=[])
     kinds = {type(node) for node in ast.walk(module)}
     assert kinds <= ALLOWED_NODES, sorted(k.__name__ for k in kinds - ALLOWED_NODES)
+
+
+def test_quick_constructors_make_the_records() -> None:
+    # `expand` makes its trace objects with the quick constructors: each must give exactly the
+    # object the record's own `__init__` gives (class, equality, hash, repr, frozen).
+    import dataclasses
+
+    from policy_engine.explain import trace as t
+
+    examples: dict[type, tuple[object, ...]] = {
+        t.LookupTrace: ("fees", "EU", "EU (line 3)", Decimal("2.50")),
+        t.CheckTrace: ("x > 1", 4, 7, True, (("x", 2),), "x = 2 > 1", ()),
+        t.RuleTrace: ("r1", None, 3, "decided", "deny", "because", None, (), "rule", None,
+                      (), None, ()),
+        t.FactTrace: ("amount", Decimal("10.00"), "given"),
+        t.DerivedTrace: ("late", "days > 3", True, (), "days = 5 > 3", (), None),
+    }
+    examples[t.NearMiss] = (t.RuleTrace(*examples[t.RuleTrace]), 2, 3)  # type: ignore[arg-type]
+    assert set(examples) == set(t.QUICK)
+    for record, arguments in examples.items():
+        quick = t.QUICK[record]
+        assert quick.__slots__ == record.__slots__  # type: ignore[attr-defined]
+        made, expected = quick(*arguments), record(*arguments)
+        assert type(made) is record
+        assert made == expected and hash(made) == hash(expected)
+        assert repr(made) == repr(expected)
+        assert dataclasses.astuple(made) == dataclasses.astuple(expected)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            made.__setattr__(dataclasses.fields(made)[0].name, None)
+
+
+def test_an_expanded_trace_has_every_part_in_slots() -> None:
+    policy = Policy.load(str(REFERENCE))
+    trace = policy.evaluate({"status": "sent", "paid": True, "received": False,
+                             "days_since_ship": 3, "days_without_tracking": 2,
+                             "problem": "none", "evidence_count": 0, "dispute_state": "none",
+                             "off_platform_offer": False, "amount": "10.00",
+                             "requested_refund": "5.00"}, engine="compiled").trace
+    from policy_engine.explain.trace import Expanded
+
+    assert isinstance(trace, Expanded)
+    assert parts(trace) == parts(policy.evaluate(dict(trace._values)).trace)
+    # No dict of its own among its referents (the facts it was made from are one).
+    assert [referent for referent in gc.get_referents(trace)
+            if isinstance(referent, dict)] == [trace._values]
+
+
+def test_near_misses_of_a_large_policy_are_the_interpreters(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Beyond `NEAR_INLINE` conjuncts, `_near` calls a function per rule instead of evaluating
+    # every conjunct inline: the same near misses either way.
+    from policy_engine.evaluate import first_match
+
+    monkeypatch.setattr(first_match, "NEAR_INLINE", 0)
+    policy = Policy.from_text(REFERENCE.read_text(encoding="utf-8"), "reference.policy")
+    defaulted = 0
+    for days in (3, 20, 44):
+        for status in ("delivered", "completed"):
+            raw = {"status": status, "paid": True, "received": False, "days_since_ship": days,
+                   "days_without_tracking": 2, "problem": "damaged", "evidence_count": 1,
+                   "dispute_state": "open", "off_platform_offer": False, "amount": "10.00",
+                   "requested_refund": "5.00"}
+            assert assert_same_trace(policy, raw)
+            trace = policy.evaluate(raw, engine="compiled").trace
+            assert trace is not None and trace.by_default and trace.closest
+            defaulted += 1
+    namespace = policy._compiled_policy()._namespace
+    assert "_n0" in namespace and defaulted == 6

@@ -180,6 +180,10 @@ class CompiledPolicy:
         units = policy.units()
         self._units = units
         self._dated = policy.as_of is not None and any(u.effective for u in units)
+        # What `evaluate` asks on every decision, asked once.
+        self._first_match = policy.strategy == "first match"
+        self._today_fact = policy.as_of if self._dated else None  # read by `_trace`
+        self._work_out = self._outcomes  # the bound method, made once
         # The outputs and results of rules whose outputs are constants, made once per policy.
         self._plain_outputs: dict[int, Outputs] = {}
         self._plain: dict[int, Any] = {}
@@ -300,7 +304,7 @@ class CompiledPolicy:
             EvaluationError: as `resolution.resolve`.
         """
         policy = self.policy
-        if policy.strategy != "first match":
+        if not self._first_match:
             return resolution.resolve(policy, self, facts)
         trace = self._trace
         if trace is None:
@@ -315,7 +319,7 @@ class CompiledPolicy:
         if index < 0:
             raise resolution.no_decision(policy)
         decider = self._units[index]
-        today = facts[policy.as_of] if self._dated and policy.as_of else None  # read by _trace
+        today = None if self._today_fact is None else facts[self._today_fact]
         assert today is None or isinstance(today, datetime.date)
         outputs = self._plain_outputs.get(index)
         advisories: tuple[RuleOutcome, ...] = ()
@@ -328,15 +332,18 @@ class CompiledPolicy:
                 assert isinstance(asked, tuple)
                 outputs = asked
             advisories, outputs = resolution.finish(policy, self, env, today, decider, outputs)
-        record = Record(self, facts, today, failed, advisories, index)
-        return Evaluation.later(decider.decision, decider.id, outputs, index, self._outcomes,
+        # `tuple.__new__` itself: a named tuple's own `__new__` is a Python function, one more
+        # call per decision.
+        record = tuple.__new__(Record, (self, facts, today, failed, advisories, index))
+        return Evaluation.later(decider.decision, decider.id, outputs, index, self._work_out,
                                 record, record)
 
-    def near(self) -> tuple[Callable[[Facts], tuple[bool | None, ...]], ...]:
-        """First match: for each rule (by index), the generated function that evaluates each of
-        its conjuncts on its own (None: it cannot be computed), for near misses."""
-        namespace = self._load("near")
-        return tuple(namespace[f"_n{rule.index}"] for rule in self.policy.rules)
+    def near(self) -> Callable[[Facts], tuple[tuple[bool | None, ...], ...]]:
+        """First match: the generated function that evaluates each conjunct of each rule (by
+        index) on its own (None: it cannot be computed), for near misses."""
+        found: Callable[[Facts], tuple[tuple[bool | None, ...], ...]] = \
+            self._load("near")["_near"]
+        return found
 
     def _outcomes(self, record: Record
                   ) -> tuple[tuple[RuleOutcome, ...], tuple[RuleOutcome, ...]]:

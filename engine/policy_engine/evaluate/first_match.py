@@ -12,7 +12,8 @@
   into `r`, keeps each derived value it computes there too (under `-1 - j`), and returns the
   index of the deciding unit (-1: nothing decides); the explanation is expanded from that
   compact record (`explain.expand`), and the rules' outcomes worked out from it when read.
-- `_nI(f)`, for near misses, evaluates each conjunct of rule I on its own (None: unknown).
+- `_near(f)`, for near misses, evaluates each conjunct of each rule on its own (None: unknown),
+  inline, or through a function per rule (`_nI(f)`) for a large policy.
 
 A stretch of rules whose first conjuncts test one enumeration or yes/no fact for equality or
 membership (`category is c1`, `region in [r1, r2]`, `flag`, `not flag`) is dispatched with a
@@ -42,6 +43,10 @@ REPEAT_BUDGET = 64
 #: with more conjuncts than this calls its `_cN` instead (compiled with the per-rule part).
 #: `_decide` shares tests of common first conjuncts at most this many levels deep.
 LONG = 32
+#: `_near` evaluates up to this many conjuncts inline, in one function; a larger policy gets a
+#: function per rule that `_near` calls (one function of thousands of statements would take
+#: long to compile, for a trace that reads only a few of them).
+NEAR_INLINE = 256
 
 
 # ---------------------------------------------------------------- planning the indexes
@@ -241,29 +246,48 @@ class FastWriter:
         return made
 
     def near(self) -> list[ast.FunctionDef]:
-        """`_nI(f)` for each rule: every conjunct evaluated on its own, True, False or None
-        when it cannot be computed (a missing fact, a division by zero...): what the near
-        misses of a decision by default show."""
+        """`_near(f)`: for each rule (by index), each of its conjuncts evaluated on its own,
+        True, False or None when it cannot be computed (a missing fact, a division by
+        zero...): what the near misses of a decision by default show. One function, every
+        conjunct inline (no call per rule), up to `NEAR_INLINE` conjuncts; beyond, a function
+        per rule, `_nI(f)`, that `_near` calls."""
+        rules = self.policy.rules
+        inline = sum(len(rule.conjuncts) for rule in rules) <= NEAR_INLINE
         made: list[ast.FunctionDef] = []
+        body: list[ast.stmt] = []
+        results: list[ast.expr] = []
         self.gen.pure = True
         try:
-            for rule in self.policy.rules:
-                body: list[ast.stmt] = []
-                for position, conjunct in enumerate(rule.conjuncts):
-                    local = ast.Name(f"_j{position}", ast.Store())
-                    test = ast.IfExp(self.gen.visit(conjunct.expr), ast.Constant(True),
-                                     ast.Constant(False))
-                    handler = ast.ExceptHandler(_name("_unknown"), None, [
-                        ast.Assign([local], ast.Constant(None))])
-                    body.append(at(ast.Try([ast.Assign([local], test)], [handler], [], []),
-                                   self.line(conjunct)))
-                results = ast.Tuple([_name(f"_j{p}") for p in range(len(rule.conjuncts))],
-                                    ast.Load())
-                body.append(at(ast.Return(results), rule.line))
-                made.append(function(f"_n{rule.index}", body, rule.line))
+            for rule in rules:
+                tried = self.tried(rule, f"_j{rule.index}_" if inline else "_j")
+                if inline:
+                    body.extend(tried)
+                    results.append(ast.Tuple([_name(f"_j{rule.index}_{p}")
+                                              for p in range(len(rule.conjuncts))], ast.Load()))
+                    continue
+                tuple_ = ast.Tuple([_name(f"_j{p}") for p in range(len(rule.conjuncts))],
+                                   ast.Load())
+                made.append(function(f"_n{rule.index}", [*tried, at(ast.Return(tuple_),
+                                                                     rule.line)], rule.line))
+                results.append(_call(f"_n{rule.index}", _name("f")))
         finally:
             self.gen.pure = False
-        return made
+        line = rules[0].line if rules else 1
+        body.append(at(ast.Return(ast.Tuple(results, ast.Load())), line))
+        return [*made, function("_near", body, line)]
+
+    def tried(self, rule: CheckedRule, prefix: str) -> list[ast.stmt]:
+        """Each conjunct of a rule evaluated on its own into `{prefix}{position}`."""
+        body: list[ast.stmt] = []
+        for position, conjunct in enumerate(rule.conjuncts):
+            local = ast.Name(f"{prefix}{position}", ast.Store())
+            test = ast.IfExp(self.gen.visit(conjunct.expr), ast.Constant(True),
+                             ast.Constant(False))
+            handler = ast.ExceptHandler(_name("_unknown"), None, [
+                ast.Assign([local], ast.Constant(None))])
+            body.append(at(ast.Try([ast.Assign([local], test)], [handler], [], []),
+                           self.line(conjunct)))
+        return body
 
     def advice(self) -> list[ast.stmt]:
         """`_advise(f)`: the (output, items) pairs of the advisories that apply, in order."""

@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from policy_engine.check import checked as c
-from policy_engine.check.checked import CheckedPolicy, CheckedRule, FactInfo
-from policy_engine.check.types import BoolType, EnumType, Value, WholeType, format_value
+from policy_engine.check.checked import CheckedPolicy, CheckedRule
+from policy_engine.check.types import Value, format_value
 from policy_engine.evaluate.errors import (
     UNKNOWN,
     CalendarProblem,
@@ -33,10 +33,12 @@ from policy_engine.evaluate.errors import (
 )
 from policy_engine.evaluate.resolution import environment, in_effect
 from policy_engine.evaluate.runtime import Evaluation, Record
+from policy_engine.explain.fact_traces import domain_size, fact_table, fact_traces
 from policy_engine.explain.trace import (
     CLOSEST,
     CheckTrace,
     DerivedTrace,
+    Expanded,
     FactTrace,
     LookupTrace,
     NearMiss,
@@ -46,6 +48,13 @@ from policy_engine.explain.trace import (
     _is_ordered,
     _names_read,
     _rule_trace,
+    _Scope,
+    quick_check,
+    quick_derived,
+    quick_fact,
+    quick_lookup,
+    quick_near_miss,
+    quick_rule,
 )
 
 #: A conjunct, or the first conjuncts of a rule, whose facts have more value combinations than
@@ -56,12 +65,10 @@ KEPT_ROOM = 1 << 16
 _ABSENT = object()
 _new = object.__new__
 
-# Every trace object is made by its class's own `__init__`, never by filling its `__dict__`:
-# an object whose attributes were set one by one keeps them in its class's shared layout, and
-# CPython reads those quickly; one whose `__dict__` was read or filled has a dict of its own,
-# read more slowly, and a mix of the two kinds makes every attribute read of a renderer miss
-# its specialised fast path (reading a whole trace took 1.5 times as long). So no trace object
-# is made, or read, through its `__dict__`.
+# Every trace object is a slotted record made by its quick constructor (`trace.quick_rule`...:
+# plain stores, which CPython specialises, instead of a frozen `__init__`'s `object.__setattr__`
+# per field), and the trace itself an `Expanded`, whose parts are slots: renderers read all of
+# them on CPython's fastest attribute path. None is made or read through a `__dict__`.
 
 
 class _Conjunct:
@@ -76,12 +83,14 @@ class _Conjunct:
             table; None: a lookup keyed by another expression (the trace works it out).
         kept: checks already made, by (result, values): only when every name is a fact with a
             finite domain of at most `KEPT_MAX` combinations, so it stays small.
+        plain: it reads facts only (no derived value, no table): its values are read from the
+            facts directly (`_Expansion.check`).
     """
 
-    __slots__ = ("fields", "names", "subject", "keys", "kept", "conjunct")
+    __slots__ = ("fields", "names", "subject", "keys", "kept", "conjunct", "plain")
 
-    def __init__(self, policy: CheckedPolicy, conjunct: c.Conjunct, finite: dict[str, int]
-                 ) -> None:
+    def __init__(self, policy: CheckedPolicy, conjunct: c.Conjunct, finite: dict[str, int],
+                 facts: frozenset[str]) -> None:
         line, column = policy.source.line_col(conjunct.span.start)
         self.conjunct = conjunct
         self.names = conjunct.facts
@@ -93,6 +102,7 @@ class _Conjunct:
             combinations *= finite.get(name, KEPT_MAX + 1)
         self.kept: dict[tuple[object, ...], CheckTrace] | None = (
             {} if combinations <= KEPT_MAX and self.keys == () else None)
+        self.plain = self.keys == () and facts.issuperset(self.names)
 
 
 def _subject(policy: CheckedPolicy, expr: c.CExpr, text: str) -> tuple[str, str, str] | None:
@@ -125,16 +135,17 @@ class Parts:
         self.units = units
         finite: dict[str, int] = {}
         for info in policy.facts:
-            size = _domain_size(info.type)
+            size = domain_size(info.type)
             if size is not None:
                 finite[info.name] = size
         for define in policy.defines:  # derived values are read as the walk computed them
-            size = _domain_size(define.type)
+            size = domain_size(define.type)
             if size is not None:
                 finite[define.name] = size
         self.finite = finite
-        self.conjuncts = {u.index: tuple(_Conjunct(policy, j, finite) for j in u.conjuncts)
-                          for u in units}
+        given = frozenset(info.name for info in policy.facts)
+        self.conjuncts = {u.index: tuple(_Conjunct(policy, j, finite, given)
+                                         for j in u.conjuncts) for u in units}
         #: For each unit, and each count of its first conjuncts, the facts they read when
         #: their traces can be kept (`kept`); None when they cannot.
         self.prefixes: dict[int, tuple[tuple[str, ...] | None, ...]] = {
@@ -156,9 +167,22 @@ class Parts:
             index: None if readers[-1] is None else {} for index, readers in self.readers.items()}
         self.room = KEPT_ROOM
         self.where = {rule.index: position for position, rule in enumerate(policy.rules)}
-        self.order = tuple((r, r.index, r.effective is not None, self.readers[r.index],
-                            self.failing[r.index], self.where[r.index])
+        #: The rules in first-match order, each with its index, its place in file order,
+        #: whether it has effective dates, and for each conjunct it may fail at, the reader
+        #: of the values read up to it and the traces kept by them (both None: not kept so).
+        self.order = tuple((r.index, self.where[r.index], r.effective is not None,
+                            tuple(zip(self.readers[r.index][1:], self.failing[r.index][1:],
+                                      strict=True)))
                            for r in policy.first_match_order)
+        #: How many rules first match tries before each rule (all of them before the default).
+        self.tried = {r.index: rank for rank, r in enumerate(policy.first_match_order)}
+        #: For each unit that can decide: itself, how many rules are tried before it, whether
+        #: it is a rule (not the default), and its traces kept by the values its reader gives.
+        self.deciders = {u.index: (u, self.tried.get(u.index, len(self.order)),
+                                   u.kind == "rule", self.deciding[u.index],
+                                   self.readers[u.index][-1],
+                                   (True,) * len(u.conjuncts) if self.prefixes[u.index][-1]
+                                   is None else None) for u in units}
         #: For each unit and count of its first conjuncts, the most of them (fewer) whose
         #: checks are kept together by their reader's values (0: none), and those kept.
         self.heads = {index: tuple(max([n for n in range(1, count) if readers[n] is not None],
@@ -200,34 +224,19 @@ class Parts:
         self.output_reads = {u.index: _closed((n for _, e in u.outputs
                                                for n in _names_read(e, closure)), closure)
                              for u in units}
-        self.near: tuple[Callable[[Mapping[str, Value]], tuple[bool | None, ...]], ...] | None \
-            = None  # the generated near-miss functions, compiled when first needed
+        self.near: Callable[[Mapping[str, Value]], tuple[tuple[bool | None, ...], ...]] | None \
+            = None  # the generated near-miss function, compiled when first needed
         #: The near misses chosen (`_nearest`), by every rule's conjuncts' results (and day).
         self.nearest: dict[object, tuple[tuple[CheckedRule, tuple[bool | None, ...], int, int],
                                          ...]] = {}
         self.kept_near: dict[tuple[object, ...], NearMiss] = {}  # as `kept`, for near misses
-        #: The facts given, read at once (`_facts`): for each, a table from its value to its
-        #: trace: every value of a finite domain, and a missing value (None).
-        names = tuple(info.name for info in policy.facts)
-        self.fact_names = names
-        self.fact_set = frozenset(names)
-        self.fact_values: Callable[[Mapping[str, Value]], tuple[Value, ...]] = (
-            operator.itemgetter(*names) if len(names) > 1
-            else (lambda facts: tuple(facts[n] for n in names)))
-        self.fact_tables = tuple(_fact_table(info) for info in policy.facts)
+        #: The facts, when all are given, read at once (`fact_traces.fact_traces`): each
+        #: looked up in its table from value to trace, or made for a value it does not hold.
+        self.fact_set = frozenset(info.name for info in policy.facts)
+        self.fact_traces = fact_traces(policy, tuple(fact_table(info, KEPT_MAX)
+                                                     for info in policy.facts))
         self.missing = {info.name: FactTrace(info.name, None, "missing") for info in policy.facts}
         self.derive = [compiled.namespace[f"_p{j}"] for j in range(len(policy.defines))]
-
-
-def _domain_size(kind: object) -> int | None:
-    """How many values (and a missing one) a finite type has; None: too many to keep."""
-    if isinstance(kind, EnumType):
-        return len(kind.values) + 1
-    if isinstance(kind, BoolType):
-        return 3
-    if isinstance(kind, WholeType) and kind.minimum is not None and kind.maximum is not None:
-        return kind.maximum - kind.minimum + 2
-    return None
 
 
 def _define_closure(policy: CheckedPolicy) -> dict[str, frozenset[str]]:
@@ -260,40 +269,6 @@ def _read_by_prefix(unit: CheckedRule, closure: dict[str, frozenset[str]]
     for conjunct in unit.conjuncts:
         found.append(found[-1] | _closed(conjunct.facts, closure))
     return tuple(found)
-
-
-class _FactTable(dict[Value | None, FactTrace]):
-    """A fact's traces by its value, when given: one kept for every value of a finite domain,
-    and one made for any other value (`__missing__`); None: the fact is missing."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-
-    def __missing__(self, value: Value) -> FactTrace:
-        return FactTrace(self.name, value, "given")
-
-
-_lookup_fact = dict.__getitem__  # calls `_FactTable.__missing__`, as `table[value]` does
-
-
-def _fact_table(info: FactInfo) -> _FactTable:
-    table = _FactTable(info.name)
-    table[None] = FactTrace(info.name, None, "missing")
-    kind = info.type
-    domain: tuple[Value, ...] = ()
-    if isinstance(kind, EnumType):
-        domain = kind.values
-    elif isinstance(kind, BoolType):
-        domain = (False, True)
-    elif isinstance(kind, WholeType) and kind.minimum is not None \
-            and kind.maximum is not None and kind.maximum - kind.minimum < KEPT_MAX:
-        domain = tuple(range(kind.minimum, kind.maximum + 1))
-    for value in domain:
-        table[value] = FactTrace(info.name, value, "given")
-    return table
 
 
 def _prefixes(conjuncts: tuple[_Conjunct, ...], finite: dict[str, int]
@@ -333,11 +308,11 @@ def parts(compiled: Any) -> Parts:
 class _Expansion:
     """One decision's explanation being made (`expand`)."""
 
-    __slots__ = ("parts", "trace", "facts", "record", "advised", "near_units")
+    __slots__ = ("parts", "scope", "facts", "record", "advised", "near_units")
 
-    def __init__(self, shared: Parts, record: Record, trace: Trace) -> None:
+    def __init__(self, shared: Parts, record: Record) -> None:
         self.parts = shared
-        self.trace = trace
+        self.scope: _Scope | None = None  # as `Trace` works parts out, made when first needed
         self.facts = record.facts
         self.record = record.failed  # the walk's record; derived values computed here join it
         self.advised = record.advisories
@@ -364,8 +339,22 @@ class _Expansion:
     def check(self, part: _Conjunct, result: bool | None) -> CheckTrace:
         """A conjunct's check (one whose lookup is keyed by an expression: as `Trace` makes
         it, evaluating the key)."""
-        get = self.get
-        values = tuple([(name, get(name)) for name in part.names])
+        values: tuple[tuple[str, Value | None], ...]
+        if part.plain:  # facts only: read directly (a fact left out reads as None, by `get`)
+            facts = self.facts
+            try:
+                values = tuple([(name, facts[name]) for name in part.names])
+            except KeyError:
+                values = self.read(part.names)
+            subject = part.subject
+            if part.kept is None:
+                text, line, column = part.fields
+                value = None if subject is None else facts.get(subject[0])
+                return quick_check(text, line, column, result, values,
+                                   text if value is None or subject is None
+                                   else f"{subject[1]}{format_value(value)}{subject[2]}", ())
+        else:
+            values = self.read(part.names)
         kept = part.kept
         if kept is not None:
             found = kept.get((result, values))
@@ -373,14 +362,20 @@ class _Expansion:
                 return found
         keys = part.keys
         if keys is None:
-            return _check(self.trace._scope, part.conjunct, result)
+            if self.scope is None:
+                self.scope = _Scope(self.parts.policy, self.facts)
+            return _check(self.scope, part.conjunct, result)
         text, line, column = part.fields
-        made = CheckTrace(text, line, column, result, values, self.shown(part.subject, text),
-                          self.lookups(keys) if keys else ())
+        made = quick_check(text, line, column, result, values, self.shown(part.subject, text),
+                           self.lookups(keys) if keys else ())
         if kept is not None and self.parts.room > 0:
             self.parts.room -= 1
             kept[(result, values)] = made
         return made
+
+    def read(self, names: tuple[str, ...]) -> tuple[tuple[str, Value | None], ...]:
+        get = self.get
+        return tuple([(name, get(name)) for name in names])
 
     def shown(self, subject: tuple[str, str, str] | None, text: str) -> str:
         if subject is None:
@@ -394,8 +389,8 @@ class _Expansion:
         for name, table in keys:
             key = self.get(name)
             row = table.find(key, as_of) if isinstance(key, str) else None
-            found.append(LookupTrace(table.name, key, row.label() if row else None,
-                                     row.value if row else None))
+            found.append(quick_lookup(table.name, key, row.label() if row else None,
+                                      row.value if row else None))
         return tuple(found)
 
     def as_of(self) -> Any:
@@ -430,11 +425,14 @@ class _Expansion:
                         shared.room -= 1
                         table[key] = found
                 checks = found
-        checks += self.checks(conjuncts[start:count], results[start:count])
+        if count - start == 1:  # one more (an amount compared last, say): no list to build
+            checks += (self.check(conjuncts[start], results[start]),)
+        else:
+            checks += self.checks(conjuncts[start:count], results[start:count])
         like = shared.not_reached[index]  # what does not change from status to status
-        return RuleTrace(like.id, like.title, like.line, status, like.decision, like.reason,
-                         like.citation, checks, like.kind, like.by if by is None else by,
-                         like.overrides, like.effective, like.adds)
+        return quick_rule(like.id, like.title, like.line, status, like.decision, like.reason,
+                          like.citation, checks, like.kind, like.by if by is None else by,
+                          like.overrides, like.effective, like.adds)
 
     def checks(self, conjuncts: Sequence[_Conjunct], results: Sequence[bool | None]
                ) -> tuple[CheckTrace, ...]:
@@ -522,12 +520,12 @@ class _Expansion:
         if values is _ABSENT:
             values = self.values(unit.index, len(unit.conjuncts))
         if values is _ABSENT:
-            return NearMiss(self.rule(unit, "did not apply", results), held, total)
+            return quick_near_miss(self.rule(unit, "did not apply", results), held, total)
         shared = self.parts
         key = (unit.index, results, values)
         found = shared.kept_near.get(key)
         if found is None:
-            found = NearMiss(self.rule(unit, "did not apply", results), held, total)
+            found = quick_near_miss(self.rule(unit, "did not apply", results), held, total)
             if shared.room > 0:
                 shared.room -= 1
                 shared.kept_near[key] = found
@@ -546,10 +544,9 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
     shared = record.compiled.explained
     if shared is None:
         shared = parts(record.compiled)
-    trace: Trace = _new(Trace)
     made: _Expansion | None = None  # made only when a part is not kept (the uncommon case)
     index = evaluation.index
-    decider = shared.units[index]
+    decider, rank, ruled, table, read_decider, made_anew = shared.deciders[index]
     today = record.today
     failed = record.failed
     base: Sequence[RuleTrace] = shared.unreached
@@ -557,67 +554,83 @@ def expand(policy: CheckedPolicy, facts: Mapping[str, Value], given: frozenset[s
         base = [(shared.not_reached if in_effect(rule, today) else shared.not_in_effect
                  )[rule.index] for rule in policy.rules]
     rules = list(base)
-    for rule, at, dated, read, failing, where in shared.order:
-        if rule is decider:
-            break
-        if dated and not in_effect(rule, today):
+    order = shared.order
+    for at, where, dated, kept in order[:rank]:
+        if dated and not in_effect(shared.units[at], today):
             rules[where] = shared.not_in_effect[at]
             continue
         position = failed.get(at, 0)
-        reader = read[position + 1]
-        if reader is not None:
+        reader, failing = kept[position]
+        if failing is not None:
             # The common case, inline: a trace kept for these values (`_Expansion.failed_at`).
             try:
-                found = failing[position + 1].get(reader(facts))
+                found = failing.get(reader(facts))
             except KeyError:  # a fact left out
                 found = None
             if found is not None:
                 rules[where] = found
                 continue
         if made is None:
-            made = _Expansion(shared, record, trace)
-        rules[where] = made.failed_at(rule, position)
+            made = _Expansion(shared, record)
+        rules[where] = made.failed_at(shared.units[at], position)
     deciding = shared.otherwise
-    if decider.kind == "rule":
+    if ruled:
         if shared.overrides[index]:
             if made is None:
-                made = _Expansion(shared, record, trace)
+                made = _Expansion(shared, record)
             _overridden(made, decider, rules, base, today)
         # The common case, inline: the decider's trace kept for the values it read.
-        table = shared.deciding[index]
         deciding = None
         if table is not None:
             try:
-                deciding = table.get(shared.readers[index][-1](facts))
+                deciding = table.get(read_decider(facts))
             except KeyError:  # a fact left out
                 pass
         if deciding is None:
             if made is None:
-                made = _Expansion(shared, record, trace)
-            deciding = made.held(decider, "decided")
+                made = _Expansion(shared, record)
+            # Made per decision when it reads a value without a finite domain (`held`).
+            deciding = made.held(decider, "decided") if made_anew is None \
+                else made.rule(decider, "decided", made_anew)
         rules[shared.where[index]] = deciding
-    if decider.kind == "otherwise" or record.advisories or policy.defines:
+    if not ruled or record.advisories or policy.defines:  # `otherwise` decided: near misses
         if made is None:
-            made = _Expansion(shared, record, trace)
-    # Set as `Trace.__init__` sets them, then every part it would work out.
-    fields = {"policy": policy, "_values": facts, "_given": given, "_evaluation": evaluation,
-              "refusal": (), "rules": tuple(rules), "decided_by": deciding}
+            made = _Expansion(shared, record)
+    made_rules = tuple(rules)
     advisories = _advisories(made, record) if made is not None and record.advisories else ()
+    as_of = today if shared.dated else None
+    by_default = evaluation.rule == "otherwise"
+    made_facts: tuple[FactTrace, ...] | None = None
+    if given is None or shared.fact_set <= given:
+        # Every fact given (the usual case): each fact's trace looked up in its table, or made
+        # for its value (an amount, a date, text), by one generated function.
+        try:
+            made_facts = shared.fact_traces(facts)
+        except KeyError:  # a fact left out
+            pass
+    if made_facts is None:
+        made_facts = _facts(shared, facts, facts if given is None else given)
+    closest = _closest(made, today) if made is not None and not ruled else ()
+    derived: tuple[DerivedTrace, ...] | None = None
+    if not policy.defines:
+        derived = ()
+    elif made is not None and advisories is not None:
+        derived = _derived(made, made_rules, advisories, closest, decider)
+    if advisories is not None and derived is not None:  # every part made: the usual case
+        return Expanded.made(policy, facts, given, evaluation, made_rules, deciding,
+                             advisories, as_of, by_default, made_facts, closest, derived)
+    # A part not made from the record: `Trace` works it out when read. Set as
+    # `Trace.__init__` sets them, then every part it would work out, the others left out.
+    trace: Trace = _new(Trace)
+    fields = {"policy": policy, "_values": facts, "_given": given, "_evaluation": evaluation,
+              "refusal": (), "rules": made_rules, "decided_by": deciding, "as_of": as_of,
+              "by_default": by_default, "constraints": (), "facts": made_facts,
+              "closest": closest}
     if advisories is not None:
         fields["advisories"] = advisories
-    fields["as_of"] = today if shared.dated else None
-    fields["by_default"] = evaluation.rule == "otherwise"
-    fields["constraints"] = ()
-    fields["facts"] = _facts(shared, facts, facts if given is None else given)
-    fields["closest"] = _closest(made, today) if made is not None \
-        and decider.kind == "otherwise" else ()
-    if not policy.defines:
-        fields["derived"] = ()
+    if derived is not None:
+        fields["derived"] = derived
     trace.__dict__ = fields  # the dict itself, not a copy of it
-    if made is not None and policy.defines and "advisories" in fields:
-        derived = _derived(made, trace, decider)
-        if derived is not None:
-            fields["derived"] = derived
     return trace
 
 
@@ -659,14 +672,7 @@ def _advisories(made: _Expansion, record: Record) -> tuple[RuleTrace, ...] | Non
 
 
 def _facts(shared: Parts, facts: Mapping[str, Value], given: Any) -> tuple[FactTrace, ...]:
-    names = shared.fact_names
-    if names and (given is facts or shared.fact_set <= given):
-        # Every fact given (the usual case): each fact's trace is looked up in its table at C
-        # speed; a value not in it (an amount, a date, text) is made by the table's `__missing__`.
-        try:
-            return tuple(map(_lookup_fact, shared.fact_tables, shared.fact_values(facts)))
-        except KeyError:  # a fact left out
-            pass
+    """The facts' traces one by one (some fact left out, or not given but defaulted)."""
     made: list[FactTrace] = []
     kept = shared.facts_kept
     finite = shared.finite
@@ -682,13 +688,13 @@ def _facts(shared: Parts, facts: Mapping[str, Value], given: Any) -> tuple[FactT
             key = (name, value, origin)
             found = kept.get(key)
             if found is None:
-                found = FactTrace(name, value, origin)
+                found = quick_fact(name, value, origin)
                 if shared.room > 0:
                     shared.room -= 1
                     kept[key] = found
             made.append(found)
         else:
-            made.append(FactTrace(name, value, origin))
+            made.append(quick_fact(name, value, origin))
     return tuple(made)
 
 
@@ -699,7 +705,7 @@ def _closest(made: _Expansion, today: Any) -> tuple[NearMiss, ...]:
     if shared.near is None:
         shared.near = shared.compiled.near()
     facts = made.facts
-    results = tuple([near(facts) for near in shared.near])
+    results = shared.near(facts)
     key = (results, today) if shared.dated else results
     chosen = shared.nearest.get(key)
     if chosen is None:
@@ -731,28 +737,31 @@ def _nearest(policy: CheckedPolicy, results: tuple[tuple[bool | None, ...], ...]
                  for _, _, rule, tried in misses[:CLOSEST])
 
 
-def _derived_names(made: _Expansion, trace: Trace, decider: CheckedRule) -> set[str]:
+def _derived_names(made: _Expansion, rules: tuple[RuleTrace, ...],
+                   advisories: tuple[RuleTrace, ...], closest: tuple[NearMiss, ...],
+                   decider: CheckedRule) -> set[str]:
     """What `trace._derived_read` finds, from the per-policy sets of each unit: the derived
     values read by the conjuncts each trace shows, by the decider's outputs and by the outputs
     of the advisories that added, and the derived values those read."""
     shared = made.parts
     reads = shared.reads
     read: set[str] = set()
-    for unit, rule in zip(shared.policy.rules, trace.rules, strict=True):
+    for unit, rule in zip(shared.policy.rules, rules, strict=True):
         read |= reads[unit.index][len(rule.checks)]
-    for outcome, rule in zip(made.advised, trace.advisories, strict=True):
+    for outcome, rule in zip(made.advised, advisories, strict=True):
         read |= reads[outcome.index][len(rule.checks)]
         if rule.status == "added":
             read |= shared.output_reads[outcome.index]
-    for unit, miss in zip(made.near_units, trace.closest, strict=True):
+    for unit, miss in zip(made.near_units, closest, strict=True):
         read |= reads[unit.index][len(miss.rule.checks)]
     return read | shared.output_reads[decider.index]
 
 
-def _derived(made: _Expansion, trace: Trace, decider: CheckedRule
+def _derived(made: _Expansion, rules: tuple[RuleTrace, ...], advisories: tuple[RuleTrace, ...],
+             closest: tuple[NearMiss, ...], decider: CheckedRule
              ) -> tuple[DerivedTrace, ...] | None:
     """The derived values the explanation reads, with the values the walk computed."""
-    read = _derived_names(made, trace, decider)
+    read = _derived_names(made, rules, advisories, closest, decider)
     shared = made.parts
     found: list[DerivedTrace] = []
     get = made.get
@@ -773,7 +782,8 @@ def _derived(made: _Expansion, trace: Trace, decider: CheckedRule
                 continue
         shown = made.shown(subject, define.text)
         values = () if shown != define.text else tuple((n, get(n)) for n in names)
-        derived = DerivedTrace(name, define.text, value, made.lookups(keys), shown, values, None)
+        derived = quick_derived(name, define.text, value, made.lookups(keys), shown, values,
+                                None)
         if key is not None and shared.room > 0:
             shared.room -= 1
             shared.kept_derived[key] = derived
