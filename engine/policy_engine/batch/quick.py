@@ -41,6 +41,7 @@ from .deciding import ChunkResult, Parse, RowDecider, count, encodable, refused_
 from .reading import BOM, Record
 from .rows import RowLimits, msgspec_decoding, plain_values
 from .spans import Span, span_records
+from .typed import TypedRows, typed_rows
 
 #: Whether workers take the quick path (tests turn it off to compare the two paths).
 USE_QUICK = True
@@ -75,6 +76,14 @@ def span_lines(handle: IO[bytes], span: Span, limit: int) -> list[bytes] | None:
     break), read in one call; None when the span needs the bounded reading: a line over
     `limit`, the byte order mark of the file's first line, a span over `READ_AT_ONCE`, or a
     file that changed since it was cut."""
+    data = span_bytes(handle, span)
+    return None if data is None else data_lines(data, span, limit)
+
+
+def span_bytes(handle: IO[bytes], span: Span) -> bytes | None:
+    """The bytes of `span`, read in one call; None for a span over `READ_AT_ONCE`, one
+    holding the byte order mark of the file's first line, or a file that changed since it
+    was cut (a short read, or a last line that no longer ends the file)."""
     size = span.end - span.start
     if size > READ_AT_ONCE:
         return None
@@ -82,20 +91,38 @@ def span_lines(handle: IO[bytes], span: Span, limit: int) -> list[bytes] | None:
     data = handle.read(size)
     if len(data) != size or (span.first == 1 and data.startswith(BOM)):
         return None
+    if not data.endswith(b"\n") and handle.read(1):  # the last line of a span ends the file
+        return None
+    return data
+
+
+def data_lines(data: bytes, span: Span, limit: int) -> list[bytes] | None:
+    """The records in the bytes of `span` (`span_bytes`), as `span_lines` gives them."""
     lines = data.split(b"\n")
     if data.endswith(b"\n"):
         lines.pop()
-    elif handle.read(1):  # the last line of a span ends the file, or the file changed
-        return None
     if len(lines) != span.lines:
         return None
     # A line of at most `limit` bytes before its line break is read whole by the bounded
     # reading, which then strips its line break: \n, and any \r before it.
-    if size > limit and max(map(len, lines)) > limit:
+    if len(data) > limit and max(map(len, lines)) > limit:
         return None
     if b"\r" in data:
         lines = [line.rstrip(b"\r") for line in lines]
     return lines
+
+
+def decide_span(decider: RowDecider, handle: IO[bytes], span: Span, limit: int,
+                parse: Parse) -> ChunkResult:
+    """The result of the lines of `span` (read from `handle`, the input file), as
+    `decider.decide_chunk` gives it for the records `span_chunk` reads: typed rows decoded
+    all at once (`QuickLines.typed_span`) when they can be, else record by record."""
+    quick = decider.quick
+    if isinstance(quick, QuickLines) and quick.ready:
+        result = quick.typed_span(handle, span, limit, parse)
+        if result is not None:
+            return result
+    return decider.decide_chunk(span_chunk(handle, span, limit), parse)
 
 
 def _integer_digits(t: Type) -> int | None:
@@ -140,59 +167,162 @@ class QuickLines:
         self._decoding = decoding
         self._decide: Callable[..., Any] | None = None
         self._check = True
+        self._typed: TypedRows | None = None
         # The output line after the line number, by shared decision (held, so that its id
         # is not reused while it is here), made printable once.
         self._lines: dict[int, tuple[object, str]] = {}
 
     def decide_chunk(self, chunk: list[Record], parse: Parse) -> ChunkResult:
         """The result of a chunk of JSON Lines records (bytes, or a reader's `RowError`)."""
-        decoding = self._decoding
-        assert decoding is not None
-        decide = self._decide
-        if decide is None:
-            decide = self._decide = self.decider.policy.doubting_decider(_doubt)
-            self._check = values_need_checks(self.decider.policy, self.limits)
-        decode, failed = decoding
-        failed = (*failed, TypeError)  # TypeError: a RowError, not bytes
-        check, bound = self._check, 10 ** self.limits.max_digits
-        file, known, doubt, row = self.decider.file, self._lines, _DOUBT, self.decider.row
+        self._prepare()
+        typed = self._typed
+        dict_decision = self._dict_decision
+        file, known, doubt = self.decider.file, self._lines, _DOUBT
         out: list[str] = []
         result = ChunkResult()
         decided = 0
-        for line, record in chunk:
-            try:
-                data = decode(record)  # type: ignore[arg-type]
-            except failed:
-                data = None
-            # More colons than keys: a key may be written twice (msgspec keeps the last).
-            if (data.__class__ is dict and record.count(b":") == len(data)  # type: ignore[attr-defined]
-                    and (not check or plain_values(data, bound))):
-                try:
-                    decision = decide(data, file, None, ())
-                except Exception:  # `row` below does it again, and words what went wrong
-                    decision = doubt
+        if typed is None:  # rows decoded as dicts
+            for line, record in chunk:
+                decision = dict_decision(record)
                 if decision is not doubt:
                     found = known.get(id(decision))
                     if found is not None and found[0] is decision:
                         out.append(f'{{"line": {line}, {found[1]}')
                         decided += 1
                         continue
-                    text = self._unknown(line, decision)
-                    if text is not None:
-                        out.append(text)
-                        if decision.refusal:
-                            result.refused += 1
-                        else:
-                            decided += 1
-                        continue
-            text, outcome, message = row(line, record, parse)
-            out.append(text)
-            count(result, outcome)
-            if message is not None:
-                result.messages.append(message)
+                self._one(line, record, parse, out, result, decision)
+            result.decided += decided
+            result.text = "\n".join(out) + "\n" if out else ""
+            return result
+        decode, decide, facts = typed.decode, typed.decide, typed.facts
+        # TypeError: a RowError, not bytes.
+        failed: tuple[type[BaseException], ...] = (*typed.failed, TypeError)
+        for line, record in chunk:
+            try:
+                row = decode(record)  # type: ignore[arg-type]
+            except failed:
+                decision = dict_decision(record)
+            else:
+                # More colons than facts: a key may be written twice (msgspec keeps the last).
+                if record.count(b":") == facts:  # type: ignore[attr-defined]
+                    try:
+                        decision = decide(row, file, None, ())
+                    except Exception:  # the dict path does it again, then `row` words it
+                        decision = doubt
+                else:
+                    decision = doubt
+                if decision is doubt:
+                    decision = dict_decision(record)
+            if decision is not doubt:
+                found = known.get(id(decision))
+                if found is not None and found[0] is decision:
+                    out.append(f'{{"line": {line}, {found[1]}')
+                    decided += 1
+                    continue
+            self._one(line, record, parse, out, result, decision)
         result.decided += decided
         result.text = "\n".join(out) + "\n" if out else ""
         return result
+
+    def typed_span(self, handle: IO[bytes], span: Span, limit: int,
+                   parse: Parse) -> ChunkResult | None:
+        """The result of the lines of `span`, decoded in one call into typed rows; None when
+        the span cannot be (no typed rows for this policy, a line that is not one, a line
+        break that `\r` precedes, a span longer than `limit`, so that one of its lines may
+        be...): `decide_chunk` then takes it.
+
+        msgspec's `decode_lines` reads JSON values separated by any whitespace, so a span
+        is only taken whole when its lines and the values are sure to be the same: exactly
+        one value a line (every line begins with `{`, which a value of a typed row holds
+        nowhere else outside its strings, and a string cannot hold a line break; as many
+        values as lines), and no key twice (exactly as many colons as facts on every line:
+        each row has every fact, so at least as many).
+        """
+        self._prepare()
+        typed = self._typed
+        if typed is None or not span.lines:
+            return None
+        data = span_bytes(handle, span)
+        if data is None or len(data) > limit or b"\r" in data or not data.startswith(b"{"):
+            return None
+        lines = span.lines
+        if data.count(b"\n{") != lines - 1 or data.count(b":") != typed.facts * lines:
+            return None
+        try:
+            rows = typed.decode_lines(data)
+        except typed.failed:
+            return None
+        if len(rows) != lines:
+            return None
+        decide, file, known, doubt = typed.decide, self.decider.file, self._lines, _DOUBT
+        out: list[str] = []
+        result = ChunkResult()
+        decided = 0
+        records: list[bytes] | None = None
+        for line, row in zip(span.numbers, rows, strict=True):
+            try:
+                decision = decide(row, file, None, ())
+            except Exception:  # the dict path does it again, then `row` words it
+                decision = doubt
+            if decision is not doubt:
+                found = known.get(id(decision))
+                if found is not None and found[0] is decision:
+                    out.append(f'{{"line": {line}, {found[1]}')
+                    decided += 1
+                    continue
+            if records is None:  # a row for the other paths: they take its bytes
+                records = data.split(b"\n")
+            record = records[line - span.first]
+            if decision is doubt:
+                decision = self._dict_decision(record)
+            self._one(line, record, parse, out, result, decision)
+        result.decided += decided
+        result.text = "\n".join(out) + "\n" if out else ""
+        return result
+
+    def _prepare(self) -> None:
+        """Builds the deciders on first use (in the worker process, not before it forks)."""
+        if self._decide is None:
+            self._decide = self.decider.policy.doubting_decider(_doubt)
+            self._check = values_need_checks(self.decider.policy, self.limits)
+            self._typed = typed_rows(self.decider.policy, self.limits, _doubt)
+
+    def _dict_decision(self, record: object) -> object:
+        """The decision on a record decoded as a dict, or `_DOUBT`."""
+        decode, failed = self._decoding  # type: ignore[misc]
+        try:
+            data = decode(record)  # type: ignore[arg-type]
+        except failed:
+            return _DOUBT
+        except TypeError:  # a RowError, not bytes
+            return _DOUBT
+        # More colons than keys: a key may be written twice (msgspec keeps the last).
+        if (data.__class__ is dict and record.count(b":") == len(data)  # type: ignore[attr-defined]
+                and (not self._check or plain_values(data, 10 ** self.limits.max_digits))):
+            try:
+                return self._decide(data, self.decider.file, None, ())  # type: ignore[misc]
+            except Exception:  # `row` does it again, and words what went wrong
+                return _DOUBT
+        return _DOUBT
+
+    def _one(self, line: int, record: object, parse: Parse, out: list[str],
+             result: ChunkResult, decision: Any) -> None:
+        """Adds the output line of a row whose decision is not kept yet, or (`_DOUBT`) that
+        the quick path leaves to `RowDecider.row`."""
+        if decision is not _DOUBT:
+            text = self._unknown(line, decision)
+            if text is not None:
+                out.append(text)
+                if decision.refusal:
+                    result.refused += 1
+                else:
+                    result.decided += 1
+                return
+        text, outcome, message = self.decider.row(line, record, parse)
+        out.append(text)
+        count(result, outcome)
+        if message is not None:
+            result.messages.append(message)
 
     def _unknown(self, line: int, decision: Any) -> str | None:
         """The output line of a decision not yet kept (kept when it is shared), or of a
