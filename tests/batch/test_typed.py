@@ -147,9 +147,12 @@ def _span_of(path: Path) -> Span:
     # A value of a line begun with a space, where a line may not begin one.
     [_line(GOOD), b" " + _line({**GOOD, "received": False}), _line(GOOD)],
     [_line(GOOD), _line(GOOD) + b"\r", _line(GOOD)],
+    # A value over two lines, the line before holding another: as many values as lines.
+    [_line(GOOD) + _line({**GOOD, "paid": False})[:-1], b"}"],
     [_line(GOOD)[:-1] + b', "paid": false}', _line({**GOOD, "note": 1})[:-1].replace(b":", b" ")
      + b"}", _line(GOOD)],
-], ids=["space", "none", "blank first", "leading space", "carriage return", "colons"])
+], ids=["space", "none", "blank first", "leading space", "carriage return", "two lines",
+        "colons"])
 def test_a_span_that_decode_lines_could_misread_is_read_line_by_line(
         lines: list[bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "rows.jsonl"

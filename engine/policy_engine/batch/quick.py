@@ -112,6 +112,20 @@ def data_lines(data: bytes, span: Span, limit: int) -> list[bytes] | None:
     return lines
 
 
+#: An output line from its number and the rest of it (`numbered`).
+_NUMBERED = '{"line": %d, %s\n'
+
+
+def numbered(first: int, rests: list[str]) -> str:
+    """The output lines of consecutive rows from line `first`, given the rest of each line
+    after its number: formatted in one call, not line by line."""
+    count = len(rests)
+    values: list[object] = [None] * (2 * count)
+    values[0::2] = range(first, first + count)
+    values[1::2] = rests
+    return (_NUMBERED * count) % tuple(values)
+
+
 def decide_span(decider: RowDecider, handle: IO[bytes], span: Span, limit: int,
                 parse: Parse) -> ChunkResult:
     """The result of the lines of `span` (read from `handle`, the input file), as
@@ -234,8 +248,8 @@ class QuickLines:
         msgspec's `decode_lines` reads JSON values separated by any whitespace, so a span
         is only taken whole when its lines and the values are sure to be the same: exactly
         one value a line (every line begins with `{`, which a value of a typed row holds
-        nowhere else outside its strings, and a string cannot hold a line break; as many
-        values as lines), and no key twice (exactly as many colons as facts on every line:
+        nowhere else outside its strings, and a string cannot hold a line break, so every
+        line begins a value; as many values as lines, so no line holds another one), and no key twice (exactly as many colons as facts on every line:
         each row has every fact, so at least as many).
         """
         self._prepare()
@@ -245,8 +259,13 @@ class QuickLines:
         data = span_bytes(handle, span)
         if data is None or len(data) > limit or b"\r" in data or not data.startswith(b"{"):
             return None
-        lines = span.lines
-        if data.count(b"\n{") != lines - 1 or data.count(b":") != typed.facts * lines:
+        records = data.split(b"\n")
+        if data.endswith(b"\n"):
+            records.pop()
+        lines = len(records)
+        # Every line begins with `{` when the least and the greatest of them do.
+        if (lines != span.lines or min(records)[:1] != b"{" or max(records)[:1] != b"{"
+                or data.count(b":") != typed.facts * lines):
             return None
         try:
             rows = typed.decode_lines(data)
@@ -255,29 +274,36 @@ class QuickLines:
         if len(rows) != lines:
             return None
         decide, file, known, doubt = typed.decide, self.decider.file, self._lines, _DOUBT
-        out: list[str] = []
+        out: list[str] = []  # text, line by line or run by run, each ending in a line break
+        run: list[str] = []  # the kept lines after the line number, of the rows from `start`
+        start = span.first
         result = ChunkResult()
-        decided = 0
-        records: list[bytes] | None = None
         for line, row in zip(span.numbers, rows, strict=True):
             try:
                 decision = decide(row, file, None, ())
             except Exception:  # the dict path does it again, then `row` words it
                 decision = doubt
             if decision is not doubt:
+                # Its entry holds the decision, so no other object has its id meanwhile.
                 found = known.get(id(decision))
-                if found is not None and found[0] is decision:
-                    out.append(f'{{"line": {line}, {found[1]}')
-                    decided += 1
+                if found is not None:
+                    run.append(found[1])
                     continue
-            if records is None:  # a row for the other paths: they take its bytes
-                records = data.split(b"\n")
-            record = records[line - span.first]
+            if run:
+                out.append(numbered(start, run))
+                result.decided += len(run)
+                run = []
+            record = records[line - span.first]  # for the other paths, which take bytes
             if decision is doubt:
                 decision = self._dict_decision(record)
-            self._one(line, record, parse, out, result, decision)
-        result.decided += decided
-        result.text = "\n".join(out) + "\n" if out else ""
+            alone: list[str] = []
+            self._one(line, record, parse, alone, result, decision)
+            out.append(alone[0] + "\n")
+            start = line + 1
+        if run:
+            out.append(numbered(start, run))
+            result.decided += len(run)
+        result.text = "".join(out)
         return result
 
     def _prepare(self) -> None:
