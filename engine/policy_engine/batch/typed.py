@@ -74,8 +74,10 @@ def typed_rows(policy: Policy, limits: RowLimits,
         names[info.name] = attribute
     if not fields:
         return None
+    # Not tracked by the garbage collector (`gc=False`): a row holds only bools, ints and
+    # strs, so it can be in no cycle, and a span's thousand rows then start no collection.
     row = msgspec.defstruct("TypedRow", fields, rename=names_by_attribute(names),
-                            forbid_unknown_fields=True)
+                            forbid_unknown_fields=True, gc=False)
     decide = policy.doubting_decider(doubt, row=(row, names))
     if decide is doubt:
         return None
