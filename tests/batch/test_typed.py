@@ -52,6 +52,8 @@ TRICKY: list[dict[str, Any] | bytes] = [
     {**GOOD, "amount": ".5"},
     {**GOOD, "amount": "\u0661\u0662\u0660"},  # Arabic-Indic digits
     {**GOOD, "amount": "0120.00"},
+    {**GOOD, "amount": "0" * 22 + "120.00"},  # 28 characters: the longest typed amount
+    {**GOOD, "amount": "0" * 23 + "120.00"},  # 29: the dict path's, the same amount
     {**GOOD, "amount": "0.0000000000000000000000000000001"},
     {**GOOD, "amount": "500.01"},
     {**GOOD, "requested_refund": "400.00", "amount": "120.00"},  # refused: more than paid

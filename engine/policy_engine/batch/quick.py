@@ -249,8 +249,9 @@ class QuickLines:
         is only taken whole when its lines and the values are sure to be the same: exactly
         one value a line (every line begins with `{`, which a value of a typed row holds
         nowhere else outside its strings, and a string cannot hold a line break, so every
-        line begins a value; as many values as lines, so no line holds another one), and no key twice (exactly as many colons as facts on every line:
-        each row has every fact, so at least as many).
+        line begins a value; as many values as lines, so no line holds another one), and no
+        key twice (exactly as many colons as facts on every line: each row has every fact,
+        so at least as many).
         """
         self._prepare()
         typed = self._typed

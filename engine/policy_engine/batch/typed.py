@@ -5,7 +5,8 @@ decodes each line into a msgspec `Struct` made from the fact declarations, so th
 C code checks the types while it reads: a yes/no must be `true` or `false`, a value of an
 enumeration one of its values (a `Literal`), a whole number a JSON integer within the fact's
 bounds, text a string; every fact must be there, once, not null, and no other key may be.
-Amounts are kept as the text the row gives and converted by the generated decider
+Amounts are kept as the text the row gives (at most `AMOUNT_DIGITS` characters: a longer
+one is never the short decimal text the decider converts) and converted by the generated decider
 (`Policy.doubting_decider` with `row`), exactly as on the dict path: msgspec's own `Decimal`
 accepts texts that the fact stage refuses (`1e2`, `1_0`, ` 1`, `NaN`).
 
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from policy_engine.check.types import AmountType, BoolType, EnumType, TextType, WholeType
+from policy_engine.facts.forms import AMOUNT_DIGITS
 from policy_engine.policy import Policy
 
 from .rows import RowLimits
@@ -108,6 +110,6 @@ def _field_type(t: object, limits: RowLimits, meta: Any) -> Any:
         if max(len(str(abs(low))), len(str(abs(high)))) > limits.max_digits:
             return None
         return Annotated[int, meta(ge=low, le=high)]
-    if isinstance(t, AmountType):
-        return str
+    if isinstance(t, AmountType):  # longer text is never the short form the decider reads
+        return Annotated[str, meta(max_length=AMOUNT_DIGITS)]
     return None

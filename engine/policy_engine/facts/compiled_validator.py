@@ -165,7 +165,7 @@ class _Builder:
         if isinstance(t, WholeType):
             return [] if t.minimum is not None and t.maximum is not None else None
         if isinstance(t, AmountType):
-            return self.amount_text(ident, t)
+            return self.amount_text(ident, t, short=True)
         return None
 
     def bounds(self, ident: str, t: WholeType | AmountType) -> list[ast.stmt]:
@@ -205,11 +205,11 @@ class _Builder:
         exact.append(ast.Expr(_call(_name("_digits"), var)))
         exact += self.bounds(ident, t)
         return [ast.If(_is(_class_of(ident), _name("_Decimal")), exact,
-                       self.amount_text(ident, t, checked=False))]
+                       self.amount_text(ident, t))]
 
-    def amount_text(self, ident: str, t: AmountType, *, checked: bool = True) -> list[ast.stmt]:
-        """Statements that convert an amount held as text (`checked`: it is known to be a
-        `str`), or as anything but a Decimal, and check it."""
+    def amount_text(self, ident: str, t: AmountType, *, short: bool = False) -> list[ast.stmt]:
+        """Statements that convert an amount held as anything but a Decimal, and check it
+        (`short`: it is known to be a `str` of at most AMOUNT_DIGITS characters)."""
         # Short decimal text (the JSON form) is converted inline: at most AMOUNT_DIGITS
         # characters have at most that many digits, within that many places of the point.
         # Rather than a regular expression (which costs as much as the conversion), the text
@@ -229,8 +229,10 @@ class _Builder:
         without_point = ast.Call(ast.Attribute(var, "replace", ast.Load()),
                                  [ast.Constant("."), ast.Constant(""), ast.Constant(1)], [])
         short_text = ast.BoolOp(ast.And(), [
-            *([] if checked else [_is(_class_of(ident), _name("_str"))]),
-            ast.Compare(_call(_name("_len"), var), [ast.LtE()], [ast.Constant(AMOUNT_DIGITS)]),
+            *([] if short else [
+                _is(_class_of(ident), _name("_str")),
+                ast.Compare(_call(_name("_len"), var), [ast.LtE()],
+                            [ast.Constant(AMOUNT_DIGITS)])]),
             _call(ast.Attribute(var, "isascii", ast.Load())),
             _call(ast.Attribute(without_point, "isdecimal", ast.Load())),
             # Neither first nor last is '.': `t[0] != '.' != t[-1]`.
@@ -477,7 +479,8 @@ def compile_decider(policy: CheckedPolicy, slow: Callable[..., Any], decide: Cal
             decoder has checked every value but amounts, so the function does not check them
             again: a yes/no is a bool, a value of an enumeration one of its values, a whole
             number an int within its bounds (which it must have), text a str, and an amount
-            a str (checked and converted here, exactly as on the dict path). Anything else
+            a str of at most AMOUNT_DIGITS characters (checked and converted here, exactly as
+            on the dict path). Anything else
             is given to `slow`; and a policy with facts a typed row cannot hold (an optional
             fact, a date, a list, a whole number without both bounds) gets `slow` itself.
     """
