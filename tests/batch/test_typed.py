@@ -251,3 +251,19 @@ def test_the_benchmarks_rows_give_the_row_paths_bytes(
     with monkeypatch.context() as patch:  # and what the quick path gave before typed rows
         patch.setattr(quick_module, "typed_rows", lambda *args: None)
         assert run_jsonl(REFERENCE, path, LIMITS, 1000, jobs=jobs) == expected
+
+
+def test_a_typed_row_over_the_size_limit_is_refused_as_on_the_row_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(9)
+    lines = [_good(rng) for _ in range(40)]
+    lines[17] = _line(GOOD).replace(b", ", b"," + b" " * 80)  # a typed row of over 600 bytes
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    limits = RowLimits(max_row_bytes=600)
+    with monkeypatch.context() as patch:
+        patch.setattr(running_module.Batch, "_spanned", lambda self: False)
+        patch.setattr(rows_module, "USE_MSGSPEC", False)
+        expected = run_jsonl(REFERENCE, path, limits, 100, jobs=1)
+    assert expected[1][3] == 1 and '"E307"' in expected[0]
+    assert run_jsonl(REFERENCE, path, limits, 100, jobs=1) == expected

@@ -231,8 +231,8 @@ class QuickLines:
                    parse: Parse) -> ChunkResult | None:
         """The result of the lines of `span`, decoded in one call into typed rows; None when
         the span cannot be (no typed rows for this policy, a line that is not one, a line
-        break that `\r` precedes, a span longer than `limit`, so that one of its lines may
-        be...): `decide_chunk` then takes it.
+        break that `\r` precedes, a line longer than `limit`...): `decide_chunk` then takes
+        it, and words each problem.
 
         msgspec's `decode_lines` reads JSON values separated by any whitespace, so a span
         is only taken whole when its lines and the values are sure to be the same: exactly
@@ -247,7 +247,7 @@ class QuickLines:
         if typed is None or not span.lines:
             return None
         data = span_bytes(handle, span)
-        if data is None or len(data) > limit or b"\r" in data or not data.startswith(b"{"):
+        if data is None or b"\r" in data or not data.startswith(b"{"):
             return None
         records = data.split(b"\n")
         if data.endswith(b"\n"):
@@ -255,7 +255,8 @@ class QuickLines:
         lines = len(records)
         # Every line begins with `{` when the least and the greatest of them do.
         if (lines != span.lines or min(records)[:1] != b"{" or max(records)[:1] != b"{"
-                or data.count(b":") != typed.facts * lines):
+                or data.count(b":") != typed.facts * lines
+                or (len(data) > limit and max(map(len, records)) > limit)):
             return None
         try:
             rows = typed.decode_lines(data)
