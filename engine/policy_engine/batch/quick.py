@@ -10,6 +10,10 @@ written twice, a fact the generated checks doubt, anything that raises) is decid
 `RowDecider.row`, exactly as without the quick path. So the output is byte for byte the same,
 and a test compares the two (`tests/batch/test_quick.py`).
 
+For a policy with typed rows (`typed`), a span is decoded in one call into them instead
+(`QuickLines.typed_span`), and a line is decoded as a dict only when it is not one; the
+output lines of consecutive rows whose lines are kept are formatted in one call.
+
 The `json` path refuses some values that the policy would accept (an integer with more
 digits than `--max-digits`, arrays nested deeper than `--max-depth`). The generated checks
 accept no list and no object for a policy whose facts are all single values, nor integers
@@ -190,13 +194,13 @@ class QuickLines:
         """The result of a chunk of JSON Lines records (bytes, or a reader's `RowError`)."""
         self._prepare()
         typed = self._typed
+        if typed is None:
+            return self._dict_chunk(chunk, parse)
         dict_decision = self._dict_decision
         file, known, doubt = self.decider.file, self._lines, _DOUBT
         out: list[str] = []
         result = ChunkResult()
         decided = 0
-        if typed is None:
-            return self._dict_chunk(chunk, parse)
         decode, decide, facts = typed.decode, typed.decide, typed.facts
         # TypeError: a RowError, not bytes.
         failed: tuple[type[BaseException], ...] = (*typed.failed, TypeError)
