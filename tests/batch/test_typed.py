@@ -267,3 +267,45 @@ def test_a_typed_row_over_the_size_limit_is_refused_as_on_the_row_path(
         expected = run_jsonl(REFERENCE, path, limits, 100, jobs=1)
     assert expected[1][3] == 1 and '"E307"' in expected[0]
     assert run_jsonl(REFERENCE, path, limits, 100, jobs=1) == expected
+
+
+#: Values to put in place of a fact's: every JSON kind, and the near misses of each type.
+_ODD_VALUES: list[Any] = [None, True, False, 0, -1, 5, 90, 91, 2**63, 12.0, 1.5, "", "0",
+                          "12", "120.00", "1e2", "-3", " 1", "none", "sent", "open",
+                          "damaged", "Sent", [], ["sent"], {}, {"a": 1}]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rows_with_random_odd_values_are_decided_as_on_the_row_path(seed: int, tmp_path: Path
+                                                                    ) -> None:
+    from policy_engine.batch.quick import decide_span
+    from tests.helpers.examples import examples
+
+    rng = random.Random(seed)
+    policy = Policy.load(REFERENCE)
+    slow = RowDecider(policy, "rows.jsonl")
+    fast = RowDecider(policy, "rows.jsonl")
+    fast.quick = QuickLines(fast, LIMITS)
+    parse = record_parser("jsonl", None, policy, LIMITS)
+    records: list[tuple[int, object]] = []
+    lines: list[bytes] = []
+    for number in range(examples(300)):
+        row = json.loads(_good(rng))
+        for _ in range(rng.choice([0, 1, 1, 2])):
+            row[rng.choice(sorted(GOOD))] = rng.choice(_ODD_VALUES)
+        if rng.random() < 0.1:
+            del row[rng.choice(sorted(row))]
+        lines.append(json.dumps(row).encode())
+        records.append((number + 1, lines[-1]))
+    expected = slow.decide_chunk(records, parse)
+    assert fast.decide_chunk(records, parse) == expected
+    assert expected.decided and expected.invalid
+    # The same rows read span by span (a span whole when it can be), mostly good rows.
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    with open(path, "rb") as handle:
+        spans = list(cut_spans(handle, 5, 1 << 20))
+        results = [decide_span(fast, handle, span, LIMITS.max_row_bytes, parse)
+                   for span in spans]
+    assert "".join(result.text for result in results) == expected.text
+    assert sum(result.invalid for result in results) == expected.invalid
