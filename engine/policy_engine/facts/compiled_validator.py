@@ -168,12 +168,15 @@ class _Builder:
             return self.amount_text(ident, t, short=True)
         return None
 
-    def bounds(self, ident: str, t: WholeType | AmountType) -> list[ast.stmt]:
+    def bounds(self, ident: str, t: WholeType | AmountType, *,
+               unsigned: bool = False) -> list[ast.stmt]:
+        """The check of `t`'s bounds (`unsigned`: the value is known to be a number, never
+        below 0, so a minimum of at most 0 needs no check)."""
         # Written as `not (low <= v <= high)`: a NaN, for which every comparison is false when
         # the caller's decimal context does not trap it, is then a doubt, never a pass.
         operands: list[ast.expr] = []
         ops: list[ast.cmpop] = []
-        if t.minimum is not None:
+        if t.minimum is not None and not (unsigned and t.minimum <= 0):
             operands.append(self.constant(t.minimum))
             ops.append(ast.LtE())
         operands.append(_name(ident))
@@ -219,7 +222,7 @@ class _Builder:
         var = _name(ident)
         text = [
             ast.Assign([_store(ident)], _call(_name("_parse"), var)),
-            *self.bounds(ident, t),
+            *self.bounds(ident, t, unsigned=True),  # digits and a point: never below 0
         ]
         helper = self.constant(lambda raw: quick_amount(t, raw))
         other: list[ast.stmt] = [
