@@ -302,7 +302,8 @@ class Policy:
             self._deciders[validated] = found
         return found
 
-    def doubting_decider(self, doubt: Callable[..., Any]) -> Callable[..., Any]:
+    def doubting_decider(self, doubt: Callable[..., Any], *,
+                         row: tuple[type, Mapping[str, str]] | None = None) -> Callable[..., Any]:
         """The validating `decider`, except that raw facts its generated checks are not sure
         of are given to `doubt` (with the same arguments) instead of the full fact stage
         (`decider()` is this with the full fact stage as `doubt`; this one is not kept).
@@ -310,13 +311,18 @@ class Policy:
         For a caller with an exact path of its own for such facts (`policy batch` decodes rows
         with msgspec and, in doubt, reads them again as the `json` path does); facts the checks
         accept are decided, or refused, exactly as by `decider`.
+
+        With `row` (a class, and the attribute of each fact), it takes typed rows whose
+        decoder checked the facts' types instead of dicts (`compile_decider` says what it
+        trusts them for); it is `doubt` itself when the policy's facts cannot all be typed.
         """
         from policy_engine.facts.compiled_validator import compile_decider
 
         compiled = self._compiled_policy()
         found: Callable[..., Any] = _guard_depth(self.checked.source, lambda: compile_decider(
             self.checked, doubt, compiled.decider, compiled.positional_decision,
-            compiled.namespace, refuse=lambda problems: Decision.refusing(self.checked, problems)))
+            compiled.namespace, refuse=lambda problems: Decision.refusing(self.checked, problems),
+            row=row))
         return found
 
     # ------------------------------------------------------------ the stages

@@ -10,6 +10,10 @@ written twice, a fact the generated checks doubt, anything that raises) is decid
 `RowDecider.row`, exactly as without the quick path. So the output is byte for byte the same,
 and a test compares the two (`tests/batch/test_quick.py`).
 
+For a policy with typed rows (`typed`), a span is decoded in one call into them instead
+(`QuickLines.typed_span`), and a line is decoded as a dict only when it is not one; the
+output lines of consecutive rows whose lines are kept are formatted in one call.
+
 The `json` path refuses some values that the policy would accept (an integer with more
 digits than `--max-digits`, arrays nested deeper than `--max-depth`). The generated checks
 accept no list and no object for a policy whose facts are all single values, nor integers
@@ -41,6 +45,7 @@ from .deciding import ChunkResult, Parse, RowDecider, count, encodable, refused_
 from .reading import BOM, Record
 from .rows import RowLimits, msgspec_decoding, plain_values
 from .spans import Span, span_records
+from .typed import TypedRows, typed_rows
 
 #: Whether workers take the quick path (tests turn it off to compare the two paths).
 USE_QUICK = True
@@ -75,6 +80,14 @@ def span_lines(handle: IO[bytes], span: Span, limit: int) -> list[bytes] | None:
     break), read in one call; None when the span needs the bounded reading: a line over
     `limit`, the byte order mark of the file's first line, a span over `READ_AT_ONCE`, or a
     file that changed since it was cut."""
+    data = span_bytes(handle, span)
+    return None if data is None else data_lines(data, span, limit)
+
+
+def span_bytes(handle: IO[bytes], span: Span) -> bytes | None:
+    """The bytes of `span`, read in one call; None for a span over `READ_AT_ONCE`, one
+    holding the byte order mark of the file's first line, or a file that changed since it
+    was cut (a short read, or a last line that no longer ends the file)."""
     size = span.end - span.start
     if size > READ_AT_ONCE:
         return None
@@ -82,20 +95,52 @@ def span_lines(handle: IO[bytes], span: Span, limit: int) -> list[bytes] | None:
     data = handle.read(size)
     if len(data) != size or (span.first == 1 and data.startswith(BOM)):
         return None
+    if not data.endswith(b"\n") and handle.read(1):  # the last line of a span ends the file
+        return None
+    return data
+
+
+def data_lines(data: bytes, span: Span, limit: int) -> list[bytes] | None:
+    """The records in the bytes of `span` (`span_bytes`), as `span_lines` gives them."""
     lines = data.split(b"\n")
     if data.endswith(b"\n"):
         lines.pop()
-    elif handle.read(1):  # the last line of a span ends the file, or the file changed
-        return None
     if len(lines) != span.lines:
         return None
     # A line of at most `limit` bytes before its line break is read whole by the bounded
     # reading, which then strips its line break: \n, and any \r before it.
-    if size > limit and max(map(len, lines)) > limit:
+    if len(data) > limit and max(map(len, lines)) > limit:
         return None
     if b"\r" in data:
         lines = [line.rstrip(b"\r") for line in lines]
     return lines
+
+
+#: An output line from its number and the rest of it (`numbered`).
+_NUMBERED = '{"line": %d, %s\n'
+
+
+def numbered(first: int, rests: list[str]) -> str:
+    """The output lines of consecutive rows from line `first`, given the rest of each line
+    after its number: formatted in one call, not line by line."""
+    count = len(rests)
+    values: list[object] = [None] * (2 * count)
+    values[0::2] = range(first, first + count)
+    values[1::2] = rests
+    return (_NUMBERED * count) % tuple(values)
+
+
+def decide_span(decider: RowDecider, handle: IO[bytes], span: Span, limit: int,
+                parse: Parse) -> ChunkResult:
+    """The result of the lines of `span` (read from `handle`, the input file), as
+    `decider.decide_chunk` gives it for the records `span_chunk` reads: typed rows decoded
+    all at once (`QuickLines.typed_span`) when they can be, else record by record."""
+    quick = decider.quick
+    if isinstance(quick, QuickLines) and quick.ready:
+        result = quick.typed_span(handle, span, limit, parse)
+        if result is not None:
+            return result
+    return decider.decide_chunk(span_chunk(handle, span, limit), parse)
 
 
 def _integer_digits(t: Type) -> int | None:
@@ -140,21 +185,136 @@ class QuickLines:
         self._decoding = decoding
         self._decide: Callable[..., Any] | None = None
         self._check = True
+        self._typed: TypedRows | None = None
         # The output line after the line number, by shared decision (held, so that its id
         # is not reused while it is here), made printable once.
         self._lines: dict[int, tuple[object, str]] = {}
 
     def decide_chunk(self, chunk: list[Record], parse: Parse) -> ChunkResult:
         """The result of a chunk of JSON Lines records (bytes, or a reader's `RowError`)."""
-        decoding = self._decoding
-        assert decoding is not None
-        decide = self._decide
-        if decide is None:
-            decide = self._decide = self.decider.policy.doubting_decider(_doubt)
+        self._prepare()
+        typed = self._typed
+        if typed is None:
+            return self._dict_chunk(chunk, parse)
+        dict_decision = self._dict_decision
+        file, known, doubt = self.decider.file, self._lines, _DOUBT
+        out: list[str] = []
+        result = ChunkResult()
+        decided = 0
+        decode, decide, facts = typed.decode, typed.decide, typed.facts
+        # TypeError: a RowError, not bytes.
+        failed: tuple[type[BaseException], ...] = (*typed.failed, TypeError)
+        for line, record in chunk:
+            try:
+                row = decode(record)  # type: ignore[arg-type]
+            except failed:
+                decision = dict_decision(record)
+            else:
+                # More colons than facts: a key may be written twice (msgspec keeps the last).
+                if record.count(b":") == facts:  # type: ignore[attr-defined]
+                    try:
+                        decision = decide(row, file, None, ())
+                    except Exception:  # the dict path does it again, then `row` words it
+                        decision = doubt
+                else:
+                    decision = doubt
+                if decision is doubt:
+                    decision = dict_decision(record)
+            if decision is not doubt:
+                found = known.get(id(decision))
+                if found is not None:  # its entry holds it: no other object has its id
+                    out.append(f'{{"line": {line}, {found[1]}')
+                    decided += 1
+                    continue
+            self._one(line, record, parse, out, result, decision)
+        result.decided += decided
+        result.text = "\n".join(out) + "\n" if out else ""
+        return result
+
+    def typed_span(self, handle: IO[bytes], span: Span, limit: int,
+                   parse: Parse) -> ChunkResult | None:
+        """The result of the lines of `span`, decoded in one call into typed rows; None when
+        the span cannot be (no typed rows for this policy, a line that is not one, a line
+        break that `\r` precedes, a line longer than `limit`...): `decide_chunk` then takes
+        it, and words each problem.
+
+        msgspec's `decode_lines` reads JSON values separated by any whitespace, so a span
+        is only taken whole when its lines and the values are sure to be the same: exactly
+        one value a line (every line begins with `{`, which a value of a typed row holds
+        nowhere else outside its strings, and a string cannot hold a line break, so every
+        line begins a value; as many values as lines, so no line holds another one), and no
+        key twice (exactly as many colons as facts on every line: each row has every fact,
+        so at least as many).
+        """
+        self._prepare()
+        typed = self._typed
+        if typed is None or not span.lines:
+            return None
+        data = span_bytes(handle, span)
+        if data is None or b"\r" in data or not data.startswith(b"{"):
+            return None
+        records = data.split(b"\n")
+        if data.endswith(b"\n"):
+            records.pop()
+        lines = len(records)
+        # Every line begins with `{` when the least and the greatest of them do.
+        if (lines != span.lines or min(records)[:1] != b"{" or max(records)[:1] != b"{"
+                or data.count(b":") != typed.facts * lines
+                or (len(data) > limit and max(map(len, records)) > limit)):
+            return None
+        try:
+            rows = typed.decode_lines(data)
+        except typed.failed:
+            return None
+        if len(rows) != lines:
+            return None
+        decide, file, known, doubt = typed.decide, self.decider.file, self._lines, _DOUBT
+        out: list[str] = []  # text, line by line or run by run, each ending in a line break
+        run: list[str] = []  # the kept lines after the line number, of the rows from `start`
+        start = span.first
+        result = ChunkResult()
+        for line, row in zip(span.numbers, rows, strict=True):
+            try:
+                decision = decide(row, file, None, ())
+            except Exception:  # the dict path does it again, then `row` words it
+                decision = doubt
+            if decision is not doubt:
+                # Its entry holds the decision, so no other object has its id meanwhile.
+                found = known.get(id(decision))
+                if found is not None:
+                    run.append(found[1])
+                    continue
+            if run:
+                out.append(numbered(start, run))
+                result.decided += len(run)
+                run = []
+            record = records[line - span.first]  # for the other paths, which take bytes
+            if decision is doubt:
+                decision = self._dict_decision(record)
+            alone: list[str] = []
+            self._one(line, record, parse, alone, result, decision)
+            out.append(alone[0] + "\n")
+            start = line + 1
+        if run:
+            out.append(numbered(start, run))
+            result.decided += len(run)
+        result.text = "".join(out)
+        return result
+
+    def _prepare(self) -> None:
+        """Builds the deciders on first use (in the worker process, not before it forks)."""
+        if self._decide is None:
+            self._decide = self.decider.policy.doubting_decider(_doubt)
             self._check = values_need_checks(self.decider.policy, self.limits)
-        decode, failed = decoding
+            self._typed = typed_rows(self.decider.policy, self.limits, _doubt)
+
+    def _dict_chunk(self, chunk: list[Record], parse: Parse) -> ChunkResult:
+        """`decide_chunk` for a policy without typed rows: each record decoded as a dict.
+        (The AliExpress policy's rows take this loop: it is written out, not made of
+        `_dict_decision` and `_one`, which cost a call more a row.)"""
+        decode, failed = self._decoding  # type: ignore[misc]
         failed = (*failed, TypeError)  # TypeError: a RowError, not bytes
-        check, bound = self._check, 10 ** self.limits.max_digits
+        decide, check, bound = self._decide, self._check, 10 ** self.limits.max_digits
         file, known, doubt, row = self.decider.file, self._lines, _DOUBT, self.decider.row
         out: list[str] = []
         result = ChunkResult()
@@ -168,12 +328,12 @@ class QuickLines:
             if (data.__class__ is dict and record.count(b":") == len(data)  # type: ignore[attr-defined]
                     and (not check or plain_values(data, bound))):
                 try:
-                    decision = decide(data, file, None, ())
+                    decision = decide(data, file, None, ())  # type: ignore[misc]
                 except Exception:  # `row` below does it again, and words what went wrong
                     decision = doubt
                 if decision is not doubt:
                     found = known.get(id(decision))
-                    if found is not None and found[0] is decision:
+                    if found is not None:  # its entry holds it: no other object has its id
                         out.append(f'{{"line": {line}, {found[1]}')
                         decided += 1
                         continue
@@ -193,6 +353,43 @@ class QuickLines:
         result.decided += decided
         result.text = "\n".join(out) + "\n" if out else ""
         return result
+
+    def _dict_decision(self, record: object) -> object:
+        """The decision on a record decoded as a dict, or `_DOUBT`."""
+        decode, failed = self._decoding  # type: ignore[misc]
+        try:
+            data = decode(record)  # type: ignore[arg-type]
+        except failed:
+            return _DOUBT
+        except TypeError:  # a RowError, not bytes
+            return _DOUBT
+        # More colons than keys: a key may be written twice (msgspec keeps the last).
+        if (data.__class__ is dict and record.count(b":") == len(data)  # type: ignore[attr-defined]
+                and (not self._check or plain_values(data, 10 ** self.limits.max_digits))):
+            try:
+                return self._decide(data, self.decider.file, None, ())  # type: ignore[misc]
+            except Exception:  # `row` does it again, and words what went wrong
+                return _DOUBT
+        return _DOUBT
+
+    def _one(self, line: int, record: object, parse: Parse, out: list[str],
+             result: ChunkResult, decision: Any) -> None:
+        """Adds the output line of a row whose decision is not kept yet, or (`_DOUBT`) that
+        the quick path leaves to `RowDecider.row`."""
+        if decision is not _DOUBT:
+            text = self._unknown(line, decision)
+            if text is not None:
+                out.append(text)
+                if decision.refusal:
+                    result.refused += 1
+                else:
+                    result.decided += 1
+                return
+        text, outcome, message = self.decider.row(line, record, parse)
+        out.append(text)
+        count(result, outcome)
+        if message is not None:
+            result.messages.append(message)
 
     def _unknown(self, line: int, decision: Any) -> str | None:
         """The output line of a decision not yet kept (kept when it is shared), or of a

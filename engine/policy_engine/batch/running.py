@@ -16,8 +16,15 @@ from typing import IO, Protocol
 
 from policy_engine.policy import Policy
 
-from .deciding import ChunkResult, RowDecider, describe_exception, failure, record_parser
-from .quick import QuickLines, span_chunk
+from .deciding import (
+    ChunkResult,
+    Parse,
+    RowDecider,
+    describe_exception,
+    failure,
+    record_parser,
+)
+from .quick import QuickLines, decide_span
 from .reading import Reader, Record, infer_format
 from .rows import DEFAULT_LIMITS, Raw, RowError, RowLimits
 from .signals import holding
@@ -189,21 +196,22 @@ class Batch:
 
     def _local(self) -> Callable[[Chunk], ChunkResult]:
         """Decides a chunk in this process (the decider is built on first use)."""
-        built: list[Callable[[list[Record]], ChunkResult]] = []
+        built: list[tuple[RowDecider, Parse]] = []
 
         def decide(chunk: Chunk) -> ChunkResult:
             if not built:
                 decider = RowDecider(self.policy, self.reader.shown, trace=self.trace)
                 if self._spanned():  # JSON lines of a file: the quick path
                     decider.quick = QuickLines(decider, self.reader.limits)
-                parse = record_parser(self.reader.fmt, self.reader.header, self.policy,
-                                      self.reader.limits)
-                built.append(lambda records: decider.decide_chunk(records, parse))
+                built.append((decider, record_parser(self.reader.fmt, self.reader.header,
+                                                     self.policy, self.reader.limits)))
+            decider, parse = built[0]
             if isinstance(chunk, Span):
                 if self._span_handle is None:  # the reader's own is scanning ahead
                     self._span_handle = open(self.reader.path, "rb")  # noqa: SIM115
-                chunk = span_chunk(self._span_handle, chunk, self.reader.limits.max_row_bytes)
-            return built[0](chunk)
+                return decide_span(decider, self._span_handle, chunk,
+                                   self.reader.limits.max_row_bytes, parse)
+            return decider.decide_chunk(chunk, parse)
 
         return decide
 

@@ -34,7 +34,7 @@ from typing import Any
 from policy_engine.policy import Policy
 
 from .deciding import ChunkResult, Parse, RowDecider, failed_chunk, record_parser
-from .quick import QuickLines, span_chunk
+from .quick import QuickLines, decide_span
 from .reading import Format, Record
 from .rows import RowLimits
 from .signals import STOP_SIGNALS, shielded
@@ -112,8 +112,10 @@ def _worker_main(job: Job, tasks: Connection, results: Connection, parent: int) 
             seq, chunk = item
             if isinstance(chunk, Span):
                 assert handle is not None
-                chunk = span_chunk(handle, chunk, job.limits.max_row_bytes)
-            results.send(("done", seq, decider.decide_chunk(chunk, parse)))
+                result = decide_span(decider, handle, chunk, job.limits.max_row_bytes, parse)
+            else:
+                result = decider.decide_chunk(chunk, parse)
+            results.send(("done", seq, result))
     except (EOFError, OSError):
         return  # the parent went away, or is stopping this worker
     except BaseException:  # a worker never prints a traceback unasked

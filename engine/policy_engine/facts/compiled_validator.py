@@ -100,8 +100,10 @@ class _Builder:
 
     def __init__(self, policy: CheckedPolicy, *, decides: bool = False,
                  decision: Callable[[dict[str, str]], ast.stmt | None] | None = None,
-                 refuses: bool = False) -> None:
+                 refuses: bool = False, row: Mapping[str, str] | None = None) -> None:
         self.policy = policy
+        #: For a typed row (`compile_decider`'s `row`): the attribute of each fact.
+        self.row = row
         self.decides = decides
         self.decision = decision
         self.pool: dict[str, object] = {}
@@ -154,12 +156,27 @@ class _Builder:
             ]
         return None
 
-    def bounds(self, ident: str, t: WholeType | AmountType) -> list[ast.stmt]:
+    def typed_check(self, ident: str, t: Type) -> list[ast.stmt] | None:
+        """Statements that check (and convert) a fact read from a typed row, whose decoder
+        has checked everything but amounts (see `compile_decider`); None for a type a typed
+        row does not hold."""
+        if isinstance(t, (BoolType, EnumType, TextType)):
+            return []
+        if isinstance(t, WholeType):
+            return [] if t.minimum is not None and t.maximum is not None else None
+        if isinstance(t, AmountType):
+            return self.amount_text(ident, t, short=True)
+        return None
+
+    def bounds(self, ident: str, t: WholeType | AmountType, *,
+               unsigned: bool = False) -> list[ast.stmt]:
+        """The check of `t`'s bounds (`unsigned`: the value is known to be a number, never
+        below 0, so a minimum of at most 0 needs no check)."""
         # Written as `not (low <= v <= high)`: a NaN, for which every comparison is false when
         # the caller's decimal context does not trap it, is then a doubt, never a pass.
         operands: list[ast.expr] = []
         ops: list[ast.cmpop] = []
-        if t.minimum is not None:
+        if t.minimum is not None and not (unsigned and t.minimum <= 0):
             operands.append(self.constant(t.minimum))
             ops.append(ast.LtE())
         operands.append(_name(ident))
@@ -190,15 +207,22 @@ class _Builder:
         # Raises decimal.Rounded (caught: not sure) for more than AMOUNT_DIGITS digits.
         exact.append(ast.Expr(_call(_name("_digits"), var)))
         exact += self.bounds(ident, t)
-        # Short decimal text (the JSON form) is converted inline too: at most AMOUNT_DIGITS
+        return [ast.If(_is(_class_of(ident), _name("_Decimal")), exact,
+                       self.amount_text(ident, t))]
+
+    def amount_text(self, ident: str, t: AmountType, *, short: bool = False) -> list[ast.stmt]:
+        """Statements that convert an amount held as anything but a Decimal, and check it
+        (`short`: it is known to be a `str` of at most AMOUNT_DIGITS characters)."""
+        # Short decimal text (the JSON form) is converted inline: at most AMOUNT_DIGITS
         # characters have at most that many digits, within that many places of the point.
         # Rather than a regular expression (which costs as much as the conversion), the text
         # must be ASCII, all digits once one '.' is taken out, and not begin or end with '.':
         # exactly `[0-9]+(\.[0-9]+)?`, which `_parse` (whatever the caller's decimal context)
         # converts as the full path does. Negative amounts take the helper.
+        var = _name(ident)
         text = [
             ast.Assign([_store(ident)], _call(_name("_parse"), var)),
-            *self.bounds(ident, t),
+            *self.bounds(ident, t, unsigned=True),  # digits and a point: never below 0
         ]
         helper = self.constant(lambda raw: quick_amount(t, raw))
         other: list[ast.stmt] = [
@@ -208,21 +232,28 @@ class _Builder:
         without_point = ast.Call(ast.Attribute(var, "replace", ast.Load()),
                                  [ast.Constant("."), ast.Constant(""), ast.Constant(1)], [])
         short_text = ast.BoolOp(ast.And(), [
-            _is(_class_of(ident), _name("_str")),
-            ast.Compare(_call(_name("_len"), var), [ast.LtE()], [ast.Constant(AMOUNT_DIGITS)]),
+            *([] if short else [
+                _is(_class_of(ident), _name("_str")),
+                ast.Compare(_call(_name("_len"), var), [ast.LtE()],
+                            [ast.Constant(AMOUNT_DIGITS)])]),
             _call(ast.Attribute(var, "isascii", ast.Load())),
             _call(ast.Attribute(without_point, "isdecimal", ast.Load())),
-            ast.Compare(ast.Subscript(var, ast.Constant(0), ast.Load()), [ast.NotEq()],
-                        [ast.Constant(".")]),
-            ast.Compare(ast.Subscript(var, ast.Constant(-1), ast.Load()), [ast.NotEq()],
-                        [ast.Constant(".")]),
+            # Neither first nor last is '.': `t[0] != '.' != t[-1]`.
+            ast.Compare(ast.Subscript(var, ast.Constant(0), ast.Load()),
+                        [ast.NotEq(), ast.NotEq()],
+                        [ast.Constant("."), ast.Subscript(var, ast.Constant(-1), ast.Load())]),
         ])
-        return [ast.If(_is(_class_of(ident), _name("_Decimal")), exact,
-                       [ast.If(short_text, text, other)])]
+        return [ast.If(short_text, text, other)]
 
     def fact(self, index: int, info: FactInfo) -> list[ast.stmt] | None:
         ident = f"v{index}"
         self.slot[info.name] = ident
+        if self.row is not None:  # a typed row holds every fact: it refuses rows without
+            typed = self.typed_check(ident, info.type) if info.required else None
+            if typed is None:
+                return None
+            return [ast.Assign([_store(ident)], ast.Attribute(
+                _name("raw"), self.row[info.name], ast.Load())), *typed]
         check = self.check(ident, info.type)
         if check is None:
             return None
@@ -363,19 +394,22 @@ class _Builder:
                        [])]
 
     def build(self) -> ast.Module | None:
+        typed = self.row is not None
         body: list[ast.stmt] = [
-            _fail_if(_is(_class_of("raw"), _name("_dict"), negated=True)),
-            ast.Assign([_store("n")], ast.Constant(sum(1 for i in self.policy.facts
-                                                       if i.required))),
+            _fail_if(_is(_class_of("raw"), _name("_row" if typed else "_dict"), negated=True)),
         ]
+        if not typed:
+            body.append(ast.Assign([_store("n")], ast.Constant(
+                sum(1 for i in self.policy.facts if i.required))))
         for index, info in enumerate(self.policy.facts):
             statements = self.fact(index, info)
             if statements is None:
                 return None
             body += statements
-        # Every key of the raw facts was a declared fact: nothing unknown.
-        body.append(_fail_if(ast.Compare(_call(_name("_len"), _name("raw")), [ast.NotEq()],
-                                         [_name("n")])))
+        if not typed:  # a typed row has no other keys: its decoder refuses unknown ones
+            # Every key of the raw facts was a declared fact: nothing unknown.
+            body.append(_fail_if(ast.Compare(_call(_name("_len"), _name("raw")),
+                                             [ast.NotEq()], [_name("n")])))
         constraints = self.constraints()
         reads_dict = any(isinstance(node, ast.Name) and node.id == "r"
                          for statement in constraints for node in ast.walk(statement))
@@ -424,7 +458,8 @@ def compile_validator(policy: CheckedPolicy, full: FullValidator) -> Validator:
 def compile_decider(policy: CheckedPolicy, slow: Callable[..., Any], decide: Callable[..., Any],
                     decision: Callable[[dict[str, str]], ast.stmt | None] | None = None,
                     globals_: Mapping[str, Any] | None = None,
-                    refuse: Callable[[list[Diagnostic]], Any] | None = None) -> Callable[..., Any]:
+                    refuse: Callable[[list[Diagnostic]], Any] | None = None,
+                    row: tuple[type, Mapping[str, str]] | None = None) -> Callable[..., Any]:
     """Builds a function that validates raw facts and decides on them, in one call.
 
     Valid facts never leave the locals of the compiled checks: the decision's own code
@@ -442,8 +477,20 @@ def compile_decider(policy: CheckedPolicy, slow: Callable[..., Any], decide: Cal
         globals_: the names that statement reads.
         refuse: the result for the diagnostics of violated constraints (what `slow` gives
             for them); without it, facts that violate one go to `slow`.
+        row: the function takes typed rows instead of dicts: objects of exactly this class,
+            with each fact in the attribute named for it (every fact then required). Their
+            decoder has checked every value but amounts, so the function does not check them
+            again: a yes/no is a bool, a value of an enumeration one of its values, a whole
+            number an int within its bounds (which it must have), text a str, and an amount
+            a str of at most AMOUNT_DIGITS characters (checked and converted here, exactly as
+            on the dict path). Anything else
+            is given to `slow`; and a policy with facts a typed row cannot hold (an optional
+            fact, a date, a list, a whole number without both bounds) gets `slow` itself.
     """
     extra: dict[str, Any] = {"_decide_dict": decide, "_slow_decide": slow}
+    fields = None
+    if row is not None:
+        extra["_row"], fields = row
     if refuse is not None:
         extra["_noted"] = _note
 
@@ -457,9 +504,10 @@ def compile_decider(policy: CheckedPolicy, slow: Callable[..., Any], decide: Cal
     function = None
     if decision is not None and globals_ is not None:
         function = _compile(_Builder(policy, decides=True, decision=decision,
-                                     refuses=refuses), slow, extra, globals_)
+                                     refuses=refuses, row=fields), slow, extra, globals_)
     if function is None:
-        function = _compile(_Builder(policy, decides=True, refuses=refuses), slow, extra)
+        function = _compile(_Builder(policy, decides=True, refuses=refuses, row=fields),
+                            slow, extra)
     if function is None:
         function = slow
     return function
