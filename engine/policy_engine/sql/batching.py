@@ -2,17 +2,18 @@
 
 The input is read in chunks. Parquet chunks go to the query as they are (`tables`); rows of
 JSON Lines, CSV and decision logs are read and typed by the reference reader and fact stage
-first. The query decides every row it can and writes its output line, decided and refused
-rows alike, except the lines that are the same on every row of their outcome branch, which
-are taken from `PolicyQuery.lines` by the row's branch; the lines are put together with
-Arrow's compute functions, not a Python loop per row (a Parquet chunk's text is the character
-data of one Arrow array). An invalid row is worded from what the query returns (its code,
-JSON path and number of problems) and the raw value at that path: the message is a function
-of those alone, so it is taken from the reference engine the first time a (code, path, value)
-is seen and reused after.
-What remains (a value only the reference engine reads alike, a refusal to explain with
-`--trace`, a row outside the query's envelope) is decided by the reference engine,
-`batch.RowDecider`, exactly as `--engine python` decides it. The lines are written in input
+first. Without `--trace` the query is the lean one (`compile_query(..., lean=True)`): it
+decides every row it can and writes its whole output line, decided and refused rows alike
+(a line that is the same on every row of its outcome branch is a constant of the query), and
+returns little else; a Parquet chunk's text is the character data of that one Arrow column,
+with no Python loop per row. Parquet chunks are pipelined: the next chunk's query runs in a
+worker thread while this chunk's lines are put together and written. An invalid row is
+worded from what the query returns (its code, JSON path and number of problems) and the raw
+value at that path: the message is a function of those alone, so it is taken from the
+reference engine the first time a (code, path, value) is seen and reused after. What remains
+(a value only the reference engine reads alike, a refusal to explain with `--trace`, a row
+outside the query's envelope) is decided by the reference engine, `batch.RowDecider`,
+exactly as `--engine python` decides it. The lines are written in input
 order and counted as the Python engine counts them, so the output is the same byte for byte,
 and so is the summary.
 """
