@@ -29,11 +29,13 @@ def test_traces_from_the_query_are_the_interpreters(path: Path, tmp_path: Path) 
     assert got == expected
 
 
+@pytest.mark.parametrize("trace", [False, True], ids=["lean", "trace"])
 @pytest.mark.parametrize("path", SHIPPED[:2], ids=[p.name for p in SHIPPED[:2]])
-def test_parquet_in_many_chunks_is_the_interpreters(path: Path, tmp_path: Path) -> None:
-    """Parquet in chunks of 37 rows: each chunk's lean query runs in the worker thread while
-    the chunk before is put together; the lines, in input order, and the summary are the
-    Python engine's."""
+def test_parquet_in_many_chunks_is_the_interpreters(path: Path, trace: bool,
+                                                    tmp_path: Path) -> None:
+    """Parquet in chunks of 37 rows: without --trace each chunk's lean query runs in the
+    worker thread while the chunk before is put together; with it, the full query explains
+    each row. The lines, in input order, and the summary are the Python engine's."""
     from policy_engine.sql.batching import SqlBatch
 
     policy = Policy.load(str(path))
@@ -42,13 +44,14 @@ def test_parquet_in_many_chunks_is_the_interpreters(path: Path, tmp_path: Path) 
     counts = []
     outputs = []
     for engine in ("python", "duckdb"):
-        batch = open_batch(str(path), str(rows))
+        batch = open_batch(str(path), str(rows), trace=trace)
         out = io.StringIO()
         try:
             if engine == "python":
                 summary = batch.run(out, jobs=1)
             else:
-                summary = SqlBatch(batch.policy, batch.reader, engine, chunk_rows=37).run(out)
+                summary = SqlBatch(batch.policy, batch.reader, engine, trace=trace,
+                                   chunk_rows=37).run(out)
         finally:
             batch.close()
         outputs.append(out.getvalue())
