@@ -24,6 +24,7 @@ import argparse
 import gc
 import hashlib
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -48,13 +49,22 @@ POLICIES = {
 TARGET_RATIO = 20.0
 
 
-def run_once(policy: str, rows: Path, engine: str, out: Path) -> tuple[float, float, str]:
+def _cpu() -> float:
+    """This process's CPU seconds so far, every thread's (DuckDB's own threads included)."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
+def run_once(policy: str, rows: Path, engine: str, out: Path
+             ) -> tuple[float, float, str, float]:
     """One `policy batch` run: its seconds with JSON Lines out, the seconds the Parquet
-    conversion adds (the file is `out` with the suffix .parquet), and the JSON Lines'
-    SHA-256."""
+    conversion adds (the file is `out` with the suffix .parquet), the JSON Lines' SHA-256,
+    and the CPU seconds of the run (this process's; the Python engine's worker processes are
+    not in it)."""
     from policy_engine.sql.parquet_output import ParquetOutput
 
     gc.collect()
+    cpu = _cpu()
     started = time.perf_counter()
     batch = open_batch(policy, str(rows))
     try:
@@ -68,10 +78,11 @@ def run_once(policy: str, rows: Path, engine: str, out: Path) -> tuple[float, fl
     finally:
         batch.close()
     seconds = time.perf_counter() - started
+    cpu = _cpu() - cpu
     started = time.perf_counter()
     ParquetOutput(str(out.with_suffix(".parquet"))).write(str(out))
     converting = time.perf_counter() - started
-    return seconds, converting, hashlib.sha256(out.read_bytes()).hexdigest()
+    return seconds, converting, hashlib.sha256(out.read_bytes()).hexdigest(), cpu
 
 
 def measure(rows: int, engines: list[str], policies: list[str], repeats: int,
@@ -102,7 +113,7 @@ def measure(rows: int, engines: list[str], policies: list[str], repeats: int,
             for _ in range(repeats):
                 for engine in engines:
                     out = work / f"{engine}.jsonl"
-                    seconds, converting, digest = run_once(str(path), data, engine, out)
+                    seconds, converting, digest, cpu = run_once(str(path), data, engine, out)
                     jsonl, parquet = best.get(engine, (seconds, seconds + converting))
                     best[engine] = (min(jsonl, seconds), min(parquet, seconds + converting))
                     digests.setdefault(engine, digest)
@@ -113,7 +124,9 @@ def measure(rows: int, engines: list[str], policies: list[str], repeats: int,
                         raise RuntimeError(f"{name}: --engine {engine} wrote another Parquet "
                                            "file than --engine python; this is a bug")
                     if progress is not None:
-                        progress(f"{name} {engine}: {seconds:.1f} s + {converting:.1f} s")
+                        progress(f"{name} {engine}: {seconds:.1f} s + {converting:.1f} s "
+                                 f"(CPU of this process {cpu:.1f} s, load "
+                                 f"{os.getloadavg()[0]:.1f})")
             base = best["python"]
             for engine in engines:
                 jsonl, parquet = best[engine]

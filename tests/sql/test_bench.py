@@ -27,9 +27,10 @@ def test_every_engine_is_checked_and_measured_both_ways() -> None:
 def test_a_disagreement_stops_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
     real = sql_bench.run_once
 
-    def wrong(policy: str, rows: Path, engine: str, out: Path) -> tuple[float, float, str]:
-        seconds, converting, digest = real(policy, rows, engine, out)
-        return seconds, converting, digest if engine == "python" else "0" * 64
+    def wrong(policy: str, rows: Path, engine: str, out: Path
+              ) -> tuple[float, float, str, float]:
+        seconds, converting, digest, cpu = real(policy, rows, engine, out)
+        return seconds, converting, digest if engine == "python" else "0" * 64, cpu
 
     monkeypatch.setattr(sql_bench, "run_once", wrong)
     with pytest.raises(RuntimeError, match="other output"):

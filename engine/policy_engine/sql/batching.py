@@ -2,17 +2,18 @@
 
 The input is read in chunks. Parquet chunks go to the query as they are (`tables`); rows of
 JSON Lines, CSV and decision logs are read and typed by the reference reader and fact stage
-first. The query decides every row it can and writes its output line, decided and refused
-rows alike, except the lines that are the same on every row of their outcome branch, which
-are taken from `PolicyQuery.lines` by the row's branch; the lines are put together with
-Arrow's compute functions, not a Python loop per row (a Parquet chunk's text is the character
-data of one Arrow array). An invalid row is worded from what the query returns (its code,
-JSON path and number of problems) and the raw value at that path: the message is a function
-of those alone, so it is taken from the reference engine the first time a (code, path, value)
-is seen and reused after.
-What remains (a value only the reference engine reads alike, a refusal to explain with
-`--trace`, a row outside the query's envelope) is decided by the reference engine,
-`batch.RowDecider`, exactly as `--engine python` decides it. The lines are written in input
+first. Without `--trace` the query is the lean one (`compile_query(..., lean=True)`): it
+decides every row it can and writes its whole output line, decided and refused rows alike
+(a line that is the same on every row of its outcome branch is a constant of the query), and
+returns little else; a Parquet chunk's text is the character data of that one Arrow column,
+with no Python loop per row. Parquet chunks are pipelined: the next chunk's query runs in a
+worker thread while this chunk's lines are put together and written. An invalid row is
+worded from what the query returns (its code, JSON path and number of problems) and the raw
+value at that path: the message is a function of those alone, so it is taken from the
+reference engine the first time a (code, path, value) is seen and reused after. What remains
+(a value only the reference engine reads alike, a refusal to explain with `--trace`, a row
+outside the query's envelope) is decided by the reference engine, `batch.RowDecider`,
+exactly as `--engine python` decides it. The lines are written in input
 order and counted as the Python engine counts them, so the output is the same byte for byte,
 and so is the summary.
 """
@@ -24,6 +25,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from policy_engine.batch.deciding import (
@@ -90,8 +92,9 @@ class SqlBatch:
         self.chunk_rows = chunk_rows
         self.opened = opened
         self.answered = 0
+        # Without --trace, the lean query: its rows' status is looked up by their branch.
         self.query: PolicyQuery = compile_query(policy.checked, trail=trace,
-                                                constant_lines=True)
+                                                constant_lines=True, lean=not trace)
         self.summary = BatchSummary()
         self._reference = RowDecider(policy, reader.shown, trace=trace)
         self._messages: list[str] = []
@@ -198,67 +201,105 @@ class SqlBatch:
                 return _item(raw.get(name, MISSING) if isinstance(raw, dict) else MISSING,
                              index)
 
-            self._answer(engine, table, place, slots, outcomes, value_at,
-                         raws.__getitem__, lambda line: facts_of[line])
+            self._answered(self._query(engine, table), place, slots, outcomes, value_at,
+                           raws.__getitem__, lambda line: facts_of[line])
         return self._finish(lines, slots, outcomes, raws.__getitem__)
 
     # ------------------------------------------------------------ Parquet
     def _parquet_chunks(self, engine: DuckDB | Spark) -> Iterator[Chunk]:
+        """Each Parquet chunk's text. Without `--trace`, the next chunk's query runs in a
+        thread of its own while this one's lines are put together and written (the engine
+        and Arrow release the interpreter meanwhile), so the two overlap."""
+        first = 1
+        pending: _Deferred | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="policy-engine-sql") \
+                as pool:
+            for batch in self.reader.arrow_batches(self.chunk_rows):
+                if self.trace:
+                    yield self._parquet_traced(engine, batch, first)
+                else:
+                    ahead = pool.submit(self._parquet_query, engine, batch, first)
+                    if pending is not None:
+                        yield pending.result()
+                    pending = _Deferred(self._parquet_assembled, ahead, batch, first)
+                first += batch.num_rows
+            if pending is not None:
+                yield pending.result()
+
+    def _parquet_query(self, engine: DuckDB | Spark, batch: Any, first: int
+                       ) -> tuple[Any, Any]:
+        """A chunk's input table handed to the query (in the query's thread): the result,
+        and the mask of the rows set aside for the reference engine."""
         import pyarrow.compute as pc
 
-        first = 1
+        table, aside = from_parquet(self.policy.checked, batch, first,
+                                    self.reader.limits.max_row_bytes)
+        if pc.any(aside).as_py():
+            table = table.filter(pc.invert(aside))
+        return (self._query(engine, table) if table.num_rows else None), aside
+
+    def _parquet_access(self, batch: Any, start: int
+                        ) -> tuple[ValueAt, Callable[[int], object]]:
+        """A Parquet chunk's raw values by line: one fact's (`value_at`) and a whole row's."""
         limits = self.reader.limits
-        for batch in self.reader.arrow_batches(self.chunk_rows):
-            table, aside = from_parquet(self.policy.checked, batch, first, limits.max_row_bytes)
-            rows = table.filter(pc.invert(aside)) if pc.any(aside).as_py() else table
-            start = first
 
-            def raw_of(line: int, batch: Any = batch, start: int = start) -> object:
-                row = batch.slice(line - start, 1).to_pylist()[0]
-                return parquet_record(row, limits)
+        def raw_of(line: int) -> object:
+            row = batch.slice(line - start, 1).to_pylist()[0]
+            return parquet_record(row, limits)
 
-            def value_at(line: int, name: str, index: int | None, batch: Any = batch,
-                         start: int = start) -> object:
-                if name not in batch.schema.names:
-                    return MISSING
-                value = batch.column(name)[line - start].as_py()
-                return _item(MISSING if value is None else value, index)
+        def value_at(line: int, name: str, index: int | None) -> object:
+            if name not in batch.schema.names:
+                return MISSING
+            value = batch.column(name)[line - start].as_py()
+            return _item(MISSING if value is None else value, index)
 
-            def facts_of(line: int, raw_of: Callable[[int], object] = raw_of
-                         ) -> tuple[dict[str, Value], frozenset[str]]:
-                raw = raw_of(line)
-                assert isinstance(raw, dict)
-                facts = self.policy._facts.validate(raw, file=self.reader.shown, prefix=())
-                return facts, frozenset(raw)
+        return value_at, raw_of
 
-            outcomes: Counter[str] = Counter()
-            if rows.num_rows and not self.trace:
-                yield self._assembled(engine, rows, aside, start, outcomes, value_at, raw_of)
-            else:
-                slots: list[str | None] = [None] * batch.num_rows
-                if rows.num_rows:
-                    place: Callable[[int], int] = (-start).__radd__
-                    self._answer(engine, rows, place, slots, outcomes, value_at, raw_of,
-                                 facts_of)
-                yield self._finish(range(first, first + batch.num_rows), slots, outcomes,
-                                   raw_of)
-            first += batch.num_rows
+    def _parquet_assembled(self, ahead: Future[Any], batch: Any, start: int) -> Chunk:
+        result, aside = ahead.result()
+        value_at, raw_of = self._parquet_access(batch, start)
+        outcomes: Counter[str] = Counter()
+        if result is not None:
+            return self._assembled(result, aside, start, outcomes, value_at, raw_of)
+        return self._finish(range(start, start + batch.num_rows), [None] * batch.num_rows,
+                            outcomes, raw_of)
+
+    def _parquet_traced(self, engine: DuckDB | Spark, batch: Any, start: int) -> Chunk:
+        """A Parquet chunk with `--trace`: every explained row goes through Python anyway."""
+        result, aside = self._parquet_query(engine, batch, start)
+        value_at, raw_of = self._parquet_access(batch, start)
+
+        def facts_of(line: int) -> tuple[dict[str, Value], frozenset[str]]:
+            raw = raw_of(line)
+            assert isinstance(raw, dict)
+            facts = self.policy._facts.validate(raw, file=self.reader.shown, prefix=())
+            return facts, frozenset(raw)
+
+        outcomes: Counter[str] = Counter()
+        slots: list[str | None] = [None] * batch.num_rows
+        if result is not None:
+            place: Callable[[int], int] = (-start).__radd__
+            self._answered(result, place, slots, outcomes, value_at, raw_of, facts_of)
+        return self._finish(range(start, start + batch.num_rows), slots, outcomes, raw_of)
 
     # ------------------------------------------------------------ the query's answers
-    def _assembled(self, engine: DuckDB | Spark, rows: Any, aside: Any, start: int,
-                   outcomes: Counter[str], value_at: ValueAt,
-                   raw_of: Callable[[int], object]) -> Chunk:
+    def _assembled(self, result: Any, aside: Any, start: int, outcomes: Counter[str],
+                   value_at: ValueAt, raw_of: Callable[[int], object]) -> Chunk:
         """A Parquet chunk's text put together with Arrow, without a Python step per row:
         the query's lines in line order at the rows it was given (`aside` false), and only
         the rows it left NULL (and those set aside) worded one by one after."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        result = self._lines(engine, rows, outcomes, end="\n")
-        # Only the lines are put in line order: sorting the whole result costs as much again.
-        written = result.column("written").combine_chunks()
+        self._count(result, outcomes)
+        written = result.column("written")
         count = len(aside)
-        slots = written.take(pc.sort_indices(result.column("line")))
+        # The engine gives the rows in input order unless it says otherwise (DuckDB keeps
+        # it): sorting is needed only when the lines are not already increasing.
+        lines = result.column("line").combine_chunks()
+        if len(lines) > 1 and not pc.all(pc.greater(lines[1:], lines[:-1])).as_py():
+            written = written.take(pc.sort_indices(lines))
+        slots = written.combine_chunks()
         if pc.any(aside).as_py():
             slots = pc.replace_with_mask(pa.nulls(count, pa.string()), pc.invert(aside), slots)
         missing = pc.indices_nonzero(pc.is_null(slots)).to_pylist()
@@ -283,21 +324,26 @@ class SqlBatch:
                 texts.append(encodable(text) + "\n")  # Arrow holds no lone surrogate
             slots = pc.replace_with_mask(slots, pc.is_null(slots), pa.array(texts, pa.string()))
         # Each line ends with its newline: the array's character data is the chunk's text.
-        joined = slots
-        _, offsets, data = joined.buffers()
+        if not pa.types.is_string(slots.type):
+            slots = slots.cast(pa.string())
+        _, offsets, data = slots.buffers()
         bounds = memoryview(offsets).cast("i")  # a string array's offsets are 32-bit
-        low, high = bounds[joined.offset], bounds[joined.offset + count]
+        low, high = bounds[slots.offset], bounds[slots.offset + count]
         return bytes(memoryview(data)[low:high]).decode("utf-8"), outcomes
 
-    def _lines(self, engine: DuckDB | Spark, table: Any, outcomes: Counter[str],
-               end: str = "") -> Any:
+    def _query(self, engine: DuckDB | Spark, table: Any) -> Any:
         """The query's result over `table` with `written`, each row's whole output line
-        followed by `end` (NULL where the query leaves it to Python), and the answered rows
-        counted."""
+        (NULL where the query leaves it to Python; with the newline after it from the lean
+        query, without it with `--trace`) and `status`. Called in the query's thread: it
+        only reads the query."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
         result = engine.run(self.query, table, ordered=False)
+        if self.query.statuses is not None:  # the lean query: the line is written
+            statuses = pa.array(self.query.statuses, pa.string())
+            return result.append_column("status", pc.take(
+                statuses, pc.add(result.column("branch"), 1)))
         text = result.column("text")
         if self.query.lines is not None and any(self.query.lines):
             # The lines the query left to us: one per branch, taken by the row's branch.
@@ -305,23 +351,28 @@ class SqlBatch:
             text = pc.coalesce(text, pc.take(constants, pc.add(result.column("branch"), 1)))
             result = result.set_column(result.schema.get_field_index("text"), "text", text)
         number = pc.cast(result.column("line"), pa.string())
-        written = pc.binary_join_element_wise('{"line": ', number, ", ", text, end, "")
-        answered = pc.is_valid(written)
+        written = pc.binary_join_element_wise('{"line": ', number, ", ", text, "")
+        return result.append_column("written", written)
+
+    def _count(self, result: Any, outcomes: Counter[str]) -> None:
+        """The outcomes of the rows whose line the query wrote, counted."""
+        import pyarrow.compute as pc
+
+        answered = pc.is_valid(result.column("written"))
         for found in pc.value_counts(pc.filter(result.column("status"), answered)).to_pylist():
             outcomes[found["values"]] += found["counts"]
         self.answered += pc.sum(answered).as_py() or 0
-        return result.append_column("written", written)
 
-    def _answer(self, engine: DuckDB | Spark, table: Any, place: Callable[[int], int],
-                slots: list[str | None], outcomes: Counter[str], value_at: ValueAt,
-                raw_of: Callable[[int], object],
-                facts_of: Callable[[int], tuple[dict[str, Value], frozenset[str]]]) -> None:
-        """Runs the query over `table` and puts the line of every row it answers in `slots`
-        (at `place(line)`), counting their outcomes."""
+    def _answered(self, result: Any, place: Callable[[int], int],
+                  slots: list[str | None], outcomes: Counter[str], value_at: ValueAt,
+                  raw_of: Callable[[int], object],
+                  facts_of: Callable[[int], tuple[dict[str, Value], frozenset[str]]]) -> None:
+        """Puts the line of every row the query's `result` answers in `slots` (at
+        `place(line)`), counting their outcomes."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        result = self._lines(engine, table, outcomes)
+        self._count(result, outcomes)
         lines = result.column("line")
         status = result.column("status")
         written = result.column("written")
@@ -333,9 +384,10 @@ class SqlBatch:
             self._traces(pc.filter(result, pc.and_(answered, explained)), place, slots,
                          facts_of)
             written = pc.if_else(explained, pa.scalar(None, pa.string()), written)
+        end = -1 if self.query.statuses is not None else None  # the lean query's newline
         for line, line_text in zip(lines.to_pylist(), written.to_pylist(), strict=True):
             if line_text is not None:
-                slots[place(line)] = line_text
+                slots[place(line)] = line_text[:end]
         invalid = pc.filter(result, pc.and_(pc.invert(answered), pc.equal(status, "invalid")))
         for line, code, path, count in zip(*(invalid.column(name).to_pylist() for name in
                                              ("line", "code", "field", "invalid_count")),
@@ -397,3 +449,16 @@ def _item(value: object, index: int | None) -> object:
     if isinstance(value, (list, tuple)) and index < len(value):
         return value[index]
     return MISSING
+
+
+class _Deferred:
+    """A chunk's assembly, run when its text is wanted (after the next chunk's query has
+    been handed to the query's thread)."""
+
+    def __init__(self, assemble: Callable[[Future[Any], Any, int], Chunk], ahead: Future[Any],
+                 batch: Any, start: int) -> None:
+        self._call = (assemble, ahead, batch, start)
+
+    def result(self) -> Chunk:
+        assemble, ahead, batch, start = self._call
+        return assemble(ahead, batch, start)

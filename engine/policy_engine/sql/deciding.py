@@ -43,6 +43,8 @@ class Deciding:
         self.output_digits: dict[str, Digits] = {}
         #: Each outcome branch's line when it is a constant (by `_branch` + 1), else None.
         self.lines: list[str | None] = []
+        #: Each outcome branch's status (by `_branch` + 1).
+        self.statuses: list[str] = []
         if self.policy.strategy == "agreeing":
             raise Untranslatable("'resolve agreeing'", None,
                                  help="SQL translates 'resolve first match' and "
@@ -220,12 +222,13 @@ class Deciding:
         unit = t.case([(t.not_null(column), index) for column, index in sources])
         return [t.alias(fault, "_fault"), t.alias(unit, "_fault_unit")]
 
-    def outcome(self, validation: list[Sql], constant_lines: bool = False
-                ) -> tuple[Sql, dict[str, Sql]]:
+    def outcome(self, validation: list[Sql], constant_lines: bool = False,
+                lean: bool = False) -> tuple[Sql, dict[str, Sql]]:
         """The row's outcome: `_branch`, which of the ways a row can end is the first that
         applies (in the interpreter's order: invalid facts, constraints, the as-of day, the
         scan, the strategy, the outputs, the advisories), and from it status, code, label,
-        field and the output line's text (after `{"line": N, `)."""
+        field and the output line's text (after `{"line": N, `). With `lean`, only the text:
+        each branch's status is a constant (`statuses`), looked up by the caller."""
         policy = self.policy
         invalid_code, deferred = validation
         branches: list[tuple[Sql, tuple[Sql, Sql, Sql, Sql, Sql]]] = []
@@ -260,6 +263,9 @@ class Deciding:
         # refusals) is not written by the query: its line is `lines[branch + 1]`, filled in
         # after, from the row's `_branch`.
         self.lines = [None, *(constant_text(values[4]) for _, values in branches)]
+        statuses = [constant_text(decided[0]), *(constant_text(v[0]) for _, v in branches)]
+        assert all(status is not None for status in statuses)
+        self.statuses = [str(status) for status in statuses]
         names = ("_status", "_code", "_label", "_field", "_text")
         chosen = t.col("_branch")
         columns = {name: t.case([(t.eq(chosen, t.num(NONE)), decided[i])]
@@ -268,7 +274,7 @@ class Deciding:
                                    if not isinstance(values[i], exp.Null)
                                    and not (name == "_text" and constant_lines
                                             and self.lines[number + 1] is not None)])
-                   for i, name in enumerate(names)}
+                   for i, name in enumerate(names) if not lean or name == "_text"}
         if not constant_lines:
             self.lines = [None] * len(self.lines)
         return branch, columns

@@ -71,12 +71,15 @@ class DuckDB:
         self.connection.execute("SET enable_progress_bar = false")
         if threads is not None:
             self.connection.execute(f"SET threads = {int(threads)}")
-        self._prepared: dict[int, str] = {}
+        # By the query's id, with the query itself: a query freed and another made at the
+        # same address must not be given the first one's text.
+        self._prepared: dict[int, tuple[PolicyQuery, str]] = {}
 
     def run(self, query: PolicyQuery, table: Any, *, ordered: bool = True) -> Any:
-        text = self._prepared.get(id(query))
-        if text is None:
-            text = self._prepared[id(query)] = query.sql("duckdb")
+        found = self._prepared.get(id(query))
+        if found is None or found[0] is not query:
+            found = self._prepared[id(query)] = (query, query.sql("duckdb"))
+        text = found[1]
         return self.sql(text + (" ORDER BY line" if ordered else ""), {TABLE: table})
 
     def sql(self, text: str, tables: Mapping[str, Any]) -> Any:
@@ -226,15 +229,18 @@ class Spark:
         except Exception as error:  # Py4J and Spark raise their own types
             raise failed("Spark", error) from None
         self.session.sparkContext.setLogLevel("ERROR")
-        self._prepared: dict[int, str] = {}
+        # By the query's id, with the query itself: a query freed and another made at the
+        # same address must not be given the first one's text.
+        self._prepared: dict[int, tuple[PolicyQuery, str]] = {}
         self._folder = tempfile.mkdtemp(prefix="policy-engine-spark-")
         self._handed = itertools.count()
         self.closed = False
 
     def run(self, query: PolicyQuery, table: Any, *, ordered: bool = True) -> Any:
-        text = self._prepared.get(id(query))
-        if text is None:
-            text = self._prepared[id(query)] = query.sql("spark")
+        found = self._prepared.get(id(query))
+        if found is None or found[0] is not query:
+            found = self._prepared[id(query)] = (query, query.sql("spark"))
+        text = found[1]
         return self.sql(text + (" ORDER BY line" if ordered else ""), {TABLE: table})
 
     def sql(self, text: str, tables: Mapping[str, Any]) -> Any:
