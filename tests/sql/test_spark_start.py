@@ -7,13 +7,12 @@ skips, unless POLICY_ENGINE_NO_SKIP is set (.ci/run sets it), when it fails.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from policy_engine.core.diagnostics import DiagnosticError
 from tests.sql.helpers import NO_SKIP, spark_missing
 
 #: The mark put in the environment the JVM inherits, to find its processes.
@@ -27,20 +26,17 @@ def marked(monkeypatch: pytest.MonkeyPatch) -> str:
         if os.environ.get(NO_SKIP):
             pytest.fail(f"{reason}, and {NO_SKIP} is set: the Spark tests must run")
         pytest.skip(reason)
-    from pyspark import SparkContext
-
-    if SparkContext._active_spark_context is not None:
-        pytest.fail("a Spark session of another test is still running")
     mark = uuid.uuid4().hex
     monkeypatch.setenv(MARK, mark)
     return mark
 
 
-def running(mark: str) -> list[str]:
-    """The live processes (not zombies) whose environment carries `mark`."""
+def running(mark: str, child: int) -> list[str]:
+    """The live processes (not zombies) whose environment carries `mark`, but for this one
+    and its `child`."""
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or entry.name == str(os.getpid()):
+        if not entry.name.isdigit() or entry.name in (str(os.getpid()), str(child)):
             continue
         try:
             environ = (entry / "environ").read_bytes()
@@ -53,22 +49,59 @@ def running(mark: str) -> list[str]:
     return found
 
 
-def test_a_start_past_the_timeout_ends_the_jvm_and_a_later_start_works(marked: str) -> None:
-    from policy_engine.sql.engines import Spark
+#: Run in a process of its own: pyspark keeps one JVM per process, and one already running
+#: (another module's) would be reused instead of started.
+SCRIPT = """
+import json, sys, time
+from policy_engine.core.diagnostics import DiagnosticError
+from policy_engine.sql.engines import Spark
 
-    for _ in range(2):  # twice: pyspark's record of the ended JVM must be forgotten
-        began = time.monotonic()
-        with pytest.raises(DiagnosticError) as raised:
-            Spark("local[1]", partitions=1, timeout=0.5)  # a JVM takes seconds to start
-        [diagnostic] = raised.value.diagnostics
-        assert diagnostic.code == "E607"
-        assert diagnostic.message == ("the Spark session did not start within 0.5 seconds: "
-                                      "its JVM was ended")
-        assert time.monotonic() - began < 45, "ended, not waited for"
-        assert running(marked) == [], "a process of the ended JVM is still running"
-    engine = Spark("local[1]", partitions=1, timeout=600)
+for _ in range(2):  # twice: pyspark's record of the ended JVM must be forgotten
+    began = time.monotonic()
     try:
-        assert running(marked), "the JVM is found by its mark"
-        assert engine.session.range(3).count() == 3
-    finally:
-        engine.close()
+        Spark("local[1]", partitions=1, timeout=0.5)  # a JVM takes seconds to start
+        print(json.dumps({"started": True}), flush=True)
+    except DiagnosticError as error:
+        print(json.dumps({"codes": [d.code for d in error.diagnostics],
+                          "message": error.diagnostics[0].message,
+                          "seconds": time.monotonic() - began}), flush=True)
+    sys.stdin.readline()  # the test looks for processes left running meanwhile
+engine = Spark("local[1]", partitions=1, timeout=600)
+print(json.dumps({"count": engine.session.range(3).count()}), flush=True)
+sys.stdin.readline()
+engine.close()
+"""
+
+
+def test_a_start_past_the_timeout_ends_the_jvm_and_a_later_start_works(marked: str) -> None:
+    import subprocess
+    import sys
+
+    with subprocess.Popen([sys.executable, "-c", SCRIPT], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True,
+                          cwd=Path(__file__).parents[2]) as child:
+        try:
+            _converse(child, marked)
+        finally:
+            if child.poll() is None:
+                child.kill()
+
+
+def _converse(child: Any, marked: str) -> None:
+    import json
+
+    assert child.stdin is not None and child.stdout is not None
+    for _ in range(2):
+        answer = json.loads(child.stdout.readline())
+        assert answer.get("codes") == ["E607"], answer
+        assert answer["message"] == ("the Spark session did not start within 0.5 seconds: "
+                                     "its JVM was ended")
+        assert answer["seconds"] < 45, "ended, not waited for"
+        assert running(marked, child.pid) == [], "a process of the ended JVM is still running"
+        child.stdin.write("\n")
+        child.stdin.flush()
+    assert json.loads(child.stdout.readline()) == {"count": 3}, "a later start works"
+    assert running(marked, child.pid), "the JVM is found by its mark"
+    child.stdin.write("\n")
+    child.stdin.flush()
+    assert child.wait(300) == 0

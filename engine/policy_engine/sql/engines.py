@@ -9,6 +9,7 @@ timeout is cancelled and is E607.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -199,7 +200,9 @@ class _Start:
     process group can be ended: the `spark-submit` script starts more than one process). A
     start that does not end in time is abandoned: its processes are killed, which makes the
     starting thread fail and end, and pyspark's record of the dead JVM is forgotten, so a
-    later start launches a new one instead of calling into a dead one.
+    later start launches a new one instead of calling into a dead one. When the process
+    already had a JVM (an earlier session, stopped), nothing is killed: the session, if it
+    starts after all, is stopped as soon as it does.
     """
 
     #: Starts abandoned whose thread has not ended yet: no new start may wait behind them.
@@ -226,12 +229,18 @@ class _Start:
                 start.record(self)
 
         gateway.Popen = Recorded
+        session = None
         try:
-            return self.builder.getOrCreate()
+            session = self.builder.getOrCreate()
+            return session
         finally:
             gateway.Popen = launch
             if self.given_up:
-                _forget_session()
+                if session is not None:  # started in a JVM already running, too late
+                    with contextlib.suppress(Exception):
+                        session.stop()
+                if self.processes:  # the JVM launched here was ended
+                    _forget_session()
             self.done.set()
 
     def record(self, process: Any) -> None:
