@@ -16,7 +16,7 @@ import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation
 from typing import Any
 
 from policy_engine.batch.deciding import (
@@ -249,11 +249,19 @@ def backtest(old: Policy, new: Policy, history: str, *, old_name: str, new_name:
     amount_fact = _amount_fact(new, amount)
     result = Backtest(old_name, new_name, [display_path(p) for p in files], engine, amount_fact)
     if engine != "python":
-        _replay(result, old, new, files, fmt=fmt, examples=examples, limits=limits,
-                spark_master=spark_master, opened=opened)
-        if result.rows == 0:
-            raise _no_rows(history)
-        return result
+        try:
+            _replay(result, old, new, files, fmt=fmt, examples=examples, limits=limits,
+                    spark_master=spark_master, opened=opened)
+        except _Rounded:
+            # A sum of amounts beyond the 28 digits of Python's decimal context is rounded at
+            # each addition, so it depends on the order the rows are added in: only the
+            # reference engine, adding them in line order, gives the reference's digits.
+            result = Backtest(old_name, new_name, result.history, engine, amount_fact)
+            engine = "python"
+        else:
+            if result.rows == 0:
+                raise _no_rows(history)
+            return result
     counts = _Counts()
     per_file: list[list[Transition]] = []
     for path in files:
@@ -266,6 +274,23 @@ def backtest(old: Policy, new: Policy, history: str, *, old_name: str, new_name:
         raise _no_rows(history)
     _amounts_and_examples(result, old, new, files, per_file, fmt, limits, examples)
     return result
+
+
+#: Sums of amounts in a replay: Python's default precision, with a rounded sum an exception.
+_EXACT = Context(prec=28, traps=[Inexact, InvalidOperation])
+
+
+def _add(total: Decimal, value: Decimal) -> Decimal:
+    """`total + value` as Python's default context adds them, when that is exact."""
+    try:
+        return _EXACT.add(total, value)
+    except (Inexact, InvalidOperation):
+        raise _Rounded from None
+
+
+class _Rounded(Exception):
+    """A sum of amounts needed more digits than Python's decimal context has (see
+    `backtest`)."""
 
 
 def _no_rows(history: str) -> DiagnosticError:
@@ -361,7 +386,7 @@ def _replay(result: Backtest, old: Policy, new: Policy, files: list[str], *,
                 deciders = (RowDecider(old, batch.reader.shown), RowDecider(new,
                                                                            batch.reader.shown))
                 file_shared = shared and batch.reader.fmt != "decision-log"
-                for chunk in _chunks(old, new, batch.reader, query, file_shared):
+                for chunk in _chunks(old, new, batch.reader, query, file_shared, engine):
                     _tally(result, query, engine, chunk, deciders, shown, examples, scales)
             finally:
                 batch.close()
@@ -371,7 +396,10 @@ def _replay(result: Backtest, old: Policy, new: Policy, files: list[str], *,
     for key, transition in result.transitions.items():
         if key in scales:  # a sum from SQL has 12 places: as many as its amounts had, as in
             # Python, where a sum of decimals keeps the most places of its terms
-            transition.amount = transition.amount.quantize(Decimal(1).scaleb(-scales[key]))
+            try:
+                transition.amount = transition.amount.quantize(Decimal(1).scaleb(-scales[key]))
+            except InvalidOperation:  # more digits than the context holds
+                raise _Rounded from None
     refused, invalid = [0, 0], [0, 0]
     for transition in result.transitions.values():
         for side, outcome in enumerate((transition.before, transition.after)):
@@ -383,8 +411,9 @@ def _replay(result: Backtest, old: Policy, new: Policy, files: list[str], *,
     result.invalid = (invalid[0], invalid[1])
 
 
-def _chunks(old: Policy, new: Policy, reader: Any, query: Any, shared: bool
+def _chunks(old: Policy, new: Policy, reader: Any, query: Any, shared: bool, engine: Any
             ) -> Iterator[_Chunk]:
+    from policy_engine.sql import json_lines
     from policy_engine.sql.replay import NEW_TABLE
 
     names = {id(new): NEW_TABLE, id(old): query.old_table}
@@ -394,14 +423,22 @@ def _chunks(old: Policy, new: Policy, reader: Any, query: Any, shared: bool
         return
     parsers = {id(p): record_parser(reader.fmt, reader.header, p, reader.limits)
                for p in versions}
+    # JSON Lines are parsed and typed by DuckDB itself (`sql.json_lines`) when it can read
+    # every fact of both versions; otherwise, and for CSV, decision logs and Spark, by the
+    # reference reader and fact stage.
+    readers = None
+    if reader.fmt == "jsonl" and engine.name == "duckdb" and not any(
+            json_lines.supported(p.checked, reader.limits) for p in versions):
+        readers = {id(p): json_lines.JsonLinesQuery(p.checked, reader.limits)
+                   for p in versions}
     chunk: list[tuple[int, object]] = []
     for record in reader.records():
         chunk.append(record)
         if len(chunk) >= CHUNK_ROWS:
-            yield _typed_chunk(chunk, versions, parsers, names)
+            yield _typed_chunk(chunk, versions, parsers, names, engine, readers)
             chunk = []
     if chunk:
-        yield _typed_chunk(chunk, versions, parsers, names)
+        yield _typed_chunk(chunk, versions, parsers, names, engine, readers)
 
 
 def _parse(parse: Callable[[object], Any], record: object) -> object:
@@ -414,12 +451,30 @@ def _parse(parse: Callable[[object], Any], record: object) -> object:
 
 
 def _typed_chunk(chunk: list[tuple[int, object]], versions: tuple[Policy, ...],
-                 parsers: dict[int, Callable[[object], Any]], names: dict[int, str]
-                 ) -> _Chunk:
-    """Rows read and typed by the fact stage of each version (as `policy batch` does)."""
+                 parsers: dict[int, Callable[[object], Any]], names: dict[int, str],
+                 engine: Any = None, readers: dict[int, Any] | None = None) -> _Chunk:
+    """Rows read and typed by the fact stage of each version (as `policy batch` does), or
+    by DuckDB (`readers`, the JSON Lines queries of each version), which leaves the lines
+    it cannot vouch for to the fact stage."""
     from policy_engine.sql.tables import from_typed
 
     records = dict(chunk)
+
+    def raw_of(policy: Policy, line: int) -> object:
+        parse = parsers.get(id(policy)) or next(iter(parsers.values()))
+        return _parse(parse, records[line])
+
+    if readers is not None:
+        from policy_engine.sql.json_lines import lines_table
+        from policy_engine.sql.json_lines import typed as typed_by
+
+        lines = lines_table(chunk)
+        tables = {}
+        left: set[int] = set()
+        for policy in versions:
+            tables[names[id(policy)]], aside = typed_by(engine, readers[id(policy)], lines)
+            left.update(aside)
+        return _Chunk(_without(tables, left), sorted(left), raw_of)
     typed: dict[int, list[tuple[int, dict[str, Any]]]] = {id(p): [] for p in versions}
     given: dict[int, list[frozenset[str]]] = {id(p): [] for p in versions}
     python: set[int] = set()
@@ -443,11 +498,6 @@ def _typed_chunk(chunk: list[tuple[int, object]], versions: tuple[Policy, ...],
         python.update(typed[id(policy)][position][0] for position in aside)
         tables[names[id(policy)]] = table
     tables = _without(tables, python)
-
-    def raw_of(policy: Policy, line: int) -> object:
-        parse = parsers.get(id(policy)) or next(iter(parsers.values()))
-        return _parse(parse, records[line])
-
     return _Chunk(tables, sorted(python), raw_of)
 
 
@@ -519,7 +569,7 @@ def _tally(result: Backtest, query: Any, engine: Any, chunk: _Chunk,
         transition.other_outputs += int(other)
         result.rows += int(rows)
         if amount is not None:
-            transition.amount += amount
+            transition.amount = _add(transition.amount, amount)
             scales[key] = max(scales.get(key, 0), int(scale))
     old_decider, new_decider = deciders
     old, new = old_decider.policy, new_decider.policy
@@ -540,7 +590,7 @@ def _tally(result: Backtest, query: Any, engine: Any, chunk: _Chunk,
             transition.other_outputs += 1
         value = _amount(raw_new, result.amount_fact)
         if value is not None:
-            transition.amount += value
+            transition.amount = _add(transition.amount, value)
             exponent = value.as_tuple().exponent
             scales[key] = max(scales.get(key, 0), -exponent if isinstance(exponent, int) else 0)
         if transition.changed:

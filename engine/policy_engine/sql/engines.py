@@ -9,6 +9,7 @@ timeout is cancelled and is E607.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -16,7 +17,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Protocol, TypeVar, cast
 
 from policy_engine.core.diagnostics import Diagnostic, DiagnosticError
 from policy_engine.sql.query import PolicyQuery
@@ -154,11 +155,21 @@ def spark_timeout(setting: str | None) -> float:
     return seconds
 
 
+def not_started(engine: str, seconds: float) -> DiagnosticError:
+    return DiagnosticError([Diagnostic(
+        "E607", f"the {engine} session did not start within {seconds:g} seconds: its JVM "
+                f"was ended",
+        help=f"a loaded machine or a cluster far away may need longer: set {SPARK_TIMEOUT} "
+             f"(seconds); if Java hangs on start, decide with --engine duckdb or python "
+             f"meanwhile")])
+
+
 def bounded(engine: str, action: Callable[[], T], seconds: float,
-            cancel: Callable[[], None]) -> T:
+            cancel: Callable[[], None],
+            error: Callable[[], DiagnosticError] | None = None) -> T:
     """`action()`, run in a thread of its own and given `seconds`; past them `cancel()` is
-    called (it must end or abandon the action) and E607 raised, so no engine call can leave
-    the caller waiting forever.
+    called (it must end or abandon the action) and E607 raised (`error()`, by default a
+    query's), so no engine call can leave the caller waiting forever.
 
     Raises:
         DiagnosticError: E607 when the action did not end in time.
@@ -176,11 +187,117 @@ def bounded(engine: str, action: Callable[[], T], seconds: float,
     worker.join(seconds)
     if not outcome:
         cancel()
-        raise timed_out(engine, seconds)
+        raise error() if error is not None else timed_out(engine, seconds)
     finished, value = outcome[0]
     if not finished:
         raise value
     return cast(T, value)
+
+
+class _Start:
+    """The start of a Spark session (the JVM pyspark launches, and `getOrCreate`), run by
+    `bounded` so that it is given the timeout too.
+
+    pyspark hands back the JVM's process only once the JVM has answered, so while it starts
+    the process is recorded as pyspark launches it (in a session of its own, whose whole
+    process group can be ended: the `spark-submit` script starts more than one process). A
+    start that does not end in time is abandoned: its processes are killed, which makes the
+    starting thread fail and end, and pyspark's record of the dead JVM is forgotten, so a
+    later start launches a new one instead of calling into a dead one. When the process
+    already had a JVM (an earlier session, stopped), nothing is killed: the session, if it
+    starts after all, is stopped as soon as it does.
+    """
+
+    #: Starts abandoned whose thread has not ended yet: no new start may wait behind them.
+    abandoned: ClassVar[list[_Start]] = []
+
+    def __init__(self, builder: Any) -> None:
+        self.builder = builder
+        self.processes: list[Any] = []
+        self.given_up = False
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self) -> Any:
+        """Runs in `bounded`'s thread."""
+        import pyspark.java_gateway
+
+        gateway: Any = pyspark.java_gateway  # its `Popen` is what launches the JVM
+        start, launch = self, gateway.Popen
+
+        class Recorded(launch):  # type: ignore[misc,valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                kwargs["start_new_session"] = True
+                super().__init__(*args, **kwargs)
+                start.record(self)
+
+        gateway.Popen = Recorded
+        session = None
+        try:
+            session = self.builder.getOrCreate()
+            return session
+        finally:
+            gateway.Popen = launch
+            if self.given_up:
+                if session is not None:  # started in a JVM already running, too late
+                    with contextlib.suppress(Exception):
+                        session.stop()
+                if self.processes:  # the JVM launched here was ended
+                    _forget_session()
+            self.done.set()
+
+    def record(self, process: Any) -> None:
+        with self._lock:
+            self.processes.append(process)
+            late = self.given_up
+        if late:
+            self.end()
+
+    def abandon(self) -> None:
+        """Called by `bounded` past the timeout: ends the JVM, and waits a little for the
+        starting thread to see it and end."""
+        with self._lock:
+            self.given_up = True
+        _Start.abandoned.append(self)
+        self.end()
+        if self.done.wait(_GRACE):
+            _Start.abandoned.remove(self)
+
+    def end(self) -> None:
+        import signal
+
+        with self._lock:
+            processes = list(self.processes)
+        for process in processes:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                process.kill()
+            try:
+                process.wait(_GRACE)
+            except Exception:  # noqa: S110  (a process that will not be reaped is left)
+                pass
+            if process.stdin is not None:  # pyspark's pipe to the JVM, dropped with it
+                process.stdin.close()
+
+    @classmethod
+    def blocked(cls) -> bool:
+        """Whether an abandoned start has not ended yet (a new one would wait behind it)."""
+        cls.abandoned[:] = [start for start in cls.abandoned if not start.done.is_set()]
+        return bool(cls.abandoned)
+
+
+def _forget_session() -> None:
+    """Clears pyspark's record of a session whose JVM was ended before it started."""
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    for owner, name in ((SparkContext, "_gateway"), (SparkContext, "_jvm"),
+                        (SparkContext, "_active_spark_context"),
+                        (SparkSession, "_instantiatedSession"),
+                        (SparkSession, "_activeSession")):
+        if hasattr(owner, name):
+            setattr(owner, name, None)
 
 
 class Spark:
@@ -215,17 +332,26 @@ class Spark:
                               "default-jre-headless) or set JAVA_HOME")
         self.timeout = timeout if timeout is not None else spark_timeout(
             os.environ.get(SPARK_TIMEOUT))
+        if _Start.blocked():
+            raise failed("Spark", RuntimeError(
+                "an earlier Spark session that did not start in time is still being "
+                "stopped; run again in a new process"))
+        start = _Start(SparkSession.builder.master(master)
+                       .appName("policy-engine")
+                       .config("spark.sql.shuffle.partitions", str(partitions))
+                       .config("spark.ui.enabled", "false")
+                       .config("spark.ui.showConsoleProgress", "false")
+                       .config("spark.sql.ansi.enabled", "true")
+                       .config("spark.sql.decimalOperations.allowPrecisionLoss", "false")
+                       .config("spark.sql.session.timeZone", "UTC")
+                       .config("spark.driver.memory", "3g"))
         try:
-            self.session = (SparkSession.builder.master(master)
-                            .appName("policy-engine")
-                            .config("spark.sql.shuffle.partitions", str(partitions))
-                            .config("spark.ui.enabled", "false")
-                            .config("spark.ui.showConsoleProgress", "false")
-                            .config("spark.sql.ansi.enabled", "true")
-                            .config("spark.sql.decimalOperations.allowPrecisionLoss", "false")
-                            .config("spark.sql.session.timeZone", "UTC")
-                            .config("spark.driver.memory", "3g")
-                            .getOrCreate())
+            # Starting the JVM is bounded as a query is: a JVM that hangs on start would
+            # otherwise hang `policy batch --engine spark` before any timeout applies.
+            self.session = bounded("Spark", start.run, self.timeout, start.abandon,
+                                   lambda: not_started("Spark", self.timeout))
+        except DiagnosticError:
+            raise
         except Exception as error:  # Py4J and Spark raise their own types
             raise failed("Spark", error) from None
         self.session.sparkContext.setLogLevel("ERROR")
